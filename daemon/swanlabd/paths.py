@@ -1,0 +1,37 @@
+"""Where the daemon's socket and data live by default (per user, XDG).
+
+Light on purpose: the client imports this to find the daemon, so it must not pull in pydantic,
+grpc or plyvel. The daemon's configuration (config.py) uses the same defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SOCKET_ENV = "SWANLABD_SOCKET"
+HOME_ENV = "SWANLABD_HOME"
+SOCKET_NAME = "swanlabd.sock"
+
+
+def default_socket_path() -> Path:
+    """`$SWANLABD_SOCKET`, else `$XDG_RUNTIME_DIR/swanlab/swanlabd.sock`, else `/tmp/swanlabd-<uid>/`."""
+    if os.environ.get(SOCKET_ENV):
+        return Path(os.environ[SOCKET_ENV])
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isdir(runtime):
+        return Path(runtime) / "swanlab" / SOCKET_NAME
+    return Path("/tmp") / f"swanlabd-{os.getuid()}" / SOCKET_NAME
+
+
+def default_data_root() -> Path:
+    """`$SWANLABD_HOME`, else `$XDG_DATA_HOME/swanlabd`, else `~/.local/share/swanlabd`."""
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV])
+    data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(data_home) / "swanlabd"
+
+
+def runs_dir(data_root: Path) -> Path:
+    """Run folders live here: `<data_root>/runs/run-YYYYMMDD_HHMMSS-<id>/`."""
+    return data_root / "runs"
