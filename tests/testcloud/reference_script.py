@@ -1,0 +1,75 @@
+"""The conformance referee's training script: runs with the official SDK or with swanlab_client.
+
+    python reference_script.py --client swanlab         # import swanlab (the official SDK)
+    python reference_script.py --client swanlab_client  # import swanlab_client as swanlab
+
+(or SWANLABD_REFERENCE_CLIENT=...). The cloud comes from the environment (SWANLAB_API_HOST,
+SWANLAB_WEB_HOST, SWANLAB_API_KEY). `expected()` is what the cloud must hold afterwards; the
+test imports this module for it, so the script and the expectations cannot drift apart.
+Runs on Python >= 3.8 with nothing but the client installed (the official SDK's venv).
+"""
+
+import argparse
+import importlib
+import math
+import os
+
+CONFIG = {"lr": 0.001, "batch_size": 32, "optimizer": {"name": "adam", "betas": [0.9, 0.999]}, "tag": "ref"}
+# Non-finite values go up as "nan" (swanlab-cloud-api.md), whatever their sign.
+SPECIAL = {3: float("nan"), 4: float("inf"), 5: float("-inf")}
+CONSOLE_LINES = 5
+
+
+def loss(step):
+    return 1.0 / (step + 1)
+
+
+def rows(steps):
+    """The dicts the script logs, by step."""
+    for step in range(steps):
+        row = {"train/loss": loss(step), "train/acc": step / steps, "train/step_int": step}
+        if step % 10 == 0:
+            row["eval/score"] = 0.5 + step / (2 * steps)
+        if step in SPECIAL:
+            row["edge/non_finite"] = SPECIAL[step]
+        yield step, row
+
+
+def expected(steps):
+    """{key: {step: value}} as the cloud stores it (non-finite -> "nan")."""
+    result = {}
+    for step, row in rows(steps):
+        for key, value in row.items():
+            value = float(value)
+            result.setdefault(key, {})[step] = value if math.isfinite(value) else "nan"
+    return result
+
+
+def console_lines():
+    return ["reference line %d" % i for i in range(CONSOLE_LINES)]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--client", default=os.environ.get("SWANLABD_REFERENCE_CLIENT", "swanlab"))
+    parser.add_argument("--project", default="conformance")
+    parser.add_argument("--name", default="reference")
+    parser.add_argument("--steps", type=int, default=60)
+    args = parser.parse_args()
+    swanlab = importlib.import_module(args.client)
+    swanlab.init(
+        project=args.project,
+        experiment_name=args.name,
+        description="conformance reference run",
+        config=CONFIG,
+        mode="cloud",
+    )
+    for line in console_lines():
+        print(line, flush=True)
+    for step, row in rows(args.steps):
+        swanlab.log(row, step=step)
+    swanlab.finish()
+
+
+if __name__ == "__main__":
+    main()
