@@ -12,14 +12,16 @@ Precedence, highest first (docs/configuration.md):
 Invalid configuration raises `ConfigError`, whose one-line message names the key, where the bad
 value came from and what was expected; `swanlabd` prints it and exits 2 before it binds anything.
 
-`DaemonConfig(...)` on its own reads keyword arguments and the environment only (handy in tests);
-`load_config()` is what the commands use, with files and flags.
+`DaemonConfig(...)` on its own reads keyword arguments and the environment only (handy in tests).
+Commands read all sources: `add_arguments(parser)` adds `--config` and the flags, then
+`load_or_exit(args)` returns the DaemonConfig, or prints the one-line error and exits 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tomllib
 import types
 import typing
@@ -92,10 +94,11 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Loaded:
-    """The effective configuration and, for every key set anywhere, the source that won."""
+    """The effective configuration, the source that won for every key set anywhere, the files read."""
 
     config: DaemonConfig
     sources: Mapping[str, str]
+    files: tuple[Path, ...]
 
 
 def user_config_path() -> Path:
@@ -140,6 +143,15 @@ def load_from_args(args: argparse.Namespace) -> Loaded:
     return load_config(config_file=args.config, flags={k: v for k, v in flags.items() if v is not None})
 
 
+def load_or_exit(args: argparse.Namespace, prog: str = "swanlabd") -> DaemonConfig:
+    """`load_from_args(args).config`; on invalid configuration print one line to stderr, exit 2."""
+    try:
+        return load_from_args(args).config
+    except ConfigError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def load_config(
     *,
     config_file: Path | None = None,
@@ -170,7 +182,7 @@ def load_config(
         config = DaemonConfig(**values)
     except pydantic.ValidationError as exc:
         raise _config_error(exc, values, sources) from None
-    return Loaded(config=config, sources=sources)
+    return Loaded(config=config, sources=sources, files=tuple(files))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
