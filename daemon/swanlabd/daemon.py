@@ -1,0 +1,271 @@
+"""`Daemon`: the supervisor of swanlabd's asyncio tasks, with one shutdown path (style habit 8).
+
+    Daemon.run()
+      lock the data root (<home>/swanlabd.lock, flock) and write <home>/swanlabd.pid
+      open the state DB, reopen RUNNING runs, adopt folders written without a daemon
+      start the named tasks:
+        server        gRPC on the Unix socket (server.py); on_ready() once connect() works
+        fsync         group commit: fsync every written run each fsync_interval_ms
+        crash-watch   primary writer's pid gone without FinishRun -> Finish{CRASHED} (<= 1 s)
+        forwarder     swanlabd.forwarder.Forwarder.run(), if installed and config.forward
+        monitor       host + process-tree metrics into every active run, each monitor_interval_s
+      wait for the first task to fail (or for shutdown()), then stop the rest in order:
+        stop accepting (in-flight batches are acked) -> monitor, crash watch -> forwarder
+        -> fsync and close every backup -> state DB -> unlock; re-raise the failure.
+
+`shutdown()` is idempotent, safe before `run()` and from a signal handler (cmd_run wires
+SIGTERM and SIGINT to it). One event loop, one thread; blocking file work goes to threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import importlib.util
+import logging
+import os
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from swanlabd import server as server_mod
+from swanlabd.config import DaemonConfig
+from swanlabd.errors import AlreadyRunning
+from swanlabd.runstore import ActiveRun, RunStore, now_ms
+from swanlabd.state import State
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = "swanlabd.lock"
+PID_NAME = "swanlabd.pid"
+CRASH_WATCH_INTERVAL_S = 0.5
+# Part of shutdown_timeout_s that in-flight RPCs get to finish before they are cancelled.
+SERVER_GRACE_FRACTION = 0.3
+
+
+class Daemon:
+    """One daemon per data root. See the module docstring for the tasks and the shutdown order.
+
+    `on_ready` is called once the socket accepts connections (sd_notify READY=1 goes there).
+    """
+
+    def __init__(self, config: DaemonConfig, *, on_ready: Callable[[], None] | None = None) -> None:
+        self.config = config
+        self.on_ready = on_ready
+        self.stopping = False
+        self.started_ms = 0
+        self.state: State | None = None
+        self.store: RunStore | None = None
+        self.forwarder: Any = None
+        self.server: grpc.aio.Server | None = None
+        self._lock_fd: int | None = None
+        self._shutdown: asyncio.Event | None = None
+        self._shutdown_requested = False
+
+    # -- the one shutdown path ---------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Ask the daemon to stop (idempotent; safe before run() and from signal handlers)."""
+        if not self._shutdown_requested:
+            log.info("shutdown requested")
+        self._shutdown_requested = True
+        if self._shutdown is not None:
+            self._shutdown.set()
+
+    async def run(self) -> None:
+        """Serve until shutdown() or until a task fails (then re-raise its exception)."""
+        self._shutdown = asyncio.Event()
+        if self._shutdown_requested:
+            return
+        self._lock_data_root()
+        tasks: dict[str, asyncio.Task[None]] = {}
+        failure: BaseException | None = None
+        try:
+            self.started_ms = now_ms()
+            self.state = State(self.config.home / "state")
+            self.store = RunStore(self.config.home, self.state)
+            await self.store.recover()
+            self.forwarder = self._make_forwarder()
+            if self.forwarder is not None:
+                self.store.on_append = self.forwarder.wake
+            self.server = await server_mod.start_server(self)
+            log.info(
+                "swanlabd serving on %s (data root %s, pid %d, fsync=%s)",
+                self.config.socket, self.config.home, os.getpid(), self.config.fsync,
+            )  # fmt: skip
+            named: dict[str, Coroutine[Any, Any, None]] = {
+                "server": self.server.wait_for_termination(),
+                "fsync": self._group_commit(),
+                "crash-watch": self._crash_watch(),
+            }
+            if self.forwarder is not None:
+                named["forwarder"] = self.forwarder.run()
+            if self.config.monitor_interval_s > 0:
+                named["monitor"] = self._monitor()
+            for name, coro in named.items():
+                tasks[name] = asyncio.create_task(self._guard(name, coro), name=name)
+            if self.on_ready is not None:
+                self.on_ready()
+            stop = asyncio.create_task(self._shutdown.wait(), name="shutdown")
+            done, _ = await asyncio.wait([stop, *tasks.values()], return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            for task in done:
+                if task is not stop and not task.cancelled() and task.exception() is not None:
+                    failure = task.exception()
+                    log.error("task %s failed: %r; shutting down", task.get_name(), failure)
+                    break
+        finally:
+            await self._stop(tasks)
+        if failure is not None:
+            raise failure
+
+    async def _guard(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
+        """A supervised task may only end by cancellation or by raising: returning is a bug."""
+        await coro
+        if not self.stopping:
+            raise RuntimeError(f"task {name} exited unexpectedly")
+
+    async def _stop(self, tasks: dict[str, asyncio.Task[None]]) -> None:
+        self.stopping = True
+        timeout = self.config.shutdown_timeout_s
+        deadline = time.monotonic() + timeout
+        if self.server is not None:
+            # Stop accepting; in-flight batches get the grace period to be written and acked.
+            await self.server.stop(grace=timeout * SERVER_GRACE_FRACTION)
+        for name in ("monitor", "crash-watch"):
+            await cancel(tasks.get(name))
+        if self.forwarder is not None:
+            try:
+                await asyncio.wait_for(self.forwarder.shutdown(), max(0.1, deadline - time.monotonic() - 1))
+            except Exception as exc:
+                log.warning("forwarder shutdown: %r", exc)
+            await cancel(tasks.get("forwarder"))
+        if self.store is not None:
+            try:
+                await asyncio.wait_for(self.store.close_all(), max(0.1, deadline - time.monotonic()))
+            except Exception as exc:
+                log.error("closing run files: %r", exc)
+        await cancel(tasks.get("fsync"))
+        await cancel(tasks.get("server"))
+        if self.state is not None:
+            self.state.close()
+        self._unlock_data_root()
+        log.info("swanlabd stopped")
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    async def _group_commit(self) -> None:
+        interval = self.config.fsync_interval_ms / 1000
+        assert self.store is not None
+        while True:
+            await asyncio.sleep(interval)
+            await self.store.sync_dirty()
+
+    async def fsync(self, run: ActiveRun) -> None:
+        """fsync one run now (fsync="always" before an ack); raises its StorageFailure."""
+        await asyncio.to_thread(run.sync_blocking)
+        if run.broken:
+            assert self.state is not None
+            self.state.update_run(run.run_id, last_error=str(run.broken))
+            raise run.broken
+
+    async def _crash_watch(self) -> None:
+        assert self.store is not None
+        store = self.store
+        while True:
+            for run in store.dead_primaries():
+                try:
+                    await store.finish_crashed(run, f"process {run.info.pid} exited without finishing the run")
+                except Exception as exc:
+                    log.error("run %s: cannot mark CRASHED: %r", run.run_id, exc)
+            for info in store.pending_adoptions():
+                try:
+                    await store.settle_adopted(info)
+                except Exception as exc:
+                    log.debug("run %s: not settled yet: %r", info.run_id, exc)
+            await asyncio.sleep(CRASH_WATCH_INTERVAL_S)
+
+    async def _monitor(self) -> None:
+        from swanlabd.monitor import Monitor
+
+        assert self.store is not None
+        monitor = Monitor(self.config.home)
+        try:
+            while True:
+                await asyncio.sleep(self.config.monitor_interval_s)
+                runs = [r for r in self.store.active.values() if not r.closing]
+                if not runs:
+                    continue
+                host = await asyncio.to_thread(monitor.sample)
+                for run in runs:
+                    tree = await asyncio.to_thread(monitor.sample_process_tree, run.info.pid) if run.info.pid else {}
+                    if run.run_id in self.store.active:
+                        self.store.append_system(run, {**host, **tree}, now_ms())
+        finally:
+            monitor.close()
+
+    # -- forwarder seam ----------------------------------------------------------------------
+
+    def _make_forwarder(self) -> Any:
+        """The FORWARDER's `swanlabd.forwarder.Forwarder`, if that module is installed and forward is on."""
+        if not self.config.forward or importlib.util.find_spec("swanlabd.forwarder") is None:
+            return None
+        from swanlabd.forwarder import Forwarder
+
+        return Forwarder(self.config, self.state, runstore=self.store)
+
+    def enable_forwarding(self, run_id: str) -> None:
+        if self.forwarder is not None:
+            self.forwarder.enable(run_id)
+
+    def upload_info(self, run_id: str) -> tuple[int, bool, str, str]:
+        """(bytes uploaded, forwarding on, cloud URL, last upload error) for status and ls."""
+        if self.forwarder is None:
+            return 0, False, "", ""
+        return self.forwarder.upload_info(run_id)
+
+    # -- one daemon per data root ------------------------------------------------------------
+
+    def _lock_data_root(self) -> None:
+        home = self.config.home
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(home / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise AlreadyRunning(f"data root {home}", read_pid(home)) from None
+        self._lock_fd = fd
+        tmp = home / (PID_NAME + ".tmp")
+        tmp.write_text(f"{os.getpid()}\n")
+        os.replace(tmp, home / PID_NAME)
+
+    def _unlock_data_root(self) -> None:
+        if self._lock_fd is None:
+            return
+        with contextlib.suppress(OSError):
+            if read_pid(self.config.home) == os.getpid():
+                (self.config.home / PID_NAME).unlink()
+        os.close(self._lock_fd)  # releases the flock
+        self._lock_fd = None
+
+
+def read_pid(home: Path) -> int | None:
+    """The pid in <home>/swanlabd.pid, or None."""
+    try:
+        return int((home / PID_NAME).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+async def cancel(task: asyncio.Task[None] | None) -> None:
+    """Cancel a task and wait for it; its own errors were already reported by run()."""
+    if task is None or task.done():
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task

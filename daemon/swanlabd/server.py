@@ -1,0 +1,235 @@
+"""The gRPC face of the daemon: `Swanlabd` (proto/swanlabd_pb/service.proto) on a Unix socket.
+
+Handlers are thin: they check the request's shape, call `RunStore` (policy and files) and
+translate the daemon's exceptions to status codes in exactly one place, `translate_errors`.
+A handler never lets an exception escape unmapped: anything unexpected is logged with its
+traceback and answered INTERNAL, and the daemon keeps serving.
+
+Socket: `unix:<path>` (never `unix-abstract:`) in a directory created 0700, so only the user can
+connect (design decision 1). The server accepts messages up to MAX_MESSAGE_BYTES per batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import grpc
+
+from swanlabd import __version__
+from swanlabd.errors import (
+    AlreadyRunning,
+    PreconditionFailed,
+    RequestError,
+    RunExists,
+    RunNotFound,
+    ShuttingDown,
+    StartupError,
+    StorageFailure,
+    SwanlabdError,
+)
+from swanlabd.state import RunInfo
+from swanlabd_pb import service_pb2, service_pb2_grpc
+
+if TYPE_CHECKING:
+    from swanlabd.daemon import Daemon
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+# The one place daemon errors become gRPC codes (service.proto's header lists the same).
+# Order matters: the first matching class wins, so subclasses come before their bases.
+STATUS_CODES: tuple[tuple[type[SwanlabdError], grpc.StatusCode], ...] = (
+    (RequestError, grpc.StatusCode.INVALID_ARGUMENT),
+    (RunNotFound, grpc.StatusCode.NOT_FOUND),
+    (RunExists, grpc.StatusCode.ALREADY_EXISTS),
+    (PreconditionFailed, grpc.StatusCode.FAILED_PRECONDITION),
+    (ShuttingDown, grpc.StatusCode.UNAVAILABLE),
+    (StorageFailure, grpc.StatusCode.INTERNAL),
+)
+
+
+def status_code(exc: SwanlabdError) -> grpc.StatusCode:
+    for cls, code in STATUS_CODES:
+        if isinstance(exc, cls):
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+@contextlib.asynccontextmanager
+async def translate_errors(context: grpc.aio.ServicerContext, what: str) -> AsyncIterator[None]:
+    """Turn a daemon exception into the RPC's status; log the unexpected ones, never crash."""
+    try:
+        yield
+    except SwanlabdError as exc:
+        code = status_code(exc)
+        level = logging.ERROR if code == grpc.StatusCode.INTERNAL else logging.INFO
+        log.log(level, "%s: %s: %s", what, code.name, exc)
+        await context.abort(code, str(exc))
+    except grpc.aio.AbortError:
+        raise
+    except Exception as exc:
+        log.exception("%s: unexpected error", what)
+        await context.abort(grpc.StatusCode.INTERNAL, f"swanlabd internal error in {what}: {exc!r}")
+
+
+def summary(info: RunInfo, daemon: Daemon) -> service_pb2.RunSummary:
+    uploaded, forwarding, cloud_url, error = daemon.upload_info(info.run_id)
+    return service_pb2.RunSummary(
+        run_id=info.run_id,
+        run_dir=info.run_dir,
+        project=info.project,
+        experiment_name=info.experiment_name,
+        mode=info.mode_value,
+        state=info.run_state,
+        records=info.records,
+        backup_bytes=info.backup_bytes,
+        bytes_not_uploaded=max(0, info.backup_bytes - uploaded),
+        last_error=error or info.last_error,
+        forwarding=forwarding,
+        cloud_url=cloud_url,
+    )
+
+
+class Servicer(service_pb2_grpc.SwanlabdServicer):
+    """The RPC handlers; all run on the daemon's event loop."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    def _check_open(self) -> None:
+        if self.daemon.stopping:
+            raise ShuttingDown()
+
+    async def StartRun(self, request: service_pb2.StartRunRequest, context: grpc.aio.ServicerContext) -> service_pb2.StartRunReply:
+        async with translate_errors(context, "StartRun"):
+            self._check_open()
+            run, writer, durable = await self.daemon.store.start_run(request)
+            if request.cloud.api_key and writer == run.info.primary_writer:
+                self.daemon.state.put_cloud(run.run_id, {
+                    "api_host": request.cloud.api_host,
+                    "web_host": request.cloud.web_host,
+                    "api_key": request.cloud.api_key,
+                })  # fmt: skip
+            if run.info.mode == "MODE_CLOUD":
+                self.daemon.enable_forwarding(run.run_id)
+            return service_pb2.StartRunReply(
+                run_id=run.run_id, run_dir=run.info.run_dir, writer=writer, durable_client_seq=durable
+            )
+
+    async def Stream(self, request_iterator: AsyncIterator[service_pb2.StreamRequest], context: grpc.aio.ServicerContext) -> None:
+        store = self.daemon.store
+        async with translate_errors(context, "Stream"):
+            run = None
+            writer = 0
+            async for req in request_iterator:
+                self._check_open()
+                if run is None:
+                    if not req.run_id or not req.writer:
+                        raise RequestError("the first StreamRequest must set run_id and writer (>= 1)")
+                    run = await store.get_active(req.run_id)
+                    writer = req.writer
+                    if writer >= run.info.next_writer and writer != run.info.primary_writer:
+                        raise RunNotFound(req.run_id, f"writer {writer} never attached (StartRun attach first)")
+                elif (req.run_id and req.run_id != run.run_id) or (req.writer and req.writer != writer):
+                    raise RequestError(f"stream is bound to run {run.run_id} writer {writer}; got {req.run_id} {req.writer}")
+                before = run.held(writer)
+                durable = store.append_batch(run, writer, req.records)
+                if self.daemon.config.fsync == "always" and durable > before:
+                    await self.daemon.fsync(run)
+                await context.write(service_pb2.StreamReply(durable_client_seq=durable))
+
+    async def FinishRun(self, request: service_pb2.FinishRunRequest, context: grpc.aio.ServicerContext) -> service_pb2.FinishRunReply:
+        async with translate_errors(context, "FinishRun"):
+            if not request.run_id or not request.writer:
+                raise RequestError("FinishRun needs run_id and writer (>= 1)")
+            durable = await self.daemon.store.finish_run(
+                request.run_id, request.writer, request.last_client_seq, request.finish
+            )
+            return service_pb2.FinishRunReply(durable_client_seq=durable)
+
+    async def Status(self, request: service_pb2.StatusRequest, context: grpc.aio.ServicerContext) -> service_pb2.StatusReply:
+        async with translate_errors(context, "Status"):
+            d = self.daemon
+            runs = [summary(run.info, d) for run in d.store.active.values()]
+            for r, run in zip(runs, d.store.active.values()):
+                r.records, r.backup_bytes = run.records, run.size
+            queued = sum(summary(info, d).bytes_not_uploaded for info in d.store.infos() if info.mode == "MODE_CLOUD")
+            return service_pb2.StatusReply(
+                version=__version__,
+                pid=os.getpid(),
+                socket=str(d.config.socket),
+                data_root=str(d.config.home),
+                started_ms=d.started_ms,
+                active_runs=runs,
+                queued_bytes=queued,
+            )
+
+    async def ListRuns(self, request: service_pb2.ListRunsRequest, context: grpc.aio.ServicerContext) -> service_pb2.ListRunsReply:
+        async with translate_errors(context, "ListRuns"):
+            infos = sorted(self.daemon.store.infos(), key=lambda i: (i.created_ms, i.run_id))
+            return service_pb2.ListRunsReply(runs=[summary(i, self.daemon) for i in infos])
+
+    async def Sync(self, request: service_pb2.SyncRequest, context: grpc.aio.ServicerContext) -> None:
+        async with translate_errors(context, "Sync"):
+            self._check_open()
+            run_ids = list(request.run_ids)
+            for path in request.paths:
+                info = await self.daemon.store.adopt(Path(path))
+                run_ids.append(info.run_id)
+            for run_id in run_ids:
+                if self.daemon.state.get_run(run_id) is None:
+                    raise RunNotFound(run_id)
+            if self.daemon.forwarder is None:
+                raise PreconditionFailed("this daemon does not forward (forward=false, or no forwarder installed)")
+            async for progress in self.daemon.forwarder.sync(request, run_ids):
+                await context.write(progress)
+
+
+def prepare_socket(path: Path) -> None:
+    """Make the socket's directory private (0700) and clear a stale socket file.
+
+    Refuses (AlreadyRunning) if something still accepts on the path: a live daemon owns it.
+    """
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    st = directory.stat()
+    if st.st_uid != os.getuid():
+        raise StartupError(f"socket directory {directory} belongs to uid {st.st_uid}, not to us ({os.getuid()})")
+    if st.st_mode & 0o077:
+        os.chmod(directory, 0o700)
+    if path.exists() or path.is_symlink():
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.settimeout(2)
+            probe.connect(str(path))
+        except OSError:
+            path.unlink()  # nobody listens: left behind by a daemon that was killed
+        else:
+            raise AlreadyRunning(f"socket {path}", None)
+        finally:
+            probe.close()
+
+
+async def start_server(daemon: Daemon) -> grpc.aio.Server:
+    """Bind the socket and start serving; returns once connect() on the socket succeeds."""
+    path = daemon.config.socket
+    prepare_socket(path)
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ]
+    )
+    service_pb2_grpc.add_SwanlabdServicer_to_server(Servicer(daemon), server)
+    server.add_insecure_port(f"unix:{path}")
+    await server.start()
+    return server
+
