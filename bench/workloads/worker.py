@@ -1,0 +1,310 @@
+"""One training process of the side-by-side benchmark (run by bench/compare.py).
+
+The same file runs in three interpreters: the repo's own (``--system swanlabd``, through
+swanlab_client), the cached SwanLab 0.10.3 venv (``--system swanlab``) and the cached W&B
+0.31.0 venv (``--system wandb``). It therefore imports only the standard library, NumPy and
+psutil at the top, and the tracker under test only inside its adapter, after the clock starts.
+
+Every workload writes one JSON object to ``--out`` (never stdout: the trackers capture the
+console while a run is live). Workloads:
+
+- ``log``: init, ``--steps`` log() calls of 10 scalars timed one by one with perf_counter_ns in
+  the training thread, finish; wall times, peak RSS, the helper process's peak RSS.
+- ``fixedcost``: a NumPy matmul loop of ``--steps`` steps without logging, then with one log()
+  per step, then without again; the logged loop against the mean of the two bare loops.
+- ``crash``: init, ``--steps`` log() calls, then SIGKILL of this very process right after the
+  last log(); the facts needed to count what survived are written before the loop.
+- ``throughput``: init, signal ready, wait for the go file, log ``--steps`` rows as fast as
+  possible, finish; reports wall-clock times so compare.py can add up all processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import resource
+import signal
+import sys
+import time
+from array import array
+from pathlib import Path
+from typing import Any
+
+SCALARS_PER_ROW = 10
+KEYS = [f"train/metric_{k}" for k in range(SCALARS_PER_ROW)]
+
+
+class Tracker:
+    """The three calls a training script makes, plus where its backup file ends up."""
+
+    name = ""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+
+    def load(self) -> None:
+        """Import the tracker (timed apart from init(): a script pays it once per process)."""
+        raise NotImplementedError
+
+    def init(self, project: str) -> None:
+        raise NotImplementedError
+
+    def log(self, row: dict[str, float], step: int) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        raise NotImplementedError
+
+    def backup_path(self) -> str:
+        raise NotImplementedError
+
+    def helper_pids(self) -> list[int]:
+        """Processes the tracker started for this run (their memory is part of its cost)."""
+        import psutil
+
+        return [child.pid for child in psutil.Process().children(recursive=True)]
+
+
+class SwanLabTracker(Tracker):
+    name = "swanlab"
+
+    def load(self) -> None:
+        import swanlab
+
+        self.sdk = swanlab
+
+    def init(self, project: str) -> None:
+        swanlab = self.sdk
+        # Hardware monitoring off (the other systems are measured with it off too).
+        swanlab.merge_settings(swanlab.Settings(probe=swanlab.Settings.Probe(monitor=False)))
+        self.run = swanlab.init(project=project, mode="offline", log_dir=str(self.workdir / "swanlog"))
+        self._log = swanlab.log
+
+    def log(self, row: dict[str, float], step: int) -> None:
+        self._log(row, step=step)
+
+    def finish(self) -> None:
+        self.sdk.finish()
+
+    def backup_path(self) -> str:
+        found = glob.glob(str(self.workdir / "swanlog" / "run-*" / "run-*.swanlab"))
+        return max(found, key=os.path.getmtime) if found else ""
+
+
+class WandbTracker(Tracker):
+    name = "wandb"
+
+    def load(self) -> None:
+        os.environ["WANDB_MODE"] = "offline"
+        os.environ["WANDB_SILENT"] = "true"
+        os.environ["WANDB_DIR"] = str(self.workdir)
+        import wandb
+
+        self.sdk = wandb
+
+    def init(self, project: str) -> None:
+        wandb = self.sdk
+        # x_disable_stats: no system-metrics sampling (hardware monitoring off).
+        self.run = wandb.init(project=project, dir=str(self.workdir), settings=wandb.Settings(x_disable_stats=True))
+        self._log = self.run.log
+
+    def log(self, row: dict[str, float], step: int) -> None:
+        self._log(row, step=step)
+
+    def finish(self) -> None:
+        self.run.finish()
+
+    def backup_path(self) -> str:
+        found = glob.glob(str(self.workdir / "wandb" / "offline-run-*" / "run-*.wandb"))
+        return max(found, key=os.path.getmtime) if found else ""
+
+
+class SwanlabdTracker(Tracker):
+    name = "swanlabd"
+
+    def load(self) -> None:
+        import swanlab_client
+
+        self.sdk = swanlab_client
+
+    def init(self, project: str) -> None:
+        self.run = swanlab_client.init(project=project, mode="offline")
+        self._log = swanlab_client.log
+
+    def log(self, row: dict[str, float], step: int) -> None:
+        self._log(row, step=step)
+
+    def finish(self) -> None:
+        self.sdk.finish()
+
+    def backup_path(self) -> str:
+        return str(Path(self.run.run_dir) / "backup.swanlab")
+
+    def helper_pids(self) -> list[int]:
+        # The daemon is shared and started by compare.py; its memory is reported there.
+        return []
+
+
+TRACKERS: dict[str, type[Tracker]] = {t.name: t for t in (SwanLabTracker, WandbTracker, SwanlabdTracker)}
+
+
+def make_rows(steps: int) -> list[dict[str, float]]:
+    """All rows built up front, so the timed region holds nothing but log()."""
+    return [{key: step * 0.001 + k for k, key in enumerate(KEYS)} for step in range(steps)]
+
+
+def peak_rss_bytes(pid: int | None = None) -> int:
+    """VmHWM (peak resident set) of a process, from /proc; 0 if it is gone."""
+    if pid is None:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def percentile(sorted_ns: list[int], fraction: float) -> int:
+    return sorted_ns[min(len(sorted_ns) - 1, int(fraction * len(sorted_ns)))]
+
+
+def workload_log(tracker: Tracker, args: argparse.Namespace, out: dict[str, Any]) -> None:
+    rows = make_rows(args.steps)
+    lat = array("q", bytes(8 * args.steps))
+    log = tracker.log
+    clock = time.perf_counter_ns
+    t0 = clock()
+    tracker.init("bench-log")
+    t1 = clock()
+    for step in range(args.steps):
+        row = rows[step]
+        a = clock()
+        log(row, step)
+        lat[step] = clock() - a
+    t2 = clock()
+    helper_rss = sum(peak_rss_bytes(pid) for pid in tracker.helper_pids())
+    tracker.finish()
+    t3 = clock()
+    ordered = sorted(lat)
+    out.update(
+        init_s=(t1 - t0) / 1e9,
+        loop_s=(t2 - t1) / 1e9,
+        finish_s=(t3 - t2) / 1e9,
+        loop_finish_s=(t3 - t1) / 1e9,
+        log_median_us=percentile(ordered, 0.5) / 1e3,
+        log_p99_us=percentile(ordered, 0.99) / 1e3,
+        log_max_us=ordered[-1] / 1e3,
+        peak_rss_mb=peak_rss_bytes() / 2**20,
+        helper_peak_rss_mb=helper_rss / 2**20,
+        backup=tracker.backup_path(),
+        scalars=args.steps * SCALARS_PER_ROW,
+    )
+    if args.latencies:
+        # Every sample, for the distribution plot (docs/benchmarks.md).
+        Path(args.latencies).write_text(json.dumps(list(lat)))
+
+
+def workload_fixedcost(tracker: Tracker, args: argparse.Namespace, out: dict[str, Any]) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.random((args.matmul_n, args.matmul_n))
+    b = rng.random((args.matmul_n, args.matmul_n))
+    rows = make_rows(args.steps)
+    clock = time.perf_counter
+
+    def bare() -> float:
+        start = clock()
+        for _ in range(args.steps):
+            a @ b
+        return clock() - start
+
+    np.dot(a, b)  # warm the BLAS code path before the first timed loop
+    before = bare()
+    tracker.init("bench-fixedcost")
+    log = tracker.log
+    start = clock()
+    for step in range(args.steps):
+        a @ b
+        log(rows[step], step)
+    logged = clock() - start
+    tracker.finish()
+    finished = clock() - start
+    after = bare()
+    base = (before + after) / 2
+    out.update(
+        bare_before_s=before,
+        bare_after_s=after,
+        logged_s=logged,
+        logged_finish_s=finished,
+        step_ms=base / args.steps * 1e3,
+        slowdown_pct=(logged / base - 1) * 100,
+        slowdown_with_finish_pct=(finished / base - 1) * 100,
+    )
+
+
+def workload_crash(tracker: Tracker, args: argparse.Namespace, out: dict[str, Any]) -> None:
+    rows = make_rows(args.steps)
+    tracker.init("bench-crash")
+    out.update(backup=tracker.backup_path(), helper_pids=tracker.helper_pids(), scalars=args.steps * SCALARS_PER_ROW)
+    # Written before the loop: after the last log() nothing may run but the kill.
+    Path(args.out).write_text(json.dumps(out))
+    log = tracker.log
+    for step in range(args.steps):
+        log(rows[step], step)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def workload_throughput(tracker: Tracker, args: argparse.Namespace, out: dict[str, Any]) -> None:
+    rows = make_rows(args.steps)
+    tracker.init("bench-throughput")
+    log = tracker.log
+    Path(args.ready).touch()
+    while not os.path.exists(args.go):
+        time.sleep(0.002)
+    start = time.time()
+    for step in range(args.steps):
+        log(rows[step], step)
+    tracker.finish()
+    out.update(start_wall=start, end_wall=time.time(), rows=args.steps, backup=tracker.backup_path())
+
+
+WORKLOADS = {
+    "log": workload_log,
+    "fixedcost": workload_fixedcost,
+    "crash": workload_crash,
+    "throughput": workload_throughput,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--system", choices=sorted(TRACKERS), required=True)
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), required=True)
+    parser.add_argument("--steps", type=int, default=20_000)
+    parser.add_argument("--workdir", type=Path, required=True, help="where the tracker writes its run folder")
+    parser.add_argument("--out", required=True, help="JSON result file")
+    parser.add_argument("--latencies", help="also write every log() latency (ns) as JSON here")
+    parser.add_argument("--matmul-n", type=int, default=128)
+    parser.add_argument("--ready", help="throughput: touch this file once init() returned")
+    parser.add_argument("--go", help="throughput: start logging once this file exists")
+    args = parser.parse_args(argv)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    os.chdir(args.workdir)
+    tracker = TRACKERS[args.system](args.workdir)
+    start = time.perf_counter()
+    tracker.load()
+    out: dict[str, Any] = {"system": args.system, "workload": args.workload, "steps": args.steps, "pid": os.getpid()}
+    out["import_s"] = time.perf_counter() - start
+    WORKLOADS[args.workload](tracker, args, out)
+    Path(args.out).write_text(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
