@@ -73,7 +73,10 @@ class CloudServer:
         # Pin the port so that coming back up after go_down() reuses it.
         self._port = self._httpd.server_address[1]
         self._httpd.base_url = self.url
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="testcloud-http", daemon=True)
+        # A short poll interval keeps go_down()/stop() prompt (shutdown() waits for one poll).
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.02,), name="testcloud-http", daemon=True
+        )
         self._thread.start()
 
     # ---- outages ----
