@@ -44,20 +44,24 @@ class HttpServer(ThreadingHTTPServer):
             (self._connections.add if open_ else self._connections.discard)(connection)
 
     def cut_connections(self) -> None:
-        """Abort every open connection (the clients see a reset), as a crashed host would."""
+        """Shut every open connection down, so keep-alive clients cannot go on talking to a dead server.
+
+        Another thread owns each connection (blocked reading the next request), so this only
+        shuts the socket down: that thread sees EOF and closes it, with RST (linger 0).
+        """
         with self._connections_lock:
             connections = list(self._connections)
         for connection in connections:
-            _reset(connection)
+            try:
+                _linger_zero(connection)
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
-def _reset(connection: socket.socket) -> None:
-    # SO_LINGER with a zero timeout makes close() send RST instead of FIN.
-    try:
-        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        connection.close()
-    except OSError:
-        pass
+def _linger_zero(connection: socket.socket) -> None:
+    # SO_LINGER on with a zero timeout makes close() send RST instead of FIN.
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -115,8 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.server.faults.take(method, path)
         if fault is not None and fault.kind is FaultKind.RESET:
             store.log_request(method, path, None, sdk_version, "fault:reset")
-            _reset(self.connection)
-            self.close_connection = True
+            self._reset()
             return
         if fault is not None and fault.kind is FaultKind.STATUS:
             store.log_request(method, path, fault.status, sdk_version, "fault:status")
@@ -141,6 +144,17 @@ class _Handler(BaseHTTPRequestHandler):
             return
         store.log_request(method, path, reply.status, sdk_version, outcome)
         self._answer(reply)
+
+    def _reset(self) -> None:
+        """Close the connection with RST now, from its own thread."""
+        self.close_connection = True
+        try:
+            _linger_zero(self.connection)
+            # rfile holds a reference to the socket; the fd (and so the RST) goes only with the last one.
+            self.rfile.close()
+            self.connection.close()
+        except OSError:
+            pass
 
     def _call(self, request: Request) -> tuple[Reply, str]:
         try:
