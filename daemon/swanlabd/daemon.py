@@ -9,6 +9,7 @@
         crash-watch   primary writer's pid gone without FinishRun -> Finish{CRASHED} (<= 1 s)
         forwarder     swanlabd.forwarder.Forwarder.run(), if installed and config.forward
         monitor       host + process-tree metrics into every active run, each monitor_interval_s
+        sd-notify     under systemd: watchdog pings and STATUS= lines (sdnotify.py)
       wait for the first task to fail (or for shutdown()), then stop the rest in order:
         stop accepting (in-flight batches are acked) -> monitor, crash watch -> forwarder
         -> fsync and close every backup -> state DB -> unlock; re-raise the failure.
@@ -32,6 +33,7 @@ from typing import Any
 
 import grpc
 
+from swanlabd import sdnotify
 from swanlabd import server as server_mod
 from swanlabd.config import DaemonConfig
 from swanlabd.errors import AlreadyRunning
@@ -64,7 +66,10 @@ class Daemon:
         self.server: grpc.aio.Server | None = None
         self._lock_fd: int | None = None
         self._shutdown: asyncio.Event | None = None
+        self.stopped = asyncio.Event()  # set when shutdown begins; open streams end on it
         self._shutdown_requested = False
+        # systemd's NOTIFY_SOCKET/WATCHDOG_USEC, if any (a no-op otherwise): see sdnotify.py.
+        self.notifier = sdnotify.Notifier.from_environ()
 
     # -- the one shutdown path ---------------------------------------------------------------
 
@@ -106,10 +111,13 @@ class Daemon:
                 named["forwarder"] = self.forwarder.run()
             if self.config.monitor_interval_s > 0:
                 named["monitor"] = self._monitor()
+            if self.notifier.enabled:
+                named["sd-notify"] = self.notifier.run(self.status_line)
             for name, coro in named.items():
                 tasks[name] = asyncio.create_task(self._guard(name, coro), name=name)
             if self.on_ready is not None:
                 self.on_ready()
+            self.notifier.ready(self.config.socket, self.status_line())
             stop = asyncio.create_task(self._shutdown.wait(), name="shutdown")
             done, _ = await asyncio.wait([stop, *tasks.values()], return_when=asyncio.FIRST_COMPLETED)
             stop.cancel()
@@ -131,6 +139,8 @@ class Daemon:
 
     async def _stop(self, tasks: dict[str, asyncio.Task[None]]) -> None:
         self.stopping = True
+        self.notifier.stopping()
+        self.stopped.set()
         timeout = self.config.shutdown_timeout_s
         deadline = time.monotonic() + timeout
         if self.server is not None:
@@ -207,6 +217,19 @@ class Daemon:
                         self.store.append_system(run, {**host, **tree}, now_ms())
         finally:
             monitor.close()
+
+    # -- systemd notification (sdnotify.py) --------------------------------------------------
+
+    def status_line(self) -> str:
+        """STATUS= for systemd: active runs, and bytes of cloud runs not uploaded yet."""
+        if self.store is None:
+            return "starting"
+        queued = sum(
+            max(0, info.backup_bytes - self.upload_info(info.run_id)[0])
+            for info in self.store.infos()
+            if info.mode == "MODE_CLOUD"
+        )
+        return sdnotify.status_line(len(self.store.active), queued)
 
     # -- forwarder seam ----------------------------------------------------------------------
 

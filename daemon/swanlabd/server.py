@@ -11,6 +11,7 @@ connect (design decision 1). The server accepts messages up to MAX_MESSAGE_BYTES
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -125,25 +126,41 @@ class Servicer(service_pb2_grpc.SwanlabdServicer):
 
     async def Stream(self, request_iterator: AsyncIterator[service_pb2.StreamRequest], context: grpc.aio.ServicerContext) -> None:
         store = self.daemon.store
-        async with translate_errors(context, "Stream"):
-            run = None
-            writer = 0
-            async for req in request_iterator:
-                self._check_open()
-                if run is None:
-                    if not req.run_id or not req.writer:
-                        raise RequestError("the first StreamRequest must set run_id and writer (>= 1)")
-                    run = await store.get_active(req.run_id)
-                    writer = req.writer
-                    if writer >= run.info.next_writer and writer != run.info.primary_writer:
-                        raise RunNotFound(req.run_id, f"writer {writer} never attached (StartRun attach first)")
-                elif (req.run_id and req.run_id != run.run_id) or (req.writer and req.writer != writer):
-                    raise RequestError(f"stream is bound to run {run.run_id} writer {writer}; got {req.run_id} {req.writer}")
-                before = run.held(writer)
-                durable = store.append_batch(run, writer, req.records)
-                if self.daemon.config.fsync == "always" and durable > before:
-                    await self.daemon.fsync(run)
-                await context.write(service_pb2.StreamReply(durable_client_seq=durable))
+        # Reads race the daemon's stop: at shutdown an idle stream ends at once with UNAVAILABLE
+        # (the client reconnects and replays) instead of holding the server's grace period.
+        stopping = asyncio.ensure_future(self.daemon.stopped.wait())
+        try:
+            async with translate_errors(context, "Stream"):
+                run = None
+                writer = 0
+                while True:
+                    read = asyncio.ensure_future(context.read())
+                    await asyncio.wait((read, stopping), return_when=asyncio.FIRST_COMPLETED)
+                    if not read.done():
+                        read.cancel()
+                        raise ShuttingDown()
+                    req = read.result()
+                    if req is grpc.aio.EOF:
+                        return
+                    self._check_open()
+                    if run is None:
+                        if not req.run_id or not req.writer:
+                            raise RequestError("the first StreamRequest must set run_id and writer (>= 1)")
+                        run = await store.get_active(req.run_id)
+                        writer = req.writer
+                        if writer >= run.info.next_writer and writer != run.info.primary_writer:
+                            raise RunNotFound(req.run_id, f"writer {writer} never attached (StartRun attach first)")
+                    elif (req.run_id and req.run_id != run.run_id) or (req.writer and req.writer != writer):
+                        raise RequestError(
+                            f"stream is bound to run {run.run_id} writer {writer}; got {req.run_id} {req.writer}"
+                        )
+                    before = run.held(writer)
+                    durable = store.append_batch(run, writer, req.records)
+                    if self.daemon.config.fsync == "always" and durable > before:
+                        await self.daemon.fsync(run)
+                    await context.write(service_pb2.StreamReply(durable_client_seq=durable))
+        finally:
+            stopping.cancel()
 
     async def FinishRun(self, request: service_pb2.FinishRunRequest, context: grpc.aio.ServicerContext) -> service_pb2.FinishRunReply:
         async with translate_errors(context, "FinishRun"):

@@ -1,0 +1,229 @@
+"""The client <-> daemon protocol (contracts.md) against the real daemon: round trip, replay,
+gaps, malformed batches, attach, finish."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import grpc
+import pytest
+from helpers.rawclient import client_seqs, finish, keys, kinds, read_backup, rows, run_summary, scalars, start_run, stream
+
+from helpers.daemon import DaemonProcess
+
+from swanlabd_pb import records_pb2 as pb
+from swanlabd_pb import service_pb2 as svc
+
+
+@pytest.fixture(scope="module")
+def daemon():
+    """One daemon for the whole module: these tests never kill it, each uses its own runs."""
+    with DaemonProcess() as d:
+        yield d
+
+
+def test_round_trip_lands_in_the_backup(daemon):
+    stub = daemon.stub()
+    reply = start_run(
+        stub,
+        config=pb.Config(json=json.dumps({"lr": 0.001, "nested": {"a": [1, 2]}})),
+        metadata=pb.Metadata(json=json.dumps({"host": "h"})),
+        requirements=pb.Requirements(pip="numpy==2.0\n"),
+    )
+    assert reply.writer == 1 and reply.durable_client_seq == 0
+    run_dir = Path(reply.run_dir)
+    assert run_dir.parent == daemon.home / "runs"
+    assert re.fullmatch(r"run-\d{8}_\d{6}-" + reply.run_id, run_dir.name)
+
+    acks = stream(stub, reply.run_id, 1, [[keys(1, {1: "loss", 2: "acc"})], [scalars(2, 0, {1: 0.5, 2: float("nan")})], rows(3, 3)])
+    assert acks == [1, 2, 5]
+    assert finish(stub, reply.run_id, 1, 5).durable_client_seq == 5
+
+    records = read_backup(run_dir)
+    assert kinds(records) == [
+        "header", "run_start", "config", "metadata", "requirements", "keys", "scalars", "scalars", "scalars", "scalars", "finish",
+    ]  # fmt: skip
+    assert [r.seq for r in records] == list(range(len(records)))
+    assert records[0].header.run_id == reply.run_id
+    assert records[1].run_start.project == "proj" and records[1].run_start.run_id == reply.run_id
+    assert client_seqs(records) == [1, 2, 3, 4, 5]
+    assert records[6].scalars.values[0] == 0.5 and records[6].scalars.values[1] != records[6].scalars.values[1]  # NaN kept
+    assert records[-1].finish.state == pb.FINISHED and records[-1].finish.finish_time_ms > 0
+
+    assert json.loads((run_dir / "files" / "config.yaml").read_text()) == {"lr": 0.001, "nested": {"a": [1, 2]}}
+    assert json.loads((run_dir / "files" / "swanlab-metadata.json").read_text()) == {"host": "h"}
+    assert (run_dir / "files" / "requirements.txt").read_text() == "numpy==2.0\n"
+    summary = run_summary(stub, reply.run_id)
+    assert summary.state == pb.FINISHED and summary.records == len(records)
+
+
+def test_replay_after_reconnect_is_deduplicated(daemon):
+    stub = daemon.stub()
+    run = start_run(stub)
+    assert stream(stub, run.run_id, 1, [[keys(1, {1: "x"})], rows(2, 4)]) == [1, 5]
+    # The client did not see the last ack, reconnects and replays 3..5, then sends 6..8.
+    assert stream(stub, run.run_id, 1, [rows(3, 3), rows(6, 3)]) == [5, 8]
+    # A batch of pure duplicates is acked without writing anything.
+    assert stream(stub, run.run_id, 1, [rows(2, 7)]) == [8]
+    finish(stub, run.run_id, 1, 8)
+    assert client_seqs(read_backup(run.run_dir)) == list(range(1, 9))
+
+
+def test_gap_is_failed_precondition_and_nothing_is_written(daemon):
+    stub = daemon.stub()
+    run = start_run(stub)
+    stream(stub, run.run_id, 1, [[keys(1, {1: "x"})], rows(2, 2)])
+    with pytest.raises(grpc.RpcError) as info:
+        stream(stub, run.run_id, 1, [rows(5, 2)])
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "gap" in info.value.details() and "replay from 4" in info.value.details()
+    assert stream(stub, run.run_id, 1, [rows(4, 3)]) == [6]
+    finish(stub, run.run_id, 1, 6)
+    assert client_seqs(read_backup(run.run_dir)) == [1, 2, 3, 4, 5, 6]
+
+
+def _bad_scalars(**cols) -> pb.Record:
+    return pb.Record(client_seq=2, scalars=pb.ScalarRows(**cols))
+
+
+MALFORMED = {
+    "header": [pb.Record(client_seq=2, header=pb.FileHeader(magic="x"))],
+    "finish": [pb.Record(client_seq=2, finish=pb.Finish(state=pb.FINISHED))],
+    "run_start": [pb.Record(client_seq=2, run_start=pb.RunStart(project="p"))],
+    "system": [pb.Record(client_seq=2, system=pb.ScalarRows())],
+    "no_kind": [pb.Record(client_seq=2)],
+    "undefined_key": [scalars(2, 0, {99: 1.0})],
+    "row_sizes_not_summing": [_bad_scalars(steps=[0, 1], row_sizes=[1, 2], key_ids=[1, 1], values=[1.0, 2.0])],
+    "steps_vs_row_sizes": [_bad_scalars(steps=[0, 1], row_sizes=[1], key_ids=[1], values=[1.0])],
+    "values_vs_key_ids": [_bad_scalars(steps=[0], row_sizes=[2], key_ids=[1, 1], values=[1.0])],
+    "time_deltas": [_bad_scalars(steps=[0], row_sizes=[1], key_ids=[1], values=[1.0], time_deltas_ms=[1, 2])],
+    "seq_set": [pb.Record(seq=7, client_seq=2, console=pb.ConsoleLines())],
+    "other_writer": [pb.Record(writer=5, client_seq=2, console=pb.ConsoleLines())],
+    "not_contiguous": [rows(2, 1)[0], rows(4, 1)[0]],
+    "client_seq_zero": [pb.Record(client_seq=0, console=pb.ConsoleLines())],
+    "key_redefined": [keys(2, {1: "other"})],
+    "empty_key_name": [keys(2, {3: ""})],
+    "media_escapes_run": [pb.Record(client_seq=2, media=pb.MediaRefs(items=[pb.MediaRef(key_id=1, path="../../etc/passwd")]))],
+    "file_absolute": [pb.Record(client_seq=2, file=pb.SavedFile(path="/etc/passwd"))],
+    "config_not_json": [pb.Record(client_seq=2, config=pb.Config(json="{nope"))],
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_batch_is_invalid_argument_and_daemon_keeps_serving(daemon, case):
+    stub = daemon.stub()
+    run = start_run(stub)
+    assert stream(stub, run.run_id, 1, [[keys(1, {1: "x"})]]) == [1]
+    with pytest.raises(grpc.RpcError) as info:
+        stream(stub, run.run_id, 1, [MALFORMED[case]])
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+    assert f"run {run.run_id} writer 1" in info.value.details()
+    # Nothing of the bad batch was written, and the same run still takes good data.
+    assert stream(stub, run.run_id, 1, [rows(2, 2)]) == [3]
+    finish(stub, run.run_id, 1, 3)
+    assert client_seqs(read_backup(run.run_dir)) == [1, 2, 3]
+    assert daemon.proc.poll() is None
+
+
+def test_first_stream_request_must_name_run_and_writer(daemon):
+    stub = daemon.stub()
+    with pytest.raises(grpc.RpcError) as info:
+        list(stub.Stream(iter([svc.StreamRequest(records=rows(1, 1))]), timeout=10))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_unknown_run_is_not_found(daemon):
+    stub = daemon.stub()
+    with pytest.raises(grpc.RpcError) as info:
+        stream(stub, "nosuchrun", 1, [rows(1, 1)])
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.RpcError) as info:
+        finish(stub, "nosuchrun", 1, 0)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_finished_run_refuses_records_and_finish_is_idempotent(daemon):
+    stub = daemon.stub()
+    run = start_run(stub)
+    stream(stub, run.run_id, 1, [[keys(1, {1: "x"})]])
+    finish(stub, run.run_id, 1, 1)
+    assert finish(stub, run.run_id, 1, 1).durable_client_seq == 1  # a retried finish
+    with pytest.raises(grpc.RpcError) as info:
+        stream(stub, run.run_id, 1, [rows(2, 1)])
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert kinds(read_backup(run.run_dir)).count("finish") == 1
+
+
+def test_aborted_state_from_the_client(daemon):
+    stub = daemon.stub()
+    run = start_run(stub)
+    finish(stub, run.run_id, 1, 0, state=pb.ABORTED)
+    assert run_summary(stub, run.run_id).state == pb.ABORTED
+    assert read_backup(run.run_dir)[-1].finish.state == pb.ABORTED
+
+
+def test_attached_writer_has_its_own_sequence_and_keys(daemon):
+    stub = daemon.stub()
+    run = start_run(stub)
+    child = stub.StartRun(svc.StartRunRequest(start=pb.RunStart(run_id=run.run_id), attach=True, pid=0), timeout=10)
+    assert child.run_id == run.run_id and child.writer == 2 and child.durable_client_seq == 0
+    assert stream(stub, run.run_id, 1, [[keys(1, {1: "parent"})], rows(2, 2)]) == [1, 3]
+    assert stream(stub, run.run_id, 2, [[keys(1, {1: "child"})], rows(2, 1)]) == [1, 2]
+    # The child finishing only detaches it; the run stays RUNNING until writer 1 finishes.
+    assert finish(stub, run.run_id, 2, 2).durable_client_seq == 2
+    assert run_summary(stub, run.run_id).state == pb.RUNNING
+    again = stub.StartRun(svc.StartRunRequest(start=pb.RunStart(run_id=run.run_id), attach=True, writer=2), timeout=10)
+    assert again.writer == 2 and again.durable_client_seq == 2
+    finish(stub, run.run_id, 1, 3)
+    records = read_backup(run.run_dir)
+    assert client_seqs(records, 1) == [1, 2, 3] and client_seqs(records, 2) == [1, 2]
+    assert run_summary(stub, run.run_id).state == pb.FINISHED
+
+
+def test_attach_to_unknown_run_or_writer(daemon):
+    stub = daemon.stub()
+    with pytest.raises(grpc.RpcError) as info:
+        stub.StartRun(svc.StartRunRequest(start=pb.RunStart(run_id="nosuchrun"), attach=True), timeout=10)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    run = start_run(stub)
+    with pytest.raises(grpc.RpcError) as info:
+        stream(stub, run.run_id, 7, [rows(1, 1)])
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_run_id_chosen_by_client_and_resume(daemon):
+    stub = daemon.stub()
+    req = svc.StartRunRequest(start=pb.RunStart(run_id="myrun01", project="p"), pid=0)
+    assert stub.StartRun(req, timeout=10).run_id == "myrun01"
+    with pytest.raises(grpc.RpcError) as info:
+        stub.StartRun(req, timeout=10)
+    assert info.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    finish(stub, "myrun01", 1, 0)
+    req.start.resume = "allow"
+    resumed = stub.StartRun(req, timeout=10)
+    assert resumed.writer == 2  # a new writer: its client_seqs start again at 1
+    assert stream(stub, "myrun01", 2, [[keys(1, {1: "x"})]]) == [1]
+    finish(stub, "myrun01", 2, 1)
+    assert run_summary(stub, "myrun01").state == pb.FINISHED
+    bad = svc.StartRunRequest(start=pb.RunStart(run_id="../../x"))
+    with pytest.raises(grpc.RpcError) as info:
+        stub.StartRun(bad, timeout=10)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_finish_waits_for_batches_in_flight(daemon):
+    """FinishRun may overtake the last Stream batch (separate HTTP/2 streams): it waits for it."""
+    import threading
+
+    stub = daemon.stub()
+    run = start_run(stub)
+    stream(stub, run.run_id, 1, [[keys(1, {1: "x"})]])
+    result = {}
+    t = threading.Thread(target=lambda: result.setdefault("reply", finish(stub, run.run_id, 1, 3)))
+    t.start()
+    stream(stub, run.run_id, 1, [rows(2, 2)])
+    t.join(30)
+    assert result["reply"].durable_client_seq == 3
+    assert kinds(read_backup(run.run_dir))[-1] == "finish"
