@@ -18,6 +18,7 @@ CONFIG = {"lr": 0.001, "batch_size": 32, "optimizer": {"name": "adam", "betas": 
 # Non-finite values go up as "nan" (swanlab-cloud-api.md), whatever their sign.
 SPECIAL = {3: float("nan"), 4: float("inf"), 5: float("-inf")}
 CONSOLE_LINES = 5
+TEXT_EVERY = 20
 
 
 def loss(step):
@@ -45,6 +46,11 @@ def expected(steps):
     return result
 
 
+def texts(steps):
+    """{step: (content, caption)} of the text media, logged where the client has `Text`."""
+    return {step: ("text at step %d" % step, "caption %d" % step) for step in range(0, steps, TEXT_EVERY)}
+
+
 def console_lines():
     return ["reference line %d" % i for i in range(CONSOLE_LINES)]
 
@@ -66,7 +72,11 @@ def main():
     )
     for line in console_lines():
         print(line, flush=True)
+    media = texts(args.steps) if hasattr(swanlab, "Text") else {}
     for step, row in rows(args.steps):
+        if step in media:
+            content, caption = media[step]
+            row = dict(row, **{"sample/text": swanlab.Text(content, caption=caption)})
         swanlab.log(row, step=step)
     swanlab.finish()
 
