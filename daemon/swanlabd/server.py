@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from swanlabd import __version__
 from swanlabd.errors import (
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# The name a health check asks for (service.proto's package and service).
+HEALTH_SERVICE = "swanlabd.v1.Swanlabd"
 
 # The one place daemon errors become gRPC codes (service.proto's header lists the same).
 # Order matters: the first matching class wins, so subclasses come before their bases.
@@ -209,6 +212,23 @@ class Servicer(service_pb2_grpc.SwanlabdServicer):
                 await context.write(progress)
 
 
+class Health(health.aio.HealthServicer):
+    """The standard gRPC health service (grpc.health.v1.Health) for probes and monitoring.
+
+    `Check` answers SERVING for "" (the whole server) and for HEALTH_SERVICE while the daemon
+    serves, NOT_SERVING once it is stopping.
+    """
+
+    def __init__(self, daemon: Daemon) -> None:
+        super().__init__()
+        self.daemon = daemon
+
+    async def Check(self, request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext) -> health_pb2.HealthCheckResponse:
+        if self.daemon.stopping and request.service in ("", HEALTH_SERVICE):
+            return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.NOT_SERVING)
+        return await super().Check(request, context)
+
+
 def prepare_socket(path: Path) -> None:
     """Make the socket's directory private (0700) and clear a stale socket file.
 
@@ -246,6 +266,9 @@ async def start_server(daemon: Daemon) -> grpc.aio.Server:
         ]
     )
     service_pb2_grpc.add_SwanlabdServicer_to_server(Servicer(daemon), server)
+    health_servicer = Health(daemon)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    await health_servicer.set(HEALTH_SERVICE, health_pb2.HealthCheckResponse.SERVING)
     server.add_insecure_port(f"unix:{path}")
     await server.start()
     return server
