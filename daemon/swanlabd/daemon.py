@@ -90,6 +90,8 @@ class Daemon:
         tasks: dict[str, asyncio.Task[None]] = {}
         failure: BaseException | None = None
         try:
+            # Refuse a live socket before touching any state: the one-line message is the only output.
+            server_mod.prepare_socket(self.config.socket)
             self.started_ms = now_ms()
             self.state = State(self.config.home / "state")
             self.store = RunStore(self.config.home, self.state)
@@ -164,7 +166,8 @@ class Daemon:
         if self.state is not None:
             self.state.close()
         self._unlock_data_root()
-        log.info("swanlabd stopped")
+        if self.server is not None:
+            log.info("swanlabd stopped")
 
     # -- tasks -------------------------------------------------------------------------------
 

@@ -255,9 +255,8 @@ def prepare_socket(path: Path) -> None:
 
 
 async def start_server(daemon: Daemon) -> grpc.aio.Server:
-    """Bind the socket and start serving; returns once connect() on the socket succeeds."""
+    """Bind the socket (prepared by `prepare_socket`) and start serving."""
     path = daemon.config.socket
-    prepare_socket(path)
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

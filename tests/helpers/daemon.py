@@ -133,16 +133,17 @@ class DaemonProcess:
         pid = self.pid
         if pid is None:
             return None
-        self.close_channel()
         os.kill(pid, sig)
-        return self.wait_exit(pid, timeout)
+        try:
+            return self.wait_exit(pid, timeout)
+        finally:
+            self.close_channel()
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> int | None:
         """SIGTERM (clean shutdown), SIGKILL if it overstays `timeout`. Returns the exit code if ours."""
         pid = self.pid
         if pid is None:
             return None
-        self.close_channel()
         os.kill(pid, signal.SIGTERM)
         try:
             return self.wait_exit(pid, timeout)
@@ -150,6 +151,9 @@ class DaemonProcess:
             os.kill(pid, signal.SIGKILL)
             self.wait_exit(pid, timeout)
             raise
+        finally:
+            # Only now: open streams of the test must see the daemon's own goodbye, not ours.
+            self.close_channel()
 
     def wait_exit(self, pid: int, timeout: float = STOP_TIMEOUT_S) -> int | None:
         if self.proc is not None and self.proc.pid == pid:

@@ -1,0 +1,276 @@
+"""The daemon as a process: restart recovery, crash watch, one daemon per data root, stale
+sockets, clean shutdown, adoption of folders written without a daemon, the host monitor."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+
+import grpc
+import pytest
+from helpers.daemon import DaemonProcess
+from helpers.rawclient import client_seqs, finish, keys, kinds, read_backup, rows, run_summary, start_run, stream
+
+from swanlabd import backup
+from swanlabd_pb import records_pb2 as pb
+from swanlabd_pb import service_pb2 as svc
+
+CRASH_BOUND_S = 5.0
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s")
+        time.sleep(0.05)
+
+
+def sleeper() -> subprocess.Popen:
+    """A stand-in training process whose pid the daemon watches."""
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+
+
+def test_sigkill_and_restart_recovers_client_seqs(daemon):
+    stub = daemon.stub()
+    run = start_run(stub)
+    assert stream(stub, run.run_id, 1, [[keys(1, {1: "x"})], rows(2, 9)]) == [1, 10]
+    daemon.kill(signal.SIGKILL)
+    assert daemon.socket.exists()  # stale socket left behind
+    daemon.start()
+    stub = daemon.stub()
+    again = stub.StartRun(svc.StartRunRequest(start=pb.RunStart(run_id=run.run_id), attach=True, writer=1), timeout=10)
+    assert again.writer == 1 and again.durable_client_seq == 10
+    # The client replays what it had not seen acked; the daemon drops what it holds.
+    assert stream(stub, run.run_id, 1, [rows(6, 7)]) == [12]
+    finish(stub, run.run_id, 1, 12)
+    records = read_backup(run.run_dir)
+    assert client_seqs(records) == list(range(1, 13))
+    assert kinds(records)[-1] == "finish"
+
+
+def test_stream_without_startrun_after_restart_reopens_the_run(daemon):
+    stub = daemon.stub()
+    run = start_run(stub)
+    stream(stub, run.run_id, 1, [[keys(1, {1: "x"})], rows(2, 2)])
+    daemon.kill(signal.SIGKILL)
+    daemon.start()
+    stub = daemon.stub()
+    # Key ids defined before the restart stay valid (recovered from the file).
+    assert stream(stub, run.run_id, 1, [rows(2, 4)]) == [5]
+    finish(stub, run.run_id, 1, 5)
+    assert client_seqs(read_backup(run.run_dir)) == [1, 2, 3, 4, 5]
+
+
+def test_crash_watch_marks_crashed_within_5s(daemon):
+    stub = daemon.stub()
+    proc = sleeper()
+    try:
+        run = start_run(stub, pid=proc.pid)
+        stream(stub, run.run_id, 1, [[keys(1, {1: "x"})], rows(2, 3)])
+        time.sleep(1)
+        assert run_summary(stub, run.run_id).state == pb.RUNNING
+    finally:
+        proc.kill()
+    t0 = time.monotonic()
+    wait_for(lambda: run_summary(stub, run.run_id).state == pb.CRASHED, CRASH_BOUND_S, "CRASHED")
+    proc.wait()
+    elapsed = time.monotonic() - t0
+    records = read_backup(run.run_dir)
+    assert client_seqs(records) == [1, 2, 3, 4]  # every acked row kept
+    last = records[-1]
+    assert last.WhichOneof("kind") == "finish" and last.finish.state == pb.CRASHED and last.writer == 0
+    assert str(proc.pid) in last.finish.error
+    assert elapsed < CRASH_BOUND_S
+
+
+def test_crash_watch_after_daemon_restart(daemon):
+    stub = daemon.stub()
+    proc = sleeper()
+    try:
+        run = start_run(stub, pid=proc.pid)
+        stream(stub, run.run_id, 1, [[keys(1, {1: "x"})]])
+        daemon.kill(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    daemon.start()
+    stub = daemon.stub()
+    wait_for(lambda: run_summary(stub, run.run_id).state == pb.CRASHED, CRASH_BOUND_S, "CRASHED after restart")
+    assert read_backup(run.run_dir)[-1].finish.state == pb.CRASHED
+
+
+def test_second_daemon_on_same_data_root_is_refused(daemon):
+    other_socket = daemon.root / "other.sock"
+    out = subprocess.run(
+        [sys.executable, "-m", "swanlabd", "run", "--socket", str(other_socket), "--home", str(daemon.home)],
+        env=daemon.env, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert lines == [f"swanlabd: another swanlabd (pid {daemon.pid}) is already running for data root {daemon.home}"]
+    assert not other_socket.exists()
+    assert daemon.stub().Status(svc.StatusRequest(), timeout=5).pid == daemon.pid
+
+
+def test_second_daemon_on_same_socket_is_refused(daemon):
+    out = subprocess.run(
+        [sys.executable, "-m", "swanlabd", "run", "--socket", str(daemon.socket), "--home", str(daemon.root / "home2")],
+        env=daemon.env, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert out.returncode == 1
+    assert out.stderr.strip() == f"swanlabd: another swanlabd (another process) is already running for socket {daemon.socket}"
+    assert daemon.stub().Status(svc.StatusRequest(), timeout=5).pid == daemon.pid
+
+
+def test_stale_socket_after_sigkill_is_replaced(daemon):
+    first = daemon.pid
+    daemon.kill(signal.SIGKILL)
+    assert daemon.socket.exists()
+    daemon.start()
+    assert daemon.pid != first
+    assert daemon.stub().Status(svc.StatusRequest(), timeout=5).pid == daemon.pid
+
+
+def test_socket_dir_is_private_and_pid_file_written(daemon):
+    assert stat.S_IMODE(daemon.socket.parent.stat().st_mode) == 0o700
+    assert stat.S_ISSOCK(daemon.socket.stat().st_mode)
+    assert int((daemon.home / "swanlabd.pid").read_text()) == daemon.pid
+
+
+def test_sigterm_acks_finishes_and_exits_0(daemon):
+    stub = daemon.stub()
+    run = start_run(stub)
+    gate = threading.Event()
+    outcome = {}
+
+    def requests():
+        yield svc.StreamRequest(run_id=run.run_id, writer=1, records=[keys(1, {1: "x"}), *rows(2, 4)])
+        gate.wait(10)
+        time.sleep(30)  # an idle open stream: shutdown must not wait for it
+
+    def consume():
+        acks = []
+        try:
+            for reply in stub.Stream(requests(), timeout=60):
+                acks.append(reply.durable_client_seq)
+                gate.set()
+        except grpc.RpcError as exc:
+            outcome["code"] = exc.code()
+        outcome["acks"] = acks
+
+    t = threading.Thread(target=consume, daemon=True)
+    t.start()
+    assert gate.wait(10)
+    t0 = time.monotonic()
+    assert daemon.stop(timeout=15) == 0
+    assert time.monotonic() - t0 < 10  # config.shutdown_timeout_s
+    t.join(10)
+    assert outcome["acks"] == [5]
+    assert outcome["code"] == grpc.StatusCode.UNAVAILABLE
+    assert not (daemon.home / "swanlabd.pid").exists()
+    assert client_seqs(read_backup(run.run_dir)) == [1, 2, 3, 4, 5]
+    # The run stays RUNNING across a clean restart: its client reconnects and goes on.
+    daemon.start()
+    assert run_summary(daemon.stub(), run.run_id).state == pb.RUNNING
+
+
+def test_always_fsync_mode_round_trip():
+    with DaemonProcess(fsync="always") as d:
+        stub = d.stub()
+        run = start_run(stub)
+        assert stream(stub, run.run_id, 1, [[keys(1, {1: "x"})], rows(2, 2), rows(4, 2)]) == [1, 3, 5]
+        finish(stub, run.run_id, 1, 5)
+        assert client_seqs(read_backup(run.run_dir)) == [1, 2, 3, 4, 5]
+
+
+def write_fallback_folder(runs_dir, run_id: str, finished: bool) -> str:
+    """What a client writes when no daemon can be reached: a run folder it appends to itself."""
+    run_dir = runs_dir / f"run-20260101_000000-{run_id}"
+    run_dir.mkdir(parents=True)
+    with backup.BackupWriter.create(run_dir / backup.BACKUP_FILENAME, run_id) as w:
+        w.append([pb.Record(run_start=pb.RunStart(run_id=run_id, project="fallback", mode=pb.MODE_OFFLINE, pid=1))])
+        batch = [keys(1, {1: "x"}), *rows(2, 3)]
+        for r in batch:
+            r.writer = 1
+        w.append(batch)
+        if finished:
+            w.append([pb.Record(writer=1, finish=pb.Finish(state=pb.FINISHED))])
+    return str(run_dir)
+
+
+def test_daemon_adopts_folders_written_without_it(daemon_paths):
+    runs = daemon_paths.home / "runs"
+    done = write_fallback_folder(runs, "fallbackdone", finished=True)
+    torn = write_fallback_folder(runs, "fallbackcut", finished=False)
+    daemon_paths.start()
+    stub = daemon_paths.stub()
+    assert run_summary(stub, "fallbackdone").state == pb.FINISHED
+    assert run_summary(stub, "fallbackdone").run_dir == done
+    cut = run_summary(stub, "fallbackcut")
+    assert cut.state == pb.CRASHED and cut.run_dir == torn
+    records = read_backup(torn)
+    assert client_seqs(records) == [1, 2, 3, 4] and records[-1].finish.state == pb.CRASHED
+
+
+def test_adopt_waits_while_the_client_still_writes(daemon_paths):
+    """A fallback folder whose client is alive (holds the flock) is left alone until it exits."""
+    runs = daemon_paths.home / "runs"
+    run_dir = runs / "run-20260101_000000-stillwriting"
+    run_dir.mkdir(parents=True)
+    proc = sleeper()
+    writer = backup.BackupWriter.create(run_dir / backup.BACKUP_FILENAME, "stillwriting")
+    writer.append([pb.Record(run_start=pb.RunStart(run_id="stillwriting", pid=proc.pid))])
+    try:
+        daemon_paths.start()
+        stub = daemon_paths.stub()
+        time.sleep(1.5)
+        assert run_summary(stub, "stillwriting").state == pb.RUNNING
+        writer.append([pb.Record(writer=1, finish=pb.Finish(state=pb.FINISHED))])
+    finally:
+        writer.close()
+        proc.kill()
+        proc.wait()
+    wait_for(lambda: run_summary(stub, "stillwriting").state == pb.FINISHED, CRASH_BOUND_S, "settled")
+
+
+def test_monitor_writes_system_rows_into_active_runs():
+    with DaemonProcess(env={"SWANLABD_MONITOR_INTERVAL_S": "0.2"}) as d:
+        stub = d.stub()
+        run = start_run(stub)
+        time.sleep(1.5)
+        finish(stub, run.run_id, 1, 0)
+        records = read_backup(run.run_dir)
+    system = [r for r in records if r.WhichOneof("kind") == "system"]
+    assert len(system) >= 2
+    defs = {k.id: k.name for r in records if r.WhichOneof("kind") == "keys" and r.writer == 0 for k in r.keys.keys}
+    assert all(r.writer == 0 and r.client_seq == 0 for r in system)
+    assert [r.system.steps[0] for r in system] == list(range(len(system)))
+    names = {defs[i] for r in system for i in r.system.key_ids}
+    assert "__swanlab__.cpu.pct" in names and "__swanlab__.mem.proc" in names  # host + the client's tree
+    assert all(n.startswith("__swanlab__.") for n in names)
+
+
+def test_status_reports_runs_and_daemon(daemon):
+    stub = daemon.stub()
+    run = start_run(stub)
+    status = stub.Status(svc.StatusRequest(), timeout=5)
+    assert status.pid == daemon.pid and status.socket == str(daemon.socket) and status.data_root == str(daemon.home)
+    assert [r.run_id for r in status.active_runs] == [run.run_id]
+    finish(stub, run.run_id, 1, 0)
+    assert not stub.Status(svc.StatusRequest(), timeout=5).active_runs
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signals_shut_down_cleanly(daemon, sig):
+    assert daemon.kill(sig) == 0
+    assert "swanlabd stopped" in daemon.output()
+    assert not os.path.exists(daemon.home / "swanlabd.pid")
