@@ -142,11 +142,13 @@ class BackupReader:
                 start, end = log.last_record_offset, log.end_offset
                 record = _decode_payload(payload)
                 if not isinstance(record, pb.Record):
+                    # A single-fragment record that fails here cannot come from damage (its
+                    # framing checksum holds), so the file was written by something else.
                     if start == 0 and end == len(payload) + HEADER_SIZE:
                         raise BackupFormatError(self.path, "not a swanlabd backup (its first record is not ours)")
                     self.corruption(end - start, record, start)
                     continue
-                if start == 0:
+                if start == 0 and record.WhichOneof("kind") == "header":
                     self._check_header(record)
                 seq = record.seq
                 expected = self.next_seq
@@ -163,8 +165,8 @@ class BackupReader:
             self.torn_tail = log.torn_tail
 
     def _check_header(self, record: pb.Record) -> None:
-        if record.WhichOneof("kind") != "header" or record.header.magic != MAGIC:
-            raise BackupFormatError(self.path, "not a swanlabd backup (no FileHeader record at offset 0)")
+        if record.header.magic != MAGIC:
+            raise BackupFormatError(self.path, f"not a swanlabd backup (header magic {record.header.magic!r})")
         if record.header.format_version > FORMAT_VERSION:
             raise BackupFormatError(
                 self.path,

@@ -50,7 +50,8 @@ class LogReader:
 
     `offset` must be 0, a block boundary, or an `end_offset` an earlier reader returned: the
     reader parses a record header right there (or at the next block, if only a trailer is
-    left), so a resumed read never reports damage that lies before its start.
+    left), so a resumed read never reports damage that lies before its start. Fragments that
+    continue a record begun before `offset` are skipped silently, as LevelDB does.
     """
 
     def __init__(self, file: BinaryIO, reporter: Reporter | None = None, offset: int = 0) -> None:
@@ -66,6 +67,8 @@ class LogReader:
         self._buf = file.read(BLOCK_SIZE)
         self._eof = len(self._buf) < BLOCK_SIZE
         self._pos = in_block
+        # Started past 0, we may be inside a record that began earlier (LevelDB's resyncing).
+        self._resyncing = offset > 0
         self.last_record_offset = offset
         """Where the last record returned began (its first header)."""
         self.end_offset = offset
@@ -84,6 +87,13 @@ class LogReader:
         parts: list[bytes] = []
         while True:
             kind, start, end, data = self._read_physical()
+            if self._resyncing:
+                # The tail of a record that began before `offset` is not ours to report.
+                if kind == RecordType.MIDDLE:
+                    continue
+                self._resyncing = False
+                if kind == RecordType.LAST:
+                    continue
             if kind == RecordType.FULL:
                 if in_fragmented:
                     self._report(frag_start, frag_end - frag_start, Reason.PARTIAL_RECORD)
