@@ -164,8 +164,8 @@ class CloudApi:
             raise Rejected(401, "UNAUTHORIZED", "no sid cookie")
         session, why = self.store.session(cookie["sid"].value)
         if session is None:
-            # An expired or finished session is part of a correct conversation: log in again.
-            raise Rejected(401, "UNAUTHORIZED", f"session {why}", error=why == "unknown")
+            # Expired, finished, or issued by an earlier database: a correct client logs in again.
+            raise Rejected(401, "UNAUTHORIZED", f"session {why}", error=False)
         return session
 
     def health(self, request: Request) -> Reply:
