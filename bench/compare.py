@@ -67,7 +67,7 @@ class Sizes:
     workloads: tuple[str, ...]
 
 
-FULL = Sizes(20_000, 1_500, 20_000, 5_000, 5, ("log", "fixedcost", "crash", "throughput", "drain"))
+FULL = Sizes(20_000, 1_500, 2_000, 2_500, 3, ("log", "fixedcost", "crash", "throughput", "drain"))
 QUICK = Sizes(300, 200, 300, 300, 1, ("log", "fixedcost", "crash"))
 
 
@@ -301,7 +301,7 @@ def workload_fixedcost(ctx: Context, system: str, rep: int) -> None:
 
 
 def workload_crash(ctx: Context, system: str, rep: int) -> None:
-    res = run_worker(ctx, system, "crash", ctx.sizes.crash_steps, expect_kill=True)
+    res = run_worker(ctx, system, "crash", ctx.sizes.crash_steps, "--matmul-n", str(ctx.matmul_n), expect_kill=True)
     path = res["backup"]
     # Let the survivors finish what they do after the kill (daemon crash detection, W&B's
     # service draining its queue), then count: stop once the file is stable and, for
@@ -535,7 +535,7 @@ def machine() -> dict[str, str]:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few hundred steps, 1 repetition, no slow workloads")
-    parser.add_argument("--reps", type=int, help="repetitions (default: 5, --quick: 1)")
+    parser.add_argument("--reps", type=int, help="repetitions (default: 3, --quick: 1)")
     parser.add_argument("--python", type=Path, default=Path(sys.executable), help="interpreter with swanlabd installed")
     parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of " + ",".join(SYSTEMS))
     parser.add_argument("--workloads", help="comma-separated subset of log,fixedcost,crash,throughput,drain")
@@ -543,6 +543,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--plot", type=Path, help="PNG of the log() latency distributions (matplotlib, own venv)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary run folders")
     args = parser.parse_args(argv)
+    # abspath, not resolve(): a venv's python is a symlink whose target is outside the venv.
+    args.python = Path(os.path.abspath(args.python))
     args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = set(args.systems) - set(SYSTEMS)
     if unknown or not args.systems:
@@ -579,7 +581,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     base = Path(tempfile.mkdtemp(prefix="swanlabd-bench-"))
     env = worker_env(base)
-    matmul_n = calibrate_matmul(args.python, env) if "fixedcost" in workloads else 0
+    matmul_n = calibrate_matmul(args.python, env) if {"fixedcost", "crash"} & set(workloads) else 0
     ctx = Context(pythons=pythons, sizes=sizes, base=base, env=env, matmul_n=matmul_n, log=log)
     log(f"venvs ready after {time.monotonic() - started:.0f} s; work dir {base}; matmul {matmul_n}x{matmul_n}")
     try:

@@ -23,10 +23,16 @@ import struct
 import sys
 import zlib
 from collections.abc import Iterator
+from typing import Any
 
 BLOCK = 32 * 1024
 HEADER = 7
 FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
+
+
+def enum_name(message: Any, field: str) -> str:
+    value = getattr(message, field)
+    return message.DESCRIPTOR.fields_by_name[field].enum_type.values_by_number[value].name
 
 
 def count_swanlabd(path: str) -> dict[str, object]:
@@ -40,7 +46,7 @@ def count_swanlabd(path: str) -> dict[str, object]:
         if kind == "scalars":
             scalars += len(record.scalars.values)
         elif kind == "finish":
-            state = str(record.finish.state)
+            state = enum_name(record.finish, "state")
     return {"scalars": scalars, "records": records, "finish": bool(state), "state": state}
 
 
@@ -60,8 +66,8 @@ def count_swanlab(path: str) -> dict[str, object]:
         if kind == "scalar":
             scalars += 1
         elif kind == "finish":
-            state = str(record.finish.state)
-    return {"scalars": scalars, "records": records, "finish": bool(state), "state": state or ""}
+            state = enum_name(record.finish, "state")
+    return {"scalars": scalars, "records": records, "finish": bool(state), "state": state}
 
 
 def leveldb_payloads(data: bytes, file_header: int) -> Iterator[bytes]:

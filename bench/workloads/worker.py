@@ -12,7 +12,7 @@ console while a run is live). Workloads:
   the training thread, finish; wall times, peak RSS, the helper process's peak RSS.
 - ``fixedcost``: a NumPy matmul loop of ``--steps`` steps without logging, then with one log()
   per step, then without again; the logged loop against the mean of the two bare loops.
-- ``crash``: init, ``--steps`` log() calls, then SIGKILL of this very process right after the
+- ``crash``: init, ``--steps`` fixed-cost steps with one log() each, then SIGKILL of this very process right after the
   last log(); the facts needed to count what survived are written before the loop.
 - ``throughput``: init, signal ready, wait for the go file, log ``--steps`` rows as fast as
   possible, finish; reports wall-clock times so compare.py can add up all processes.
@@ -30,7 +30,7 @@ import sys
 import time
 from array import array
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 SCALARS_PER_ROW = 10
 KEYS = [f"train/metric_{k}" for k in range(SCALARS_PER_ROW)]
@@ -209,28 +209,34 @@ def workload_log(tracker: Tracker, args: argparse.Namespace, out: dict[str, Any]
         Path(args.latencies).write_text(json.dumps(list(lat)))
 
 
-def workload_fixedcost(tracker: Tracker, args: argparse.Namespace, out: dict[str, Any]) -> None:
+def matmul_step(n: int) -> Callable[[], object]:
+    """One step of fixed CPU cost: an n x n matmul (compare.py sizes it to ~1 ms)."""
     import numpy as np
 
     rng = np.random.default_rng(0)
-    a = rng.random((args.matmul_n, args.matmul_n))
-    b = rng.random((args.matmul_n, args.matmul_n))
+    a = rng.random((n, n))
+    b = rng.random((n, n))
+    a @ b  # warm the BLAS code path before the first timed step
+    return lambda: a @ b
+
+
+def workload_fixedcost(tracker: Tracker, args: argparse.Namespace, out: dict[str, Any]) -> None:
+    step_cost = matmul_step(args.matmul_n)
     rows = make_rows(args.steps)
     clock = time.perf_counter
 
     def bare() -> float:
         start = clock()
         for _ in range(args.steps):
-            a @ b
+            step_cost()
         return clock() - start
 
-    np.dot(a, b)  # warm the BLAS code path before the first timed loop
     before = bare()
     tracker.init("bench-fixedcost")
     log = tracker.log
     start = clock()
     for step in range(args.steps):
-        a @ b
+        step_cost()
         log(rows[step], step)
     logged = clock() - start
     tracker.finish()
@@ -249,6 +255,9 @@ def workload_fixedcost(tracker: Tracker, args: argparse.Namespace, out: dict[str
 
 
 def workload_crash(tracker: Tracker, args: argparse.Namespace, out: dict[str, Any]) -> None:
+    # Paced like a training loop (one fixed-cost step per log): an unpaced loop would measure
+    # how far a tracker's writer lags behind log(), not what a real kill loses.
+    step_cost = matmul_step(args.matmul_n)
     rows = make_rows(args.steps)
     tracker.init("bench-crash")
     out.update(backup=tracker.backup_path(), helper_pids=tracker.helper_pids(), scalars=args.steps * SCALARS_PER_ROW)
@@ -256,6 +265,7 @@ def workload_crash(tracker: Tracker, args: argparse.Namespace, out: dict[str, An
     Path(args.out).write_text(json.dumps(out))
     log = tracker.log
     for step in range(args.steps):
+        step_cost()
         log(rows[step], step)
     os.kill(os.getpid(), signal.SIGKILL)
 
