@@ -164,7 +164,7 @@ def load_config(
     if config_file is None and environ.get(CONFIG_ENV):
         config_file = Path(environ[CONFIG_ENV])
     if config_file is not None:
-        if not config_file.is_file():
+        if not config_file.exists():
             raise ConfigError(f"config file {config_file}: no such file", source=str(config_file))
         files = [config_file]
     else:
