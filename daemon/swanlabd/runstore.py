@@ -78,10 +78,13 @@ def now_ms() -> int:
 
 
 def process_start_time(pid: int) -> float:
-    """The pid's start time (0.0 if it is gone): with the pid it names one process, not a reused pid."""
+    """The pid's start time, naming one process rather than a reusable pid; 0.0 = cannot watch it."""
+    if not pid:
+        return 0.0
     try:
         return psutil.Process(pid).create_time()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        log.warning("pid %d is not visible from the daemon (another pid namespace?): no crash watch for it", pid)
         return 0.0
 
 
@@ -362,7 +365,7 @@ class RunStore:
             mode=pb.Mode.Name(start.mode),
             created_ms=start.start_time_ms,
             pid=req.pid,
-            pid_started=process_start_time(req.pid) if req.pid else 0.0,
+            pid_started=process_start_time(req.pid),
         )
         t = now_ms()
         first = [
@@ -394,7 +397,7 @@ class RunStore:
         run.info.next_writer += 1
         run.info.primary_writer = writer
         run.info.pid = req.pid
-        run.info.pid_started = process_start_time(req.pid) if req.pid else 0.0
+        run.info.pid_started = process_start_time(req.pid)
         run.info.state = "RUNNING"
         run.closing = None
         self.state.put_run(run.info)
@@ -628,11 +631,15 @@ class RunStore:
         log.info("run %s %s: %d records, %d bytes", run.run_id, state, run.records, run.size)
 
     def dead_primaries(self) -> list[ActiveRun]:
-        """Active runs whose primary writer's process is gone (the crash watcher's question)."""
+        """Active runs whose primary writer's process is gone (the crash watcher's question).
+
+        Only runs whose pid we saw alive at StartRun are watched (`pid_started`): a client in
+        another pid namespace (a container sharing the socket) sends a pid we cannot check.
+        """
         return [
             run
             for run in self.active.values()
-            if not run.closing and run.info.pid and not process_alive(run.info.pid, run.info.pid_started)
+            if not run.closing and run.info.pid_started and not process_alive(run.info.pid, run.info.pid_started)
         ]
 
     def pending_adoptions(self) -> list[RunInfo]:
@@ -654,8 +661,11 @@ class RunStore:
             if run.dirty and not run.broken:
                 run.dirty = False
                 await asyncio.to_thread(run.sync_blocking)
+                # Persist the counts too, so ls (even with the daemon down) and the forwarder see them.
+                run.info.records, run.info.backup_bytes = run.records, run.size
                 if run.broken:
-                    self.state.update_run(run.run_id, last_error=str(run.broken))
+                    run.info.last_error = str(run.broken)
+                self.state.put_run(run.info)
 
     async def close_all(self) -> None:
         """Shutdown: fsync and close every file; runs stay RUNNING (their clients reconnect)."""
