@@ -198,3 +198,9 @@ def test_command_line_prints_url_and_serves(tmp_path) -> None:
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+
+
+def test_unsupported_methods_are_recorded_as_errors(api: ApiClient, cloud: CloudServer) -> None:
+    assert api.http.request("OPTIONS", "/login/api_key").status_code == 405
+    assert api.http.head("/nope").status_code == 404
+    assert [e["method"] for e in cloud.errors()] == ["OPTIONS", "HEAD"]

@@ -57,7 +57,6 @@ class Rejected(Exception):
         self.code = code
         self.message = message
         self.error = error
-        self.headers: dict[str, str] = {}
 
 
 def _bad(message: str) -> Rejected:

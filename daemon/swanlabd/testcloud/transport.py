@@ -100,6 +100,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._serve()
 
+    def do_HEAD(self) -> None:
+        self._serve()
+
+    def do_OPTIONS(self) -> None:
+        self._serve()
+
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             chunks = []
@@ -168,7 +174,7 @@ class _Handler(BaseHTTPRequestHandler):
                     request.method, request.path, rejected.status, rejected.code, rejected.message
                 )
                 log.warning("protocol error: %s %s -> %s", request.method, request.path, rejected)
-            reply = Reply(rejected.status, {"code": rejected.code, "message": rejected.message}, rejected.headers)
+            reply = Reply(rejected.status, {"code": rejected.code, "message": rejected.message})
             return reply, "error" if rejected.error else "rejected"
         except Exception as exc:
             log.exception("test cloud bug on %s %s", request.method, request.path)
@@ -188,7 +194,8 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload)
+            if self.command != "HEAD":
+                self.wfile.write(payload)
         except OSError:
             # The client went away (or a test cut the connection): nothing left to tell it.
             self.close_connection = True
