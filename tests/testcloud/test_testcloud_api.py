@@ -204,3 +204,13 @@ def test_unsupported_methods_are_recorded_as_errors(api: ApiClient, cloud: Cloud
     assert api.http.request("OPTIONS", "/login/api_key").status_code == 405
     assert api.http.head("/nope").status_code == 404
     assert [e["method"] for e in cloud.errors()] == ["OPTIONS", "HEAD"]
+
+
+def test_chunked_object_upload_is_stored_whole(api: ApiClient, cloud: CloudServer) -> None:
+    _, cuid = api.setup_run()
+    [url] = api.call("POST", "/resources/presigned/put", {"experimentId": cuid, "paths": ["media/image/a.png"]}).json()[
+        "urls"
+    ]
+    # A generator body goes out with Transfer-Encoding: chunked, as requests sends a stream.
+    assert httpx.put(url, content=(part for part in [b"ab", b"", b"cdef"])).status_code == 200
+    assert cloud.snapshot(cuid)["objects"] == {"media/image/a.png": b"abcdef"}

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from swanlabd.testcloud.api import SDK_VERSION_HEADER, CloudApi, Rejected, Reply, Request
-from swanlabd.testcloud.faults import FaultBoard, FaultKind
+from swanlabd.testcloud.faults import Fault, FaultBoard, FaultKind
 from swanlabd.testcloud.store import Store
 
 log = logging.getLogger(__name__)
@@ -126,24 +126,20 @@ class _Handler(BaseHTTPRequestHandler):
         store = self.server.store
         sdk_version = self.headers.get(SDK_VERSION_HEADER)
         fault = self.server.faults.take(method, path)
-        if fault is not None and fault.kind is FaultKind.RESET:
+        kind = fault.kind if fault is not None else None
+        if kind is FaultKind.RESET:
             store.log_request(method, path, None, sdk_version, "fault:reset")
             self._reset()
             return
-        if fault is not None and fault.kind is FaultKind.STATUS:
-            store.log_request(method, path, fault.status, sdk_version, "fault:status")
-            self._answer(Reply(fault.status, {"code": "INJECTED", "message": "injected server error"}))
-            return
-        if fault is not None and fault.kind is FaultKind.RATE_LIMIT:
-            store.log_request(method, path, 429, sdk_version, "fault:rate_limit")
-            reply = Reply(429, {"code": "TOO_MANY_REQUESTS", "message": "injected rate limit"})
-            reply.headers["Retry-After"] = str(fault.retry_after_s)
+        if fault is not None and kind in (FaultKind.STATUS, FaultKind.RATE_LIMIT):
+            reply = _injected_reply(fault)
+            store.log_request(method, path, reply.status, sdk_version, f"fault:{fault.kind.value}")
             self._answer(reply)
             return
-        if fault is not None and fault.kind is FaultKind.SLOW:
+        if fault is not None and kind is FaultKind.SLOW:
             time.sleep(fault.delay_s)
         reply, outcome = self._call(request)
-        if fault is not None and fault.kind is FaultKind.DROP:
+        if kind is FaultKind.DROP:
             store.log_request(method, path, reply.status, sdk_version, "fault:drop")
             try:
                 self.connection.shutdown(socket.SHUT_RDWR)
@@ -199,3 +195,11 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             # The client went away (or a test cut the connection): nothing left to tell it.
             self.close_connection = True
+
+
+def _injected_reply(fault: Fault) -> Reply:
+    if fault.kind is FaultKind.RATE_LIMIT:
+        reply = Reply(429, {"code": "TOO_MANY_REQUESTS", "message": "injected rate limit"})
+        reply.headers["Retry-After"] = str(fault.retry_after_s)
+        return reply
+    return Reply(fault.status, {"code": "INJECTED", "message": "injected server error"})
