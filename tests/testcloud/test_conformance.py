@@ -165,7 +165,9 @@ def test_swanlabd_leaves_the_same_records(official: dict[str, Any], tmp_path: Pa
     with CloudServer(tmp_path / "cloud.db", {API_KEY: USER}) as cloud:
         env = cloud_env(cloud, tmp_path)
         with DaemonProcess(env={**env, "SWANLABD_FORWARD": "true"}) as daemon:
-            result = run_script(sys.executable, "swanlab_client", {**daemon.env, **env}, tmp_path)
+            # daemon.env starts from os.environ: keep a developer's own SWANLAB_* out of the script.
+            script_env = {k: v for k, v in daemon.env.items() if not k.startswith("SWANLAB_")} | env
+            result = run_script(sys.executable, "swanlab_client", script_env, tmp_path)
             assert result.returncode == 0, result.stdout + result.stderr
             experiment = wait_until_finished(cloud, daemon)
         got = records(cloud, experiment["cuid"])
@@ -173,6 +175,7 @@ def test_swanlabd_leaves_the_same_records(official: dict[str, Any], tmp_path: Pa
         assert cloud.store.duplicates() == []
     want = official["records"]
     assert got["experiment"] == want["experiment"]
+    assert experiment["heartbeats"] >= 1
     assert got["config"] == want["config"]
     assert set(got["profile kinds"]) >= {"config", "metadata", "requirements"}
     assert_same_scalars(got["scalar"], want["scalar"])
