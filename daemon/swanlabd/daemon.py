@@ -183,7 +183,8 @@ class Daemon:
         await asyncio.to_thread(run.sync_blocking)
         if run.broken:
             assert self.state is not None
-            self.state.update_run(run.run_id, last_error=str(run.broken))
+            run.info.last_error = str(run.broken)
+            self.state.put_run(run.info)
             raise run.broken
 
     async def _crash_watch(self) -> None:

@@ -687,4 +687,6 @@ class RunStore:
             if run is not None:
                 info = run.info
                 info.records, info.backup_bytes = run.records, run.size
+                if run.broken:
+                    info.last_error = str(run.broken)
             yield info

@@ -177,10 +177,9 @@ class Servicer(service_pb2_grpc.SwanlabdServicer):
     async def Status(self, request: service_pb2.StatusRequest, context: grpc.aio.ServicerContext) -> service_pb2.StatusReply:
         async with translate_errors(context, "Status"):
             d = self.daemon
-            runs = [summary(run.info, d) for run in d.store.active.values()]
-            for r, run in zip(runs, d.store.active.values()):
-                r.records, r.backup_bytes = run.records, run.size
-            queued = sum(summary(info, d).bytes_not_uploaded for info in d.store.infos() if info.mode == "MODE_CLOUD")
+            infos = list(d.store.infos())
+            runs = [summary(info, d) for info in infos if info.run_id in d.store.active]
+            queued = sum(summary(info, d).bytes_not_uploaded for info in infos if info.mode == "MODE_CLOUD")
             return service_pb2.StatusReply(
                 version=__version__,
                 pid=os.getpid(),

@@ -1,0 +1,192 @@
+"""Error translation and storage failures, with the daemon in this process (to inject a failed fsync).
+
+A failed fsync means the kernel may have dropped pages: the run's file is broken, the batch is
+answered INTERNAL, nothing is acked past it, and other runs carry on (design decision 4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import inspect
+import os
+import tempfile
+from pathlib import Path
+
+import grpc
+import pytest
+from helpers.rawclient import keys, rows
+
+from swanlabd import errors, server
+from swanlabd.config import DaemonConfig
+from swanlabd.daemon import Daemon
+from swanlabd_pb import records_pb2 as pb
+from swanlabd_pb import service_pb2 as svc
+from swanlabd_pb import service_pb2_grpc
+
+DOCUMENTED = {  # service.proto's header comment
+    errors.MalformedBatch: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.RequestError: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.RunNotFound: grpc.StatusCode.NOT_FOUND,
+    errors.RunExists: grpc.StatusCode.ALREADY_EXISTS,
+    errors.SequenceGap: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.RunClosed: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.PreconditionFailed: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.ShuttingDown: grpc.StatusCode.UNAVAILABLE,
+    errors.StorageFailure: grpc.StatusCode.INTERNAL,
+}
+
+
+def test_every_request_error_has_its_documented_status_code():
+    raised_in_rpcs = {
+        cls
+        for _, cls in inspect.getmembers(errors, inspect.isclass)
+        if issubclass(cls, errors.SwanlabdError) and not issubclass(cls, errors.StartupError) and cls is not errors.SwanlabdError
+    }
+    assert raised_in_rpcs == set(DOCUMENTED)
+    for cls, code in DOCUMENTED.items():
+        assert server.status_code(cls.__new__(cls)) == code, cls
+
+
+@pytest.fixture
+def short_dir():
+    d = Path(tempfile.mkdtemp(prefix="sd-", dir="/tmp"))
+    yield d
+    import shutil
+
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def run_in_process_daemon(short_dir: Path, body, **config) -> None:
+    """Run `await body(stub, daemon)` against a Daemon served by this process's event loop."""
+
+    async def main():
+        cfg = DaemonConfig(socket=short_dir / "s" / "d.sock", home=short_dir / "home", forward=False, monitor_interval_s=0, **config)
+        daemon = Daemon(cfg)
+        ready = asyncio.Event()
+        daemon.on_ready = ready.set
+        task = asyncio.create_task(daemon.run())
+        await asyncio.wait_for(ready.wait(), 20)
+        try:
+            async with grpc.aio.insecure_channel(f"unix:{cfg.socket}") as channel:
+                await body(service_pb2_grpc.SwanlabdStub(channel), daemon)
+        finally:
+            daemon.shutdown()
+            await asyncio.wait_for(task, 20)
+
+    asyncio.run(main())
+
+
+@pytest.fixture
+def failing_fsync(monkeypatch):
+    """os.fsync fails with EIO for backup files once `state["fail"]` is set."""
+    state = {"fail": False}
+    real = os.fsync
+
+    def fsync(fd):
+        if state["fail"] and os.readlink(f"/proc/self/fd/{fd}").endswith("backup.swanlab"):
+            raise OSError(errno.EIO, "Input/output error (injected)")
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return state
+
+
+async def stream_batches(stub, run_id, batches):
+    call = stub.Stream()
+    acks = []
+    try:
+        for i, batch in enumerate(batches):
+            await call.write(svc.StreamRequest(run_id=run_id if i == 0 else "", writer=1 if i == 0 else 0, records=batch))
+            reply = await call.read()
+            if reply is grpc.aio.EOF:
+                break
+            acks.append(reply.durable_client_seq)
+        await call.done_writing()
+        await call.wait_for_connection()
+        await call.code()
+        if await call.code() != grpc.StatusCode.OK:
+            raise grpc.aio.AioRpcError(await call.code(), await call.initial_metadata(), await call.trailing_metadata(), await call.details())
+    except grpc.aio.AioRpcError as exc:
+        return acks, exc
+    return acks, None
+
+
+def test_failed_fsync_in_always_mode_is_internal_and_nothing_is_acked_past_it(short_dir, failing_fsync):
+    async def body(stub, daemon):
+        bad = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p")))
+        good = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p")))
+        acks, err = await stream_batches(stub, bad.run_id, [[keys(1, {1: "x"})]])
+        assert acks == [1] and err is None
+        failing_fsync["fail"] = True
+        acks, err = await stream_batches(stub, bad.run_id, [rows(2, 2)])
+        assert acks == [] and err.code() == grpc.StatusCode.INTERNAL
+        assert "fsync failed" in err.details() and "nothing past this point is acked" in err.details()
+        failing_fsync["fail"] = False
+        # The file stays broken even once fsync would work again: pages may be gone.
+        acks, err = await stream_batches(stub, bad.run_id, [rows(2, 2)])
+        assert acks == [] and err.code() == grpc.StatusCode.INTERNAL
+        # Other runs are not affected.
+        acks, err = await stream_batches(stub, good.run_id, [[keys(1, {1: "x"})], rows(2, 1)])
+        assert acks == [1, 2] and err is None
+        runs = {r.run_id: r for r in (await stub.ListRuns(svc.ListRunsRequest())).runs}
+        assert "fsync failed" in runs[bad.run_id].last_error and not runs[good.run_id].last_error
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await stub.FinishRun(svc.FinishRunRequest(run_id=bad.run_id, writer=1, last_client_seq=1))
+        assert info.value.code() == grpc.StatusCode.INTERNAL
+
+    run_in_process_daemon(short_dir, body, fsync="always")
+
+
+def test_failed_group_commit_breaks_the_run(short_dir, failing_fsync):
+    async def body(stub, daemon):
+        run = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p")))
+        failing_fsync["fail"] = True
+        acks, err = await stream_batches(stub, run.run_id, [[keys(1, {1: "x"})]])
+        assert acks == [1]  # acked once written; the fsync comes after
+        for _ in range(100):
+            summary = (await stub.ListRuns(svc.ListRunsRequest())).runs[0]
+            if summary.last_error:
+                break
+            await asyncio.sleep(0.05)
+        assert "fsync failed" in summary.last_error
+        acks, err = await stream_batches(stub, run.run_id, [rows(2, 1)])
+        assert acks == [] and err.code() == grpc.StatusCode.INTERNAL
+
+    run_in_process_daemon(short_dir, body, fsync_interval_ms=50)
+
+
+def test_undecodable_request_does_not_take_the_daemon_down(short_dir):
+    async def body(stub, daemon):
+        async with grpc.aio.insecure_channel(f"unix:{daemon.config.socket}") as channel:
+            raw = channel.unary_unary("/swanlabd.v1.Swanlabd/StartRun", request_serializer=None, response_deserializer=None)
+            with pytest.raises(grpc.aio.AioRpcError):
+                await raw(b"\xff\xff\xff\xff not protobuf")
+        reply = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p")))
+        assert reply.writer == 1
+
+    run_in_process_daemon(short_dir, body)
+
+
+def test_unexpected_exception_is_internal_and_daemon_keeps_serving(short_dir, monkeypatch):
+    async def body(stub, daemon):
+        def boom(*a, **k):
+            raise ZeroDivisionError("a bug")
+
+        monkeypatch.setattr(daemon.store, "finish_run", boom)
+        run = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p")))
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await stub.FinishRun(svc.FinishRunRequest(run_id=run.run_id, writer=1))
+        assert info.value.code() == grpc.StatusCode.INTERNAL and "ZeroDivisionError" in info.value.details()
+        assert (await stub.Status(svc.StatusRequest())).pid == os.getpid()
+
+    run_in_process_daemon(short_dir, body)
+
+
+def test_shutdown_is_idempotent_and_safe_before_run(short_dir):
+    cfg = DaemonConfig(socket=short_dir / "s" / "d.sock", home=short_dir / "home", forward=False, monitor_interval_s=0)
+    daemon = Daemon(cfg)
+    daemon.shutdown()
+    daemon.shutdown()
+    asyncio.run(daemon.run())  # returns at once: shutdown was asked before it started
+    assert not (short_dir / "s" / "d.sock").exists()
