@@ -214,3 +214,9 @@ def test_daemon_refuses_to_start_on_invalid_config(clean_env: Path, args: list[s
         assert not (root / "s.sock").exists()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_every_key_is_documented() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
+    for key in config.DaemonConfig.model_fields:
+        assert f"| `{key}` |" in doc, f"docs/configuration.md has no row for {key}"
