@@ -42,7 +42,12 @@ def official_sdk_python(requirement: str = SDK_REQUIREMENT) -> Path:
             return python
         shutil.rmtree(venv, ignore_errors=True)
         _run([sys.executable, "-m", "venv", str(venv)])
-        _run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", requirement])
+        pip_install = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", requirement]
+        try:
+            _run(pip_install)
+        except SdkVenvError:
+            # One retry: a fresh CI machine meets the odd registry hiccup; pip resumes from its cache.
+            _run(pip_install)
         stamp.write_text(requirement)
     return python
 
