@@ -53,7 +53,8 @@ class ApiClient:
         return self.call("POST", "/house/metrics", body)
 
     def columns(self, project: str, keys: list[str], type_: str = "FLOAT") -> httpx.Response:
-        return self.call("POST", f"/projects/{USER}/{project}/series", {"series": [{"key": k, "type": type_} for k in keys]})
+        series = [{"key": key, "type": type_} for key in keys]
+        return self.call("POST", f"/projects/{USER}/{project}/series", {"series": series})
 
 
 def experiment_body(cuid: str, name: str = "exp") -> dict[str, Any]:

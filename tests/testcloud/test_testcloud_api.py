@@ -90,7 +90,8 @@ def test_summaries_give_the_last_step_per_key(api: ApiClient) -> None:
     api.columns("proj", ["a", "b"])
     api.scalars(project_cuid, cuid, [("a", 0, 1.0), ("a", 7, 1.0), ("b", 3, 1.0)])
     log = {"level": "INFO", "epoch": 4, "message": "hi", "create_time": "2026-01-01T00:00:00Z"}
-    api.call("POST", "/house/metrics", {"type": "log", "projectId": project_cuid, "experimentId": cuid, "metrics": [log]})
+    body = {"type": "log", "projectId": project_cuid, "experimentId": cuid, "metrics": [log]}
+    api.call("POST", "/house/metrics", body)
     summary = api.call("GET", f"/house/metrics/summaries/{project_cuid}/{cuid}", params={"all": "True"}).json()
     assert sorted((s["key"], s["step"]) for s in summary["scalar"]) == [("a", 7), ("b", 3)]
     assert summary["log"] == [{"key": "log", "step": 4}] and summary["media"] == []

@@ -175,7 +175,9 @@ class CloudApi:
         if user is None:
             raise Rejected(401, "UNAUTHORIZED", "invalid api key")
         session = self.store.create_session(user["username"], self.session_ttl_s)
-        expired_at = datetime.fromtimestamp(session.expires_at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        # The SDK parses exactly this shape (strptime "%Y-%m-%dT%H:%M:%S.%fZ"); anything else fails its init.
+        expires = datetime.fromtimestamp(session.expires_at, timezone.utc)
+        expired_at = expires.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         return Reply(
             200,
             {

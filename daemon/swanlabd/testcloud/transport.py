@@ -122,7 +122,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         url = urlsplit(self.path)
         method, path = self.command, url.path
-        request = Request(method, path, dict(parse_qsl(url.query)), self.headers, self._read_body(), self.server.base_url)
+        body = self._read_body()
+        request = Request(method, path, dict(parse_qsl(url.query)), self.headers, body, self.server.base_url)
         store = self.server.store
         sdk_version = self.headers.get(SDK_VERSION_HEADER)
         fault = self.server.faults.take(method, path)
