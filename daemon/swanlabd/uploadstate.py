@@ -1,0 +1,157 @@
+"""What the forwarder remembers about one run's upload: cloud ids, cursors, keys, rejections.
+
+It is kept twice, with the same content (docs/forwarder.md, "Cursors"):
+
+- in the daemon's state DB under the forwarder's prefix (`fwd/up/<run_id>`), written after every
+  batch the server accepted: cheap, and private to this host;
+- in the run folder as `upload-state.json`, written at most once a second and when a lane goes
+  idle: a folder copied to another host (`swanlabctl sync PATH`) then uploads into the same
+  experiment and resumes where the first host stopped.
+
+Neither copy holds a secret: no API key, no session id. A cursor is a byte offset into the
+backup file (the resume point `backup.read_records` yields). Each lane's cursor means "every
+record of my kinds before this offset is on the server, or was rejected and recorded in
+`rejected`". Items after a cursor that the server may already hold (a batch cut mid-record, a
+response lost after the server committed) are recognised by `last_steps`, the highest step per
+key the server has, which is also what the server's summaries report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["UPLOAD_STATE_FILENAME", "FORMAT_VERSION", "LaneCursor", "Rejection", "UploadState", "read_file", "write_file"]
+
+UPLOAD_STATE_FILENAME = "upload-state.json"
+FORMAT_VERSION = 1
+# A run's list of rejections keeps the first ones and a count: a server that refuses every
+# batch of a long run must not grow the state without bound.
+MAX_REJECTIONS = 100
+
+
+@dataclass
+class LaneCursor:
+    """Where one lane stands: records of its kinds before `offset` are done.
+
+    `seq` is the seq of the last record before `offset` (progress in records); `epoch` is the
+    console lane's line counter at `offset` (the SDK numbers console lines 1, 2, 3...). `item`:
+    how many items of the record at `offset` are done, when a batch ended inside a record (a
+    ScalarRows record can hold more than one batch).
+    """
+
+    offset: int = 0
+    seq: int = 0
+    epoch: int = 0
+    item: int = 0
+
+
+@dataclass
+class Rejection:
+    """A request the server refused with a 4xx (or data that could not be sent), and why."""
+
+    lane: str
+    what: str
+    status: int
+    code: str
+    message: str
+    traceid: str = ""
+    seqs: tuple[int, int] | None = None
+    items: int = 0
+    at_ms: int = 0
+
+    def summary(self) -> str:
+        where = f" records {self.seqs[0]}-{self.seqs[1]}" if self.seqs else ""
+        return f"{self.lane}: {self.items} item(s){where} rejected by the server: HTTP {self.status} {self.code}: {self.message}"
+
+
+@dataclass
+class UploadState:
+    """One run's upload state (see the module docstring)."""
+
+    run_id: str
+    api_host: str = ""
+    web_host: str = ""
+    workspace: str = ""
+    project: str = ""
+    project_cuid: str = ""
+    experiment_cuid: str = ""
+    experiment_name: str = ""
+    experiment_created_ms: int = 0
+    cursors: dict[str, LaneCursor] = field(default_factory=dict)
+    # (writer, key id) -> [name, KeyType value, section]; KeyDefs are interned per writer.
+    keys: dict[str, list[Any]] = field(default_factory=dict)
+    # kind ("scalar", "media", "log") -> key -> highest step the server holds
+    last_steps: dict[str, dict[str, int]] = field(default_factory=dict)
+    columns: list[str] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    rejected_total: int = 0
+    finish_sent: str = ""  # the final state the server accepted ("FINISHED", ...), "" before
+    complete: bool = False  # the whole file (as large as uploaded_bytes) and its final state are up
+    uploaded_bytes: int = 0  # lowest lane cursor when last saved: the progress shown in status
+
+    def cursor(self, lane: str) -> LaneCursor:
+        return self.cursors.setdefault(lane, LaneCursor())
+
+    def add_rejection(self, rejection: Rejection) -> None:
+        self.rejected_total += 1
+        if len(self.rejected) < MAX_REJECTIONS:
+            self.rejected.append(rejection)
+
+    @property
+    def last_rejection(self) -> str:
+        return self.rejected[-1].summary() if self.rejected else ""
+
+    def cloud_url(self) -> str:
+        if not (self.web_host and self.workspace and self.project and self.experiment_cuid):
+            return ""
+        return f"{self.web_host}/@{self.workspace}/{self.project}/runs/{self.experiment_cuid}/chart"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["format_version"] = FORMAT_VERSION
+        return data
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.to_dict(), separators=(",", ":"), allow_nan=False).encode()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> UploadState:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["cursors"] = {lane: LaneCursor(**c) for lane, c in (data.get("cursors") or {}).items()}
+        values["rejected"] = [
+            Rejection(**{**r, "seqs": tuple(r["seqs"]) if r.get("seqs") else None}) for r in data.get("rejected") or []
+        ]
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> UploadState:
+        return cls.from_dict(json.loads(raw))
+
+
+def read_file(run_dir: Path) -> UploadState | None:
+    """The run folder's upload-state.json, or None if it is missing or unreadable."""
+    try:
+        raw = (run_dir / UPLOAD_STATE_FILENAME).read_bytes()
+        return UploadState.from_json(raw)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def write_file(run_dir: Path, state: UploadState) -> None:
+    """Replace the run folder's upload-state.json atomically (write a temp file, rename)."""
+    fd, tmp = tempfile.mkstemp(prefix=".upload-state.", dir=run_dir)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(state.to_json())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, run_dir / UPLOAD_STATE_FILENAME)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
