@@ -68,9 +68,10 @@ def records(cloud: CloudServer, experiment_cuid: str) -> dict[str, Any]:
     snapshot = cloud.snapshot(experiment_cuid)
     experiment = snapshot["experiment"]
     objects = snapshot["objects"]
+    # `more` is not aligned with `data`: the SDK adds an entry only for an item with a caption.
     media = {
         key: {
-            step: [(objects[path].decode(), more.get("caption")) for path, more in zip(v["data"], v["more"])]
+            step: ([objects[path] for path in v["data"]], [m["caption"] for m in v["more"] if m.get("caption")])
             for step, v in steps.items()
         }
         for key, steps in snapshot["media"].items()
@@ -146,7 +147,8 @@ def test_official_sdk_run_is_taken_without_errors(official: dict[str, Any]) -> N
     assert got["profile kinds"] == ["config", "metadata", "requirements"]
     assert {k: v["value"] for k, v in got["config"].items()} == ref.CONFIG
     assert_same_scalars(got["scalar"], expected_scalars())
-    assert got["media"] == {"sample/text": {s: [t] for s, t in ref.texts(STEPS).items()}}
+    want_media = {step: ([content.encode()], [caption]) for step, (content, caption) in ref.texts(STEPS).items()}
+    assert got["media"] == {"sample/text": want_media}
     assert got["columns"] == {
         **{key: ("FLOAT", key.split("/")[0]) for key in expected_scalars()},
         "sample/text": ("TEXT", "sample"),
