@@ -207,6 +207,8 @@ class BackupWriter:
         self.last_seq = last_seq
         self.client_seqs = client_seqs
         """For each writer id, the highest client_seq in the file."""
+        self.tail_cut: tuple[int, int] | None = None
+        """(offset, nbytes) that `open` cut off the end (a torn or damaged tail), or None."""
         self._fd: int | None = fd
         self._failed: OSError | None = None
         self._log = LogWriter(self._write, size)
@@ -256,7 +258,10 @@ class BackupWriter:
         except BaseException:
             os.close(fd)
             raise
-        return cls(path, fd, reader.end_offset, run_id, last_seq, client_seqs)
+        writer = cls(path, fd, reader.end_offset, run_id, last_seq, client_seqs)
+        if reader.end_offset < size:
+            writer.tail_cut = (reader.end_offset, size - reader.end_offset)
+        return writer
 
     def append(self, records: Sequence[pb.Record]) -> int:
         """Set each record's seq, frame and write them all in one write(); the new file size.

@@ -69,6 +69,7 @@ class LogReader:
         self._pos = in_block
         # Started past 0, we may be inside a record that began earlier (LevelDB's resyncing).
         self._resyncing = offset > 0
+        self._consumed = offset  # end of the last record returned or range reported
         self.last_record_offset = offset
         """Where the last record returned began (its first header)."""
         self.end_offset = offset
@@ -90,14 +91,16 @@ class LogReader:
             if self._resyncing:
                 # The tail of a record that began before `offset` is not ours to report.
                 if kind == RecordType.MIDDLE:
+                    self._consumed = end
                     continue
                 self._resyncing = False
                 if kind == RecordType.LAST:
+                    self._consumed = end
                     continue
             if kind == RecordType.FULL:
                 if in_fragmented:
                     self._report(frag_start, frag_end - frag_start, Reason.PARTIAL_RECORD)
-                self.last_record_offset, self.end_offset = start, end
+                self.last_record_offset, self.end_offset = self._consumed_to(start, end)
                 return data
             if kind == RecordType.FIRST:
                 if in_fragmented:
@@ -110,7 +113,7 @@ class LogReader:
                 parts.append(data)
                 frag_end = end
                 if kind == RecordType.LAST:
-                    self.last_record_offset, self.end_offset = frag_start, end
+                    self.last_record_offset, self.end_offset = self._consumed_to(frag_start, end)
                     return b"".join(parts)
             elif kind == _BAD:
                 # A record cut by a bad fragment is lost with it; fragments are never joined
@@ -122,10 +125,11 @@ class LogReader:
                     self._report(start, end - start, data)
             else:
                 # End of file. A record whose fragments stop here was being written when the
-                # writer died: that is a torn tail, not corruption.
-                torn = frag_start if in_fragmented else start
-                if torn >= 0:
-                    self.torn_tail = (torn, self._block_start + len(self._buf) - torn)
+                # writer died: that is a torn tail, not corruption. It runs from the end of
+                # what was read before it (so a trailer the same write began is part of it).
+                if in_fragmented or start >= 0:
+                    file_end = self._block_start + len(self._buf)
+                    self.torn_tail = (self._consumed, file_end - self._consumed)
                 return None
 
     def _read_physical(self) -> tuple[int, int, int, bytes]:
@@ -171,6 +175,11 @@ class LogReader:
                 return _BAD, start, end, Reason.UNKNOWN_RECORD_TYPE
             return rtype, start, end, data
 
+    def _consumed_to(self, start: int, end: int) -> tuple[int, int]:
+        self._consumed = end
+        return start, end
+
     def _report(self, offset: int, nbytes: int, reason: Reason) -> None:
+        self._consumed = offset + nbytes
         if self._reporter is not None:
             self._reporter.corruption(nbytes, reason, offset)
