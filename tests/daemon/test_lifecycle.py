@@ -19,6 +19,7 @@ from helpers.rawclient import client_seqs, finish, keys, kinds, read_backup, row
 from swanlabd import backup
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
+from swanlabd_pb import service_pb2_grpc as svc_grpc
 
 CRASH_BOUND_S = 5.0
 
@@ -274,3 +275,72 @@ def test_signals_shut_down_cleanly(daemon, sig):
     assert daemon.kill(sig) == 0
     assert "swanlabd stopped" in daemon.output()
     assert not os.path.exists(daemon.home / "swanlabd.pid")
+
+
+def test_exactly_once_across_random_sigkills(daemon):
+    """A raw client streams 200,000 rows while the daemon is SIGKILLed 10 times at random moments.
+
+    After each restart the client asks what the daemon holds (attach, writer=1) and replays the
+    rest: the backup must hold every row exactly once, in order.
+    """
+    import random
+
+    total_rows, rows_per_record, records_per_request = 200_000, 100, 5
+    total_records = 1 + total_rows // rows_per_record  # KeyDefs + scalar records
+
+    def record(cs: int) -> pb.Record:
+        if cs == 1:
+            return keys(1, {1: "x"})
+        first = (cs - 2) * rows_per_record
+        steps = list(range(first, first + rows_per_record))
+        return pb.Record(
+            client_seq=cs,
+            scalars=pb.ScalarRows(steps=steps, row_sizes=[1] * rows_per_record, key_ids=[1] * rows_per_record,
+                                  values=[float(s) for s in steps]),
+        )  # fmt: skip
+
+    run = start_run(daemon.stub())
+    done = threading.Event()
+    reconnects = []
+
+    def client():
+        while True:
+            try:
+                fast_retry = [("grpc.initial_reconnect_backoff_ms", 50), ("grpc.max_reconnect_backoff_ms", 200)]
+                with grpc.insecure_channel(daemon.target, options=fast_retry) as channel:
+                    stub = svc_grpc.SwanlabdStub(channel)
+                    held = stub.StartRun(
+                        svc.StartRunRequest(start=pb.RunStart(run_id=run.run_id), attach=True, writer=1),
+                        timeout=5, wait_for_ready=True,
+                    ).durable_client_seq  # fmt: skip
+                    reconnects.append(held)
+                    if held == total_records:
+                        finish(stub, run.run_id, 1, held)
+                        done.set()
+                        return
+                    batches = (
+                        [record(cs) for cs in range(start, min(start + records_per_request, total_records + 1))]
+                        for start in range(held + 1, total_records + 1, records_per_request)
+                        if not time.sleep(0.005)  # paced, so the kills land mid-stream
+                    )
+                    stream(stub, run.run_id, 1, batches, timeout=60)
+            except grpc.RpcError as exc:
+                assert exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED), exc
+                time.sleep(0.05)
+
+    t = threading.Thread(target=client, daemon=True)
+    t.start()
+    rng = random.Random(1234)
+    for i in range(10):
+        # Each kill lands while the client streams: after it reconnected, at a random moment.
+        wait_for(lambda: len(reconnects) > i or done.is_set(), 30, "client reconnect")
+        time.sleep(rng.uniform(0.02, 0.3))
+        daemon.kill(signal.SIGKILL)
+        daemon.start()
+    assert done.wait(60), "client did not finish"
+    records = read_backup(run.run_dir)
+    assert client_seqs(records) == list(range(1, total_records + 1))
+    steps = [s for r in records if r.WhichOneof("kind") == "scalars" for s in r.scalars.steps]
+    assert steps == list(range(total_rows))
+    assert records[-1].finish.state == pb.FINISHED
+    assert len([h for h in reconnects if 0 < h < total_records]) >= 8, reconnects  # kills hit mid-run
