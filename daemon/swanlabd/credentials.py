@@ -2,7 +2,8 @@
 
 Sources, highest priority first (swanlab 0.10.3, `swanlab/sdk/internal/settings` and `pkg/nrc`):
 
-1. explicit arguments (`login(api_key=..., host=...)`, `swanlabctl sync --api-key`);
+1. explicit arguments (`swanlabctl sync --api-key`), then what `login()` set in this process
+   (`set_login`; the SDK's `swanlab.login()` also overrides the environment this way);
 2. the environment: `SWANLAB_API_KEY`, `SWANLAB_API_HOST`, `SWANLAB_WEB_HOST` (a pair of matching
    quotes around a value is stripped, as the SDK does for shell-injected values);
 3. a netrc file: `./.swanlab/.netrc` (project level) first, then `<root>/.netrc` where root is
@@ -33,12 +34,15 @@ __all__ = [
     "DEFAULT_WEB_HOST",
     "Credentials",
     "CredentialsError",
+    "LoginFailed",
+    "forget_login",
     "netrc_path",
     "normalize_host",
     "read_netrc",
     "resolve",
     "resolve_hosts",
     "save_login",
+    "set_login",
 ]
 
 DEFAULT_API_HOST = "https://api.swanlab.cn"
@@ -49,6 +53,10 @@ _NETRC_NAME = ".netrc"
 
 class CredentialsError(ValueError):
     """A host or key that cannot be used (empty host, whitespace in a netrc field, unreadable netrc)."""
+
+
+class LoginFailed(CredentialsError):
+    """The server refused the key, or could not be asked (`swanlabctl login`, `login()`)."""
 
 
 @dataclass(frozen=True)
@@ -151,6 +159,8 @@ def resolve(
     whether that is an error is the caller's business (offline runs need no key).
     """
     env = os.environ if environ is None else environ
+    if _process_login is not None and not api_key and (not api_host or normalize_host(api_host) == _process_login.api_host):
+        return _process_login
     key = api_key or _getenv(env, "SWANLAB_API_KEY")
     raw_api = api_host or _getenv(env, "SWANLAB_API_HOST")
     raw_web = web_host or _getenv(env, "SWANLAB_WEB_HOST")
@@ -173,6 +183,20 @@ def resolve(
     # As in the SDK, a web host given (or derived from a self-hosted api host) beats the netrc's.
     explicit_web = raw_web is not None or (raw_api is not None and api != DEFAULT_API_HOST)
     return Credentials(stored.api_host, web if explicit_web else stored.web_host, stored.api_key)
+
+
+_process_login: Credentials | None = None
+
+
+def set_login(creds: Credentials) -> None:
+    """Use these credentials for every later `resolve()` in this process (what `login()` does)."""
+    global _process_login
+    _process_login = creds
+
+
+def forget_login() -> None:
+    global _process_login
+    _process_login = None
 
 
 def save_login(

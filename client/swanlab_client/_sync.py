@@ -1,0 +1,89 @@
+"""`login()` and `sync()`, with the official SDK's signatures (swanlab 0.10.3 `swanlab.login`, `swanlab.sync`).
+
+Light on purpose: importing this module costs nothing beyond the stdlib `swanlabd.credentials`;
+httpx (login check) and grpc (sync) are imported inside the calls. The upload itself is the
+daemon's (docs/forwarder.md): `sync()` hands it the runs and follows their progress.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from swanlabd import credentials
+
+__all__ = ["AuthenticationError", "SyncIncomplete", "login", "sync"]
+
+
+class AuthenticationError(RuntimeError):
+    """The server refused the API key, or no key was found (as the SDK's `AuthenticationError`)."""
+
+
+class SyncIncomplete(RuntimeError):
+    """`sync()` returned before every run was on the server; `.runs` maps run id -> reason."""
+
+    def __init__(self, runs: dict[str, str]) -> None:
+        self.runs = runs
+        super().__init__("not uploaded: " + "; ".join(f"{run}: {why}" for run, why in runs.items()))
+
+
+def login(
+    api_key: str | None = None,
+    relogin: bool = False,
+    host: str | None = None,
+    save: bool = False,
+    timeout: int = 10,
+) -> bool:
+    """Check the API key against the server and use it for this process's runs.
+
+    `api_key` None: the key already configured (SWANLAB_API_KEY or ~/.swanlab/.netrc) for that
+    host. `save=True` also writes ~/.swanlab/.netrc (mode 0600) as `swanlab login` does.
+    `relogin` is accepted for compatibility: every call checks the key again. The key is never
+    printed or logged. Raises AuthenticationError if the server refuses it.
+    """
+    from swanlabd.cmd_sync import verify_key
+
+    del relogin
+    creds = credentials.resolve(api_key=api_key, api_host=host)
+    if not creds.api_key:
+        raise AuthenticationError("No API key provided and no stored API key found. Please provide an API key.")
+    try:
+        verify_key(creds, timeout=timeout)
+        if save:
+            credentials.save_login(creds.api_key, creds.api_host, creds.web_host)
+    except credentials.CredentialsError as exc:
+        raise AuthenticationError(str(exc)) from None
+    credentials.set_login(creds)
+    return True
+
+
+def sync(
+    path: str | Path | list[str | Path] | None = None,
+    *,
+    api_key: str | None = None,
+    host: str | None = None,
+    workspace: str | None = None,
+    project: str | None = None,
+    wait: bool = True,
+    timeout: float | None = None,
+) -> list[str]:
+    """Upload run folders (or, with no path, every queued run) through the local daemon.
+
+    A folder copied from another host goes into the same cloud experiment as the original run
+    (its run id is the experiment's cuid). Runs recorded offline upload with this caller's
+    credentials (`api_key`/`host`, else SWANLAB_API_KEY/SWANLAB_API_HOST/netrc). Starts the
+    daemon if none runs. Returns the run ids uploaded; raises SyncIncomplete naming the runs that
+    are not (and why) when `wait` and something is left after `timeout`.
+    """
+    from swanlabd.cmd_sync import sync_runs
+
+    targets = [] if path is None else [path] if isinstance(path, (str, Path)) else list(path)
+    paths = [str(Path(p).expanduser().resolve()) for p in targets]
+    creds = credentials.resolve(api_key=api_key, api_host=host)
+    results = sync_runs(
+        paths=paths, creds=creds, project=project or "", workspace=workspace or "", wait=wait, timeout=timeout
+    )
+    if wait:
+        left = {r.run_id: r.error or "timed out waiting" for r in results if not r.done or r.error}
+        if left:
+            raise SyncIncomplete(left)
+    return [r.run_id for r in results]

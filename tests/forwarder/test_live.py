@@ -1,0 +1,55 @@
+"""A cloud-mode run uploads while it trains (must-show 1), and survives a 401 mid-run (must-show 5)."""
+
+from __future__ import annotations
+
+import time
+
+from conftest import API_KEY, USER, finished, points, wait_for
+from helpers.rawclient import finish, keys, scalars, start_run, stream
+
+from swanlabd_pb import records_pb2 as pb
+from swanlabd_pb import service_pb2 as svc
+
+# Generous: the issue's "typically within 2 s" is measured and printed, the bound only catches a
+# forwarder that waits for the end of the run.
+LIVE_BOUND_S = 10.0
+
+
+def cloud_run(stub, cloud, **kw) -> svc.StartRunReply:
+    return start_run(stub, mode=pb.MODE_CLOUD, cloud=svc.Cloud(api_host=cloud.url, web_host=cloud.url, api_key=API_KEY), **kw)
+
+
+def test_data_reaches_the_server_during_the_run(fwd_daemon, cloud):
+    stub = fwd_daemon.stub()
+    run = cloud_run(stub, cloud)
+    stream(stub, run.run_id, 1, [[keys(1, {1: "train/loss"})]])
+    latencies = []
+    for step in range(1, 6):
+        sent = time.monotonic()
+        stream(stub, run.run_id, 1, [[scalars(step + 1, step, {1: step / 10})]])
+        wait_for(lambda: step in points(cloud, run.run_id, "train/loss"), LIVE_BOUND_S, f"step {step} on the server")
+        latencies.append(time.monotonic() - sent)
+    assert cloud.store.experiment(run.run_id)["state"] == "RUNNING"  # during the run, not at its end
+    print(f"log() -> server: median {sorted(latencies)[2]:.3f}s, max {max(latencies):.3f}s")
+    finish(stub, run.run_id, 1, 6)
+    assert wait_for(lambda: finished(cloud, run.run_id), 20, "final state") == "FINISHED"
+    experiment = cloud.store.experiment(run.run_id)
+    assert experiment["heartbeats"] >= 1
+    assert cloud.project(USER, "proj") is not None and cloud.errors() == []
+    summary = next(r for r in stub.ListRuns(svc.ListRunsRequest(), timeout=10).runs if r.run_id == run.run_id)
+    assert summary.bytes_not_uploaded == 0 and summary.cloud_url.endswith(f"/runs/{run.run_id}/chart")
+
+
+def test_a_401_mid_run_logs_in_again_and_drops_nothing(fwd_daemon, cloud):
+    stub = fwd_daemon.stub()
+    run = cloud_run(stub, cloud)
+    stream(stub, run.run_id, 1, [[keys(1, {1: "acc"})], [scalars(2, 0, {1: 0.0})]])
+    wait_for(lambda: 0 in points(cloud, run.run_id, "acc"), 20, "first point")
+    logins = sum(1 for r in cloud.requests() if r["path"] == "/api/login/api_key")
+    assert cloud.expire_sessions() >= 1
+    stream(stub, run.run_id, 1, [[scalars(cs, cs - 2, {1: cs / 100})] for cs in range(3, 203)])
+    finish(stub, run.run_id, 1, 202)
+    assert wait_for(lambda: finished(cloud, run.run_id), 30, "final state") == "FINISHED"
+    assert sorted(points(cloud, run.run_id, "acc")) == list(range(0, 201))
+    assert sum(1 for r in cloud.requests() if r["path"] == "/api/login/api_key") > logins
+    assert cloud.duplicate_count() == 0
