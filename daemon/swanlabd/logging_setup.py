@@ -30,9 +30,11 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from swanlabd.config import DaemonConfig
+if TYPE_CHECKING:
+    # Only for annotations: registering secrets must stay cheap to import (no pydantic).
+    from swanlabd.config import DaemonConfig
 
 REDACTED = "***"
 

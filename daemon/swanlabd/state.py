@@ -22,6 +22,7 @@ from typing import Any
 
 import plyvel
 
+from swanlabd import logging_setup
 from swanlabd_pb import records_pb2 as pb
 
 RUN_PREFIX = b"run/"
@@ -108,11 +109,17 @@ class State:
             yield RunInfo.from_json(raw)
 
     def put_cloud(self, run_id: str, cloud: dict[str, str]) -> None:
+        # Every API key that enters or leaves this store is redacted from the daemon's log.
+        logging_setup.register_secret(cloud.get("api_key", ""))
         self.creds_db.put(run_id.encode(), json.dumps(cloud).encode())
 
     def get_cloud(self, run_id: str) -> dict[str, str] | None:
         raw = self.creds_db.get(run_id.encode())
-        return json.loads(raw) if raw is not None else None
+        if raw is None:
+            return None
+        cloud: dict[str, str] = json.loads(raw)
+        logging_setup.register_secret(cloud.get("api_key", ""))
+        return cloud
 
     def close(self) -> None:
         if not self.db.closed:
