@@ -21,6 +21,8 @@ from helpers.daemon import DaemonProcess, socket_accepts
 
 from swanlabd import sdnotify
 from swanlabd.sdnotify import Notifier
+from swanlabd_pb import records_pb2 as pb
+from swanlabd_pb import service_pb2
 
 
 class NotifySocket:
@@ -163,9 +165,15 @@ def test_daemon_ready_watchdog_status_stopping(notify_socket: NotifySocket) -> N
         assert ready.get("MAINPID") == str(d.proc.pid)
         assert "active run" in ready.get("STATUS", "")
 
+        assert ready["STATUS"].startswith("0 active runs")
+        d.stub().StartRun(
+            service_pb2.StartRunRequest(start=pb.RunStart(project="p", mode=pb.MODE_OFFLINE), pid=os.getpid()), timeout=10
+        )
         start = time.monotonic()
         while time.monotonic() - start < 4.5:
             notify_socket.receive(0.5)
+        statuses = [fields["STATUS"] for _, fields in notify_socket.messages if "STATUS" in fields]
+        assert statuses[-1] == "1 active run, 0 B queued for upload", statuses
         pings = [t for t, fields in notify_socket.messages if "WATCHDOG" in fields]
         assert len(pings) >= 3, notify_socket.messages
         gaps = [b - a for a, b in zip(pings, pings[1:])]
