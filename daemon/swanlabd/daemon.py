@@ -32,11 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import plyvel
 
 from swanlabd import sdnotify
 from swanlabd import server as server_mod
 from swanlabd.config import DaemonConfig
-from swanlabd.errors import AlreadyRunning
+from swanlabd.errors import AlreadyRunning, StartupError
 from swanlabd.runstore import ActiveRun, RunStore, now_ms
 from swanlabd.state import State
 
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "swanlabd.lock"
 PID_NAME = "swanlabd.pid"
 CRASH_WATCH_INTERVAL_S = 0.5
+STATE_OPEN_WAIT_S = 5.0
 # Part of shutdown_timeout_s that in-flight RPCs get to finish before they are cancelled.
 SERVER_GRACE_FRACTION = 0.3
 
@@ -93,7 +95,7 @@ class Daemon:
             # Refuse a live socket before touching any state: the one-line message is the only output.
             server_mod.prepare_socket(self.config.socket)
             self.started_ms = now_ms()
-            self.state = State(self.config.home / "state")
+            self.state = await self._open_state()
             self.store = RunStore(self.config.home, self.state)
             await self.store.recover()
             self.forwarder = self._make_forwarder()
@@ -168,6 +170,26 @@ class Daemon:
         self._unlock_data_root()
         if self.server is not None:
             log.info("swanlabd stopped")
+
+    async def _open_state(self) -> State:
+        """Open the state DB; wait out a brief holder (`swanlabctl ls` reads it while no daemon runs)."""
+        path = self.config.home / "state"
+        deadline = time.monotonic() + STATE_OPEN_WAIT_S
+        repaired = False
+        while True:
+            try:
+                return State(path)
+            except plyvel.CorruptionError as exc:
+                if repaired:
+                    raise StartupError(f"state DB {path} is corrupt and repair failed: {exc}") from None
+                # Run folders hold the data; the DB holds the registry and cursors: repair and go on.
+                log.error("state DB %s is corrupt (%s); repairing", path, exc)
+                plyvel.repair_db(str(path))
+                repaired = True
+            except plyvel.IOError as exc:
+                if time.monotonic() > deadline:
+                    raise StartupError(f"state DB {path} is held by another process: {exc}") from None
+                await asyncio.sleep(0.1)
 
     # -- tasks -------------------------------------------------------------------------------
 
@@ -259,8 +281,11 @@ class Daemon:
 
     def _lock_data_root(self) -> None:
         home = self.config.home
-        home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(home / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            home.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(home / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise StartupError(f"cannot use data root {home}: {exc.strerror or exc}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -234,8 +234,11 @@ def prepare_socket(path: Path) -> None:
     Refuses (AlreadyRunning) if something still accepts on the path: a live daemon owns it.
     """
     directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    st = directory.stat()
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        st = directory.stat()
+    except OSError as exc:
+        raise StartupError(f"cannot create socket directory {directory}: {exc.strerror or exc}") from None
     if st.st_uid != os.getuid():
         raise StartupError(f"socket directory {directory} belongs to uid {st.st_uid}, not to us ({os.getuid()})")
     if st.st_mode & 0o077:
@@ -267,7 +270,10 @@ async def start_server(daemon: Daemon) -> grpc.aio.Server:
     health_servicer = Health(daemon)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     await health_servicer.set(HEALTH_SERVICE, health_pb2.HealthCheckResponse.SERVING)
-    server.add_insecure_port(f"unix:{path}")
+    try:
+        server.add_insecure_port(f"unix:{path}")
+    except RuntimeError as exc:
+        raise StartupError(f"cannot listen on {path}: {exc}") from None
     await server.start()
     return server
 

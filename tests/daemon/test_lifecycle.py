@@ -344,3 +344,31 @@ def test_exactly_once_across_random_sigkills(daemon):
     assert steps == list(range(total_rows))
     assert records[-1].finish.state == pb.FINISHED
     assert len([h for h in reconnects if 0 < h < total_records]) >= 8, reconnects  # kills hit mid-run
+
+
+def test_unusable_data_root_is_a_one_line_startup_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    d = DaemonProcess()
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "swanlabd", "run", "--socket", str(d.socket), "--home", str(blocker / "home")],
+            env=d.env, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    finally:
+        d.close()
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [f"swanlabd: cannot use data root {blocker / 'home'}: Not a directory"]
+
+
+def test_daemon_waits_for_a_brief_holder_of_the_state_db(daemon_paths):
+    import plyvel
+
+    (daemon_paths.home / "state").mkdir(parents=True)
+    db = plyvel.DB(str(daemon_paths.home / "state"), create_if_missing=True)
+    proc = daemon_paths.spawn()
+    time.sleep(1)
+    db.close()
+    daemon_paths.proc = proc
+    daemon_paths.wait_ready()
+    assert daemon_paths.stub().Status(svc.StatusRequest(), timeout=5).pid == proc.pid
