@@ -64,6 +64,12 @@ class DaemonConfig(BaseSettings):
     )
     shutdown_timeout_s: float = Field(default=10.0, gt=0, description="Bound on a clean shutdown.")
 
+    @field_validator("log_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # `log_file = ""` in a file or `--log-file ""` mean "no file", not the current directory.
+        return None if value == "" else value
+
     @field_validator("socket", "home", "log_file", mode="after")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:

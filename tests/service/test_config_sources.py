@@ -220,3 +220,12 @@ def test_every_key_is_documented() -> None:
     doc = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
     for key in config.DaemonConfig.model_fields:
         assert f"| `{key}` |" in doc, f"docs/configuration.md has no row for {key}"
+
+
+@pytest.mark.parametrize("source", ["flag", "file"])
+def test_empty_log_file_means_stderr_not_the_current_directory(clean_env: Path, source: str) -> None:
+    if source == "flag":
+        loaded = load_config(flags={"log_file": ""})
+    else:
+        loaded = load_config(config_file=write(clean_env / "c.toml", 'log_file = ""\n'))
+    assert loaded.config.log_file is None
