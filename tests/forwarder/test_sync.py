@@ -1,0 +1,136 @@
+"""`swanlabctl sync` (must-shows 3 and 4): an offline run synced twice, a sync killed half-way
+and run again, a run folder copied to another data root: one experiment, all data, no duplicate."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import caller_env, finished, points, wait_for
+from helpers.daemon import DaemonProcess
+from helpers.rawclient import finish, keys, start_run, stream
+from test_live import cloud_run
+
+from swanlabd.testcloud import FaultKind
+from swanlabd_pb import records_pb2 as pb
+
+NAMES = {1: "loss", 2: "acc", 3: "lr", 4: "val/loss", 5: "val/acc"}
+
+
+def batches(first_cs: int, first_step: int, rows: int, per_batch: int = 500) -> list[list[pb.Record]]:
+    """Records of `per_batch` 5-key rows each (steps first_step..), one record per batch."""
+    out = []
+    cs = first_cs
+    for start in range(first_step, first_step + rows, per_batch):
+        steps = list(range(start, min(start + per_batch, first_step + rows)))
+        out.append([pb.Record(client_seq=cs, scalars=pb.ScalarRows(
+            steps=steps, row_sizes=[len(NAMES)] * len(steps), key_ids=list(NAMES) * len(steps),
+            values=[s + k / 10 for s in steps for k in NAMES],
+        ))])  # fmt: skip
+        cs += 1
+    return out
+
+
+def offline_run(d: DaemonProcess, rows: int) -> str:
+    stub = d.stub()
+    run = start_run(stub, project="offline-proj")
+    data = batches(2, 0, rows)
+    stream(stub, run.run_id, 1, [[keys(1, NAMES)], *data])
+    stream(stub, run.run_id, 1, [[pb.Record(client_seq=len(data) + 2, console=pb.ConsoleLines(
+        lines=[pb.ConsoleLine(line_no=1, text="epoch 1 done"), pb.ConsoleLine(line_no=2, text="oops", stream=pb.STDERR)]))]])  # fmt: skip
+    finish(stub, run.run_id, 1, len(data) + 2)
+    return run.run_id
+
+
+def ctl_sync(d: DaemonProcess, cloud, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "swanlabd.ctl", "sync", *args],
+        env=caller_env(d, cloud, home=d.root), capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
+def metric_calls(cloud) -> int:
+    return sum(1 for r in cloud.requests() if r["path"] == "/api/house/metrics")
+
+
+def assert_complete(cloud, run_id: str, rows: int) -> None:
+    assert finished(cloud, run_id) == "FINISHED"
+    for name in NAMES.values():
+        assert sorted(points(cloud, run_id, name)) == list(range(rows)), name
+    assert cloud.duplicate_count() == 0
+    assert [e["cuid"] for e in cloud.experiments()] == [run_id]
+
+
+def test_offline_run_synced_twice_sends_nothing_the_second_time(fwd_daemon, cloud):
+    run_id = offline_run(fwd_daemon, 2000)
+    first = ctl_sync(fwd_daemon, cloud)
+    assert first.returncode == 0, first.stderr
+    assert f"{run_id}: uploaded" in first.stdout
+    assert_complete(cloud, run_id, 2000)
+    log = cloud.store.metrics(run_id, "log")[""]
+    assert [log[1]["message"], log[2]["message"], log[2]["level"]] == ["epoch 1 done", "oops", "ERROR"]
+    calls, requests = metric_calls(cloud), len(cloud.requests())
+    second = ctl_sync(fwd_daemon, cloud)
+    assert second.returncode == 0, second.stderr
+    assert metric_calls(cloud) == calls and len(cloud.requests()) == requests  # not one request
+    assert_complete(cloud, run_id, 2000)
+    ls = fwd_daemon.ctl("ls", "--json")
+    assert '"bytes_not_uploaded": 0' in ls.stdout
+    assert "fwd-test-key" not in ls.stdout + first.stdout + first.stderr + fwd_daemon.output()
+
+
+def test_sync_killed_half_way_then_run_again(fwd_daemon, cloud):
+    run_id = offline_run(fwd_daemon, 40_000)
+    slow = cloud.add_fault(FaultKind.SLOW, "/api/house/metrics", delay_s=0.5)
+    env = caller_env(fwd_daemon, cloud, home=fwd_daemon.root)
+    proc = subprocess.Popen([sys.executable, "-m", "swanlabd.ctl", "sync"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wait_for(lambda: len(points(cloud, run_id, "loss")) > 0, 60, "upload started")
+    finally:
+        proc.kill()
+        proc.wait()
+    fwd_daemon.kill(signal.SIGKILL)  # and the daemon with it, cursors as they were
+    assert len(points(cloud, run_id, "loss")) < 40_000
+    cloud.remove_fault(slow)
+    fwd_daemon.start()
+    again = ctl_sync(fwd_daemon, cloud)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert_complete(cloud, run_id, 40_000)
+
+
+def test_run_folder_copied_to_another_data_root_syncs_into_the_same_experiment(fwd_daemon, cloud):
+    stub = fwd_daemon.stub()
+    run = cloud_run(stub, cloud, project="copied")
+    stream(stub, run.run_id, 1, [[keys(1, NAMES)], *batches(2, 0, 300, per_batch=100)])
+    wait_for(lambda: len(points(cloud, run.run_id, "loss")) == 300, 20, "first part up")
+    cloud.go_down()
+    stream(stub, run.run_id, 1, batches(5, 300, 700, per_batch=100))
+    finish(stub, run.run_id, 1, 11)
+    fwd_daemon.stop()
+    other = DaemonProcess(env={"SWANLABD_FORWARD": "true"})
+    try:
+        copy = other.root / "from-host-a" / Path(run.run_dir).name
+        shutil.copytree(run.run_dir, copy)
+        other.start()
+        cloud.come_up()
+        result = ctl_sync(other, cloud, str(copy))
+        assert result.returncode == 0, result.stdout + result.stderr
+    finally:
+        other.close()
+    assert [e["cuid"] for e in cloud.experiments()] == [run.run_id]
+    for name in NAMES.values():
+        assert sorted(points(cloud, run.run_id, name)) == list(range(1000)), name
+    assert cloud.duplicate_count() == 0 and finished(cloud, run.run_id) == "FINISHED"
+
+
+def test_sync_with_a_wrong_key_exits_non_zero_naming_the_run(fwd_daemon, cloud):
+    bad = "wrong-key-0123"
+    run_id = offline_run(fwd_daemon, 10)
+    result = ctl_sync(fwd_daemon, cloud, "--api-key", bad, "--timeout", "20")
+    assert result.returncode == 1
+    assert run_id in result.stderr and "401" in result.stderr
+    assert bad not in result.stdout + result.stderr + fwd_daemon.output()
