@@ -47,9 +47,9 @@ class RunNotFound(SwanlabdError, LookupError):
 
 
 class RunExists(SwanlabdError):
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, detail: str = "resume='never'; pass resume='allow' to continue it") -> None:
         self.run_id = run_id
-        super().__init__(f"run {run_id!r} already exists (resume='never'); pass resume='allow' to continue it")
+        super().__init__(f"run {run_id!r} already exists ({detail})")
 
 
 class PreconditionFailed(SwanlabdError):

@@ -36,6 +36,7 @@ from swanlabd import backup, paths
 from swanlabd.errors import (
     MalformedBatch,
     PreconditionFailed,
+    RequestError,
     RunClosed,
     RunExists,
     RunNotFound,
@@ -319,6 +320,7 @@ class RunStore:
         self.runs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.state = state
         self.active: dict[str, ActiveRun] = {}
+        self._activating: dict[str, asyncio.Lock] = {}
         self.on_append = lambda run_id: None
 
     # -- StartRun ----------------------------------------------------------------------------
@@ -330,10 +332,10 @@ class RunStore:
             try:
                 check_run_id(run_id)
             except ValueError as exc:
-                raise MalformedBatch(run_id, req.writer, 0, str(exc)) from None
+                raise RequestError(f"StartRun: {exc}") from None
         if req.attach:
             if not run_id:
-                raise MalformedBatch("", req.writer, 0, "attach needs start.run_id")
+                raise RequestError("StartRun: attach needs start.run_id")
             return await self._attach(run_id, req.writer, req.pid)
         info = self.state.get_run(run_id) if run_id else None
         if info is not None:
@@ -355,7 +357,7 @@ class RunStore:
                 if msg.json:
                     json.loads(msg.json)
             except ValueError as exc:
-                raise MalformedBatch(run_id, 1, 0, f"{kind}: not valid JSON ({exc})") from None
+                raise RequestError(f"StartRun: {kind} is not valid JSON ({exc})") from None
         run_dir = self.runs_dir / run_folder_name(run_id, start.start_time_ms)
         info = RunInfo(
             run_id=run_id,
@@ -431,6 +433,14 @@ class RunStore:
 
     async def activate(self, info: RunInfo) -> ActiveRun:
         """Open a known run's backup for append (cuts a torn tail, recovers client_seqs and keys)."""
+        # One opener per run: a second flock from this process would fail like a foreign one.
+        lock = self._activating.setdefault(info.run_id, asyncio.Lock())
+        async with lock:
+            if info.run_id in self.active:  # another request activated it while we waited
+                return self.active[info.run_id]
+            return await self._activate(info)
+
+    async def _activate(self, info: RunInfo) -> ActiveRun:
         path = Path(info.run_dir) / backup.BACKUP_FILENAME
         try:
             writer, scan = await asyncio.to_thread(self._open_and_scan, path)
@@ -438,9 +448,8 @@ class RunStore:
             raise PreconditionFailed(f"run {info.run_id}: {path} is held by another process") from None
         except FileNotFoundError:
             raise RunNotFound(info.run_id, f"{path} is gone") from None
-        if info.run_id in self.active:  # another request activated it while we were reading
-            await asyncio.to_thread(writer.close)
-            return self.active[info.run_id]
+        finally:
+            self._activating.pop(info.run_id, None)
         run = ActiveRun(info, writer, scan.keys, scan.system_rows)
         self.active[info.run_id] = run
         log.info("run %s reopened: %d records, client_seqs %s", info.run_id, run.records, run.client_seqs)
@@ -481,16 +490,21 @@ class RunStore:
         """
         run_dir = run_dir.resolve()
         path = run_dir / backup.BACKUP_FILENAME
-        scan = await asyncio.to_thread(scan_backup, path)
+        if not path.is_file():
+            raise RequestError(f"{run_dir} is not a run folder (no {backup.BACKUP_FILENAME} in it)")
+        try:
+            scan = await asyncio.to_thread(scan_backup, path)
+        except backup.BackupFormatError as exc:
+            raise RequestError(f"{path} is not a swanlabd backup: {exc}") from None
         if scan.header is None:
-            raise MalformedBatch("", 0, 0, f"{path} has no header record: not a swanlabd backup")
+            raise RequestError(f"{path} has no header record: not a swanlabd backup")
         run_id = scan.header.run_id
         existing = self.state.get_run(run_id)
         if existing is not None:
             if Path(existing.run_dir).resolve() == run_dir:
                 return existing
             if Path(existing.run_dir).exists():
-                raise RunExists(run_id)
+                raise RunExists(run_id, f"registered at {existing.run_dir}")
         start = scan.run_start or pb.RunStart()
         info = RunInfo(
             run_id=run_id,

@@ -372,3 +372,18 @@ def test_daemon_waits_for_a_brief_holder_of_the_state_db(daemon_paths):
     daemon_paths.proc = proc
     daemon_paths.wait_ready()
     assert daemon_paths.stub().Status(svc.StatusRequest(), timeout=5).pid == proc.pid
+
+
+def test_sync_adopts_a_copied_folder_and_refuses_non_folders(daemon):
+    stub = daemon.stub()
+    elsewhere = daemon.root / "copied"
+    run_dir = write_fallback_folder(elsewhere, "copiedrun", finished=True)
+    with pytest.raises(grpc.RpcError) as info:
+        list(stub.Sync(svc.SyncRequest(paths=[str(daemon.root)]), timeout=10))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "not a run folder" in info.value.details()
+    # With forwarding off the daemon still adopts the folder, then says it cannot upload.
+    with pytest.raises(grpc.RpcError) as info:
+        list(stub.Sync(svc.SyncRequest(paths=[run_dir]), timeout=10))
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "forward" in info.value.details()
+    adopted = run_summary(stub, "copiedrun")
+    assert adopted.run_dir == run_dir and adopted.state == pb.FINISHED and adopted.records == 7
