@@ -6,7 +6,8 @@ A handler never lets an exception escape unmapped: anything unexpected is logged
 traceback and answered INTERNAL, and the daemon keeps serving.
 
 Socket: `unix:<path>` (never `unix-abstract:`) in a directory created 0700, so only the user can
-connect (design decision 1). The server accepts messages up to MAX_MESSAGE_BYTES per batch.
+connect (design decision 1). A request may be up to MAX_MESSAGE_BYTES (larger ones get
+RESOURCE_EXHAUSTED from grpc): that bounds what one batch costs the daemon's memory.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# ~1.3 million packed scalars; clients send far smaller batches (the RSS budget is 80 MB).
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 # The name a health check asks for (service.proto's package and service).
 HEALTH_SERVICE = "swanlabd.v1.Swanlabd"
 

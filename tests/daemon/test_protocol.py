@@ -227,3 +227,13 @@ def test_finish_waits_for_batches_in_flight(daemon):
     t.join(30)
     assert result["reply"].durable_client_seq == 3
     assert kinds(read_backup(run.run_dir))[-1] == "finish"
+
+
+def test_oversized_request_is_refused_and_daemon_keeps_serving(daemon):
+    stub = daemon.stub()
+    run = start_run(stub)
+    huge = pb.Record(client_seq=1, console=pb.ConsoleLines(lines=[pb.ConsoleLine(text="x" * (17 * 1024 * 1024))]))
+    with pytest.raises(grpc.RpcError) as info:
+        stream(stub, run.run_id, 1, [[huge]])
+    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert stream(stub, run.run_id, 1, [[keys(1, {1: "x"})]]) == [1]
