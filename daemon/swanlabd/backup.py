@@ -211,7 +211,8 @@ class BackupWriter:
         """(offset, nbytes) that `open` cut off the end (a torn or damaged tail), or None."""
         self._fd: int | None = fd
         self._failed: OSError | None = None
-        self._log = LogWriter(self._write, size)
+        self._pending = bytearray()  # one append's framed records: written in one write()
+        self._log = LogWriter(self._pending.extend, size)
 
     @classmethod
     def create(cls, path: StrPath, run_id: str) -> BackupWriter:
@@ -272,14 +273,14 @@ class BackupWriter:
         fd = self._check()
         seq = self.last_seq
         block_offset = self._log.block_offset
-        framed = []
+        pending = self._pending
+        pending.clear()
         for record in records:
             seq += 1
             record.seq = seq
-            framed.append(self._log.frame(encode_payload(record)))
-        data = b"".join(framed)
+            self._log.add_record(encode_payload(record))
         try:
-            _write_all(fd, data)
+            _write_all(fd, pending)
         except OSError as exc:
             try:
                 os.ftruncate(fd, self.size)
@@ -288,7 +289,7 @@ class BackupWriter:
             self._log.block_offset = block_offset
             raise StorageError(self.path, f"write failed: {exc}") from exc
         self.last_seq = seq
-        self.size += len(data)
+        self.size += len(pending)
         for record in records:
             if record.client_seq and record.client_seq > self.client_seqs.get(record.writer, 0):
                 self.client_seqs[record.writer] = record.client_seq
@@ -329,9 +330,6 @@ class BackupWriter:
             raise StorageError(self.path, f"refusing writes after a failed write or fsync: {self._failed}")
         return self._fd
 
-    def _write(self, data: bytes) -> None:
-        _write_all(self._check(), data)
-
 
 def _lock(path: Path, fd: int) -> int:
     try:
@@ -344,10 +342,11 @@ def _lock(path: Path, fd: int) -> int:
     return fd
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+def _write_all(fd: int, data: bytes | bytearray) -> None:
+    # No memoryview: one kept alive by a traceback would stop the bytearray from being reused.
+    written = os.write(fd, data)
+    while written < len(data):
+        written += os.write(fd, data[written:])
 
 
 def _fsync_dir(path: Path) -> None:

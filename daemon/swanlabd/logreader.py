@@ -87,21 +87,18 @@ class LogReader:
         frag_start = frag_end = 0
         parts: list[bytes] = []
         while True:
-            kind, start, end, data = self._read_physical()
+            kind, start, end, data, reason = self._read_physical()
             if self._resyncing:
                 # The tail of a record that began before `offset` is not ours to report.
-                if kind == RecordType.MIDDLE:
+                if kind in (RecordType.MIDDLE, RecordType.LAST):
+                    self._resyncing = kind == RecordType.MIDDLE
                     self._consumed = end
                     continue
                 self._resyncing = False
-                if kind == RecordType.LAST:
-                    self._consumed = end
-                    continue
             if kind == RecordType.FULL:
                 if in_fragmented:
                     self._report(frag_start, frag_end - frag_start, Reason.PARTIAL_RECORD)
-                self.last_record_offset, self.end_offset = self._consumed_to(start, end)
-                return data
+                return self._returned(start, end, data)
             if kind == RecordType.FIRST:
                 if in_fragmented:
                     self._report(frag_start, frag_end - frag_start, Reason.PARTIAL_RECORD)
@@ -113,16 +110,15 @@ class LogReader:
                 parts.append(data)
                 frag_end = end
                 if kind == RecordType.LAST:
-                    self.last_record_offset, self.end_offset = self._consumed_to(frag_start, end)
-                    return b"".join(parts)
-            elif kind == _BAD:
+                    return self._returned(frag_start, end, b"".join(parts))
+            elif reason is not None:
                 # A record cut by a bad fragment is lost with it; fragments are never joined
                 # across dropped bytes.
                 if in_fragmented:
-                    self._report(frag_start, end - frag_start, data)
+                    self._report(frag_start, end - frag_start, reason)
                     in_fragmented = False
                 else:
-                    self._report(start, end - start, data)
+                    self._report(start, end - start, reason)
             else:
                 # End of file. A record whose fragments stop here was being written when the
                 # writer died: that is a torn tail, not corruption. It runs from the end of
@@ -132,10 +128,11 @@ class LogReader:
                     self.torn_tail = (self._consumed, file_end - self._consumed)
                 return None
 
-    def _read_physical(self) -> tuple[int, int, int, bytes]:
-        """(type, start, end, data) of the next physical record; data is a Reason for _BAD.
+    def _read_physical(self) -> tuple[int, int, int, bytes, Reason | None]:
+        """(type, start, end, data, None) of the next physical record.
 
-        For _EOF, `start` is where an incomplete record begins, or -1 if the file ends cleanly.
+        A dropped range is (_BAD, start, end, b"", reason). The end of the file is
+        (_EOF, start, 0, b"", None) with `start` >= 0 if the file ends inside a record.
         """
         while True:
             buf, pos = self._buf, self._pos
@@ -150,7 +147,7 @@ class LogReader:
                     continue
                 self._pos = len(buf)
                 # A partial header at the end of the file is a writer that died mid-write.
-                return _EOF, (self._block_start + pos if left > 0 else -1), 0, b""
+                return _EOF, (self._block_start + pos if left > 0 else -1), 0, b"", None
             crc, length, rtype = _HEADER.unpack_from(buf, pos)
             start = self._block_start + pos
             block_end = self._block_start + len(buf)
@@ -159,25 +156,26 @@ class LogReader:
                 if self._eof and pos + HEADER_SIZE + length <= BLOCK_SIZE:
                     # The record would fit in its block but the file ends first: the writer
                     # died in the middle of writing it. End of file, not corruption.
-                    return _EOF, start, 0, b""
+                    return _EOF, start, 0, b"", None
                 # Longer than its block can hold: the length is damaged; drop the whole rest.
-                return _BAD, start, block_end, Reason.BAD_RECORD_LENGTH
+                return _BAD, start, block_end, b"", Reason.BAD_RECORD_LENGTH
             data = buf[pos + HEADER_SIZE : pos + HEADER_SIZE + length]
             if google_crc32c.extend(_TYPE_CRC[rtype], data) != unmask_crc(crc):
                 # Drop the rest of the block, not just this record: the length itself may be
                 # damaged, and trusting it could land on bytes that merely look like a record.
                 self._pos = len(buf)
-                return _BAD, start, block_end, Reason.CHECKSUM_MISMATCH
+                return _BAD, start, block_end, b"", Reason.CHECKSUM_MISMATCH
             end = start + HEADER_SIZE + length
             self._pos = pos + HEADER_SIZE + length
             if not RecordType.FULL <= rtype <= RecordType.LAST:
                 # The checksum holds, so the length is trustworthy: drop only this record.
-                return _BAD, start, end, Reason.UNKNOWN_RECORD_TYPE
-            return rtype, start, end, data
+                return _BAD, start, end, b"", Reason.UNKNOWN_RECORD_TYPE
+            return rtype, start, end, data, None
 
-    def _consumed_to(self, start: int, end: int) -> tuple[int, int]:
-        self._consumed = end
-        return start, end
+    def _returned(self, start: int, end: int, payload: bytes) -> bytes:
+        self.last_record_offset = start
+        self.end_offset = self._consumed = end
+        return payload
 
     def _report(self, offset: int, nbytes: int, reason: Reason) -> None:
         self._consumed = offset + nbytes

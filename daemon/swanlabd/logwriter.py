@@ -44,13 +44,10 @@ class LogWriter:
         self.block_offset = length % BLOCK_SIZE
 
     def add_record(self, payload: bytes) -> None:
-        """Frame one payload and hand its bytes to `write` in one call."""
-        self._write(self.frame(payload))
+        """Frame one payload and hand all its bytes to `write` in one call.
 
-    def frame(self, payload: bytes) -> bytes:
-        """The framed bytes of one payload; advances the block position as if they were written.
-
-        Callers that batch (one write() for many records) join the results of several calls.
+        `block_offset` advances as if they were written; a caller whose write failed and was
+        undone sets it back.
         """
         parts: list[bytes] = []
         left = len(payload)
@@ -81,4 +78,5 @@ class LogWriter:
             left -= n
             begin = False
             if left == 0:
-                return b"".join(parts)
+                self._write(b"".join(parts))
+                return
