@@ -289,7 +289,7 @@ def workload_log(ctx: Context, system: str, rep: int) -> None:
         ctx.record("helper_rss_mb", system, res["helper_peak_rss_mb"])
     counted = count_backup(ctx, system, res["backup"])
     if counted["scalars"] != res["scalars"]:
-        ctx.notes.append(f"{system} log rep {rep}: backup holds {counted['scalars']} of {res['scalars']} scalars after finish()")
+        ctx.notes.append(f"{system} log rep {rep + 1}: backup holds {counted['scalars']} of {res['scalars']} scalars after finish()")
     ctx.record("bytes_per_scalar", system, os.path.getsize(res["backup"]) / res["scalars"])
 
 
@@ -323,7 +323,7 @@ def workload_crash(ctx: Context, system: str, rep: int) -> None:
     ctx.record("crash_lost", system, res["scalars"] - counted["scalars"])
     ctx.record("crash_finish", system, 1.0 if counted["finish"] else 0.0)
     if counted["finish"]:
-        ctx.notes.append(f"{system} crash rep {rep}: finish record after SIGKILL: {counted['state']}")
+        ctx.notes.append(f"{system} crash rep {rep + 1}: finish record after SIGKILL: {counted['state']}")
 
 
 def workload_throughput(ctx: Context, system: str, rep: int) -> None:
