@@ -224,9 +224,13 @@ class BackupWriter:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o644)
         writer = cls(path, _lock(path, fd), 0, run_id, -1, {})
         header = pb.FileHeader(magic=MAGIC, format_version=FORMAT_VERSION, run_id=run_id, created_by=f"swanlabd {__version__}")
-        writer.append([pb.Record(time_ms=int(time.time() * 1000), header=header)])
-        writer.sync()
-        _fsync_dir(path)
+        try:
+            writer.append([pb.Record(time_ms=int(time.time() * 1000), header=header)])
+            writer.sync()
+            _fsync_dir(path)
+        except BaseException:
+            writer._release()
+            raise
         return writer
 
     @classmethod
@@ -245,7 +249,7 @@ class BackupWriter:
             last_seq = -1
             client_seqs: dict[int, int] = {}
             for record, _ in reader:
-                if record.seq == 0:
+                if record.seq == 0 and record.WhichOneof("kind") == "header":
                     run_id = record.header.run_id
                 last_seq = record.seq
                 if record.client_seq and record.client_seq > client_seqs.get(record.writer, 0):
@@ -254,8 +258,11 @@ class BackupWriter:
                 raise BackupFormatError(path, "the FileHeader record is missing or damaged")
             size = os.fstat(fd).st_size
             if reader.end_offset < size:
-                os.ftruncate(fd, reader.end_offset)
-                os.fsync(fd)
+                try:
+                    os.ftruncate(fd, reader.end_offset)
+                    os.fsync(fd)
+                except OSError as exc:
+                    raise StorageError(path, f"cannot cut the tail after offset {reader.end_offset}: {exc}") from exc
         except BaseException:
             os.close(fd)
             raise
@@ -312,10 +319,15 @@ class BackupWriter:
             if self._failed is None:
                 self.sync()
         finally:
-            os.close(self._fd)
-            self._fd = None
+            self._release()
         if self._failed is not None:
             raise StorageError(self.path, f"closed after a failed write or fsync: {self._failed}")
+
+    def _release(self) -> None:
+        """Close the file (which drops the flock) without syncing."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def __enter__(self) -> BackupWriter:
         return self
