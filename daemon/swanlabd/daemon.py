@@ -218,9 +218,9 @@ class Daemon:
                     await store.finish_crashed(run, f"process {run.info.pid} exited without finishing the run")
                 except Exception as exc:
                     log.error("run %s: cannot mark CRASHED: %r", run.run_id, exc)
-            for info in store.pending_adoptions():
+            for info in store.unsettled():
                 try:
-                    await store.settle_adopted(info)
+                    await store.settle(info)
                 except Exception as exc:
                     log.debug("run %s: not settled yet: %r", info.run_id, exc)
             await asyncio.sleep(CRASH_WATCH_INTERVAL_S)

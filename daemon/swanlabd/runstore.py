@@ -131,7 +131,7 @@ class Scan:
 
     header: pb.FileHeader | None = None
     run_start: pb.RunStart | None = None
-    finish: pb.Finish | None = None
+    finish: pb.Finish | None = None  # the file's last record, if it is a Finish
     records: int = 0
     keys: dict[int, dict[int, str]] = field(default_factory=dict)
     system_rows: int = 0
@@ -150,12 +150,12 @@ def scan_backup(path: Path) -> Scan:
     for record, _ in backup.read_records(path, 0, Reporter()):
         scan.records += 1
         kind = record.WhichOneof("kind")
+        # Finished = a Finish record is the last one (a resumed run has records after an old one).
+        scan.finish = record.finish if kind == "finish" else None
         if kind == "header":
             scan.header = record.header
         elif kind == "run_start":
             scan.run_start = record.run_start
-        elif kind == "finish":
-            scan.finish = record.finish
         elif kind == "keys":
             scan.keys.setdefault(record.writer, {}).update((k.id, k.name) for k in record.keys.keys)
         elif kind == "system":
@@ -394,7 +394,7 @@ class RunStore:
 
     async def _resume(self, info: RunInfo, req) -> tuple[ActiveRun, int, int]:
         """resume='allow'|'must' on a known run: a new primary writer, watched like writer 1."""
-        run = self.active.get(info.run_id) or await self.activate(info)
+        run = self.active.get(info.run_id) or await self.activate(info, reopen_finished=True)
         writer = run.info.next_writer
         run.info.next_writer += 1
         run.info.primary_writer = writer
@@ -431,16 +431,20 @@ class RunStore:
             raise RunClosed(run_id, info.state)
         return await self.activate(info)
 
-    async def activate(self, info: RunInfo) -> ActiveRun:
-        """Open a known run's backup for append (cuts a torn tail, recovers client_seqs and keys)."""
+    async def activate(self, info: RunInfo, *, reopen_finished: bool = False) -> ActiveRun:
+        """Open a known run's backup for append (cuts a torn tail, recovers client_seqs and keys).
+
+        A file that ends with a Finish record (its client wrote it while no daemon held the file)
+        is not reopened unless `reopen_finished` (resume): the run takes that state, RunClosed.
+        """
         # One opener per run: a second flock from this process would fail like a foreign one.
         lock = self._activating.setdefault(info.run_id, asyncio.Lock())
         async with lock:
             if info.run_id in self.active:  # another request activated it while we waited
                 return self.active[info.run_id]
-            return await self._activate(info)
+            return await self._activate(info, reopen_finished)
 
-    async def _activate(self, info: RunInfo) -> ActiveRun:
+    async def _activate(self, info: RunInfo, reopen_finished: bool) -> ActiveRun:
         path = Path(info.run_dir) / backup.BACKUP_FILENAME
         try:
             writer, scan = await asyncio.to_thread(self._open_and_scan, path)
@@ -450,6 +454,15 @@ class RunStore:
             raise RunNotFound(info.run_id, f"{path} is gone") from None
         finally:
             self._activating.pop(info.run_id, None)
+        if scan.finish is not None and not reopen_finished:
+            await asyncio.to_thread(writer.close)
+            state = pb.RunState.Name(scan.finish.state or pb.FINISHED)
+            self.state.update_run(
+                info.run_id, state=state, records=scan.records, backup_bytes=path.stat().st_size,
+                finished_ms=scan.finish.finish_time_ms,
+            )  # fmt: skip
+            self.on_append(info.run_id)
+            raise RunClosed(info.run_id, state)
         run = ActiveRun(info, writer, scan.keys, scan.system_rows)
         self.active[info.run_id] = run
         log.info("run %s reopened: %d records, client_seqs %s", info.run_id, run.records, run.client_seqs)
@@ -472,6 +485,8 @@ class RunStore:
             if info.state == "RUNNING":
                 try:
                     await self.activate(info)
+                except RunClosed as exc:
+                    log.info("%s", exc)  # its client finished it while no daemon held the file
                 except Exception as exc:
                     log.warning("run %s: cannot reopen: %s", info.run_id, exc)
         for run_dir in sorted(self.runs_dir.iterdir()):
@@ -523,22 +538,27 @@ class RunStore:
         log.info("adopted %s as run %s (%s)", run_dir, run_id, settled.state)
         return settled
 
-    async def settle_adopted(self, info: RunInfo) -> RunInfo:
-        """Retry an adopted RUNNING run whose client held the file (the crash watcher calls this)."""
-        scan = await asyncio.to_thread(scan_backup, Path(info.run_dir) / backup.BACKUP_FILENAME)
-        return await self._settle(info, scan)
+    async def settle(self, info: RunInfo) -> RunInfo:
+        """A RUNNING run we do not hold whose writer is gone (the crash watcher calls this)."""
+        path = Path(info.run_dir) / backup.BACKUP_FILENAME
+        if not path.is_file():
+            log.error("run %s: %s is gone; marking CRASHED", info.run_id, path)
+            return self.state.update_run(info.run_id, state="CRASHED", last_error=f"{path} is gone")
+        return await self._settle(info, await asyncio.to_thread(scan_backup, path))
 
     async def _settle(self, info: RunInfo, scan: Scan) -> RunInfo:
-        """Give an adopted run its final state: its own Finish record, or CRASHED if it has none."""
+        """Give a run we did not write its final state: its own Finish record, or CRASHED."""
         if scan.finish is not None:
-            state = pb.RunState.Name(scan.finish.state) if scan.finish.state else "FINISHED"
+            state = pb.RunState.Name(scan.finish.state or pb.FINISHED)
             return self.state.update_run(info.run_id, state=state, records=scan.records)
         try:
             run = await self.activate(info)
+        except RunClosed:  # its client wrote the Finish record meanwhile
+            return self.state.get_run(info.run_id) or info
         except PreconditionFailed:
-            log.info("run %s: %s is still being written by its client", info.run_id, info.run_dir)
+            log.debug("run %s: %s is still being written by its client", info.run_id, info.run_dir)
             return info
-        await self.finish_crashed(run, "the run ended without a finish record (adopted by swanlabd)")
+        await self.finish_crashed(run, "the run ended without a finish record (written without swanlabd)")
         return self.state.get_run(info.run_id) or info
 
     # -- Stream ------------------------------------------------------------------------------
@@ -586,7 +606,10 @@ class RunStore:
                 raise RunNotFound(run_id)
             if info.state != "RUNNING":
                 return last_client_seq  # a retried FinishRun after the first one landed
-            run = await self.activate(info)
+            try:
+                run = await self.activate(info)
+            except RunClosed:
+                return last_client_seq  # its Finish record is in the file already
         if run.broken:
             raise run.broken
         deadline = time.monotonic() + FINISH_WAIT_S
@@ -656,15 +679,15 @@ class RunStore:
             if not run.closing and run.info.pid_started and not process_alive(run.info.pid, run.info.pid_started)
         ]
 
-    def pending_adoptions(self) -> list[RunInfo]:
-        """Adopted RUNNING runs we could not open (their client held the file) whose pid is gone."""
+    def unsettled(self) -> list[RunInfo]:
+        """RUNNING runs we do not hold (a client wrote the file itself) whose writer is gone."""
         return [
             info
             for info in self.state.runs()
-            if info.adopted
-            and info.state == "RUNNING"
+            if info.state == "RUNNING"
             and info.run_id not in self.active
-            and not (info.pid and process_alive(info.pid, 0.0))
+            and info.run_id not in self._activating
+            and not (info.pid and process_alive(info.pid, info.pid_started))
         ]
 
     # -- fsync and shutdown ------------------------------------------------------------------

@@ -387,3 +387,41 @@ def test_sync_adopts_a_copied_folder_and_refuses_non_folders(daemon):
     assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "forward" in info.value.details()
     adopted = run_summary(stub, "copiedrun")
     assert adopted.run_dir == run_dir and adopted.state == pb.FINISHED and adopted.records == 7
+
+
+def test_client_finishes_a_registered_run_while_no_daemon_runs(daemon):
+    """The daemon dies; the client writes the rest (and the Finish) into the folder itself."""
+    stub = daemon.stub()
+    run = start_run(stub)
+    stream(stub, run.run_id, 1, [[keys(1, {1: "x"})], rows(2, 2)])
+    daemon.kill(signal.SIGKILL)
+    with backup.BackupWriter.open(f"{run.run_dir}/{backup.BACKUP_FILENAME}") as w:
+        assert w.client_seqs[1] == 3
+        batch = rows(4, 2)
+        for r in batch:
+            r.writer = 1
+        w.append([*batch, pb.Record(writer=1, finish=pb.Finish(state=pb.FINISHED))])
+    daemon.start()
+    stub = daemon.stub()
+    assert run_summary(stub, run.run_id).state == pb.FINISHED
+    records = read_backup(run.run_dir)
+    assert client_seqs(records) == [1, 2, 3, 4, 5] and kinds(records).count("finish") == 1
+
+
+def test_run_held_by_its_client_at_restart_is_settled_when_the_client_exits(daemon):
+    stub = daemon.stub()
+    proc = sleeper()
+    run = start_run(stub, pid=proc.pid)
+    daemon.kill(signal.SIGKILL)
+    writer = backup.BackupWriter.open(f"{run.run_dir}/{backup.BACKUP_FILENAME}")  # the client's fallback
+    try:
+        daemon.start()
+        stub = daemon.stub()
+        time.sleep(1)
+        assert run_summary(stub, run.run_id).state == pb.RUNNING
+    finally:
+        writer.close()
+        proc.kill()
+        proc.wait()
+    wait_for(lambda: run_summary(stub, run.run_id).state == pb.CRASHED, CRASH_BOUND_S, "CRASHED")
+    assert kinds(read_backup(run.run_dir)).count("finish") == 1
