@@ -294,3 +294,38 @@ def test_growing_file_resumes_from_end_offset(log: Log) -> None:
     log.write(big("two", 40000), b"three")
     assert log.read_all(resume) == [big("two", 40000), b"three"]
     assert log.reports.items == []
+
+
+def test_start_off_a_record_boundary_is_read_as_damage(log: Log) -> None:
+    """Unlike LevelDB, the reader parses right at `offset` (so damage before a resume point
+    never costs the records after it); an offset inside a record reads as a bad header."""
+    log.write(b"foo" * 10, b"bar", big("baz", 40000), b"qux")
+    assert log.read_all(1) == [b"qux"]
+    ((offset, nbytes, reason), (second, _, missing)) = log.reports.items
+    assert (offset, offset + nbytes, reason) == (1, BLOCK_SIZE, Reason.CHECKSUM_MISMATCH)
+    assert (second, missing) == (BLOCK_SIZE, Reason.MISSING_START)
+
+
+def test_read_error_raises_instead_of_dropping_a_block(log: Log) -> None:
+    """LevelDB reports a failed read as a dropped block; an I/O error is not damage to us."""
+    log.write(big("foo", 40000), b"bar")
+
+    class FailingFile(io.BytesIO):
+        def read(self, n: int | None = -1) -> bytes:
+            if self.tell() >= BLOCK_SIZE:
+                raise OSError(5, "Input/output error")
+            return super().read(n)
+
+    reader = LogReader(FailingFile(bytes(log.data)), log.reports)
+    with pytest.raises(OSError):
+        reader.read_record()
+    assert log.reports.items == []
+
+
+def test_framing_knows_nothing_of_protobuf() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, swanlabd.logreader, swanlabd.logwriter; print(sorted(m for m in sys.modules if 'protobuf' in m or 'swanlabd_pb' in m))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
