@@ -1,0 +1,369 @@
+"""The sender thread: queue -> packed records -> transport, with acks, replay and fallback.
+
+Policy lives here; I/O lives in a `Transport` (_transport.py). The sender
+
+- takes whatever log() queued (a deque of `(step, schema_id, values, time)` tuples; no
+  per-scalar objects) and encodes it in large batches: KeyDefs for keys this writer has not
+  defined yet, then ScalarRows records of up to `batch_max_values` scalars as packed columns;
+- numbers every record with this writer's client_seq (1, 2, 3 ...) and keeps it in `unacked`
+  until the daemon says it is durable (written to the backup file);
+- sends one batch at a time and waits for its ack (`Transport.send`), so a batch is whatever
+  piled up during the previous round trip: small when the script logs slowly, large under load;
+- on any DaemonError drops the connection and reconnects: StartRun(attach, its writer id)
+  returns `durable_client_seq`, the sender drops what is held and replays the rest (the daemon
+  also drops client_seqs it already has, so replay is idempotent);
+- if nothing answers: starts a daemon (`Connector.spawn`), then, if that fails too, writes the
+  run folder itself (`Connector.fallback`, a FileTransport) and stays on it for the rest of the
+  run. Training never waits on any of this except through backpressure (log() blocks while the
+  queue is full) and finish().
+
+Threads: exactly one sender thread per (process, run) touches the transport and the unacked
+list. log() and the sender share only the deque (append/popleft are atomic under the GIL) and
+the append-only key and schema lists. A forked child never uses its parent's sender (see
+_run.Run.forked).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from swanlab_client._errors import DaemonError, DaemonTimeoutError, DaemonUnavailableError, RPCStatusCode
+from swanlab_client._settings import Settings
+
+if TYPE_CHECKING:
+    from swanlab_client._transport import Transport
+    from swanlabd_pb import records_pb2 as pb
+    from swanlabd_pb import service_pb2 as svc
+
+_logger = logging.getLogger("swanlab_client")
+
+RECORDS_PER_SEND = 16
+MAX_ROWS_PER_TAKE = 16_384
+SPAWN_INTERVAL_S = 5.0
+CONFIG = None  # the `step` slot of a queued config change: (CONFIG, json, None, time)
+
+
+class Connector(Protocol):
+    """Where the sender gets transports from (tests pass in-memory ones)."""
+
+    def daemon(self) -> Transport:
+        """A new, not yet started connection to the daemon."""
+        ...
+
+    def spawn(self) -> bool:
+        """Try to start a daemon; True once one accepts on the socket."""
+        ...
+
+    def fallback(self, run_dir: str) -> Transport | None:
+        """A transport that writes the run folder directly, or None where that is not possible."""
+        ...
+
+
+@dataclass
+class RunTables:
+    """What log() builds and the sender reads: key names and schemas (append-only lists)."""
+
+    key_names: list[str] = field(default_factory=lambda: [""])  # key id 0 is never used
+    schemas: list[tuple[int, ...]] = field(default_factory=list)
+
+
+class Warner:
+    """Log each kind of trouble once per run, so a flapping daemon does not flood the console."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def once(self, kind: str, message: str, *args: object) -> None:
+        if kind not in self.seen:
+            self.seen.add(kind)
+            _logger.warning("swanlab_client: " + message, *args)
+
+
+class Sender:
+    """Moves one writer's rows from the queue to the daemon. See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        queue: deque,
+        tables: RunTables,
+        start_request: Callable[[], svc.StartRunRequest],
+        connector: Connector,
+        settings: Settings,
+        warner: Warner,
+        attach_new_writer: bool = False,
+        on_drained: Callable[[], None] = lambda: None,
+    ) -> None:
+        from swanlabd_pb import records_pb2, service_pb2
+
+        self._pb = records_pb2
+        self._svc = service_pb2
+        self.queue = queue
+        self.tables = tables
+        self._start_request = start_request
+        self._connector = connector
+        self._settings = settings
+        self._warn = warner
+        self._on_drained = on_drained
+        self.attach_new_writer = attach_new_writer
+        self.created = attach_new_writer  # a child attaches; it never creates the run
+        self.writer = 0
+        self.run_id = ""
+        self.run_dir = ""
+        self.next_cs = 1
+        self.durable = 0
+        self.unacked: list[pb.Record] = []
+        self.defined = 0  # key ids 1..defined have a KeyDef on this writer's stream
+        self.transport: Transport | None = None
+        self.on_fallback = False
+        self.finish_request: pb.Finish | None = None
+        self.finished = threading.Event()
+        self.started = threading.Event()  # StartRun answered (run_dir known)
+        self.wake = threading.Event()
+        self.error: BaseException | None = None
+        self._last_spawn = -SPAWN_INTERVAL_S
+        self.thread: threading.Thread | None = None
+        self.watch_main_thread = False
+
+    # -- control (any thread) ----------------------------------------------------------------
+
+    def start_thread(self, *, daemon: bool) -> None:
+        self.thread = threading.Thread(target=self.run, name="swanlab-sender", daemon=daemon)
+        self.thread.start()
+
+    def request_finish(self, finish: pb.Finish) -> None:
+        if self.finish_request is None:
+            self.finish_request = finish
+        self.wake.set()
+
+    # -- the thread --------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Loop until finished: connect, replay, drain the queue, send, finish."""
+        while not self.finished.is_set():
+            try:
+                self.step()
+            except DaemonError as exc:
+                self._lost(exc)
+            except Exception as exc:  # noqa: BLE001 - a bug must not kill the thread holding the data
+                self.error = exc
+                self._warn.once("bug", "sender error (rows kept, retrying): %r", exc)
+                _logger.debug("sender error", exc_info=True)
+                time.sleep(0.5)
+
+    def step(self) -> None:
+        """One turn of the loop (tests call it directly)."""
+        if self.transport is None:
+            self._connect()
+        if self.unacked:
+            self._send_unacked()
+        items = self._take()
+        if items:
+            self.unacked.extend(self._encode(items))
+            self._send_unacked()
+            return
+        if self.finish_request is None and self.watch_main_thread and not threading.main_thread().is_alive():
+            # A forked child leaving through os._exit() (multiprocessing) runs no atexit: this
+            # non-daemon thread is what finishes its writer before the process ends.
+            self.finish_request = self._pb.Finish(state=self._pb.FINISHED)
+        if self.finish_request is not None and not self.queue:
+            self._finish()
+            return
+        self.wake.wait(self._settings.flush_interval_s)
+        self.wake.clear()
+
+    def _take(self) -> list[tuple]:
+        q = self.queue
+        n = min(len(q), MAX_ROWS_PER_TAKE)
+        if not n:
+            return []
+        popleft = q.popleft
+        items = [popleft() for _ in range(n)]
+        self._on_drained()
+        return items
+
+    def _encode(self, items: list[tuple]) -> list[pb.Record]:
+        pb = self._pb
+        names = self.tables.key_names
+        schemas = self.tables.schemas
+        records: list[pb.Record] = []
+        n = len(names)  # read after the take: every taken row's keys are below n
+        if n - 1 > self.defined:
+            defs = [pb.KeyDef(id=i, name=names[i], type=pb.FLOAT) for i in range(self.defined + 1, n)]
+            records.append(pb.Record(time_ms=int(time.time() * 1000), keys=pb.KeyDefs(keys=defs)))
+            self.defined = n - 1
+        steps: list[int] = []
+        sizes: list[int] = []
+        key_ids: list[int] = []
+        values: list[object] = []
+        times: list[float] = []
+        limit = self._settings.batch_max_values
+
+        def flush() -> None:
+            if not steps:
+                return
+            base = int(times[0] * 1000)
+            rows = self._rows(steps, sizes, key_ids, values, [int(t * 1000) - base for t in times])
+            records.append(pb.Record(time_ms=base, scalars=rows))
+            steps.clear(), sizes.clear(), key_ids.clear(), values.clear(), times.clear()
+
+        for step, ref, vals, t in items:
+            if step is CONFIG:
+                flush()
+                records.append(pb.Record(time_ms=int(t * 1000), config=pb.Config(json=ref)))
+                continue
+            schema = schemas[ref]
+            steps.append(step)
+            sizes.append(len(schema))
+            key_ids.extend(schema)
+            values.extend(vals)
+            times.append(t)
+            if len(values) >= limit:
+                flush()
+        flush()
+        for record in records:
+            record.client_seq = self.next_cs
+            self.next_cs += 1
+        return records
+
+    def _rows(self, steps: list[int], sizes: list[int], key_ids: list[int], values: list, deltas: list[int]) -> pb.ScalarRows:
+        pb = self._pb
+        try:
+            return pb.ScalarRows(steps=steps, row_sizes=sizes, key_ids=key_ids, values=values, time_deltas_ms=deltas)
+        except (OverflowError, TypeError, ValueError):
+            # An int beyond the range of a double: stored as +-inf (its sign kept), said once.
+            self._warn.once("overflow", "an integer value is too large for a float64; stored as +-inf")
+            safe = [_to_float(v) for v in values]
+            return pb.ScalarRows(steps=steps, row_sizes=sizes, key_ids=key_ids, values=safe, time_deltas_ms=deltas)
+
+    def _send_unacked(self) -> None:
+        assert self.transport is not None
+        while self.unacked:
+            chunk = self.unacked[:RECORDS_PER_SEND]
+            for record in chunk:
+                record.writer = self.writer
+            durable = self.transport.send(chunk)
+            self._acked(durable)
+
+    def _acked(self, durable: int) -> None:
+        if durable > self.durable:
+            self.durable = durable
+        drop = 0
+        for record in self.unacked:
+            if record.client_seq > durable:
+                break
+            drop += 1
+        if drop:
+            del self.unacked[:drop]
+
+    def _finish(self) -> None:
+        assert self.transport is not None and self.finish_request is not None
+        finish = self.finish_request
+        finish.finish_time_ms = finish.finish_time_ms or int(time.time() * 1000)
+        request = self._svc.FinishRunRequest(
+            run_id=self.run_id, writer=self.writer, last_client_seq=self.next_cs - 1, finish=finish
+        )
+        self.transport.finish(request)
+        self.transport.close()
+        self.transport = None
+        self.finished.set()
+
+    # -- connecting --------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        """Reach the daemon (starting one if nothing answers) or else the fallback file."""
+        delay = 0.1
+        while True:
+            if not self.on_fallback:
+                error = self._try_start(self._connector.daemon())
+                if error is None:
+                    return
+                unreachable = isinstance(error, (DaemonUnavailableError, DaemonTimeoutError))
+                if unreachable and self._settings.autostart and time.monotonic() - self._last_spawn >= SPAWN_INTERVAL_S:
+                    self._last_spawn = time.monotonic()
+                    if self._connector.spawn():
+                        continue  # a daemon accepts now: try it at once
+            fallback = self._connector.fallback(self.run_dir) if self._settings.fallback else None
+            if fallback is not None and self._try_start(fallback) is None:
+                if not self.on_fallback:
+                    self.on_fallback = True
+                    self._warn.once(
+                        "fallback",
+                        "no swanlabd could be reached or started; writing run %s to %s directly "
+                        "(a daemon adopts it at its next start; nothing is lost)",
+                        self.run_id, self.run_dir,
+                    )  # fmt: skip
+                return
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    def _try_start(self, transport: Transport) -> DaemonError | None:
+        """StartRun on `transport` (create, or attach as our writer); adopt it if that works."""
+        while True:
+            request = self._start_request()
+            if self.created:
+                request.attach = True
+                request.writer = self.writer  # 0 for a child's first attach: a new writer id
+            try:
+                reply = transport.start(request)
+            except DaemonError as exc:
+                if exc.code == RPCStatusCode.ALREADY_EXISTS and not self.created:
+                    # Our create landed but its answer was lost (daemon killed): attach as writer 1.
+                    self.created, self.writer = True, 1
+                    continue
+                if not isinstance(exc, DaemonUnavailableError):  # "not running yet" is routine
+                    self._warn.once("connect", "cannot start the run on swanlabd (%s); retrying", exc)
+                transport.close()
+                return exc
+            break
+        self.created = True
+        self.writer = reply.writer
+        self.run_id = reply.run_id
+        self.run_dir = reply.run_dir or self.run_dir
+        self.transport = transport
+        self._resume_from(reply.durable_client_seq)
+        self.started.set()
+        return None
+
+    def _resume_from(self, durable: int) -> None:
+        """After (re)connecting: drop what the daemon holds, keep the rest for replay."""
+        self._acked(durable)
+        first = self.unacked[0].client_seq if self.unacked else self.next_cs
+        if durable < first - 1:
+            # The daemon lost records it had acked (its host crashed before an fsync). They are
+            # gone from our memory too; renumber so the stream continues without a gap.
+            lost = (durable + 1, first - 1)
+            self._warn.once("lost", "swanlabd lost acked records %d-%d of this run (host crash?)", *lost)
+            cs = durable + 1
+            for record in self.unacked:
+                record.client_seq = cs
+                cs += 1
+            self.next_cs = cs
+            self.durable = durable
+
+    def _lost(self, exc: DaemonError) -> None:
+        self._warn.once("lost-connection", "lost the connection to swanlabd (%s); reconnecting, nothing is lost", exc)
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
+        if self.on_fallback:
+            # The file itself failed (disk full, I/O error): keep the rows, retry slowly.
+            time.sleep(1.0)
+
+
+def _to_float(value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except OverflowError:
+        return float("inf") if value > 0 else float("-inf")  # type: ignore[operator]
+
+
+def pending(sender: Sender | None, queue: Sequence) -> int:
+    """Rows and records not yet durable (queued + unacked), for finish()'s warning."""
+    return len(queue) + (len(sender.unacked) if sender is not None else 0)

@@ -1,0 +1,250 @@
+"""Transports: the I/O under the sender. The sender owns policy; a transport owns one connection.
+
+    class Transport(Protocol):
+        start(StartRunRequest) -> StartRunReply      create / attach (learn durable_client_seq)
+        send(records) -> int                          one batch; returns durable_client_seq
+        finish(FinishRunRequest) -> int               Finish record + fsync (writer 1) or detach
+        close()
+
+`GrpcTransport` talks to swanlabd over its Unix socket; this is the only module that imports
+grpc, and the client imports it at init(), never at `import swanlab_client`. `FileTransport`
+writes the run folder itself with swanlabd.backup when no daemon can be reached or started
+(contracts.md protocol step 5; a daemon adopts the folder later). A forked child talks through
+`_relay.RelayTransport` instead (see _relay.py for why).
+
+Every failure surfaces as a `DaemonError` (translated in `_errors.map_rpc_errors`); the sender
+treats any of them as "this connection is gone".
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Protocol
+
+# Set before grpc is first imported: its fork handlers log one INFO line per fork() while a
+# stream is open, which would print on every DataLoader worker start. A user's own setting wins.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+import grpc  # noqa: E402  (after the environment above)
+
+from swanlab_client._errors import (  # noqa: E402
+    DaemonError,
+    DaemonRejectedError,
+    DaemonTimeoutError,
+    DaemonUnavailableError,
+    map_rpc_errors,
+)
+from swanlabd_pb import records_pb2 as pb  # noqa: E402
+from swanlabd_pb import service_pb2 as svc  # noqa: E402
+from swanlabd_pb import service_pb2_grpc  # noqa: E402
+
+# The daemon accepts 64 MiB; our batches stay far below (Settings.batch_max_values).
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+_END = object()
+
+
+class Transport(Protocol):
+    def start(self, request: svc.StartRunRequest) -> svc.StartRunReply: ...
+
+    def send(self, records: Sequence[pb.Record]) -> int: ...
+
+    def finish(self, request: svc.FinishRunRequest) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class GrpcTransport:
+    """One channel and at most one open Stream to the daemon. Used by the sender thread only."""
+
+    def __init__(self, socket: Path, *, connect_timeout_s: float, ack_timeout_s: float) -> None:
+        self.target = f"unix:{socket}"
+        self._connect_timeout = connect_timeout_s
+        self._ack_timeout = ack_timeout_s
+        self._channel = grpc.insecure_channel(
+            self.target,
+            options=[
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                # Reconnect quickly after a daemon restart instead of backing off for seconds.
+                ("grpc.initial_reconnect_backoff_ms", 100),
+                ("grpc.max_reconnect_backoff_ms", 1000),
+            ],
+        )
+        self._stub = service_pb2_grpc.SwanlabdStub(self._channel)
+        self._run: tuple[str, int] | None = None
+        self._requests: queue.SimpleQueue[object] | None = None
+        self._replies: queue.SimpleQueue[int | DaemonError] | None = None
+        self._call: grpc.Future | None = None
+
+    def start(self, request: svc.StartRunRequest) -> svc.StartRunReply:
+        with map_rpc_errors("StartRun"):
+            reply = self._stub.StartRun(request, timeout=self._connect_timeout)
+        self._run = (reply.run_id, reply.writer)
+        return reply
+
+    def send(self, records: Sequence[pb.Record]) -> int:
+        if self._run is None:
+            raise DaemonRejectedError("send() before start()")
+        if self._requests is None:
+            self._open_stream()
+            first = svc.StreamRequest(run_id=self._run[0], writer=self._run[1], records=records)
+        else:
+            first = svc.StreamRequest(records=records)
+        assert self._requests is not None and self._replies is not None
+        self._requests.put(first)
+        want = records[-1].client_seq if records else 0
+        deadline = time.monotonic() + self._ack_timeout
+        while True:
+            try:
+                item = self._replies.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self._drop_stream()
+                raise DaemonTimeoutError(f"no ack for client_seq {want} within {self._ack_timeout}s") from None
+            if isinstance(item, DaemonError):
+                self._drop_stream()
+                raise item
+            if item >= want:
+                return item
+
+    def finish(self, request: svc.FinishRunRequest) -> int:
+        self._end_stream()
+        with map_rpc_errors("FinishRun"):
+            return self._stub.FinishRun(request, timeout=self._ack_timeout).durable_client_seq
+
+    def close(self) -> None:
+        self._end_stream()
+        self._channel.close()
+
+    def sync(self, request: svc.SyncRequest) -> Iterator[svc.SyncProgress]:
+        """The daemon's upload progress for `request` (wrap in map_rpc_errors)."""
+        return self._stub.Sync(request)
+
+    def _open_stream(self) -> None:
+        requests: queue.SimpleQueue[object] = queue.SimpleQueue()
+        replies: queue.SimpleQueue[int | DaemonError] = queue.SimpleQueue()
+        call = self._stub.Stream(iter(requests.get, _END))
+
+        def read() -> None:
+            try:
+                with map_rpc_errors("Stream"):
+                    for reply in call:
+                        replies.put(reply.durable_client_seq)
+                replies.put(DaemonUnavailableError("the daemon ended the stream"))
+            except DaemonError as exc:
+                replies.put(exc)
+
+        threading.Thread(target=read, name="swanlab-acks", daemon=True).start()
+        self._requests, self._replies, self._call = requests, replies, call
+
+    def _end_stream(self) -> None:
+        """Half-close the stream politely (the daemon sees EOF) and forget it."""
+        if self._requests is not None:
+            self._requests.put(_END)
+        self._requests = self._replies = self._call = None
+
+    def _drop_stream(self) -> None:
+        call = self._call
+        self._end_stream()
+        if call is not None:
+            call.cancel()
+
+
+class FileTransport:
+    """Writes the run folder directly (no daemon). Holds the backup's flock until close().
+
+    Records go in exactly as the daemon would write them: RunStart, Config, Metadata and
+    Requirements as writer-0 records when this transport creates the folder, then the client's
+    batches with their writer and client_seq, then the Finish record. `swanlabd` adopts the
+    folder at its next start (or `swanlabctl sync PATH`).
+    """
+
+    def __init__(self, data_root: Path, run_dir: str = "") -> None:
+        self.runs = data_root / "runs"
+        self.run_dir = Path(run_dir) if run_dir else None
+        self._writer = None
+        self._writer_id = 1
+
+    def start(self, request: svc.StartRunRequest) -> svc.StartRunReply:
+        from swanlabd import backup
+
+        run_id = request.start.run_id
+        self._writer_id = request.writer or 1
+        if self.run_dir is None:
+            # The daemon may have created the folder and died before answering.
+            found = sorted(glob.glob(str(self.runs / f"run-*-{glob.escape(run_id)}")))
+            self.run_dir = Path(found[0]) if found else None
+        try:
+            if self.run_dir is not None and (self.run_dir / backup.BACKUP_FILENAME).exists():
+                self._writer = backup.BackupWriter.open(self.run_dir / backup.BACKUP_FILENAME)
+            else:
+                self._writer = self._create(request)
+        except backup.BackupLocked as exc:
+            raise DaemonUnavailableError(f"{exc}: a daemon still holds the run's file") from exc
+        except (OSError, backup.BackupError) as exc:
+            raise DaemonUnavailableError(f"cannot write the run folder itself: {exc}") from exc
+        durable = self._writer.client_seqs.get(self._writer_id, 0)
+        return svc.StartRunReply(run_id=run_id, run_dir=str(self.run_dir), writer=self._writer_id, durable_client_seq=durable)
+
+    def _create(self, request: svc.StartRunRequest):  # -> backup.BackupWriter
+        from swanlabd import backup
+
+        start = pb.RunStart()
+        start.CopyFrom(request.start)
+        start.start_time_ms = start.start_time_ms or int(time.time() * 1000)
+        start.pid = start.pid or request.pid
+        stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(start.start_time_ms / 1000))
+        self.run_dir = self.runs / f"run-{stamp}-{start.run_id}"
+        self.run_dir.mkdir(parents=True, exist_ok=False)
+        writer = backup.BackupWriter.create(self.run_dir / backup.BACKUP_FILENAME, start.run_id)
+        t = int(time.time() * 1000)
+        writer.append([
+            pb.Record(time_ms=t, run_start=start),
+            pb.Record(time_ms=t, config=request.config),
+            pb.Record(time_ms=t, metadata=request.metadata),
+            pb.Record(time_ms=t, requirements=request.requirements),
+        ])  # fmt: skip
+        return writer
+
+    def send(self, records: Sequence[pb.Record]) -> int:
+        from swanlabd import backup
+
+        if self._writer is None:
+            raise DaemonRejectedError("send() before start()")
+        held = self._writer.client_seqs.get(self._writer_id, 0)
+        fresh = [r for r in records if r.client_seq > held]
+        try:
+            if fresh:
+                self._writer.append(fresh)
+        except backup.StorageError as exc:
+            raise DaemonError(f"fallback file: {exc}") from exc
+        return self._writer.client_seqs.get(self._writer_id, 0)
+
+    def finish(self, request: svc.FinishRunRequest) -> int:
+        from swanlabd import backup
+
+        if self._writer is None:
+            raise DaemonRejectedError("finish() before start()")
+        done = pb.Finish()
+        done.CopyFrom(request.finish)
+        done.finish_time_ms = done.finish_time_ms or int(time.time() * 1000)
+        try:
+            if self._writer_id == 1:
+                self._writer.append([pb.Record(time_ms=done.finish_time_ms, writer=1, finish=done)])
+            self._writer.close()
+        except backup.StorageError as exc:
+            raise DaemonError(f"fallback file: {exc}") from exc
+        return request.last_client_seq
+
+    def close(self) -> None:
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except Exception:  # noqa: BLE001 - closing after a failure: the failure was reported
+                pass
+            self._writer = None
