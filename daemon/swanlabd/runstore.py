@@ -26,7 +26,7 @@ import secrets
 import string
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -45,6 +45,7 @@ from swanlabd.errors import (
 )
 from swanlabd.state import RunInfo, State
 from swanlabd_pb import records_pb2 as pb
+from swanlabd_pb import service_pb2
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,9 @@ def scan_backup(path: Path) -> Scan:
 class ActiveRun:
     """A RUNNING run whose backup file this daemon holds open (and flocked) for appends."""
 
-    def __init__(self, info: RunInfo, writer: backup.BackupWriter, keys: dict[int, dict[int, str]], system_rows: int):
+    def __init__(
+        self, info: RunInfo, writer: backup.BackupWriter, keys: dict[int, dict[int, str]], system_rows: int
+    ) -> None:
         self.info = info
         self.backup = writer
         self.path = Path(info.run_dir) / backup.BACKUP_FILENAME
@@ -321,11 +324,11 @@ class RunStore:
         self.state = state
         self.active: dict[str, ActiveRun] = {}
         self._activating: dict[str, asyncio.Lock] = {}
-        self.on_append = lambda run_id: None
+        self.on_append: Callable[[str], None] = lambda run_id: None
 
     # -- StartRun ----------------------------------------------------------------------------
 
-    async def start_run(self, req: "service_pb2.StartRunRequest") -> tuple[ActiveRun, int, int]:  # noqa: F821
+    async def start_run(self, req: service_pb2.StartRunRequest) -> tuple[ActiveRun, int, int]:
         """Create, resume or attach to a run; return (run, writer id, durable client_seq)."""
         run_id = req.start.run_id
         if run_id:
@@ -346,7 +349,7 @@ class RunStore:
             raise RunNotFound(run_id, "resume='must'")
         return await self._create(run_id or new_run_id(), req)
 
-    async def _create(self, run_id: str, req) -> tuple[ActiveRun, int, int]:
+    async def _create(self, run_id: str, req: service_pb2.StartRunRequest) -> tuple[ActiveRun, int, int]:
         start = pb.RunStart()
         start.CopyFrom(req.start)
         start.run_id = run_id
@@ -385,14 +388,16 @@ class RunStore:
         return run, 1, 0
 
     @staticmethod
-    def _create_folder(run_dir: Path, run_id: str, req, first: list[pb.Record]) -> backup.BackupWriter:
+    def _create_folder(
+        run_dir: Path, run_id: str, req: service_pb2.StartRunRequest, first: list[pb.Record]
+    ) -> backup.BackupWriter:
         run_dir.mkdir(parents=True, exist_ok=False)
         write_side_files(run_dir, req.config.json, req.metadata.json, req.requirements)
         writer = backup.BackupWriter.create(run_dir / backup.BACKUP_FILENAME, run_id)
         writer.append(first)
         return writer
 
-    async def _resume(self, info: RunInfo, req) -> tuple[ActiveRun, int, int]:
+    async def _resume(self, info: RunInfo, req: service_pb2.StartRunRequest) -> tuple[ActiveRun, int, int]:
         """resume='allow'|'must' on a known run: a new primary writer, watched like writer 1."""
         run = self.active.get(info.run_id) or await self.activate(info, reopen_finished=True)
         writer = run.info.next_writer

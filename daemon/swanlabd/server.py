@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # ~1.3 million packed scalars; clients send far smaller batches (the RSS budget is 80 MB).
+Context = grpc.aio.ServicerContext
+
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 # The name a health check asks for (service.proto's package and service).
 HEALTH_SERVICE = "swanlabd.v1.Swanlabd"
@@ -113,7 +115,7 @@ class Servicer(service_pb2_grpc.SwanlabdServicer):
         if self.daemon.stopping:
             raise ShuttingDown()
 
-    async def StartRun(self, request: service_pb2.StartRunRequest, context: grpc.aio.ServicerContext) -> service_pb2.StartRunReply:
+    async def StartRun(self, request: service_pb2.StartRunRequest, context: Context) -> service_pb2.StartRunReply:
         async with translate_errors(context, "StartRun"):
             self._check_open()
             run, writer, durable = await self.daemon.store.start_run(request)
@@ -129,7 +131,7 @@ class Servicer(service_pb2_grpc.SwanlabdServicer):
                 run_id=run.run_id, run_dir=run.info.run_dir, writer=writer, durable_client_seq=durable
             )
 
-    async def Stream(self, request_iterator: AsyncIterator[service_pb2.StreamRequest], context: grpc.aio.ServicerContext) -> None:
+    async def Stream(self, request_iterator: AsyncIterator[service_pb2.StreamRequest], context: Context) -> None:
         store = self.daemon.store
         # Reads race the daemon's stop: at shutdown an idle stream ends at once with UNAVAILABLE
         # (the client reconnects and replays) instead of holding the server's grace period.
@@ -167,7 +169,7 @@ class Servicer(service_pb2_grpc.SwanlabdServicer):
         finally:
             stopping.cancel()
 
-    async def FinishRun(self, request: service_pb2.FinishRunRequest, context: grpc.aio.ServicerContext) -> service_pb2.FinishRunReply:
+    async def FinishRun(self, request: service_pb2.FinishRunRequest, context: Context) -> service_pb2.FinishRunReply:
         async with translate_errors(context, "FinishRun"):
             if not request.run_id or not request.writer:
                 raise RequestError("FinishRun needs run_id and writer (>= 1)")
@@ -176,7 +178,7 @@ class Servicer(service_pb2_grpc.SwanlabdServicer):
             )
             return service_pb2.FinishRunReply(durable_client_seq=durable)
 
-    async def Status(self, request: service_pb2.StatusRequest, context: grpc.aio.ServicerContext) -> service_pb2.StatusReply:
+    async def Status(self, request: service_pb2.StatusRequest, context: Context) -> service_pb2.StatusReply:
         async with translate_errors(context, "Status"):
             d = self.daemon
             infos = list(d.store.infos())
@@ -192,12 +194,12 @@ class Servicer(service_pb2_grpc.SwanlabdServicer):
                 queued_bytes=queued,
             )
 
-    async def ListRuns(self, request: service_pb2.ListRunsRequest, context: grpc.aio.ServicerContext) -> service_pb2.ListRunsReply:
+    async def ListRuns(self, request: service_pb2.ListRunsRequest, context: Context) -> service_pb2.ListRunsReply:
         async with translate_errors(context, "ListRuns"):
             infos = sorted(self.daemon.store.infos(), key=lambda i: (i.created_ms, i.run_id))
             return service_pb2.ListRunsReply(runs=[summary(i, self.daemon) for i in infos])
 
-    async def Sync(self, request: service_pb2.SyncRequest, context: grpc.aio.ServicerContext) -> None:
+    async def Sync(self, request: service_pb2.SyncRequest, context: Context) -> None:
         async with translate_errors(context, "Sync"):
             self._check_open()
             run_ids = list(request.run_ids)

@@ -61,7 +61,9 @@ def run_in_process_daemon(short_dir: Path, body, **config) -> None:
     """Run `await body(stub, daemon)` against a Daemon served by this process's event loop."""
 
     async def main():
-        cfg = DaemonConfig(socket=short_dir / "s" / "d.sock", home=short_dir / "home", forward=False, monitor_interval_s=0, **config)
+        cfg = DaemonConfig(
+            socket=short_dir / "s" / "d.sock", home=short_dir / "home", forward=False, monitor_interval_s=0, **config
+        )
         daemon = Daemon(cfg)
         ready = asyncio.Event()
         daemon.on_ready = ready.set
@@ -103,10 +105,10 @@ async def stream_batches(stub, run_id, batches):
                 break
             acks.append(reply.durable_client_seq)
         await call.done_writing()
-        await call.wait_for_connection()
-        await call.code()
-        if await call.code() != grpc.StatusCode.OK:
-            raise grpc.aio.AioRpcError(await call.code(), await call.initial_metadata(), await call.trailing_metadata(), await call.details())
+        code = await call.code()
+        if code != grpc.StatusCode.OK:
+            metadata = (await call.initial_metadata(), await call.trailing_metadata())
+            raise grpc.aio.AioRpcError(code, *metadata, await call.details())
     except grpc.aio.AioRpcError as exc:
         return acks, exc
     return acks, None

@@ -325,7 +325,8 @@ def test_exactly_once_across_random_sigkills(daemon):
                     )
                     stream(stub, run.run_id, 1, batches, timeout=60)
             except grpc.RpcError as exc:
-                assert exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED), exc
+                expected = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED)
+                assert exc.code() in expected, exc
                 time.sleep(0.05)
 
     t = threading.Thread(target=client, daemon=True)
@@ -333,7 +334,7 @@ def test_exactly_once_across_random_sigkills(daemon):
     rng = random.Random(1234)
     for i in range(10):
         # Each kill lands while the client streams: after it reconnected, at a random moment.
-        wait_for(lambda: len(reconnects) > i or done.is_set(), 30, "client reconnect")
+        wait_for(lambda i=i: len(reconnects) > i or done.is_set(), 30, "client reconnect")
         time.sleep(rng.uniform(0.02, 0.3))
         daemon.kill(signal.SIGKILL)
         daemon.start()

@@ -37,7 +37,8 @@ def test_round_trip_lands_in_the_backup(daemon):
     assert run_dir.parent == daemon.home / "runs"
     assert re.fullmatch(r"run-\d{8}_\d{6}-" + reply.run_id, run_dir.name)
 
-    acks = stream(stub, reply.run_id, 1, [[keys(1, {1: "loss", 2: "acc"})], [scalars(2, 0, {1: 0.5, 2: float("nan")})], rows(3, 3)])
+    batches = [[keys(1, {1: "loss", 2: "acc"})], [scalars(2, 0, {1: 0.5, 2: float("nan")})], rows(3, 3)]
+    acks = stream(stub, reply.run_id, 1, batches)
     assert acks == [1, 2, 5]
     assert finish(stub, reply.run_id, 1, 5).durable_client_seq == 5
 
