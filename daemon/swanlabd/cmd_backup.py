@@ -113,6 +113,9 @@ def run_verify(args: argparse.Namespace) -> int:
     except (OSError, BackupFormatError) as exc:
         print(f"swanlabctl verify: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
+    if not losses.items and (first is None or first.WhichOneof("kind") != "header"):
+        print(f"swanlabctl verify: {path}: no FileHeader record (empty, or not a swanlabd backup)", file=sys.stderr)
+        return EXIT_UNREADABLE
     print(f"{path}: {size} bytes")
     if first is not None and first.WhichOneof("kind") == "header":
         h = first.header
@@ -166,7 +169,7 @@ def _record_human(record: Any, kind: str | None, keys: dict[tuple[int, int], str
     from google.protobuf import text_format
 
     when = datetime.datetime.fromtimestamp(record.time_ms / 1000, datetime.UTC).isoformat(timespec="milliseconds")
-    head = f"seq {record.seq:<6} w{record.writer}:{record.client_seq:<6} {when[:-6]}Z  {kind}"
+    head = f"seq {record.seq:<6} w{record.writer}:{record.client_seq:<6} {when[:-6]}Z  {kind or '(unknown kind)'}"
     if kind in ("scalars", "system"):
         rows = _rows(record, getattr(record, kind), keys)
         lines = [f"{head}  {len(rows)} rows\n"]

@@ -145,6 +145,8 @@ def test_verify_torn_tail(run_dir: Path) -> None:
 
 def test_verify_unreadable(tmpdir_short: Path) -> None:
     assert swanlabctl("verify", str(tmpdir_short / "missing")).returncode == 4
+    (tmpdir_short / "empty").write_bytes(b"")
+    assert swanlabctl("verify", str(tmpdir_short / "empty")).returncode == 4
     other = tmpdir_short / "not-a-backup"
     other.write_bytes(b"\x00" * 100)
     result = swanlabctl("verify", str(other))
