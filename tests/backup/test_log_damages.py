@@ -188,6 +188,14 @@ def test_missing_last_is_eof(log: Log) -> None:
     assert log.reader.torn_tail == (0, BLOCK_SIZE)
 
 
+def test_first_and_middle_without_last_is_eof(log: Log) -> None:
+    log.write(b"foo", big("bar", 3 * BLOCK_SIZE))
+    log.truncate(len(log.data) - 3 * BLOCK_SIZE)  # keeps FIRST and two MIDDLEs, whole
+    assert log.read_all() == [b"foo"]
+    assert log.reports.items == []
+    assert log.reader.torn_tail == (10, 3 * BLOCK_SIZE - 10)
+
+
 def test_partial_last_is_eof(log: Log) -> None:
     log.write(big("bar", BLOCK_SIZE))
     log.truncate(1)
