@@ -93,6 +93,7 @@ def test_sigterm_while_eight_clients_stream_loses_and_doubles_nothing() -> None:
             assert all(c.poll() is None for c in clients), [c.communicate()[0] for c in clients if c.poll() is not None]
             time.sleep(0.05)
 
+        assert all(c.poll() is None for c in clients), "a client finished before the daemon was stopped"
         stopped_at = time.monotonic()
         assert d.stop(timeout=SHUTDOWN_TIMEOUT_S + 10) == 0, d.output()
         # Its own bound, plus process start-up/teardown slack on a loaded 2-core machine.
@@ -110,6 +111,8 @@ def test_sigterm_while_eight_clients_stream_loses_and_doubles_nothing() -> None:
             outputs.append(out)
             assert c.returncode == 0, out
         assert not any("Traceback" in out for out in outputs), outputs
+        # They went through a daemon, not the no-daemon fallback file.
+        assert not any("no swanlabd could be reached" in out for out in outputs), outputs
 
         runs = d.runs()
         assert len(runs) == CLIENTS, runs
