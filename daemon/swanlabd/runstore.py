@@ -324,6 +324,8 @@ class RunStore:
         self.state = state
         self.active: dict[str, ActiveRun] = {}
         self._activating: dict[str, asyncio.Lock] = {}
+        # RUNNING runs whose file we could not open (their client writes it): the crash watcher's list.
+        self._unsettled: set[str] = set()
         self.on_append: Callable[[str], None] = lambda run_id: None
 
     # -- StartRun ----------------------------------------------------------------------------
@@ -494,6 +496,7 @@ class RunStore:
                     log.info("%s", exc)  # its client finished it while no daemon held the file
                 except Exception as exc:
                     log.warning("run %s: cannot reopen: %s", info.run_id, exc)
+                    self._unsettled.add(info.run_id)
         for run_dir in sorted(self.runs_dir.iterdir()):
             if run_dir.resolve() in known or not (run_dir / backup.BACKUP_FILENAME).is_file():
                 continue
@@ -548,11 +551,13 @@ class RunStore:
         path = Path(info.run_dir) / backup.BACKUP_FILENAME
         if not path.is_file():
             log.error("run %s: %s is gone; marking CRASHED", info.run_id, path)
+            self._unsettled.discard(info.run_id)
             return self.state.update_run(info.run_id, state="CRASHED", last_error=f"{path} is gone")
         return await self._settle(info, await asyncio.to_thread(scan_backup, path))
 
     async def _settle(self, info: RunInfo, scan: Scan) -> RunInfo:
         """Give a run we did not write its final state: its own Finish record, or CRASHED."""
+        self._unsettled.discard(info.run_id)
         if scan.finish is not None:
             state = pb.RunState.Name(scan.finish.state or pb.FINISHED)
             return self.state.update_run(info.run_id, state=state, records=scan.records)
@@ -562,6 +567,7 @@ class RunStore:
             return self.state.get_run(info.run_id) or info
         except PreconditionFailed:
             log.debug("run %s: %s is still being written by its client", info.run_id, info.run_dir)
+            self._unsettled.add(info.run_id)
             return info
         await self.finish_crashed(run, "the run ended without a finish record (written without swanlabd)")
         return self.state.get_run(info.run_id) or info
@@ -686,14 +692,14 @@ class RunStore:
 
     def unsettled(self) -> list[RunInfo]:
         """RUNNING runs we do not hold (a client wrote the file itself) whose writer is gone."""
-        return [
-            info
-            for info in self.state.runs()
-            if info.state == "RUNNING"
-            and info.run_id not in self.active
-            and info.run_id not in self._activating
-            and not (info.pid and process_alive(info.pid, info.pid_started))
-        ]
+        found = []
+        for run_id in list(self._unsettled):
+            info = self.state.get_run(run_id)
+            if info is None or info.state != "RUNNING" or run_id in self.active:
+                self._unsettled.discard(run_id)
+            elif run_id not in self._activating and not (info.pid and process_alive(info.pid, info.pid_started)):
+                found.append(info)
+        return found
 
     # -- fsync and shutdown ------------------------------------------------------------------
 
