@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import functools
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,8 +28,8 @@ from swanlabd.logformat import BLOCK_SIZE
 
 
 @functools.cache
-def original() -> tuple[bytes, list[backup.pb.Record], list[tuple[int, int]], Path]:
-    """The undamaged file, its records by seq, their (first, last) blocks, and a scratch path."""
+def original() -> tuple[bytes, list[backup.pb.Record], list[tuple[int, int]]]:
+    """The undamaged file, its records by seq, and the (first, last) block of each."""
     scratch = short_tmpdir()
     path = scratch / "original"
     written = []
@@ -40,7 +43,7 @@ def original() -> tuple[bytes, list[backup.pb.Record], list[tuple[int, int]], Pa
     records = [r for r, _ in backup.read_records(path)]
     spans = [(start // BLOCK_SIZE, (end - 1) // BLOCK_SIZE) for start, end in zip(record_starts(ends), ends)]
     shutil.rmtree(scratch)
-    return data, records, spans, short_tmpdir() / backup.BACKUP_FILENAME
+    return data, records, spans
 
 
 SIZE = len(original()[0])
@@ -75,8 +78,16 @@ def damage(data: bytes, ops: list[tuple[str, int, int]]) -> tuple[bytearray, set
     return out, differing | (disordered if differing else set())
 
 
-def check(ops: list[tuple[str, int, int]]) -> None:
-    data, written, spans, path = original()
+@pytest.fixture(scope="module")
+def path() -> Iterator[Path]:
+    """Where each example writes its damaged copy (module-scoped: hypothesis reruns the test)."""
+    scratch = short_tmpdir()
+    yield scratch / backup.BACKUP_FILENAME
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def check(path: Path, ops: list[tuple[str, int, int]]) -> None:
+    data, written, spans = original()
     damaged, bad_blocks = damage(data, ops)
     path.write_bytes(damaged)
     records, _, losses, _ = read_backup(path)
@@ -104,23 +115,23 @@ def check(ops: list[tuple[str, int, int]]) -> None:
 
 @SETTINGS
 @given(st.lists(flips, min_size=1, max_size=5))
-def test_flipped_bits(ops: list[tuple[str, int, int]]) -> None:
-    check(ops)
+def test_flipped_bits(path: Path, ops: list[tuple[str, int, int]]) -> None:
+    check(path, ops)
 
 
 @SETTINGS
 @given(st.lists(zeroes, min_size=1, max_size=2))
-def test_zeroed_ranges(ops: list[tuple[str, int, int]]) -> None:
-    check(ops)
+def test_zeroed_ranges(path: Path, ops: list[tuple[str, int, int]]) -> None:
+    check(path, ops)
 
 
 @SETTINGS
 @given(swaps)
-def test_swapped_blocks(op: tuple[str, int, int]) -> None:
-    check([op])
+def test_swapped_blocks(path: Path, op: tuple[str, int, int]) -> None:
+    check(path, [op])
 
 
 @SETTINGS
 @given(st.lists(st.one_of(flips, zeroes, swaps), min_size=1, max_size=4))
-def test_mixed_damage(ops: list[tuple[str, int, int]]) -> None:
-    check(ops)
+def test_mixed_damage(path: Path, ops: list[tuple[str, int, int]]) -> None:
+    check(path, ops)
