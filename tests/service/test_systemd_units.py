@@ -6,6 +6,7 @@ verify tests skip, saying so, only where it is not installed.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -104,19 +105,23 @@ def test_install_service_user_writes_the_unit_and_says_how_to_enable(tmp_path: P
     assert f"unchanged {target}" in again.stdout
 
 
-def test_install_service_system_as_non_root_is_refused_with_advice(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("running as root: the refusal path is for other users")
-    out = swanlabd("install-service", "--system")
-    assert out.returncode == 1 and "needs root" in out.stderr
+def test_install_service_system_as_non_root_is_refused_with_advice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cmd_service, "SYSTEM_UNIT_DIR", tmp_path / "etc-systemd")
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    args = argparse.Namespace(scope="system", print_only=False)
+    assert cmd_service.cmd_install_service(args) == 1
+    assert "needs root; run with sudo, or use --print" in capsys.readouterr().err
+    assert not (tmp_path / "etc-systemd").exists()
 
 
 def test_install_service_system_writes_to_etc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(cmd_service, "SYSTEM_UNIT_DIR", tmp_path / "etc-systemd")
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     monkeypatch.setenv("SUDO_USER", "trainer")
-    args = type("Args", (), {"scope": "system", "print_only": False})()
-    assert cmd_service.cmd_install_service(args) == 0  # type: ignore[arg-type]
+    args = argparse.Namespace(scope="system", print_only=False)
+    assert cmd_service.cmd_install_service(args) == 0
     out = capsys.readouterr().out
     assert (tmp_path / "etc-systemd" / "swanlabd@.service").is_file()
     assert "systemctl enable --now swanlabd@trainer" in out
