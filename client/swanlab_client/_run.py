@@ -329,13 +329,13 @@ class Run:
         self._start_sender(child=True)
 
     def _finish(self, state: str, error: str | None, exit_code: int = 0) -> None:
-        from swanlabd_pb import records_pb2 as pb
-
         self._finished = True
         self._schema_by_keys = {}  # every later log() takes the slow path, which raises
         sender = self.sender
         if sender is None or sender.thread is None:
             return
+        from swanlabd_pb import records_pb2 as pb
+
         sender.request_finish(pb.Finish(state=pb.RunState.Value(state), error=error or "", exit_code=exit_code))
         if not sender.finished.wait(self.settings.finish_timeout_s):
             _logger.warning(

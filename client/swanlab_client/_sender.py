@@ -45,7 +45,8 @@ _logger = logging.getLogger("swanlab_client")
 
 RECORDS_PER_SEND = 16
 MAX_ROWS_PER_TAKE = 16_384
-SPAWN_INTERVAL_S = 5.0
+SPAWN_INTERVAL_S = 1.0
+SPAWNS_BEFORE_FALLBACK = 3
 CONFIG = None  # the `step` slot of a queued config change: (CONFIG, json, None, time)
 
 
@@ -128,6 +129,7 @@ class Sender:
         self.wake = threading.Event()
         self.error: BaseException | None = None
         self._last_spawn = -SPAWN_INTERVAL_S
+        self._failed_spawns = 0
         self.thread: threading.Thread | None = None
         self.watch_main_thread = False
 
@@ -277,7 +279,12 @@ class Sender:
     # -- connecting --------------------------------------------------------------------------
 
     def _connect(self) -> None:
-        """Reach the daemon (starting one if nothing answers) or else the fallback file."""
+        """Reach the daemon (starting one if nothing answers) or else the fallback file.
+
+        The fallback is taken only when the daemon answers but cannot take the run, or when
+        nothing answers and no daemon can be started (autostart off, or the spawn failed): a
+        daemon that is merely restarting is waited for, with log() blocking once the queue is full.
+        """
         delay = 0.1
         while True:
             if not self.on_fallback:
@@ -285,10 +292,18 @@ class Sender:
                 if error is None:
                     return
                 unreachable = isinstance(error, (DaemonUnavailableError, DaemonTimeoutError))
-                if unreachable and self._settings.autostart and time.monotonic() - self._last_spawn >= SPAWN_INTERVAL_S:
+                if unreachable and self._settings.autostart:
+                    if time.monotonic() - self._last_spawn < SPAWN_INTERVAL_S:
+                        time.sleep(min(delay, SPAWN_INTERVAL_S))
+                        delay = min(delay * 2, 1.0)
+                        continue
                     self._last_spawn = time.monotonic()
                     if self._connector.spawn():
+                        self._failed_spawns = 0
                         continue  # a daemon accepts now: try it at once
+                    self._failed_spawns += 1
+                    if self._failed_spawns < SPAWNS_BEFORE_FALLBACK:
+                        continue
             fallback = self._connector.fallback(self.run_dir) if self._settings.fallback else None
             if fallback is not None and self._try_start(fallback) is None:
                 if not self.on_fallback:

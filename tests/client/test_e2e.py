@@ -1,0 +1,188 @@
+"""swanlab_client with a real swanlabd process: the issue's must-shows 1-4.
+
+Each test gets its own daemon paths (tests/helpers/daemon.py); scripts run as subprocesses with
+`daemon.env`, so they find that daemon (or auto-start one on those paths) and no other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from backups import expected_rows, read_run
+from helpers.daemon import DaemonProcess, socket_accepts
+
+from swanlabd_pb import records_pb2 as pb
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAINER = Path(__file__).parent / "scripts" / "trainer.py"
+
+
+def trainer(d: DaemonProcess, *args: str, **kw) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(TRAINER), *args], env=d.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw
+    )
+
+
+def wait_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith(prefix):
+            return line.strip()
+        if not line and proc.poll() is not None:
+            break
+    raise AssertionError(f"no line starting {prefix!r}; stderr:\n{proc.stderr.read() if proc.stderr else ''}")
+
+
+def ls(d: DaemonProcess) -> list[dict]:
+    out = d.ctl("ls", "--json", check=True).stdout
+    data = json.loads(out)
+    return data["runs"] if isinstance(data, dict) else data
+
+
+def test_quickstart_autostarts_the_daemon_and_the_run_is_listed_and_dumped(daemon_paths: DaemonProcess):
+    d = daemon_paths
+    assert not d.running
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "quickstart.py")], env=d.env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert d.running, "the daemon the quickstart started must outlive it"
+    assert "swanlabctl dump" in result.stdout
+    runs = ls(d)
+    assert len(runs) == 1 and runs[0]["state"] == "FINISHED"
+    dump = d.ctl("dump", runs[0]["run_dir"], check=True).stdout
+    assert "train/loss" in dump and "val/acc" in dump
+    rows = read_run(runs[0]["run_dir"]).rows[1]
+    assert [s for s, r in rows if "train/loss" in r] == list(range(1000))
+    assert [s for s, r in rows if "val/mse" in r] == [199, 399, 599, 799, 999]
+
+
+@pytest.mark.slow
+def test_daemon_sigkilled_at_random_moments_loses_nothing(daemon: DaemonProcess):
+    """200,000 rows while the daemon is SIGKILLed 10+ times; the client restarts it and replays."""
+    rows, keys = 200_000, 4
+    proc = trainer(daemon, "--rows", str(rows), "--keys", str(keys), "--pause-every", "2000", "--pause", "0.2")
+    rng = random.Random(1234)
+    kills = 0
+    try:
+        while proc.poll() is None and kills < 12:
+            if daemon.pid is None or not socket_accepts(daemon.socket):  # the client is starting one
+                time.sleep(0.05)
+                continue
+            time.sleep(rng.uniform(0.05, 0.6))
+            if daemon.pid is not None and proc.poll() is None:
+                daemon.kill(signal.SIGKILL)
+                kills += 1
+        out, err = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "writing run" not in err, err  # it never gave up on the daemon
+    assert kills >= 10, f"the run ended after only {kills} kills; slow it down"
+    run_dir = json.loads(out.splitlines()[0])["run_dir"]
+    content = read_run(run_dir)
+    assert content.lost == []
+    assert content.rows[1] == expected_rows(rows, keys)  # every row exactly once, in order
+    cs = content.client_seqs[1]
+    assert cs == list(range(1, len(cs) + 1))
+    assert content.finish is not None and content.finish.state == pb.FINISHED
+
+
+def test_training_process_sigkill_keeps_acked_rows_and_marks_crashed_within_5s(daemon: DaemonProcess):
+    proc = trainer(daemon, "--rows", "5000", "--hold")
+    run_dir = json.loads(wait_line(proc, "{"))["run_dir"]
+    wait_line(proc, "DURABLE")
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        state = next(r["state"] for r in ls(daemon) if r["run_dir"] == run_dir)
+        if state == "CRASHED":
+            break
+        time.sleep(0.1)
+    assert state == "CRASHED"
+    content = read_run(run_dir)
+    assert content.rows[1] == expected_rows(5000, 5)
+    assert content.finish.state == pb.CRASHED
+
+
+def test_sigterm_finishes_the_run_as_aborted_with_its_data_then_dies_by_the_signal(daemon: DaemonProcess):
+    proc = trainer(daemon, "--rows", "3000", "--hold")
+    run_dir = json.loads(wait_line(proc, "{"))["run_dir"]
+    wait_line(proc, "DURABLE")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == -signal.SIGTERM
+    content = read_run(run_dir)
+    assert content.rows[1] == expected_rows(3000, 5)
+    assert content.finish.state == pb.ABORTED
+    assert next(r["state"] for r in ls(daemon) if r["run_dir"] == run_dir) == "ABORTED"
+
+
+def test_sigterm_while_still_logging_keeps_what_was_logged(daemon: DaemonProcess):
+    proc = trainer(daemon, "--rows", "100000000", "--pause-every", "1000", "--pause", "0.01")
+    time.sleep(3)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == -signal.SIGTERM
+    (run,) = ls(daemon)
+    content = read_run(run["run_dir"])
+    n = len(content.rows[1])
+    assert n > 1000 and content.rows[1] == expected_rows(n, 5)
+    assert content.finish.state == pb.ABORTED
+
+
+def test_eight_training_processes_at_once_each_with_its_own_run(daemon: DaemonProcess):
+    procs = [trainer(daemon, "--rows", "20000", "--keys", "3", "--name", f"p{i}") for i in range(8)]
+    dirs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+        dirs.append(json.loads(out.splitlines()[0])["run_dir"])
+    assert len(set(dirs)) == 8
+    for run_dir in dirs:
+        content = read_run(run_dir)
+        assert content.rows[1] == expected_rows(20000, 3)
+        assert content.finish.state == pb.FINISHED
+
+
+def test_no_daemon_at_all_writes_the_run_folder_which_a_daemon_adopts(daemon_paths: DaemonProcess):
+    d = daemon_paths
+    env = {**d.env, "SWANLAB_CLIENT_AUTOSTART": "0"}
+    result = subprocess.run(
+        [sys.executable, str(TRAINER), "--rows", "2000"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "writing run" in result.stderr
+    run_dir = json.loads(result.stdout.splitlines()[0])["run_dir"]
+    content = read_run(run_dir)
+    assert content.rows[1] == expected_rows(2000, 5)
+    assert content.finish.state == pb.FINISHED
+    d.start()
+    (run,) = ls(d)
+    assert Path(run["run_dir"]).resolve() == Path(run_dir).resolve() and run["state"] == "FINISHED"
+
+
+def test_daemon_gone_for_good_mid_run_then_fallback_holds_everything(daemon: DaemonProcess):
+    env = {**daemon.env, "SWANLAB_CLIENT_AUTOSTART": "0"}
+    proc = subprocess.Popen(
+        [sys.executable, str(TRAINER), "--rows", "20000", "--pause-every", "1000", "--pause", "0.1"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(1.0)
+    daemon.kill(signal.SIGKILL)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    run_dir = json.loads(out.splitlines()[0])["run_dir"]
+    content = read_run(run_dir)
+    assert content.rows[1] == expected_rows(20000, 5)
+    assert content.finish.state == pb.FINISHED
