@@ -14,6 +14,7 @@ Cold cache: building the SDK venv takes ~30 s (pip); afterwards each SDK run tak
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -78,7 +79,10 @@ def records(cloud: CloudServer, experiment_cuid: str) -> dict[str, Any]:
         for key, steps in snapshot["media"].items()
     }
     return {
-        "experiment": {k: experiment[k] for k in ("name", "state", "create_calls", "state_calls")},
+        "experiment": {
+            **{k: experiment[k] for k in ("name", "state", "create_calls", "state_calls")},
+            "description": json.loads(experiment["body"]).get("description"),
+        },
         "profile kinds": sorted(snapshot["profile"]),
         "config": snapshot["profile"].get("config"),
         "columns": {
@@ -143,7 +147,10 @@ def test_official_sdk_run_is_taken_without_errors(official: dict[str, Any]) -> N
     assert official["errors"] == [], official["output"]
     assert official["duplicates"] == []
     got = official["records"]
-    assert got["experiment"] == {"name": "reference", "state": "FINISHED", "create_calls": 1, "state_calls": 1}
+    assert got["experiment"] == {
+        "name": "reference", "state": "FINISHED", "create_calls": 1, "state_calls": 1,
+        "description": "conformance reference run",
+    }  # fmt: skip
     assert official["experiment"]["heartbeats"] >= 1
     assert got["profile kinds"] == ["config", "metadata", "requirements"]
     assert {k: v["value"] for k, v in got["config"].items()} == ref.CONFIG
