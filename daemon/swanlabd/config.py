@@ -140,7 +140,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for key, field in DaemonConfig.model_fields.items():
         # Values stay strings here: pydantic validates them exactly as it does env values, so a
         # bad flag gets the same message as a bad file or environment entry.
-        group.add_argument(flag(key), dest=f"cfg_{key}", metavar=key.upper(), help=field.description)
+        help_text = f"{field.description} Accepts {describe_expected(key)}; env {env_var(key)}."
+        group.add_argument(flag(key), dest=f"cfg_{key}", metavar="VALUE", help=help_text.replace("%", "%%"))
 
 
 def load_from_args(args: argparse.Namespace) -> Loaded:
