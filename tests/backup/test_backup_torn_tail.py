@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from logfixture import Losses, console_record, physical_records, read_backup, scalar_record
 
 from swanlabd import backup
@@ -55,6 +56,7 @@ def build(path: Path) -> tuple[bytes, list[int]]:
     return data, ends
 
 
+@pytest.mark.slow  # about 36,000 reopens: 10 s on an idle 2-core machine
 def test_every_cut_of_the_last_two_blocks_reopens_cleanly(tmpdir_short: Path) -> None:
     path = tmpdir_short / backup.BACKUP_FILENAME
     data, ends = build(path)
