@@ -103,6 +103,14 @@ def process_alive(pid: int, started: float) -> bool:
         return True
 
 
+def started_before(pid: int, time_ms: int) -> bool:
+    """True if `pid` is alive and started before `time_ms` (so it can be the process of a run then)."""
+    if not pid or not process_alive(pid, 0.0):
+        return False
+    started = process_start_time(pid)
+    return bool(started) and started <= time_ms / 1000 + 1.0
+
+
 def write_side_files(run_dir: Path, config_json: str, metadata_json: str, requirements: pb.Requirements) -> None:
     """files/config.yaml, files/swanlab-metadata.json, files/requirements.txt (readable copies).
 
@@ -344,6 +352,10 @@ class RunStore:
             return await self._attach(run_id, req.writer, req.pid)
         info = self.state.get_run(run_id) if run_id else None
         if info is not None:
+            if self._same_writer_again(info, req.pid):
+                # A retried StartRun (its reply was lost to a daemon crash): same run, same writer.
+                run = await self.get_active(run_id)
+                return run, run.info.primary_writer, run.held(run.info.primary_writer)
             if req.start.resume in ("", "never"):
                 raise RunExists(run_id)
             return await self._resume(info, req)
@@ -398,6 +410,14 @@ class RunStore:
         writer = backup.BackupWriter.create(run_dir / backup.BACKUP_FILENAME, run_id)
         writer.append(first)
         return writer
+
+    @staticmethod
+    def _same_writer_again(info: RunInfo, pid: int) -> bool:
+        """The process that started this RUNNING run asks again (pid and its start time match)."""
+        return bool(
+            pid and info.state == "RUNNING" and info.pid == pid and process_alive(pid, info.pid_started)
+            and (info.pid_started or started_before(pid, info.created_ms))
+        )  # fmt: skip
 
     async def _resume(self, info: RunInfo, req: service_pb2.StartRunRequest) -> tuple[ActiveRun, int, int]:
         """resume='allow'|'must' on a known run: a new primary writer, watched like writer 1."""
@@ -569,6 +589,11 @@ class RunStore:
             log.debug("run %s: %s is still being written by its client", info.run_id, info.run_dir)
             self._unsettled.add(info.run_id)
             return info
+        if started_before(info.pid, info.created_ms):
+            # Its client lives and let go of the file (it will reconnect): watch it like any run.
+            run.info.pid_started = process_start_time(info.pid)
+            self.state.put_run(run.info)
+            return run.info
         await self.finish_crashed(run, "the run ended without a finish record (written without swanlabd)")
         return self.state.get_run(info.run_id) or info
 

@@ -426,3 +426,20 @@ def test_run_held_by_its_client_at_restart_is_settled_when_the_client_exits(daem
         proc.wait()
     wait_for(lambda: run_summary(stub, run.run_id).state == pb.CRASHED, CRASH_BOUND_S, "CRASHED")
     assert kinds(read_backup(run.run_dir)).count("finish") == 1
+
+
+def test_folder_of_a_live_client_left_by_a_daemon_crash_stays_running(daemon_paths):
+    """The daemon died inside StartRun, after the folder but before its registry entry and reply."""
+    run_dir = daemon_paths.home / "runs" / "run-20260101_000000-orphan01"
+    run_dir.mkdir(parents=True)
+    start = pb.RunStart(run_id="orphan01", project="p", pid=os.getpid(), start_time_ms=int(time.time() * 1000))
+    with backup.BackupWriter.create(run_dir / backup.BACKUP_FILENAME, "orphan01") as w:
+        w.append([pb.Record(run_start=start)])
+    daemon_paths.start()
+    stub = daemon_paths.stub()
+    assert run_summary(stub, "orphan01").state == pb.RUNNING
+    retry = stub.StartRun(svc.StartRunRequest(start=start, pid=os.getpid()), timeout=10)
+    assert (retry.writer, retry.durable_client_seq, retry.run_dir) == (1, 0, str(run_dir))
+    assert stream(stub, "orphan01", 1, [[keys(1, {1: "x"})]]) == [1]
+    finish(stub, "orphan01", 1, 1)
+    assert run_summary(stub, "orphan01").state == pb.FINISHED

@@ -4,6 +4,7 @@ gaps, malformed batches, attach, finish."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -238,3 +239,17 @@ def test_oversized_request_is_refused_and_daemon_keeps_serving(daemon):
         stream(stub, run.run_id, 1, [[huge]])
     assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert stream(stub, run.run_id, 1, [[keys(1, {1: "x"})]]) == [1]
+
+
+def test_retried_startrun_from_the_same_process_is_idempotent(daemon):
+    """The client retries StartRun when the reply was lost: same run, same writer, what is held."""
+    stub = daemon.stub()
+    req = svc.StartRunRequest(start=pb.RunStart(run_id="retried01", project="p"), pid=os.getpid())
+    first = stub.StartRun(req, timeout=10)
+    stream(stub, "retried01", 1, [[keys(1, {1: "x"})], rows(2, 1)])
+    again = stub.StartRun(req, timeout=10)
+    assert (again.run_id, again.run_dir, again.writer, again.durable_client_seq) == ("retried01", first.run_dir, 1, 2)
+    req.pid = 1  # another process with the same id is a different run
+    with pytest.raises(grpc.RpcError) as info:
+        stub.StartRun(req, timeout=10)
+    assert info.value.code() == grpc.StatusCode.ALREADY_EXISTS
