@@ -40,6 +40,8 @@ SDK_REQUIREMENT = "swanlab==0.10.3"
 SDK_SCRIPT = """
 import sys, swanlab
 steps, keys, logdir = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+# Hardware monitoring off: the backlog is the same 1,000,000 user scalars on both sides.
+swanlab.merge_settings(swanlab.Settings(probe=swanlab.Settings.Probe(monitor=False)))
 swanlab.init(project="%s", experiment_name="drain", mode="offline", logdir=logdir)
 for step in range(steps):
     swanlab.log({"k%%d" %% k: step * 0.001 + k for k in range(keys)}, step=step)

@@ -26,6 +26,7 @@ header; no error message, repr or log line contains it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import math
@@ -61,7 +62,6 @@ SDK_PROTOCOL_VERSION = "0.10.3"
 MAX_METRICS_PER_CALL = 10_000
 MAX_SERIES_PER_CALL = 3_000
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-MAX_INFLIGHT_UNGATED = 16
 
 
 class CloudError(Exception):
@@ -205,11 +205,11 @@ class CloudAPI:
     """
 
     def __init__(self, http: httpx.AsyncClient, api_host: str, api_key: str, *,
-                 gate: asyncio.Semaphore | None = None) -> None:  # fmt: skip
+                 gates: tuple[asyncio.Semaphore, ...] = ()) -> None:  # fmt: skip
         self._http = http
-        # Bounds the requests in flight across every session that shares it (the forwarder's
-        # fairness: asyncio.Semaphore hands out turns in FIFO order).
-        self._gate = gate or asyncio.Semaphore(MAX_INFLIGHT_UNGATED)
+        # Every request holds each of these, taken in order (the forwarder's fairness: its run's
+        # own cap, then its host's; asyncio.Semaphore hands out turns in FIFO order).
+        self._gates = gates
         self.api_host = api_host
         self._base = api_host.rstrip("/") + "/api"
         self._api_key = api_key
@@ -228,7 +228,9 @@ class CloudAPI:
                     url: str | None = None) -> httpx.Response:  # fmt: skip
         what = f"{method} {path}"
         try:
-            async with self._gate:
+            async with contextlib.AsyncExitStack() as held:
+                for gate in self._gates:
+                    await held.enter_async_context(gate)
                 response = await self._http.request(
                     method, url or self._base + path, json=json_body, params=params, headers=headers, content=content
                 )

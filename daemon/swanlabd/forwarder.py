@@ -11,8 +11,9 @@
 
 The unit that flows is a batch of at most 10,000 metric items built straight from the file:
 nothing waits in memory, the backup file is the queue. A lane never blocks another: each has
-its own cursor, its own retry loop and its own error. Every HTTP request of every run passes
-one FIFO semaphore (`max_inflight`), so a run with a huge backlog takes turns with small ones.
+its own cursor, its own retry loop and its own error. Every HTTP request holds two FIFO
+semaphores: its run's (`per_run_inflight`, 4) and its api host's (`max_inflight`, 8), so a run
+with a huge backlog or slow answers leaves half of a host's slots to the others.
 
 Retry: forever, capped exponential backoff with jitter (`RetryPolicy`); 401 logs in again
 (cloudapi); 429 waits Retry-After; a 4xx that rejects data is recorded in the run's upload
@@ -132,6 +133,9 @@ class RunUploader:
             self._add_key(int(writer), int(kid), name, int(ktype), section)
         self.wakeups = {lane: asyncio.Event() for lane in LANES}
         self.idle = {lane: False for lane in LANES}
+        # lane -> the file size when its last read began, recorded when that read hit the end
+        self.eof_size: dict[str, int] = {}
+        self._read_size: dict[str, int] = {}
         self.idle_changed = asyncio.Event()
         self.kicked = asyncio.Event()
         self.errors: dict[str, str] = {}
@@ -142,6 +146,9 @@ class RunUploader:
         self.complete = False
         self.limits = {lane: cloudapi.MAX_METRICS_PER_CALL for lane in LANES}
         self.limits["media"] = MEDIA_BATCH
+        # At most this many of the host's request slots for one run: a run with a huge backlog
+        # or slow answers leaves the rest to the others.
+        self.gate = asyncio.Semaphore(fwd.per_run_inflight)
         self._json_saved = 0.0
         self._reported_losses: set[int] = set()
         self.task: asyncio.Task[None] | None = None
@@ -166,7 +173,18 @@ class RunUploader:
 
     @property
     def uploaded_bytes(self) -> int:
+        """The lowest lane cursor; the whole file once every lane read to its end.
+
+        (Damaged bytes at the very end of a file are reported, not read: a cursor stops before
+        them, yet nothing is left to upload.)
+        """
+        if self.caught_up(self._file_size()):
+            return self._file_size()
         return min((self.st.cursor(lane).offset for lane in LANES), default=0)
+
+    def caught_up(self, target: int) -> bool:
+        """Every lane idle after reading the file to its end, the file then at least `target` bytes."""
+        return all(self.idle.values()) and all(self.eof_size.get(lane, -1) >= target for lane in LANES)
 
     @property
     def uploaded_seq(self) -> int:
@@ -203,7 +221,8 @@ class RunUploader:
             self.st = UploadState(run_id=self.run_id, keys=self.st.keys)
         self.st.api_host, self.st.web_host = api_host, web_host
         if self.api is None or self.api.api_host != api_host:
-            self.api = CloudAPI(self.fwd.http_client(api_host), api_host, cloud["api_key"], gate=self.fwd.gate)
+            gates = (self.gate, self.fwd.host_gate(api_host))
+            self.api = CloudAPI(self.fwd.http_client(api_host), api_host, cloud["api_key"], gates=gates)
         await self.api.login()
         overrides = self.fwd.overrides(self.run_id)
         workspace = overrides.get("workspace") or start.workspace or self.st.workspace or self.api.username
@@ -252,8 +271,7 @@ class RunUploader:
         while True:
             await self.idle_changed.wait()
             self.idle_changed.clear()
-            size = self._file_size()
-            if not all(self.idle.values()) or any(self.st.cursor(lane).offset < size for lane in LANES):
+            if not self.caught_up(self._file_size()):
                 continue
             if self._run_state() == "RUNNING":
                 continue
@@ -262,7 +280,7 @@ class RunUploader:
             self.complete = self.st.complete = True
             self.errors.pop("heartbeat", None)
             self.save(json_too=True)
-            log.info("run %s: upload complete (%d bytes)", self.run_id, size)
+            log.info("run %s: upload complete (%d bytes)", self.run_id, self._file_size())
             return
 
     async def _send_state(self) -> None:
@@ -299,6 +317,7 @@ class RunUploader:
             if full:
                 await asyncio.sleep(0)  # let other runs' lanes take their turn
                 continue
+            self.eof_size[lane] = self._read_size.get(lane, 0)
             self.idle[lane] = True
             self.idle_changed.set()
             self.save(json_too=False)
@@ -355,6 +374,7 @@ class RunUploader:
     def _records(self, lane: str) -> Iterable[tuple[pb.Record, int, int]]:
         """(record, start offset, end offset) from the lane's cursor; KeyDefs and Finish noted on the way."""
         start = self.st.cursor(lane).offset
+        self._read_size[lane] = self._file_size()
         for rec, end in backup.read_records(self.path, start, reporter=_LossReporter(self)):
             kind = rec.WhichOneof("kind")
             if kind == "keys":
@@ -745,7 +765,7 @@ class Forwarder:
     `upload_info(run_id)` feeds status and ls. Which runs are on survives restarts (`fwd/on/`).
     """
 
-    def __init__(self, config: Any, state: Any, *, runstore: Any = None, max_inflight: int = 8,
+    def __init__(self, config: Any, state: Any, *, runstore: Any = None, max_inflight: int = 8, per_run_inflight: int = 4,
                  retry: RetryPolicy | None = None, heartbeat_s: float = 600.0, poll_s: float = 1.0,
                  linger_s: float = 0.1, timeout: httpx.Timeout = cloudapi.DEFAULT_TIMEOUT) -> None:  # fmt: skip
         self.config = config
@@ -756,7 +776,9 @@ class Forwarder:
         self.poll_s = poll_s
         self.linger_s = linger_s
         self.timeout = timeout
-        self.gate = asyncio.Semaphore(max_inflight)
+        self.max_inflight = max_inflight
+        self.per_run_inflight = max(1, min(per_run_inflight, max_inflight))
+        self._host_gates: dict[str, asyncio.Semaphore] = {}
         db = state.sub(b"fwd/")
         self._on = db.prefixed_db(b"on/")  # run_id -> {"project": ..., "workspace": ...}
         self._up = db.prefixed_db(b"up/")  # run_id -> UploadState JSON
@@ -865,7 +887,7 @@ class Forwarder:
             )  # fmt: skip
         total_records = max(total_records, uploader.max_seq)
         done_bytes = uploader.uploaded_bytes
-        done = uploader.complete or (done_bytes >= target and (uploader.finish is None or bool(uploader.st.finish_sent)))
+        done = uploader.complete or (uploader.caught_up(target) and (uploader.finish is None or bool(uploader.st.finish_sent)))
         return service_pb2.SyncProgress(
             run_id=run_id, records_done=total_records if done else uploader.uploaded_seq, records_total=total_records,
             bytes_done=min(done_bytes, target), bytes_total=target, done=done, error=uploader.error,
@@ -894,6 +916,9 @@ class Forwarder:
         return st.complete and st.uploaded_bytes >= self._size(run_id)
 
     def _size(self, run_id: str) -> int:
+        active = getattr(self.runstore, "active", {}).get(run_id)
+        if active is not None:
+            return active.size
         info = self.state.get_run(run_id)
         if info is None:
             return 0
@@ -932,6 +957,13 @@ class Forwarder:
     def overrides(self, run_id: str) -> dict[str, str]:
         raw = self._on.get(run_id.encode())
         return json.loads(raw) if raw else {}
+
+    def host_gate(self, api_host: str) -> asyncio.Semaphore:
+        """The FIFO bound on requests in flight to one api host, shared by every run that uploads there."""
+        gate = self._host_gates.get(api_host)
+        if gate is None:
+            gate = self._host_gates[api_host] = asyncio.Semaphore(self.max_inflight)
+        return gate
 
     def http_client(self, api_host: str) -> httpx.AsyncClient:
         client = self._http.get(api_host)

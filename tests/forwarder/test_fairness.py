@@ -1,0 +1,38 @@
+"""Many runs at once (bounded, fair): a live run's points keep arriving promptly while another
+run drains a large backlog to the same host."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from conftest import caller_env, finished, points, wait_for
+from helpers.rawclient import finish, keys, scalars, stream
+from test_live import LIVE_BOUND_S, cloud_run
+from test_sync import offline_run
+
+BACKLOG_ROWS = 100_000  # 500,000 points: several seconds of upload
+
+
+def test_a_live_run_is_not_starved_by_a_big_backlog(fwd_daemon, cloud):
+    big = offline_run(fwd_daemon, BACKLOG_ROWS)
+    queued = subprocess.run([sys.executable, "-m", "swanlabd.ctl", "sync", "--no-wait"],
+                            env=caller_env(fwd_daemon, cloud, home=fwd_daemon.root), capture_output=True, text=True)  # fmt: skip
+    assert queued.returncode == 0, queued.stderr
+    wait_for(lambda: points(cloud, big, "loss"), 30, "the backlog started")
+    stub = fwd_daemon.stub()
+    live = cloud_run(stub, cloud, project="live")
+    stream(stub, live.run_id, 1, [[keys(1, {1: "live/loss"})]])
+    latencies = []
+    for step in range(5):
+        sent = time.monotonic()
+        stream(stub, live.run_id, 1, [[scalars(step + 2, step, {1: float(step)})]])
+        wait_for(lambda: step in points(cloud, live.run_id, "live/loss"), LIVE_BOUND_S, f"live step {step}")
+        latencies.append(time.monotonic() - sent)
+    backlog_left = BACKLOG_ROWS - len(points(cloud, big, "loss"))
+    print(f"live run during a backlog: max {max(latencies):.2f}s; backlog rows still to go then: {backlog_left}")
+    assert backlog_left > 0, "the backlog finished before the live run was measured: make it bigger"
+    finish(stub, live.run_id, 1, 6)
+    wait_for(lambda: finished(cloud, live.run_id) and finished(cloud, big), 120, "both runs up")
+    assert len(points(cloud, big, "loss")) == BACKLOG_ROWS and cloud.duplicate_count() == 0
