@@ -353,6 +353,7 @@ class Run:
             self._queue = deque(maxlen=0) if self.mode == "disabled" else deque()
             return
         self._queue = deque()
+        self._last = 0  # a new writer: its explicit steps are not "backwards" from the parent's
         self._limit = 0  # the next log() lands in _full(), which starts this child's sender
 
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from swanlab_client._errors import DaemonRejectedError, DaemonUnavailableError, RPCStatusCode
+from swanlab_client._errors import DaemonError, DaemonRejectedError, DaemonUnavailableError, RPCStatusCode
+from swanlab_client._run import Run
+from swanlab_client._sender import Sender, Warner
+from swanlab_client._settings import Settings
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
 
@@ -155,3 +158,35 @@ class _Refusing:
 
     def close(self) -> None:
         pass
+
+
+SETTINGS = Settings(flush_interval_s=0.001, batch_max_values=64, autostart=False, hooks=False)
+
+
+def make_run(connector: MemoryConnector, settings: Settings = SETTINGS) -> Run:
+    """A Run wired to the in-memory daemon; its sender is stepped by hand (no thread)."""
+    request = svc.StartRunRequest(start=pb.RunStart(run_id="r1", project="p"))
+    run = Run(run_id="r1", project="p", workspace="", experiment_name="e", mode="offline", settings=settings, request=request)
+    run.sender = Sender(
+        queue=run._queue,
+        tables=run._tables,
+        start_request=lambda: svc.StartRunRequest.FromString(request.SerializeToString()),
+        connector=connector,
+        settings=settings,
+        warner=Warner(),
+    )
+    run.sender.run_id = "r1"
+    return run
+
+
+def drain(run: Run) -> None:
+    turn(run.sender)
+
+
+def turn(sender: Sender) -> None:
+    """What the sender thread does, until the queue is empty and everything is acked."""
+    while sender.queue or sender.unacked or sender.transport is None:
+        try:
+            sender.step()
+        except DaemonError as exc:
+            sender._lost(exc)

@@ -7,46 +7,12 @@ import threading
 from collections import deque
 
 import pytest
-from memtransport import MemoryConnector, MemoryDaemon
+from memtransport import SETTINGS, MemoryConnector, MemoryDaemon, drain, make_run, turn
 
-from swanlab_client._run import Run
-from swanlab_client._errors import DaemonError
 from swanlab_client._sender import CONFIG, Sender, Warner
 from swanlab_client._settings import Settings
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
-
-SETTINGS = Settings(flush_interval_s=0.001, batch_max_values=64, autostart=False, hooks=False)
-
-
-def make_run(connector: MemoryConnector, settings: Settings = SETTINGS) -> Run:
-    """A Run wired to the in-memory daemon; its sender is stepped by hand (no thread)."""
-    request = svc.StartRunRequest(start=pb.RunStart(run_id="r1", project="p"))
-    run = Run(run_id="r1", project="p", workspace="", experiment_name="e", mode="offline", settings=settings, request=request)
-    run.sender = Sender(
-        queue=run._queue,
-        tables=run._tables,
-        start_request=lambda: svc.StartRunRequest.FromString(request.SerializeToString()),
-        connector=connector,
-        settings=settings,
-        warner=Warner(),
-    )
-    run.sender.run_id = "r1"
-    return run
-
-
-def drain(run: Run) -> None:
-    turn(run.sender)
-
-
-def turn(sender: Sender) -> None:
-    """What the sender thread does, until the queue is empty and everything is acked."""
-    while sender.queue or sender.unacked or sender.transport is None:
-        try:
-            sender.step()
-        except DaemonError as exc:
-            sender._lost(exc)
-
 
 def test_rows_arrive_in_order_with_keydefs_first():
     mem = MemoryDaemon()

@@ -1,0 +1,73 @@
+"""The public surface is pinned, and `import swanlab_client` stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import swanlab_client
+
+PUBLIC = [
+    "Config",
+    "DaemonError",
+    "DaemonInternalError",
+    "DaemonRejectedError",
+    "DaemonTimeoutError",
+    "DaemonUnavailableError",
+    "InvalidKeyError",
+    "InvalidNameError",
+    "InvalidValueError",
+    "LoginRequiredError",
+    "NotInitializedError",
+    "RPCStatusCode",
+    "Run",
+    "RunFinishedError",
+    "Settings",
+    "SwanlabClientError",
+    "UsageError",
+    "config",
+    "finish",
+    "init",
+    "log",
+    "login",
+    "sync",
+]
+
+
+def test_all_is_pinned_and_sorted():
+    assert swanlab_client.__all__ == PUBLIC
+    assert sorted(swanlab_client.__all__) == swanlab_client.__all__
+
+
+def test_every_public_name_exists_and_nothing_else_public_leaks():
+    public = {n for n in dir(swanlab_client) if not n.startswith("_")}
+    assert public == set(PUBLIC)
+
+
+def test_public_classes_and_functions_show_the_public_module():
+    for name in PUBLIC:
+        obj = getattr(swanlab_client, name)
+        if isinstance(obj, type) or callable(obj) and not isinstance(obj, swanlab_client.Config):
+            assert obj.__module__ == "swanlab_client", name
+
+
+def test_import_loads_no_heavy_dependency():
+    code = (
+        "import sys, swanlab_client\n"
+        "heavy = ['grpc', 'google.protobuf', 'pydantic', 'plyvel', 'psutil', 'numpy', 'torch', 'httpx']\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_disabled_mode_never_loads_grpc():
+    code = (
+        "import sys, swanlab_client as s\n"
+        "s.init(project='p', mode='disabled')\n"
+        "s.log({'a': 1.0})\n"
+        "s.finish()\n"
+        "print('grpc' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
