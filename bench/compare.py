@@ -207,6 +207,12 @@ class Daemon:
                     values[key] = int(line.split()[1]) / 1024
         return values["VmRSS:"], values["VmHWM:"]
 
+    def cpu_s(self) -> float:
+        """User + system CPU seconds the daemon has used so far (/proc/PID/stat, clock ticks)."""
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
@@ -277,7 +283,14 @@ def count_backup(ctx: Context, system: str, path: str) -> dict[str, Any]:
 
 def workload_log(ctx: Context, system: str, rep: int) -> None:
     lat_file = ctx.base / f"lat-{system}-{rep}.json"
+    daemon_cpu = ctx.daemon.cpu_s() if system == "swanlabd" and ctx.daemon else 0.0
     res = run_worker(ctx, system, "log", ctx.sizes.log_steps, "--latencies", str(lat_file))
+    if system == "swanlabd" and ctx.daemon:
+        daemon_cpu = ctx.daemon.cpu_s() - daemon_cpu
+    else:
+        daemon_cpu = res["helper_cpu_s"]
+    # CPU per row over every process involved: robust to other load on the machine, unlike wall time.
+    ctx.record("cpu_per_row_us", system, (res["cpu_s"] + daemon_cpu) / res["steps"] * 1e6)
     ctx.latencies.setdefault(system, []).extend(json.loads(lat_file.read_text()))
     for key in ("log_median_us", "log_p99_us", "log_max_us", "loop_finish_s", "init_s", "import_s", "peak_rss_mb"):
         ctx.record(key, system, res[key])
@@ -426,6 +439,7 @@ FIGURES = (
     Figure("import_s", "import of the SDK", "s", True, None, False),
     Figure("peak_rss_mb", "peak RSS, training process", "MiB", True, None, False),
     Figure("helper_rss_mb", "RSS of the helper (daemon / wandb-core)", "MiB", True, None, False),
+    Figure("cpu_per_row_us", "CPU per row, training process + helper", "µs", True, None, False),
     Figure("bytes_per_scalar", "backup bytes per scalar", "B", True, 12, True),
     Figure("throughput_rows_s", f"throughput, {THROUGHPUT_PROCESSES} processes", "rows/s", False, None, True),
     Figure("slowdown_pct", "slowdown of a ~1 ms/step loop", "%", True, 1, True),
