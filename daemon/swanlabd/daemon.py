@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "swanlabd.lock"
 PID_NAME = "swanlabd.pid"
 CRASH_WATCH_INTERVAL_S = 0.5
+STREAM_END_RECHECK_S = 0.05
 STATE_OPEN_WAIT_S = 5.0
 # Part of shutdown_timeout_s that in-flight RPCs get to finish before they are cancelled.
 SERVER_GRACE_FRACTION = 0.3
@@ -69,6 +70,7 @@ class Daemon:
         self._lock_fd: int | None = None
         self._shutdown: asyncio.Event | None = None
         self.stopped = asyncio.Event()  # set when shutdown begins; open streams end on it
+        self._stream_ended = asyncio.Event()
         self._shutdown_requested = False
         # systemd's NOTIFY_SOCKET/WATCHDOG_USEC, if any (a no-op otherwise): see sdnotify.py.
         self.notifier = sdnotify.Notifier.from_environ()
@@ -223,7 +225,17 @@ class Daemon:
                     await store.settle(info)
                 except Exception as exc:
                     log.debug("run %s: not settled yet: %r", info.run_id, exc)
-            await asyncio.sleep(CRASH_WATCH_INTERVAL_S)
+            try:
+                await asyncio.wait_for(self._stream_ended.wait(), CRASH_WATCH_INTERVAL_S)
+                # A client's stream broke: look again once a dying process has had time to exit.
+                await asyncio.sleep(STREAM_END_RECHECK_S)
+            except TimeoutError:
+                pass
+            self._stream_ended.clear()
+
+    def stream_ended(self) -> None:
+        """A Stream ended (cleanly or not): the crash watcher looks at once, not at its next tick."""
+        self._stream_ended.set()
 
     async def _monitor(self) -> None:
         from swanlabd.monitor import Monitor

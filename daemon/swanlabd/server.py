@@ -168,6 +168,7 @@ class Servicer(service_pb2_grpc.SwanlabdServicer):
                     await context.write(service_pb2.StreamReply(durable_client_seq=durable))
         finally:
             stopping.cancel()
+            self.daemon.stream_ended()
 
     async def FinishRun(self, request: service_pb2.FinishRunRequest, context: Context) -> service_pb2.FinishRunReply:
         async with translate_errors(context, "FinishRun"):
