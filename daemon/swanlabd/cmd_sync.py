@@ -194,7 +194,7 @@ def sync_runs(*, paths: list[str] = (), run_ids: list[str] = (), creds: credenti
         run_ids=list(run_ids), paths=list(paths), cloud=cloud, project=project, workspace=workspace, wait=wait
     )
     progress: dict[str, RunProgress] = {}
-    view = _View() if display and wait else None
+    view: _View | None = None
     with grpc.insecure_channel(f"unix:{socket}") as channel:
         stub = service_pb2_grpc.SwanlabdStub(channel)
         call = stub.Sync(request, timeout=timeout)
@@ -203,7 +203,8 @@ def sync_runs(*, paths: list[str] = (), run_ids: list[str] = (), creds: credenti
                 p = progress.setdefault(msg.run_id, RunProgress(msg.run_id))
                 p.records_done, p.records_total = msg.records_done, msg.records_total
                 p.bytes_done, p.bytes_total, p.done, p.error = msg.bytes_done, msg.bytes_total, msg.done, msg.error
-                if view is not None:
+                if display and wait:
+                    view = view or _View()
                     view.update(p)
         except grpc.RpcError as exc:
             if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:

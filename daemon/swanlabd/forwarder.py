@@ -876,7 +876,8 @@ class Forwarder:
     def progress(self, run_id: str, target: int) -> service_pb2.SyncProgress:
         uploader = self._uploaders.get(run_id)
         info = self.state.get_run(run_id)
-        total_records = max(0, (info.records if info else 0) - 1)
+        # Records counted as `swanlabctl ls` counts them: every record of the file, header included.
+        total_records = info.records if info else 0
         if uploader is None:
             st = self._stored(run_id)
             done_bytes = st.uploaded_bytes if st else 0
@@ -885,11 +886,11 @@ class Forwarder:
                 bytes_done=done_bytes, bytes_total=target, done=done_bytes >= target,
                 error=st.last_rejection if st else "",
             )  # fmt: skip
-        total_records = max(total_records, uploader.max_seq)
+        total_records = max(total_records, uploader.max_seq + 1)
         done_bytes = uploader.uploaded_bytes
         done = uploader.complete or (uploader.caught_up(target) and (uploader.finish is None or bool(uploader.st.finish_sent)))
         return service_pb2.SyncProgress(
-            run_id=run_id, records_done=total_records if done else uploader.uploaded_seq, records_total=total_records,
+            run_id=run_id, records_done=total_records if done else uploader.uploaded_seq + 1, records_total=total_records,
             bytes_done=min(done_bytes, target), bytes_total=target, done=done, error=uploader.error,
         )  # fmt: skip
 
