@@ -295,20 +295,26 @@ class Run:
 
     # -- sender, finish, fork ------------------------------------------------------------------
 
-    def _start_request(self) -> Any:
-        """The StartRunRequest (requirements computed once, in the sender thread)."""
+    def _start_request(self, create: bool) -> Any:
+        """The StartRunRequest; for a create, with requirements (computed once, in the sender thread)."""
         from swanlabd_pb import records_pb2 as pb
 
-        if self._requirements is None:
-            self._requirements = pb.Requirements(pip=_pip_freeze())
         request = type(self._request)()
         request.CopyFrom(self._request)
-        request.requirements.CopyFrom(self._requirements)
+        if create:
+            if self._requirements is None:
+                self._requirements = pb.Requirements(pip=_pip_freeze())
+            request.requirements.CopyFrom(self._requirements)
         request.config.json = config.to_json()
         request.pid = os.getpid()
         return request
 
     def _start_sender(self, *, child: bool) -> None:
+        # Loaded here, in the caller's thread: a fork() during an import in the sender thread
+        # would leave the child a half-initialized module (grpc itself is the one exception,
+        # see _transport._grpc).
+        from swanlab_client import _relay, _spawn, _transport  # noqa: F401
+
         self.sender = Sender(
             queue=self._queue,
             tables=self._tables,
@@ -337,7 +343,8 @@ class Run:
         from swanlabd_pb import records_pb2 as pb
 
         sender.request_finish(pb.Finish(state=pb.RunState.Value(state), error=error or "", exit_code=exit_code))
-        if not sender.finished.wait(self.settings.finish_timeout_s):
+        # The sender gives up by itself at finish_timeout_s; the margin covers one blocked call.
+        if not sender.finished.wait(self.settings.finish_timeout_s + self.settings.ack_timeout_s):
             _logger.warning(
                 "swanlab_client: finish() gave up after %.0fs with %d rows/records of run %s not confirmed "
                 "durable (swanlabd unreachable and no fallback possible)",
@@ -649,7 +656,7 @@ def _at_exit() -> None:
 
 def _after_fork_in_child() -> None:
     global _grpc_inherited
-    _grpc_inherited = _grpc_inherited or "grpc" in sys.modules
+    _grpc_inherited = _grpc_inherited or "grpc" in sys.modules  # even half-imported
     run = _current
     if run is not None:
         run._forked()

@@ -94,7 +94,7 @@ class Sender:
         *,
         queue: deque,
         tables: RunTables,
-        start_request: Callable[[], svc.StartRunRequest],
+        start_request: Callable[[bool], svc.StartRunRequest],
         connector: Connector,
         settings: Settings,
         warner: Warner,
@@ -131,6 +131,7 @@ class Sender:
         self._last_spawn = -SPAWN_INTERVAL_S
         self._failed_spawns = 0
         self.thread: threading.Thread | None = None
+        self.deadline: float | None = None
         self.watch_main_thread = False
 
     # -- control (any thread) ----------------------------------------------------------------
@@ -142,6 +143,9 @@ class Sender:
     def request_finish(self, finish: pb.Finish) -> None:
         if self.finish_request is None:
             self.finish_request = finish
+            # From now on the sender may give up: finish() is bounded even with no daemon and
+            # no fallback (a forked child), and a child's non-daemon thread must end.
+            self.deadline = time.monotonic() + self._settings.finish_timeout_s
         self.wake.set()
 
     # -- the thread --------------------------------------------------------------------------
@@ -153,11 +157,21 @@ class Sender:
                 self.step()
             except DaemonError as exc:
                 self._lost(exc)
+            except _Expired:
+                pass
             except Exception as exc:  # noqa: BLE001 - a bug must not kill the thread holding the data
                 self.error = exc
                 self._warn.once("bug", "sender error (rows kept, retrying): %r", exc)
                 _logger.debug("sender error", exc_info=True)
                 time.sleep(0.5)
+            if self.deadline is not None and time.monotonic() > self.deadline and not self.finished.is_set():
+                self._warn.once(
+                    "gave-up",
+                    "gave up on run %s (writer %d) after %.0fs: %d queued rows and %d records not "
+                    "confirmed durable (no swanlabd reachable, no fallback possible)",
+                    self.run_id, self.writer, self._settings.finish_timeout_s, len(self.queue), len(self.unacked),
+                )  # fmt: skip
+                self.finished.set()
 
     def step(self) -> None:
         """One turn of the loop (tests call it directly)."""
@@ -173,7 +187,7 @@ class Sender:
         if self.finish_request is None and self.watch_main_thread and not threading.main_thread().is_alive():
             # A forked child leaving through os._exit() (multiprocessing) runs no atexit: this
             # non-daemon thread is what finishes its writer before the process ends.
-            self.finish_request = self._pb.Finish(state=self._pb.FINISHED)
+            self.request_finish(self._pb.Finish(state=self._pb.FINISHED))
         if self.finish_request is not None and not self.queue:
             self._finish()
             return
@@ -287,6 +301,8 @@ class Sender:
         """
         delay = 0.1
         while True:
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                raise _Expired()
             if not self.on_fallback:
                 error = self._try_start(self._connector.daemon())
                 if error is None:
@@ -321,7 +337,7 @@ class Sender:
     def _try_start(self, transport: Transport) -> DaemonError | None:
         """StartRun on `transport` (create, or attach as our writer); adopt it if that works."""
         while True:
-            request = self._start_request()
+            request = self._start_request(not self.created)
             if self.created:
                 request.attach = True
                 request.writer = self.writer  # 0 for a child's first attach: a new writer id
@@ -370,6 +386,10 @@ class Sender:
         if self.on_fallback:
             # The file itself failed (disk full, I/O error): keep the rows, retry slowly.
             time.sleep(1.0)
+
+
+class _Expired(Exception):
+    """The finish deadline passed while still trying to connect."""
 
 
 def _to_float(value: object) -> float:

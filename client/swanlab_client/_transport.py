@@ -7,7 +7,8 @@
         close()
 
 `GrpcTransport` talks to swanlabd over its Unix socket; this is the only module that imports
-grpc, and the client imports it at init(), never at `import swanlab_client`. `FileTransport`
+grpc (`_errors.map_rpc_errors` only catches its errors), and only once a GrpcTransport is
+made: in the sender thread after init(), never at `import swanlab_client`. `FileTransport`
 writes the run folder itself with swanlabd.backup when no daemon can be reached or started
 (contracts.md protocol step 5; a daemon adopts the folder later). A forked child talks through
 `_relay.RelayTransport` instead (see _relay.py for why).
@@ -27,22 +28,15 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
-# Set before grpc is first imported: its fork handlers log one INFO line per fork() while a
-# stream is open, which would print on every DataLoader worker start. A user's own setting wins.
-os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-
-import grpc  # noqa: E402  (after the environment above)
-
-from swanlab_client._errors import (  # noqa: E402
+from swanlab_client._errors import (
     DaemonError,
     DaemonRejectedError,
     DaemonTimeoutError,
     DaemonUnavailableError,
     map_rpc_errors,
 )
-from swanlabd_pb import records_pb2 as pb  # noqa: E402
-from swanlabd_pb import service_pb2 as svc  # noqa: E402
-from swanlabd_pb import service_pb2_grpc  # noqa: E402
+from swanlabd_pb import records_pb2 as pb
+from swanlabd_pb import service_pb2 as svc
 
 # The daemon accepts 64 MiB; our batches stay far below (Settings.batch_max_values).
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -59,10 +53,28 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+def _grpc():  # -> the grpc module
+    """Import grpc on first use, which is in the sender thread, never at init() itself.
+
+    A fork() may land while this import is half done; the child then sees "grpc" in
+    sys.modules and talks through a relay instead (_run._after_fork_in_child), so it never
+    touches the half-imported module.
+    """
+    # Its fork handlers log one INFO line per fork() while a stream is open, which would print
+    # on every DataLoader worker start. A user's own setting wins.
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    import grpc
+
+    return grpc
+
+
 class GrpcTransport:
     """One channel and at most one open Stream to the daemon. Used by the sender thread only."""
 
     def __init__(self, socket: Path, *, connect_timeout_s: float, ack_timeout_s: float) -> None:
+        grpc = _grpc()
+        from swanlabd_pb import service_pb2_grpc
+
         self.target = f"unix:{socket}"
         self._connect_timeout = connect_timeout_s
         self._ack_timeout = ack_timeout_s
@@ -80,7 +92,7 @@ class GrpcTransport:
         self._run: tuple[str, int] | None = None
         self._requests: queue.SimpleQueue[object] | None = None
         self._replies: queue.SimpleQueue[int | DaemonError] | None = None
-        self._call: grpc.Future | None = None
+        self._call = None  # the open Stream call (a grpc.Future)
 
     def start(self, request: svc.StartRunRequest) -> svc.StartRunReply:
         with map_rpc_errors("StartRun"):

@@ -168,7 +168,7 @@ def test_child_writer_attaches_as_a_new_writer_and_defines_its_own_keys():
     child = Sender(
         queue=deque([(5, 0, (2.0,), 0.0)]),
         tables=parent._tables,
-        start_request=lambda: svc.StartRunRequest(start=pb.RunStart(run_id="r1")),
+        start_request=lambda create: svc.StartRunRequest(start=pb.RunStart(run_id="r1")),
         connector=MemoryConnector(mem),
         settings=SETTINGS,
         warner=Warner(),
