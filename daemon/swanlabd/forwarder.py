@@ -194,8 +194,9 @@ class RunUploader:
 
     async def run(self) -> None:
         try:
-            if self.st.complete and self.st.uploaded_bytes >= self._file_size() and self._run_state() != "RUNNING":
-                self.complete = True  # uploaded before and nothing new since: not one request
+            if self.st.complete and self.st.uploaded_bytes >= self._file_size() and self._run_state() != "RUNNING" \
+                    and self._target_host() == self.st.api_host:  # fmt: skip
+                self.complete = True  # uploaded there before and nothing new since: not one request
                 return
             self.st.complete = False
             await self._retry("setup", self._setup)
@@ -691,6 +692,10 @@ class RunUploader:
                 uploadstate.write_file(self.run_dir, self.st)
             except OSError as exc:
                 log.warning("run %s: cannot write %s: %s", self.run_id, uploadstate.UPLOAD_STATE_FILENAME, exc)
+
+    def _target_host(self) -> str:
+        cloud = self.fwd.state.get_cloud(self.run_id) or {}
+        return resolve_hosts(cloud.get("api_host") or None, cloud.get("web_host") or None)[0]
 
     def _file_size(self) -> int:
         try:
