@@ -14,8 +14,8 @@ console while a run is live). Workloads:
   per step, then without again; the logged loop against the mean of the two bare loops.
 - ``crash``: init, ``--steps`` fixed-cost steps with one log() each, then SIGKILL of this very process right after the
   last log(); the facts needed to count what survived are written before the loop.
-- ``throughput``: init, signal ready, wait for the go file, log ``--steps`` rows as fast as
-  possible, finish; reports wall-clock times so compare.py can add up all processes.
+- ``throughput``: init, signal ready, wait for the go file, log rows as fast as possible for
+  ``--seconds``, finish; reports rows and wall-clock times so compare.py can add up all processes.
 """
 
 from __future__ import annotations
@@ -291,10 +291,17 @@ def workload_throughput(tracker: Tracker, args: argparse.Namespace, out: dict[st
     while not os.path.exists(args.go):
         time.sleep(0.002)
     start = time.time()
-    for step in range(args.steps):
-        log(make_row(step), step=step)
+    # Time-boxed, not a fixed row count: every system logs for the same --seconds, so a fast one is
+    # not measured on its fixed costs (init, finish) alone. What is not durable by then is drained
+    # by finish(), and that time counts.
+    deadline = start + args.seconds
+    step = 0
+    while time.time() < deadline:
+        for _ in range(64):
+            log(make_row(step), step=step)
+            step += 1
     tracker.finish()
-    out.update(start_wall=start, end_wall=time.time(), rows=args.steps, backup=tracker.backup_path())
+    out.update(start_wall=start, end_wall=time.time(), rows=step, backup=tracker.backup_path())
 
 
 WORKLOADS = {
@@ -316,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--matmul-n", type=int, default=128)
     parser.add_argument("--ready", help="throughput: touch this file once init() returned")
     parser.add_argument("--go", help="throughput: start logging once this file exists")
+    parser.add_argument("--seconds", type=float, default=3.0, help="throughput: log for this long")
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     os.chdir(args.workdir)
