@@ -125,7 +125,7 @@ class RunUploader:
         self.path = run_dir / backup.BACKUP_FILENAME
         self.st = fwd.load_state(run_id, run_dir)
         self.api: CloudAPI | None = None
-        # writer -> key id -> (name, KeyType, section, scalar lane index)
+        # writer -> key id -> (name, KeyType, section)
         self.keymap: dict[int, dict[int, tuple[str, int, str]]] = {}
         self.partmap: dict[int, dict[int, int]] = {}  # writer -> key id -> scalar lane index
         for wk, (name, ktype, section) in self.st.keys.items():
@@ -141,7 +141,6 @@ class RunUploader:
         self.errors: dict[str, str] = {}
         self.blocked = False
         self.need_summary = False
-        self.finish: pb.Finish | None = None
         self.max_seq = 0
         self.complete = False
         self.limits = {lane: cloudapi.MAX_METRICS_PER_CALL for lane in LANES}
@@ -276,7 +275,7 @@ class RunUploader:
                 continue
             if self._run_state() == "RUNNING":
                 continue
-            if self.finish is not None and not self.st.finish_sent:
+            if self.st.finish_state and not self.st.finish_sent:
                 await self._retry("state", self._send_state)
             self.complete = self.st.complete = True
             self.errors.pop("heartbeat", None)
@@ -285,9 +284,9 @@ class RunUploader:
             return
 
     async def _send_state(self) -> None:
-        assert self.api is not None and self.finish is not None
-        name = STATE_NAMES.get(self.finish.state, "FINISHED")
-        finished = self.finish.finish_time_ms or int(time.time() * 1000)
+        assert self.api is not None
+        name = STATE_NAMES.get(self.st.finish_state, "FINISHED")
+        finished = self.st.finish_ms or int(time.time() * 1000)
         await self.api.set_state(self.st.workspace, self.st.project, self.st.experiment_cuid, name, finished)  # type: ignore[arg-type]
         self.st.finish_sent = name
 
@@ -385,7 +384,9 @@ class RunUploader:
                         self._add_key(rec.writer, k.id, k.name, k.type, k.section)
                         self.st.keys[f"{rec.writer}:{k.id}"] = [k.name, k.type, k.section]
             elif kind == "finish":
-                self.finish = rec.finish
+                # Kept in the upload state: after a restart no lane may read this record again.
+                self.st.finish_state = rec.finish.state or pb.FINISHED
+                self.st.finish_ms = rec.finish.finish_time_ms or rec.time_ms
             if rec.seq > self.max_seq:
                 self.max_seq = rec.seq
             yield rec, start, end
@@ -893,7 +894,7 @@ class Forwarder:
             )  # fmt: skip
         total_records = max(total_records, uploader.max_seq + 1)
         done_bytes = uploader.uploaded_bytes
-        done = uploader.complete or (uploader.caught_up(target) and (uploader.finish is None or bool(uploader.st.finish_sent)))
+        done = uploader.complete or (uploader.caught_up(target) and (not uploader.st.finish_state or bool(uploader.st.finish_sent)))
         return service_pb2.SyncProgress(
             run_id=run_id, records_done=total_records if done else uploader.uploaded_seq + 1, records_total=total_records,
             bytes_done=min(done_bytes, target), bytes_total=target, done=done, error=uploader.error,

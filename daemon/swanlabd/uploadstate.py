@@ -91,6 +91,8 @@ class UploadState:
     columns: list[str] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     rejected_total: int = 0
+    finish_state: int = 0  # the run's Finish record (pb.RunState value) once a lane read it; 0 before
+    finish_ms: int = 0
     finish_sent: str = ""  # the final state the server accepted ("FINISHED", ...), "" before
     complete: bool = False  # the whole file (as large as uploaded_bytes) and its final state are up
     uploaded_bytes: int = 0  # lowest lane cursor when last saved: the progress shown in status
