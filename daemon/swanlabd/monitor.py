@@ -98,18 +98,23 @@ class Monitor:
     def sample_process_tree(self, pid: int) -> dict[str, float]:
         """Stats of `pid` and its descendants; empty if `pid` is gone."""
         try:
-            root, _ = self._process(pid)
-            tree = [root, *root.children(recursive=True)]
+            root, root_fresh = self._process(pid)
+            children = root.children(recursive=True)
         except psutil.Error:
             self._procs.pop(pid, None)
             return {}
+        members = [(root, root_fresh)]
+        for child in children:
+            try:
+                members.append(self._process(child.pid))
+            except psutil.Error:
+                continue  # exited while we walked the tree
         threads = 0
         rss = 0
         cpu = 0.0
         count = 0
-        for proc in tree:
+        for proc, fresh in members:
             try:
-                proc, fresh = self._process(proc.pid)
                 with proc.oneshot():
                     threads += proc.num_threads()
                     rss += proc.memory_info().rss
@@ -117,9 +122,9 @@ class Monitor:
                     cpu += 0.0 if fresh else proc.cpu_percent(interval=None)
                 count += 1
             except psutil.Error:
-                continue  # exited while we walked the tree
-        alive = {proc.pid for proc in tree}
-        for gone in [p for p in self._procs if p not in alive and p != pid]:
+                continue
+        # Forget exited processes (of any run's tree: one Monitor serves every run).
+        for gone in [p for p, proc in self._procs.items() if not proc.is_running()]:
             del self._procs[gone]
         total = psutil.virtual_memory().total
         return {
