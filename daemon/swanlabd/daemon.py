@@ -47,6 +47,7 @@ LOCK_NAME = "swanlabd.lock"
 PID_NAME = "swanlabd.pid"
 CRASH_WATCH_INTERVAL_S = 0.5
 STREAM_END_RECHECK_S = 0.05
+CANCEL_WAIT_S = 2.0
 STATE_OPEN_WAIT_S = 5.0
 # Part of shutdown_timeout_s that in-flight RPCs get to finish before they are cancelled.
 SERVER_GRACE_FRACTION = 0.3
@@ -225,8 +226,10 @@ class Daemon:
                     await store.settle(info)
                 except Exception as exc:
                     log.debug("run %s: not settled yet: %r", info.run_id, exc)
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow the cancel of shutdown.
             try:
-                await asyncio.wait_for(self._stream_ended.wait(), CRASH_WATCH_INTERVAL_S)
+                async with asyncio.timeout(CRASH_WATCH_INTERVAL_S):
+                    await self._stream_ended.wait()
                 # A client's stream broke: look again once a dying process has had time to exit.
                 await asyncio.sleep(STREAM_END_RECHECK_S)
             except TimeoutError:
@@ -327,9 +330,13 @@ def read_pid(home: Path) -> int | None:
 
 
 async def cancel(task: asyncio.Task[None] | None) -> None:
-    """Cancel a task and wait for it; its own errors were already reported by run()."""
+    """Cancel a task and wait for it (bounded); its own errors were already reported by run()."""
     if task is None or task.done():
         return
     task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=CANCEL_WAIT_S)
+    if not done:
+        log.error("task %s ignored its cancellation for %.0f s; going on without it", task.get_name(), CANCEL_WAIT_S)
+        return
     with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
+        task.result()

@@ -657,7 +657,8 @@ class RunStore:
                     f"but the daemon holds only up to {run.held(writer)}; replay the rest first"
                 )
             try:
-                await asyncio.wait_for(run.progress.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await run.progress.wait()
             except TimeoutError:
                 pass
         durable = run.held(writer)
