@@ -7,8 +7,6 @@ Each test gets its own daemon paths (tests/helpers/daemon.py); scripts run as su
 from __future__ import annotations
 
 import json
-import os
-import random
 import signal
 import subprocess
 import sys
@@ -17,38 +15,12 @@ from pathlib import Path
 
 import pytest
 from backups import expected_rows, read_run
-from helpers.daemon import DaemonProcess, socket_accepts
+from helpers.daemon import DaemonProcess
+from runner import TRAINER, ls, trainer, wait_line
 
 from swanlabd_pb import records_pb2 as pb
 
 ROOT = Path(__file__).resolve().parents[2]
-TRAINER = Path(__file__).parent / "scripts" / "trainer.py"
-
-
-def trainer(d: DaemonProcess, *args: str, **kw) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, str(TRAINER), *args], env=d.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw
-    )
-
-
-def wait_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith(prefix):
-            return line.strip()
-        if not line and proc.poll() is not None:
-            break
-    raise AssertionError(f"no line starting {prefix!r}; stderr:\n{proc.stderr.read() if proc.stderr else ''}")
-
-
-def ls(d: DaemonProcess) -> list[dict]:
-    out = d.ctl("ls", "--json", check=True).stdout
-    data = json.loads(out)
-    return data["runs"] if isinstance(data, dict) else data
-
-
 def test_quickstart_autostarts_the_daemon_and_the_run_is_listed_and_dumped(daemon_paths: DaemonProcess):
     d = daemon_paths
     assert not d.running
@@ -65,38 +37,6 @@ def test_quickstart_autostarts_the_daemon_and_the_run_is_listed_and_dumped(daemo
     rows = read_run(runs[0]["run_dir"]).rows[1]
     assert [s for s, r in rows if "train/loss" in r] == list(range(1000))
     assert [s for s, r in rows if "val/mse" in r] == [199, 399, 599, 799, 999]
-
-
-@pytest.mark.slow
-def test_daemon_sigkilled_at_random_moments_loses_nothing(daemon: DaemonProcess):
-    """200,000 rows while the daemon is SIGKILLed 10+ times; the client restarts it and replays."""
-    rows, keys = 200_000, 4
-    proc = trainer(daemon, "--rows", str(rows), "--keys", str(keys), "--pause-every", "2000", "--pause", "0.2")
-    rng = random.Random(1234)
-    kills = 0
-    try:
-        while proc.poll() is None and kills < 12:
-            if daemon.pid is None or not socket_accepts(daemon.socket):  # the client is starting one
-                time.sleep(0.05)
-                continue
-            time.sleep(rng.uniform(0.05, 0.6))
-            if daemon.pid is not None and proc.poll() is None:
-                daemon.kill(signal.SIGKILL)
-                kills += 1
-        out, err = proc.communicate(timeout=240)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
-    assert "writing run" not in err, err  # it never gave up on the daemon
-    assert kills >= 10, f"the run ended after only {kills} kills; slow it down"
-    run_dir = json.loads(out.splitlines()[0])["run_dir"]
-    content = read_run(run_dir)
-    assert content.lost == []
-    assert content.rows[1] == expected_rows(rows, keys)  # every row exactly once, in order
-    cs = content.client_seqs[1]
-    assert cs == list(range(1, len(cs) + 1))
-    assert content.finish is not None and content.finish.state == pb.FINISHED
 
 
 def test_training_process_sigkill_keeps_acked_rows_and_marks_crashed_within_5s(daemon: DaemonProcess):
@@ -186,3 +126,29 @@ def test_daemon_gone_for_good_mid_run_then_fallback_holds_everything(daemon: Dae
     content = read_run(run_dir)
     assert content.rows[1] == expected_rows(20000, 5)
     assert content.finish.state == pb.FINISHED
+
+
+@pytest.mark.parametrize(
+    ("ending", "state", "returncode"),
+    [
+        ("pass", pb.FINISHED, 0),  # no finish() call: atexit finishes the run
+        ("raise ValueError('boom')", pb.CRASHED, 1),
+        ("raise KeyboardInterrupt", pb.ABORTED, 1),
+    ],
+)
+def test_the_way_a_script_ends_sets_the_run_state(daemon: DaemonProcess, ending: str, state: int, returncode: int):
+    script = (
+        "import swanlab_client as s\n"
+        "s.init(project='endings', mode='offline')\n"
+        "for i in range(100):\n"
+        "    s.log({'a': i})\n"
+        f"{ending}\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], env=daemon.env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == returncode, result.stderr
+    (run_dir,) = daemon.runs()
+    content = read_run(run_dir)
+    assert [s for s, _ in content.rows[1]] == list(range(100))
+    assert content.finish.state == state
+    if state == pb.CRASHED:
+        assert "ValueError: boom" in content.finish.error and "Traceback" in result.stderr

@@ -1,0 +1,37 @@
+"""Run the client's test scripts against a test daemon and ask the daemon about runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from helpers.daemon import DaemonProcess
+
+TRAINER = Path(__file__).parent / "scripts" / "trainer.py"
+
+
+def trainer(d: DaemonProcess, *args: str, **kw) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(TRAINER), *args], env=d.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw
+    )
+
+
+def wait_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith(prefix):
+            return line.strip()
+        if not line and proc.poll() is not None:
+            break
+    raise AssertionError(f"no line starting {prefix!r}; stderr:\n{proc.stderr.read() if proc.stderr else ''}")
+
+
+def ls(d: DaemonProcess) -> list[dict]:
+    out = d.ctl("ls", "--json", check=True).stdout
+    data = json.loads(out)
+    return data["runs"] if isinstance(data, dict) else data
