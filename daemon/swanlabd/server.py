@@ -136,6 +136,7 @@ class Servicer(service_pb2_grpc.SwanlabdServicer):
         # Reads race the daemon's stop: at shutdown an idle stream ends at once with UNAVAILABLE
         # (the client reconnects and replays) instead of holding the server's grace period.
         stopping = asyncio.ensure_future(self.daemon.stopped.wait())
+        read: asyncio.Future | None = None
         try:
             async with translate_errors(context, "Stream"):
                 run = None
@@ -168,6 +169,8 @@ class Servicer(service_pb2_grpc.SwanlabdServicer):
                     await context.write(service_pb2.StreamReply(durable_client_seq=durable))
         finally:
             stopping.cancel()
+            if read is not None:
+                read.cancel()  # pending only if this handler itself was cancelled mid-wait
             self.daemon.stream_ended()
 
     async def FinishRun(self, request: service_pb2.FinishRunRequest, context: Context) -> service_pb2.FinishRunReply:
