@@ -201,3 +201,17 @@ def test_daemon_sighup_reopens_its_log_file_and_never_logs_the_api_key() -> None
         assert KEY not in everything
     finally:
         d.close()
+
+
+def test_keys_stored_or_loaded_by_the_state_db_are_redacted(tmp_path: Path) -> None:
+    from swanlabd.state import State
+
+    stored, loaded = "stored-" + KEY, "loaded-" + KEY
+    state = State(tmp_path / "state")
+    try:
+        state.put_cloud("run-a", {"api_host": "h", "web_host": "w", "api_key": stored})
+        state.creds_db.put(b"run-b", json.dumps({"api_key": loaded}).encode())  # as left by an earlier daemon
+        assert state.get_cloud("run-b") == {"api_key": loaded}
+    finally:
+        state.close()
+    assert redact(f"upload of {stored} and {loaded}") == "upload of *** and ***"
