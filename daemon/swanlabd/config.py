@@ -14,14 +14,13 @@ value came from and what was expected; `swanlabd` prints it and exits 2 before i
 
 `DaemonConfig(...)` on its own reads keyword arguments and the environment only (handy in tests).
 Commands read all sources: `add_arguments(parser)` adds `--config` and the flags, then
-`load_or_exit(args)` returns the DaemonConfig, or prints the one-line error and exits 2.
+`load_from_args(args)` merges them (cmd_run prints a ConfigError's line and exits 2).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tomllib
 import types
 import typing
@@ -148,15 +147,6 @@ def load_from_args(args: argparse.Namespace) -> Loaded:
     """`load_config` with the `--config` file and flags that `add_arguments` parsed."""
     flags = {key: getattr(args, f"cfg_{key}") for key in DaemonConfig.model_fields}
     return load_config(config_file=args.config, flags={k: v for k, v in flags.items() if v is not None})
-
-
-def load_or_exit(args: argparse.Namespace, prog: str = "swanlabd") -> DaemonConfig:
-    """`load_from_args(args).config`; on invalid configuration print one line to stderr, exit 2."""
-    try:
-        return load_from_args(args).config
-    except ConfigError as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
 
 
 def load_config(

@@ -129,11 +129,6 @@ class Notifier:
                 self.status(status())
             await asyncio.sleep(interval)
 
-    def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-
 
 def status_line(active_runs: int, queued_bytes: int) -> str:
     """The daemon's STATUS= text: `2 active runs, 1.5 MiB queued for upload`."""
