@@ -10,7 +10,6 @@ per client.
 from __future__ import annotations
 
 import collections
-import signal
 import subprocess
 import sys
 import time
