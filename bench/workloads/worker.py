@@ -10,8 +10,9 @@ console while a run is live). Workloads:
 
 - ``log``: init, ``--steps`` log() calls of 10 scalars timed one by one with perf_counter_ns in
   the training thread, finish; wall times, peak RSS, the helper process's peak RSS.
-- ``fixedcost``: a NumPy matmul loop of ``--steps`` steps without logging, then with one log()
-  per step, then without again; the logged loop against the mean of the two bare loops.
+- ``fixedcost``: a NumPy matmul loop, ``--steps`` steps without logging and ``--steps`` steps
+  with one log() each, in alternating blocks after init(); the logged steps' time against the
+  bare steps'.
 - ``crash``: init, ``--steps`` fixed-cost steps with one log() each, then SIGKILL of this very process right after the
   last log(); the facts needed to count what survived are written before the loop.
 - ``throughput``: init, signal ready, wait for the go file, log rows as fast as possible for
@@ -236,36 +237,50 @@ def matmul_step(n: int) -> Callable[[], object]:
     return lambda: a @ b
 
 
+FIXEDCOST_BLOCK = 100
+# Bare and logged blocks in ABBA order: drift of a shared machine over seconds cancels out, and
+# background work a tracker leaves behind after a logged block falls as often into the next logged
+# block as into a bare one.
+FIXEDCOST_PATTERN = "BLLB"
+
+
 def workload_fixedcost(tracker: Tracker, args: argparse.Namespace, out: dict[str, Any]) -> None:
     step_cost = matmul_step(args.matmul_n)
     clock = time.perf_counter
-
-    def bare() -> float:
-        start = clock()
-        for _ in range(args.steps):
-            step_cost()
-        return clock() - start
-
-    before = bare()
     tracker.init("bench-fixedcost")
     log = tracker.log
+    spent = {"B": 0.0, "L": 0.0}
+    # Bare time of the first and of the last B of each BLLB group, kept apart: their ratio is an
+    # A/A test, the noise floor that the slowdown figure can be read against.
+    bare_halves = [0.0, 0.0]
+    step = 0
+    for block in range(2 * max(1, args.steps // FIXEDCOST_BLOCK)):
+        kind = FIXEDCOST_PATTERN[block % len(FIXEDCOST_PATTERN)]
+        start = clock()
+        if kind == "B":
+            for _ in range(FIXEDCOST_BLOCK):
+                step_cost()
+        else:
+            for _ in range(FIXEDCOST_BLOCK):
+                step_cost()
+                log(make_row(step), step=step)
+                step += 1
+        elapsed = clock() - start
+        spent[kind] += elapsed
+        if kind == "B":
+            bare_halves[block % len(FIXEDCOST_PATTERN) != 0] += elapsed
     start = clock()
-    for step in range(args.steps):
-        step_cost()
-        log(make_row(step), step=step)
-    logged = clock() - start
     tracker.finish()
-    finished = clock() - start
-    after = bare()
-    base = (before + after) / 2
+    finish = clock() - start
     out.update(
-        bare_before_s=before,
-        bare_after_s=after,
-        logged_s=logged,
-        logged_finish_s=finished,
-        step_ms=base / args.steps * 1e3,
-        slowdown_pct=(logged / base - 1) * 100,
-        slowdown_with_finish_pct=(finished / base - 1) * 100,
+        bare_s=spent["B"],
+        logged_s=spent["L"],
+        finish_s=finish,
+        logged_steps=step,
+        step_ms=spent["B"] / step * 1e3,
+        slowdown_pct=(spent["L"] / spent["B"] - 1) * 100,
+        slowdown_with_finish_pct=((spent["L"] + finish) / spent["B"] - 1) * 100,
+        aa_noise_pct=abs(bare_halves[1] / bare_halves[0] - 1) * 100 if bare_halves[0] else 0.0,
     )
 
 
