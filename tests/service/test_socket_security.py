@@ -126,8 +126,8 @@ def test_stale_socket_after_sigkill_is_replaced(daemon: DaemonProcess) -> None:
 def test_second_daemon_on_the_same_socket_is_refused(daemon: DaemonProcess) -> None:
     other = DaemonProcess()
     other.socket = daemon.socket  # same socket, its own data root
+    proc = other.spawn()
     try:
-        proc = other.spawn()
         assert proc.wait(timeout=30) == 1
         assert f"already running for socket {daemon.socket}" in other.output(), other.output()
         # The first one is untouched.
@@ -141,8 +141,8 @@ def test_second_daemon_on_the_same_socket_is_refused(daemon: DaemonProcess) -> N
 def test_second_daemon_on_the_same_data_root_is_refused(daemon: DaemonProcess) -> None:
     other = DaemonProcess()
     other.home = daemon.home  # same data root, its own socket
+    proc = other.spawn()
     try:
-        proc = other.spawn()
         assert proc.wait(timeout=30) == 1
         out = other.output()
         assert f"another swanlabd (pid {daemon.pid}) is already running for data root {daemon.home}" in out, out
