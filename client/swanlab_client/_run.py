@@ -7,6 +7,9 @@ the queue as one `(step, schema_id, values, time)` tuple with no other work; eve
 validates, interns key ids and schemas, and caches the key tuple for next time. A call either
 queues its whole row or raises (nothing half-logged).
 
+Console: init() wraps sys.stdout/sys.stderr (`ConsoleTee`); printed lines go into the same queue
+as rows, so the run's console log keeps its order with the metrics.
+
 Exit: atexit finishes the run as FINISHED; sys.excepthook as CRASHED (ABORTED for an uncaught
 KeyboardInterrupt); a SIGTERM handler (installed only where SIGTERM had its default action) as
 ABORTED, then the signal's usual effect. finish() returns once the daemon (or the fallback file)
@@ -43,7 +46,7 @@ from swanlab_client._errors import (
     NotInitializedError,
     RunFinishedError,
 )
-from swanlab_client._sender import CONFIG, RunTables, Sender, Warner, pending
+from swanlab_client._sender import CONFIG, CONSOLE, RunTables, Sender, Warner, pending
 from swanlab_client._settings import Settings
 from swanlab_client._validate import FAST_TYPES
 
@@ -57,6 +60,7 @@ _MODE_ALIASES = {"online": "cloud", "local": "offline", "cloud-only": "cloud"}
 RUN_ID_ALPHABET = string.ascii_lowercase + string.digits
 RUN_ID_LENGTH = 21  # like SwanLab's experiment cuids (and swanlabd.runstore.new_run_id)
 MAX_CACHED_KEY_TUPLES = 4096
+MAX_CONSOLE_LINE = 8192  # characters kept of one printed line
 _FINISH_STATES = {"success": "FINISHED", "finished": "FINISHED", "crashed": "CRASHED", "aborted": "ABORTED"}
 _now = time.time
 
@@ -110,7 +114,7 @@ class Config(MutableMapping[str, Any]):
         return f"Config({self._data!r})"
 
     def to_json(self) -> str:
-        return json.dumps(self._data, default=str, sort_keys=True)
+        return json.dumps(self._data, default=str)  # insertion order: the cloud shows keys in it
 
     def _reset(self, data: Mapping[str, Any], run: Run | None) -> None:
         object.__setattr__(self, "_run", None)
@@ -283,8 +287,36 @@ class Run:
                 self._room.wait(0.1)
 
     def _drained(self) -> None:
-        with self._room:
-            self._room.notify_all()
+        # Never block here: a signal handler (SIGTERM -> finish) may run in the main thread while
+        # it holds this lock inside _full(), and it waits for this very thread. The waiter polls
+        # every 0.1 s anyway; the notification only saves it the wait.
+        if self._room.acquire(blocking=False):
+            try:
+                self._room.notify_all()
+            finally:
+                self._room.release()
+
+    def _console(self, tee: ConsoleTee, text: str) -> None:
+        """Queue the complete lines of what was printed (called by ConsoleTee; never raises)."""
+        if self._finished or self._limit == 0 or self.mode == "disabled":
+            return  # a forked child that has not logged does not start a connection for prints
+        buf = tee.partial + text
+        if "\r" in buf:
+            # Progress bars redraw a line with \r: keep what a terminal would show.
+            buf = "\n".join(part.rsplit("\r", 1)[-1] for part in buf.split("\n"))
+        lines = buf.split("\n")
+        tee.partial = lines.pop()[-MAX_CONSOLE_LINE:]
+        q = self._queue
+        for line in lines:
+            if len(q) >= self._limit:
+                self._warn.once("console-full", "console lines dropped while the queue is full (log() rows never are)")
+                return
+            q.append((CONSOLE, line[:MAX_CONSOLE_LINE], tee.stream, _now()))
+
+    def _flush_console(self) -> None:
+        for tee in (sys.stdout, sys.stderr):
+            if isinstance(tee, ConsoleTee) and tee.partial:
+                self._console(tee, "\n")
 
     def _config_changed(self) -> None:
         if self._finished or self.mode == "disabled":
@@ -335,6 +367,7 @@ class Run:
         self._start_sender(child=True)
 
     def _finish(self, state: str, error: str | None, exit_code: int = 0) -> None:
+        self._flush_console()
         self._finished = True
         self._schema_by_keys = {}  # every later log() takes the slow path, which raises
         sender = self.sender
@@ -362,6 +395,41 @@ class Run:
         self._queue = deque()
         self._last = 0  # a new writer: its explicit steps are not "backwards" from the parent's
         self._limit = 0  # the next log() lands in _full(), which starts this child's sender
+
+
+class ConsoleTee:
+    """sys.stdout / sys.stderr for a run: writes go to the real stream, then to the run's console log.
+
+    Installed by init() (Settings.console) and left in place afterwards: with no active run it
+    only passes text through. Everything else is the wrapped stream's (`__getattr__`).
+    """
+
+    def __init__(self, stream: Any, kind: int) -> None:
+        self._stream = stream
+        self.stream = kind
+        self.partial = ""
+
+    def write(self, text: str) -> int:
+        n = self._stream.write(text)
+        run = _current
+        if run is not None and type(text) is str:
+            try:
+                run._console(self, text)
+            except Exception:  # noqa: BLE001 - printing must never fail because of the logger
+                pass
+        return n
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _install_console() -> None:
+    from swanlabd_pb import records_pb2 as pb
+
+    if not isinstance(sys.stdout, ConsoleTee) and sys.stdout is not None:
+        sys.stdout = ConsoleTee(sys.stdout, pb.STDOUT)
+    if not isinstance(sys.stderr, ConsoleTee) and sys.stderr is not None:
+        sys.stderr = ConsoleTee(sys.stderr, pb.STDERR)
 
 
 class DaemonConnector:
@@ -469,6 +537,8 @@ def init(
     if settings.hooks:
         _install_hooks()
     if mode != "disabled":
+        if settings.console:
+            _install_console()
         run._start_sender(child=False)
     else:
         _logger.warning("swanlab_client: mode='disabled': log() validates its input and stores nothing")

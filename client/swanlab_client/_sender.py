@@ -3,8 +3,9 @@
 Policy lives here; I/O lives in a `Transport` (_transport.py). The sender
 
 - takes whatever log() queued (a deque of `(step, schema_id, values, time)` tuples; no
-  per-scalar objects) and encodes it in large batches: KeyDefs for keys this writer has not
-  defined yet, then ScalarRows records of up to `batch_max_values` scalars as packed columns;
+  per-scalar objects; config changes and console lines ride in the same queue, so their order
+  is kept) and encodes it in large batches: KeyDefs for keys this writer has not defined yet,
+  then ScalarRows records of up to `batch_max_values` scalars as packed columns;
 - numbers every record with this writer's client_seq (1, 2, 3 ...) and keeps it in `unacked`
   until the daemon says it is durable (written to the backup file);
 - sends one batch at a time and waits for its ack (`Transport.send`), so a batch is whatever
@@ -47,7 +48,9 @@ RECORDS_PER_SEND = 16
 MAX_ROWS_PER_TAKE = 16_384
 SPAWN_INTERVAL_S = 1.0
 SPAWNS_BEFORE_FALLBACK = 3
-CONFIG = None  # the `step` slot of a queued config change: (CONFIG, json, None, time)
+# Queue items other than rows carry a negative marker in the `step` slot (steps are >= 0):
+CONFIG = -1  # (CONFIG, config json, None, time)
+CONSOLE = -2  # (CONSOLE, line, pb.STDOUT | pb.STDERR, time)
 
 
 class Connector(Protocol):
@@ -121,6 +124,7 @@ class Sender:
         self.durable = 0
         self.unacked: list[pb.Record] = []
         self.defined = 0  # key ids 1..defined have a KeyDef on this writer's stream
+        self.line_no = 0  # console lines sent by this writer
         self.transport: Transport | None = None
         self.on_fallback = False
         self.finish_request: pb.Finish | None = None
@@ -230,9 +234,18 @@ class Sender:
             steps.clear(), sizes.clear(), key_ids.clear(), values.clear(), times.clear()
 
         for step, ref, vals, t in items:
-            if step is CONFIG:
+            if step < 0:
                 flush()
-                records.append(pb.Record(time_ms=int(t * 1000), config=pb.Config(json=ref)))
+                t_ms = int(t * 1000)
+                if step == CONFIG:
+                    records.append(pb.Record(time_ms=t_ms, config=pb.Config(json=ref)))
+                    continue
+                self.line_no += 1
+                line = pb.ConsoleLine(line_no=self.line_no, text=ref, stream=vals, time_ms=t_ms)
+                if records and records[-1].HasField("console") and len(records[-1].console.lines) < limit:
+                    records[-1].console.lines.append(line)
+                else:
+                    records.append(pb.Record(time_ms=t_ms, console=pb.ConsoleLines(lines=[line])))
                 continue
             schema = schemas[ref]
             steps.append(step)

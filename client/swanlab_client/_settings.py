@@ -52,6 +52,9 @@ class Settings:
     finish_timeout_s: float = 90.0
     """Last-resort bound on finish(); normally it returns as soon as the daemon (or the fallback
     file) holds every row, without waiting on the network."""
+    console: bool = True
+    """Also record what the script prints (sys.stdout/sys.stderr are wrapped; the text still reaches
+    the terminal) as the run's console log, as the official SDK does."""
     hooks: bool = True
     """Install atexit, sys.excepthook and SIGTERM handlers that finish the run (FINISHED, CRASHED,
     ABORTED)."""
