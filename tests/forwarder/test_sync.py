@@ -134,3 +134,11 @@ def test_sync_with_a_wrong_key_exits_non_zero_naming_the_run(fwd_daemon, cloud):
     assert result.returncode == 1
     assert run_id in result.stderr and "401" in result.stderr
     assert bad not in result.stdout + result.stderr + fwd_daemon.output()
+
+
+def test_project_and_workspace_overrides(fwd_daemon, cloud):
+    run_id = offline_run(fwd_daemon, 20)
+    result = ctl_sync(fwd_daemon, cloud, "--project", "elsewhere", "--workspace", "alice")
+    assert result.returncode == 0, result.stderr
+    assert [e["cuid"] for e in cloud.experiments("alice", "elsewhere")] == [run_id]
+    assert cloud.experiments("alice", "offline-proj") == []
