@@ -152,3 +152,20 @@ def test_the_way_a_script_ends_sets_the_run_state(daemon: DaemonProcess, ending:
     assert content.finish.state == state
     if state == pb.CRASHED:
         assert "ValueError: boom" in content.finish.error and "Traceback" in result.stderr
+
+
+def test_clients_racing_to_start_the_daemon_all_succeed_on_one_daemon(daemon_paths: DaemonProcess):
+    d = daemon_paths
+    procs = [trainer(d, "--rows", "2000", "--name", f"racer{i}") for i in range(4)]
+    dirs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert "writing run" not in err  # nobody fell back to writing its folder itself
+        dirs.append(json.loads(out.splitlines()[0])["run_dir"])
+    assert d.running
+    runs = ls(d)
+    assert sorted(r["run_dir"] for r in runs) == sorted(dirs)
+    assert all(r["state"] == "FINISHED" for r in runs)
+    for run_dir in dirs:
+        assert read_run(run_dir).rows[1] == expected_rows(2000, 5)
