@@ -238,8 +238,8 @@ class CloudAPI:
             raise CloudTimeout(what, f"{type(exc).__name__}", maybe_committed=False) from exc
         except httpx.TimeoutException as exc:
             raise CloudTimeout(what, f"{type(exc).__name__}", maybe_committed=True) from exc
-        except httpx.ConnectError as exc:
-            raise TransportError(what, f"ConnectError: {exc}", maybe_committed=False) from exc
+        except (httpx.ConnectError, httpx.InvalidURL) as exc:
+            raise TransportError(what, f"{type(exc).__name__}: {exc}", maybe_committed=False) from exc
         except (httpx.TransportError, httpx.DecodingError, httpx.TooManyRedirects) as exc:
             raise TransportError(what, f"{type(exc).__name__}: {exc}", maybe_committed=True) from exc
         if response.status_code >= 400:

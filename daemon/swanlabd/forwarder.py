@@ -350,6 +350,7 @@ class RunUploader:
                 delay = self.fwd.retry.delay(attempt)
                 message = f"{where}: {exc}; retrying"
             except OSError as exc:
+                blocked = True  # the run folder is gone or unreadable: the user must act
                 delay = self.fwd.retry.delay(attempt, blocked=True)
                 message = f"{where}: cannot read {self.path}: {exc}"
             else:

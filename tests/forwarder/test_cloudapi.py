@@ -38,6 +38,7 @@ def run(coro):
     [
         (httpx.ConnectError("refused"), TransportError, False),
         (httpx.ConnectTimeout("connect"), CloudTimeout, False),
+        (httpx.InvalidURL("no host"), TransportError, False),
         (httpx.PoolTimeout("pool"), CloudTimeout, False),
         (httpx.ReadTimeout("read"), CloudTimeout, True),
         (httpx.WriteTimeout("write"), CloudTimeout, True),
