@@ -53,3 +53,24 @@ def test_a_401_mid_run_logs_in_again_and_drops_nothing(fwd_daemon, cloud):
     assert sorted(points(cloud, run.run_id, "acc")) == list(range(0, 201))
     assert sum(1 for r in cloud.requests() if r["path"] == "/api/login/api_key") > logins
     assert cloud.duplicate_count() == 0
+
+
+def test_host_metrics_go_up_as_system_columns(cloud):
+    from helpers.daemon import DaemonProcess
+
+    d = DaemonProcess(env={"SWANLABD_FORWARD": "true", "SWANLABD_MONITOR_INTERVAL_S": "0.2"})
+    d.env = {k: v for k, v in d.env.items() if not k.startswith("SWANLAB_")}
+    try:
+        d.start()
+        stub = d.stub()
+        run = cloud_run(stub, cloud)
+        system = wait_for(
+            lambda: [k for k in cloud.store.metrics(run.run_id) if k.startswith("__swanlab__.")], 20, "system metrics up"
+        )
+        finish(stub, run.run_id, 1, 0)
+        assert wait_for(lambda: finished(cloud, run.run_id), 20, "final state") == "FINISHED"
+    finally:
+        d.close()
+    columns = cloud.store.columns(cloud.project(USER, "proj")["cuid"])
+    assert all(columns[key]["type"] == "SYSTEM" for key in system)
+    assert cloud.errors() == [] and cloud.duplicate_count() == 0
