@@ -142,3 +142,13 @@ def test_project_and_workspace_overrides(fwd_daemon, cloud):
     assert result.returncode == 0, result.stderr
     assert [e["cuid"] for e in cloud.experiments("alice", "elsewhere")] == [run_id]
     assert cloud.experiments("alice", "offline-proj") == []
+
+
+def test_sync_starts_a_daemon_when_none_runs(fwd_daemon, cloud):
+    run_id = offline_run(fwd_daemon, 100)
+    fwd_daemon.stop()
+    assert not fwd_daemon.running
+    result = ctl_sync(fwd_daemon, cloud)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert fwd_daemon.running  # the one sync started (fwd_daemon.close() stops it)
+    assert_complete(cloud, run_id, 100)
