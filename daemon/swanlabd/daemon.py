@@ -253,7 +253,9 @@ class Daemon:
                     continue
                 host = await asyncio.to_thread(monitor.sample)
                 for run in runs:
-                    tree = await asyncio.to_thread(monitor.sample_process_tree, run.info.pid) if run.info.pid else {}
+                    # Only a pid we could see at StartRun is the client's (not one from another namespace).
+                    pid = run.info.pid if run.info.pid_started else 0
+                    tree = await asyncio.to_thread(monitor.sample_process_tree, pid) if pid else {}
                     if run.run_id in self.store.active:
                         self.store.append_system(run, {**host, **tree}, now_ms())
         finally:
