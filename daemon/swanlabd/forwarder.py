@@ -773,7 +773,7 @@ class Forwarder:
     """
 
     def __init__(self, config: Any, state: Any, *, runstore: Any = None, max_inflight: int = 8, per_run_inflight: int = 4,
-                 retry: RetryPolicy | None = None, heartbeat_s: float = 600.0, poll_s: float = 1.0,
+                 retry: RetryPolicy | None = None, heartbeat_s: float = 600.0, poll_s: float = 2.0,
                  linger_s: float = 0.1, timeout: httpx.Timeout = cloudapi.DEFAULT_TIMEOUT) -> None:  # fmt: skip
         self.config = config
         self.state = state

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -78,3 +79,4 @@ def test_final_state_is_sent_after_a_restart_at_the_end(cloud):
                                                          "bs": {"value": 8, "desc": "", "sort": 1}}  # fmt: skip
     finally:
         state.close()
+        shutil.rmtree(root, ignore_errors=True)
