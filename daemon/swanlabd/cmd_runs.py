@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 EXIT_DOWN = 1
-RPC_TIMEOUT_S = 5.0
+RPC_TIMEOUT_S = 3.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,13 +25,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.set_defaults(func=status_command)
     ls = subparsers.add_parser("ls", help="list runs: id, path, mode, state, records, bytes not yet uploaded")
     _common(ls)
-    ls.add_argument("--home", type=Path, help="data root to read when no daemon answers (default: $SWANLABD_HOME)")
     ls.set_defaults(func=ls_command)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--socket", type=Path, help="daemon socket (default: $SWANLABD_SOCKET or the per-user path)")
+    parser.add_argument("--home", type=Path, help="data root, read when no daemon answers (default: $SWANLABD_HOME)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def _silent_daemon_pid(home: Path) -> int | None:
+    """The pid in <home>/swanlabd.pid if that process lives: a daemon that does not answer."""
+    import psutil
+
+    try:
+        pid = int((home / "swanlabd.pid").read_text().split()[0])
+        return pid if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE else None
+    except (OSError, ValueError, IndexError, psutil.Error):
+        return None
 
 
 def _call(socket: Path, method: str, request: Any) -> Any | None:
@@ -88,8 +99,12 @@ def status_command(args: argparse.Namespace) -> int:
     socket = args.socket or paths.default_socket_path()
     reply = _call(socket, "Status", service_pb2.StatusRequest())
     if reply is None:
+        # Down, or alive but not answering (starting, hung, or serving another socket).
+        silent = _silent_daemon_pid(args.home or paths.default_data_root())
         if args.json:
-            print(json.dumps({"running": False, "socket": str(socket)}))
+            print(json.dumps({"running": False, "socket": str(socket), "silent_pid": silent}))
+        elif silent:
+            print(f"swanlabd (pid {silent}) holds the data root but nothing answers on {socket}")
         else:
             print(f"swanlabd is not running (nothing answers on {socket})")
         return EXIT_DOWN
@@ -120,8 +135,15 @@ def ls_command(args: argparse.Namespace) -> int:
     reply = _call(socket, "ListRuns", service_pb2.ListRunsRequest())
     source = "daemon"
     if reply is None:
+        import plyvel
+
         source = "state DB (daemon not running)"
-        reply = _list_from_state(args.home or paths.default_data_root())
+        home = args.home or paths.default_data_root()
+        try:
+            reply = _list_from_state(home)
+        except plyvel.IOError:
+            print(f"swanlabctl: the state DB of {home} is held by a daemon that does not answer on {socket}", file=sys.stderr)
+            return EXIT_DOWN
     if args.json:
         print(json.dumps({"source": source.split()[0], **_to_dict(reply)}, indent=2))
         return 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 from helpers.rawclient import finish, keys, rows, start_run, stream
 
@@ -30,7 +32,20 @@ def test_status_down_exits_nonzero(daemon):
     assert out.returncode == 1
     assert out.stdout.strip() == f"swanlabd is not running (nothing answers on {daemon.socket})"
     out = daemon.ctl("status", "--json")
-    assert out.returncode == 1 and json.loads(out.stdout) == {"running": False, "socket": str(daemon.socket)}
+    assert out.returncode == 1
+    assert json.loads(out.stdout) == {"running": False, "socket": str(daemon.socket), "silent_pid": None}
+
+
+def test_status_names_a_daemon_that_holds_the_root_but_does_not_answer(daemon):
+    os.kill(daemon.pid, signal.SIGSTOP)
+    try:
+        out = daemon.ctl("status")
+        ls = daemon.ctl("ls")
+    finally:
+        os.kill(daemon.pid, signal.SIGCONT)
+    assert out.returncode == 1
+    assert out.stdout.strip() == f"swanlabd (pid {daemon.pid}) holds the data root but nothing answers on {daemon.socket}"
+    assert ls.returncode == 1 and "held by a daemon that does not answer" in ls.stderr
 
 
 def test_ls_lists_runs_with_state_and_counts(daemon):
