@@ -24,7 +24,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -173,7 +173,7 @@ def report(results: Iterable[RunProgress], *, waited: bool) -> int:
     return EXIT_OK if not left else EXIT_NOT_UPLOADED
 
 
-def sync_runs(*, paths: list[str] = (), run_ids: list[str] = (), creds: credentials.Credentials | None = None,  # type: ignore[assignment]
+def sync_runs(*, paths: Sequence[str] = (), run_ids: Sequence[str] = (), creds: credentials.Credentials | None = None,
               project: str = "", workspace: str = "", wait: bool = True, timeout: float | None = None,
               socket: Path | None = None, display: bool = False) -> list[RunProgress]:  # fmt: skip
     """Hand runs to the daemon's forwarder and follow them until uploaded (or `timeout`).
