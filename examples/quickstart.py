@@ -34,7 +34,7 @@ def main() -> None:
     print(f"run folder: {run.run_dir}")
     print("see it with:  swanlabctl ls")
     print(f"              swanlabctl dump {run.run_dir}")
-    print("upload it:    swanlabctl sync (after `swanlabctl login`)")
+    print(f"upload it:    swanlabctl login && swanlabctl sync {run.run_id}")
 
 
 if __name__ == "__main__":

@@ -649,9 +649,9 @@ def _start_request(**f: Any) -> Any:
 
 def _metadata() -> dict[str, Any]:
     import getpass
-    import platform
     import socket as socketlib
 
+    uname = os.uname()
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
@@ -660,9 +660,9 @@ def _metadata() -> dict[str, Any]:
         "hostname": socketlib.gethostname(),
         "pid": os.getpid(),
         "user": user,
-        "python": platform.python_version(),
+        "python": sys.version.split()[0],
         "executable": sys.executable,
-        "platform": platform.platform(),
+        "platform": " ".join((uname.sysname, uname.release, uname.machine)),  # platform.platform() reads libc: slow
         "argv": sys.argv,
         "cwd": os.getcwd(),
         "client": "swanlab_client",
