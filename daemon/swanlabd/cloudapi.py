@@ -376,21 +376,16 @@ class CloudAPI:
             await self._call("POST", f"/projects/{workspace}/{project}/series", json_body={"series": chunk})
 
     async def post_metrics(self, kind: Literal["scalar", "media", "log"], project_cuid: str, experiment_cuid: str,
-                           metrics: list[dict[str, Any]]) -> None:  # fmt: skip
-        if len(metrics) > MAX_METRICS_PER_CALL:
-            raise ValueError(f"{len(metrics)} metrics in one call; the API takes at most {MAX_METRICS_PER_CALL}")
-        body = {"type": kind, "projectId": project_cuid, "experimentId": experiment_cuid, "metrics": metrics}
-        await self._call("POST", "/house/metrics", json_body=body)
+                           items: list[str]) -> None:  # fmt: skip
+        """POST /house/metrics with items already encoded as JSON objects (at most 10,000).
 
-    async def post_metrics_raw(self, kind: Literal["scalar", "media", "log"], project_cuid: str, experiment_cuid: str,
-                               items: list[str] | list[dict[str, Any]]) -> None:  # fmt: skip
-        """`post_metrics` for items that may already be JSON text: the forwarder encodes scalars
-        with one f-string each, about 5x faster than building dicts for json.dumps."""
+        The forwarder encodes each scalar with one f-string, several times faster than building
+        dicts for json.dumps; the envelope is put around them here.
+        """
         if len(items) > MAX_METRICS_PER_CALL:
             raise ValueError(f"{len(items)} metrics in one call; the API takes at most {MAX_METRICS_PER_CALL}")
-        encoded = ",".join(i if isinstance(i, str) else json.dumps(i, ensure_ascii=False) for i in items)
         head = json.dumps({"type": kind, "projectId": project_cuid, "experimentId": experiment_cuid})
-        body = f'{head[:-1]},"metrics":[{encoded}]}}'.encode()
+        body = f'{head[:-1]},"metrics":[{",".join(items)}]}}'.encode()
         await self._call("POST", "/house/metrics", content=body, extra_headers={"Content-Type": "application/json"})
 
     async def presign(self, experiment_cuid: str, paths: list[str]) -> list[str]:

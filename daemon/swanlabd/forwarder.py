@@ -471,9 +471,9 @@ class RunUploader:
                 if kind != "log":
                     await self._columns(lane, batch)
                 pid, eid = self.st.project_cuid, self.st.experiment_cuid
-                items = batch.items
+                items = batch.items if kind == "scalar" else [json.dumps(i, ensure_ascii=False) for i in batch.items]
                 await self._send(lane, batch, f"{kind} metrics",
-                                 lambda: self.api.post_metrics_raw(kind, pid, eid, items))  # type: ignore[union-attr]  # fmt: skip
+                                 lambda: self.api.post_metrics(kind, pid, eid, items))  # type: ignore[union-attr]  # fmt: skip
             except _Shrink:
                 return True
         self._commit(lane, batch, kind)
@@ -606,7 +606,7 @@ class RunUploader:
                     pid, eid = self.st.project_cuid, self.st.experiment_cuid
                     items = [json.dumps(m) for m in batch.items]
                     await self._send("media", batch, "media metrics",
-                                     lambda: self.api.post_metrics_raw("media", pid, eid, items))  # type: ignore[union-attr]  # fmt: skip
+                                     lambda: self.api.post_metrics("media", pid, eid, items))  # type: ignore[union-attr]  # fmt: skip
             except _Shrink:
                 return True
             except OSError as exc:

@@ -92,7 +92,7 @@ def test_statuses_map_with_the_servers_code_message_and_traceid(status, cls):
         return httpx.Response(status, json={"code": "E_X", "message": "nope"}, headers={"traceid": "t-1", "Retry-After": "7"})
 
     with pytest.raises(cls) as info:
-        run(api(handler).post_metrics("scalar", "p", "e", [{"key": "a", "index": 1, "data": 1.0}]))
+        run(api(handler).post_metrics("scalar", "p", "e", ['{"key": "a", "index": 1, "data": 1.0}']))
     err = info.value
     assert (err.status, err.code, err.server_message, err.traceid) == (status, "E_X", "nope", "t-1")
     assert err.maybe_committed is (status >= 500)
@@ -140,11 +140,11 @@ def test_metrics_body_and_limits():
         return httpx.Response(201, json={})
 
     client = api(handler)
-    run(client.post_metrics_raw("scalar", "p1", "e1", ['{"key":"a","index":1,"data":"nan","create_time":"t"}', {"key": "b", "index": 2, "data": 0.5}]))
+    run(client.post_metrics("scalar", "p1", "e1", ['{"key":"a","index":1,"data":"nan","create_time":"t"}', '{"key":"b","index":2,"data":0.5}']))
     assert bodies == [{"type": "scalar", "projectId": "p1", "experimentId": "e1",
                        "metrics": [{"key": "a", "index": 1, "data": "nan", "create_time": "t"}, {"key": "b", "index": 2, "data": 0.5}]}]  # fmt: skip
     with pytest.raises(ValueError):
-        run(client.post_metrics("scalar", "p", "e", [{}] * (cloudapi.MAX_METRICS_PER_CALL + 1)))
+        run(client.post_metrics("scalar", "p", "e", ["{}"] * (cloudapi.MAX_METRICS_PER_CALL + 1)))
 
 
 def test_experiment_created_vs_existing_and_iso_time():
