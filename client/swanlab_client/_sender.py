@@ -320,6 +320,16 @@ class Sender:
                 error = self._try_start(self._connector.daemon())
                 if error is None:
                     return
+                if (
+                    error.code == RPCStatusCode.FAILED_PRECONDITION
+                    and self.finish_request is not None
+                    and not self.unacked
+                    and not self.queue
+                ):
+                    # Our FinishRun landed but its answer was lost: the daemon closed the run
+                    # and every record was acked. Done (never write a second Finish).
+                    self.finished.set()
+                    raise _Expired()
                 unreachable = isinstance(error, (DaemonUnavailableError, DaemonTimeoutError))
                 if unreachable and self._settings.autostart:
                     if time.monotonic() - self._last_spawn < SPAWN_INTERVAL_S:
@@ -402,7 +412,7 @@ class Sender:
 
 
 class _Expired(Exception):
-    """The finish deadline passed while still trying to connect."""
+    """Stop trying to connect: the finish deadline passed, or the run is already finished."""
 
 
 def _to_float(value: object) -> float:

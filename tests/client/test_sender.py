@@ -9,6 +9,7 @@ from collections import deque
 import pytest
 from memtransport import SETTINGS, MemoryConnector, MemoryDaemon, drain, make_run, turn
 
+from swanlab_client._errors import DaemonRejectedError, RPCStatusCode
 from swanlab_client._sender import CONFIG, Sender, Warner
 from swanlab_client._settings import Settings
 from swanlabd_pb import records_pb2 as pb
@@ -178,3 +179,22 @@ def test_child_writer_attaches_as_a_new_writer_and_defines_its_own_keys():
     turn(child)
     assert child.writer == 2
     assert mem.rows("r1", 2) == [(5, {"a": 2.0})]
+
+
+def test_a_lost_finish_answer_does_not_finish_twice():
+    mem = MemoryDaemon()
+    connector = MemoryConnector(mem)
+    run = make_run(connector)
+    run.log({"a": 1})
+    drain(run)
+    sender = run.sender
+    sender.request_finish(pb.Finish(state=pb.FINISHED))
+    sender.transport.finish(svc.FinishRunRequest(run_id="r1", writer=1, last_client_seq=sender.next_cs - 1))
+    sender.transport = None  # ... and then the connection broke before the answer came
+
+    def closed(request):
+        raise DaemonRejectedError("run r1 is FINISHED", RPCStatusCode.FAILED_PRECONDITION)
+
+    mem.start = closed
+    sender.run()  # returns: the run is done
+    assert sender.finished.is_set() and sender.transport is None
