@@ -491,7 +491,8 @@ class RunUploader:
         batch = _Batch(cursor=LaneCursor(cur.offset, cur.seq))
         items, steps, keys = batch.items, batch.steps, batch.keys
         append = items.append
-        names: dict[tuple[int, int], tuple[str, str]] = {}
+        # writer -> key id -> (name, name as JSON); steps holds each seen key's last step so far
+        names: dict[int, dict[int, tuple[str, str]]] = {}
         times: dict[int, str] = {}
         is_mine = part.__eq__
         skip = cur.item
@@ -511,21 +512,21 @@ class RunUploader:
                     item_ms = list(chain.from_iterable(map(repeat, deltas, sizes))) if deltas else None
                     values = list(rows.values)
                     table = self.keymap[writer]
+                    wnames = names.setdefault(writer, {})
                     for i in mine:
                         kid = key_ids[i]
-                        key = names.get((writer, kid))
+                        key = wnames.get(kid)
                         if key is None:
                             kdef = table[kid]
-                            key = names[(writer, kid)] = (kdef[0], _json_str(kdef[0]))
-                            if kdef[0] not in keys:
-                                keys[kdef[0]] = (kdef[1] or (pb.SYSTEM if kind == "system" else pb.FLOAT), kdef[2])
+                            key = wnames[kid] = (kdef[0], _json_str(kdef[0]))
+                            steps.setdefault(kdef[0], last.get(kdef[0], -1))
                         name = key[0]
                         step = item_steps[i]
-                        prev = steps.get(name)
-                        if prev is None:
-                            prev = last.get(name, -1)
-                        if step <= prev:
+                        if step <= steps[name]:
                             continue  # the server has it, or an older step (the SDK drops those too)
+                        if name not in keys:
+                            kdef = table[kid]
+                            keys[name] = (kdef[1] or (pb.SYSTEM if kind == "system" else pb.FLOAT), kdef[2])
                         if len(items) >= limit:
                             batch.full = True
                             batch.cursor = LaneCursor(start, batch.cursor.seq, 0, i)
