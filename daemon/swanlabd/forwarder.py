@@ -32,7 +32,6 @@ import bisect
 import functools
 import json
 import logging
-import math
 import random
 import time
 import zlib

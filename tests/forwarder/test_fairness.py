@@ -7,10 +7,8 @@ import subprocess
 import sys
 import time
 
-from conftest import caller_env, finished, points, wait_for
+from forwarding import LIVE_BOUND_S, caller_env, cloud_run, finished, offline_run, points, wait_for
 from helpers.rawclient import finish, keys, scalars, stream
-from test_live import LIVE_BOUND_S, cloud_run
-from test_sync import offline_run
 
 BACKLOG_ROWS = 160_000  # 800,000 points: several seconds of upload even on a quiet machine
 

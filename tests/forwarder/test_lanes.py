@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import finished, points, wait_for
+from forwarding import cloud_run, finished, points, wait_for
 from helpers.rawclient import finish, scalars, stream
-from test_live import cloud_run
 
 from swanlabd.testcloud import FaultKind
 from swanlabd_pb import records_pb2 as pb

@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import time
 
-from conftest import API_KEY, USER, finished, points, wait_for
-from helpers.rawclient import finish, keys, scalars, start_run, stream
+from forwarding import LIVE_BOUND_S, USER, cloud_run, finished, points, wait_for
+from helpers.rawclient import finish, keys, scalars, stream
 
-from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
-
-# Generous: the "typically within 2 s" is measured and printed, the bound only catches a
-# forwarder that waits for the end of the run.
-LIVE_BOUND_S = 10.0
-
-
-def cloud_run(stub, cloud, **kw) -> svc.StartRunReply:
-    return start_run(stub, mode=pb.MODE_CLOUD, cloud=svc.Cloud(api_host=cloud.url, web_host=cloud.url, api_key=API_KEY), **kw)
 
 
 def test_data_reaches_the_server_during_the_run(fwd_daemon, cloud):

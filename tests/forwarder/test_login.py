@@ -9,10 +9,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import API_KEY, caller_env, finished
-from test_sync import assert_complete, offline_run
 
 from swanlab_client import _sync
+from forwarding import API_KEY, assert_complete, caller_env, finished, offline_run
+
 from swanlabd import credentials
 
 

@@ -8,9 +8,8 @@ import os
 import time
 
 import pytest
-from conftest import finished, points, wait_for
+from forwarding import cloud_run, finished, points, wait_for
 from helpers.rawclient import finish, keys, scalars, stream
-from test_live import cloud_run
 
 from swanlabd.testcloud import FaultKind
 from swanlabd_pb import records_pb2 as pb

@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from conftest import API_KEY
+from forwarding import API_KEY
 
 from swanlabd import backup
 from swanlabd.config import DaemonConfig

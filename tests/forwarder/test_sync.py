@@ -9,59 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import caller_env, finished, points, wait_for
+from forwarding import (
+    NAMES, assert_complete, batches, caller_env, cloud_run, ctl_sync, finished, metric_calls, offline_run, points, wait_for,
+)
 from helpers.daemon import DaemonProcess
-from helpers.rawclient import finish, keys, start_run, stream
-from test_live import cloud_run
+from helpers.rawclient import finish, keys, stream
 
 from swanlabd.testcloud import FaultKind
-from swanlabd_pb import records_pb2 as pb
-
-NAMES = {1: "loss", 2: "acc", 3: "lr", 4: "val/loss", 5: "val/acc"}
-
-
-def batches(first_cs: int, first_step: int, rows: int, per_batch: int = 500) -> list[list[pb.Record]]:
-    """Records of `per_batch` 5-key rows each (steps first_step..), one record per batch."""
-    out = []
-    cs = first_cs
-    for start in range(first_step, first_step + rows, per_batch):
-        steps = list(range(start, min(start + per_batch, first_step + rows)))
-        out.append([pb.Record(client_seq=cs, scalars=pb.ScalarRows(
-            steps=steps, row_sizes=[len(NAMES)] * len(steps), key_ids=list(NAMES) * len(steps),
-            values=[s + k / 10 for s in steps for k in NAMES],
-        ))])  # fmt: skip
-        cs += 1
-    return out
-
-
-def offline_run(d: DaemonProcess, rows: int) -> str:
-    stub = d.stub()
-    run = start_run(stub, project="offline-proj")
-    data = batches(2, 0, rows)
-    stream(stub, run.run_id, 1, [[keys(1, NAMES)], *data])
-    stream(stub, run.run_id, 1, [[pb.Record(client_seq=len(data) + 2, console=pb.ConsoleLines(
-        lines=[pb.ConsoleLine(line_no=1, text="epoch 1 done"), pb.ConsoleLine(line_no=2, text="oops", stream=pb.STDERR)]))]])  # fmt: skip
-    finish(stub, run.run_id, 1, len(data) + 2)
-    return run.run_id
-
-
-def ctl_sync(d: DaemonProcess, cloud, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "swanlabd.ctl", "sync", *args],
-        env=caller_env(d, cloud, home=d.root), capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
-
-
-def metric_calls(cloud) -> int:
-    return sum(1 for r in cloud.requests() if r["path"] == "/api/house/metrics")
-
-
-def assert_complete(cloud, run_id: str, rows: int) -> None:
-    assert finished(cloud, run_id) == "FINISHED"
-    for name in NAMES.values():
-        assert sorted(points(cloud, run_id, name)) == list(range(rows)), name
-    assert cloud.duplicate_count() == 0
-    assert [e["cuid"] for e in cloud.experiments()] == [run_id]
 
 
 def test_offline_run_synced_twice_sends_nothing_the_second_time(fwd_daemon, cloud):
