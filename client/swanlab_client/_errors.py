@@ -149,7 +149,11 @@ _STATUS_ERRORS: dict[RPCStatusCode, type[DaemonError]] = {
 
 def error_for(code: RPCStatusCode, details: str) -> DaemonError:
     """The DaemonError for a status code and the server's message."""
-    return _STATUS_ERRORS[code](f"swanlabd: {code.name}: {details}", code)
+    return error_class(code)(f"swanlabd: {code.name}: {details}", code)
+
+
+def error_class(code: RPCStatusCode) -> type[DaemonError]:
+    return _STATUS_ERRORS[code]
 
 
 @contextlib.contextmanager

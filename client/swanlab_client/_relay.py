@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from swanlab_client._errors import DaemonError, DaemonTimeoutError, DaemonUnavailableError, RPCStatusCode, error_for
+from swanlab_client._errors import DaemonError, DaemonTimeoutError, DaemonUnavailableError, RPCStatusCode, error_class
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
 
@@ -86,8 +86,9 @@ class RelayTransport:
         except OSError as exc:
             raise DaemonUnavailableError(f"the relay process ended: {exc}") from exc
         got, payload = read_frame(self._proc.stdout.fileno(), time.monotonic() + timeout)
-        if got == b"E":
-            raise error_for(RPCStatusCode(payload[0]), payload[1:].decode("utf-8", "replace"))
+        if got == b"E":  # the relay's DaemonError, message and all
+            code = RPCStatusCode(payload[0])
+            raise error_class(code)(payload[1:].decode("utf-8", "replace"), code)
         return reply_type.FromString(payload)
 
     def start(self, request: svc.StartRunRequest) -> svc.StartRunReply:
