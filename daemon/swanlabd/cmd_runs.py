@@ -102,7 +102,7 @@ def status_command(args: argparse.Namespace) -> int:
         # Down, or alive but not answering (starting, hung, or serving another socket).
         silent = _silent_daemon_pid(args.home or paths.default_data_root())
         if args.json:
-            print(json.dumps({"running": False, "socket": str(socket), "silent_pid": silent}))
+            print(json.dumps({"running": False, "socket": str(socket), **({"silent_pid": silent} if silent else {})}))
         elif silent:
             print(f"swanlabd (pid {silent}) holds the data root but nothing answers on {socket}")
         else:

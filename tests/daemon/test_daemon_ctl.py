@@ -33,18 +33,20 @@ def test_status_down_exits_nonzero(daemon):
     assert out.stdout.strip() == f"swanlabd is not running (nothing answers on {daemon.socket})"
     out = daemon.ctl("status", "--json")
     assert out.returncode == 1
-    assert json.loads(out.stdout) == {"running": False, "socket": str(daemon.socket), "silent_pid": None}
+    assert json.loads(out.stdout) == {"running": False, "socket": str(daemon.socket)}
 
 
 def test_status_names_a_daemon_that_holds_the_root_but_does_not_answer(daemon):
     os.kill(daemon.pid, signal.SIGSTOP)
     try:
         out = daemon.ctl("status")
+        doc = json.loads(daemon.ctl("status", "--json").stdout)
         ls = daemon.ctl("ls")
     finally:
         os.kill(daemon.pid, signal.SIGCONT)
     assert out.returncode == 1
     assert out.stdout.strip() == f"swanlabd (pid {daemon.pid}) holds the data root but nothing answers on {daemon.socket}"
+    assert doc == {"running": False, "socket": str(daemon.socket), "silent_pid": daemon.pid}
     assert ls.returncode == 1 and "held by a daemon that does not answer" in ls.stderr
 
 
