@@ -170,7 +170,6 @@ class Daemon:
         await cancel(tasks.get("server"))
         for task in tasks.values():  # anything else (sd-notify) goes last
             await cancel(task)
-        self.notifier.close()
         if self.state is not None:
             self.state.close()
         self._unlock_data_root()
