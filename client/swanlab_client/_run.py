@@ -170,6 +170,10 @@ class Run:
             self._queue = deque()
             self._limit = settings.queue_max_rows
 
+    def __repr__(self) -> str:
+        state = "finished" if self._finished else "running"
+        return f"Run(run_id={self.run_id!r}, project={self.project!r}, experiment_name={self.experiment_name!r}, mode={self.mode!r}, {state})"
+
     # -- public ------------------------------------------------------------------------------
 
     @property
