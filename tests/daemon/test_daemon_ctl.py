@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from concurrent.futures import ThreadPoolExecutor
 
 from helpers.rawclient import finish, keys, rows, start_run, stream
 
@@ -39,9 +40,10 @@ def test_status_down_exits_nonzero(daemon):
 def test_status_names_a_daemon_that_holds_the_root_but_does_not_answer(daemon):
     os.kill(daemon.pid, signal.SIGSTOP)
     try:
-        out = daemon.ctl("status")
-        doc = json.loads(daemon.ctl("status", "--json").stdout)
-        ls = daemon.ctl("ls")
+        # Each waits out the RPC timeout: run them side by side.
+        with ThreadPoolExecutor(3) as pool:
+            out, as_json, ls = pool.map(lambda args: daemon.ctl(*args), [("status",), ("status", "--json"), ("ls",)])
+        doc = json.loads(as_json.stdout)
     finally:
         os.kill(daemon.pid, signal.SIGCONT)
     assert out.returncode == 1
