@@ -13,7 +13,6 @@ or keeps them for `swanlabctl sync` (mode="offline"). See docs/client.md.
 Importing this package loads no gRPC, protobuf, NumPy or torch: init() loads what it needs.
 """
 
-from swanlab_client._account import login, sync
 from swanlab_client._errors import (
     DaemonError,
     DaemonInternalError,
@@ -32,10 +31,12 @@ from swanlab_client._errors import (
 )
 from swanlab_client._run import Config, Run, config, finish, init, log
 from swanlab_client._settings import Settings
+from swanlab_client._sync import AuthenticationError, SyncIncomplete, login, sync
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuthenticationError",
     "Config",
     "DaemonError",
     "DaemonInternalError",
@@ -52,6 +53,7 @@ __all__ = [
     "RunFinishedError",
     "Settings",
     "SwanlabClientError",
+    "SyncIncomplete",
     "UsageError",
     "config",
     "finish",

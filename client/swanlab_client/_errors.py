@@ -17,7 +17,8 @@
 What a training script can see: the usage and validation errors, raised at the call that made
 them (init, log, finish). Daemon trouble never leaves log(), init() or finish(): the client
 warns once, reconnects, starts a daemon, or writes the run folder itself (design decision 7).
-DaemonError escapes only from calls that exist to talk to the daemon (sync()).
+login() and sync() (_sync.py) raise their own AuthenticationError and SyncIncomplete, both
+RuntimeErrors, as the official SDK's do.
 
 gRPC is not imported here: `map_rpc_errors` imports it when first used, which is never before
 init() has loaded the transport.

@@ -8,6 +8,7 @@ import sys
 import swanlab_client
 
 PUBLIC = [
+    "AuthenticationError",
     "Config",
     "DaemonError",
     "DaemonInternalError",
@@ -24,6 +25,7 @@ PUBLIC = [
     "RunFinishedError",
     "Settings",
     "SwanlabClientError",
+    "SyncIncomplete",
     "UsageError",
     "config",
     "finish",

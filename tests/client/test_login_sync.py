@@ -31,12 +31,12 @@ def test_offline_run_then_sync_uploads_it_once(tmp_path: Path):
             assert cloud.experiments(USER, "synced") == []  # offline: nothing went up
             login_and_sync = (
                 "import swanlab_client as s\n"
-                f"s.login(api_key={KEY!r})\n"
-                f"s.sync(run_ids=[{run_id!r}])\n"
+                f"s.login(api_key={KEY!r}, save=True)\n"
+                "print(s.sync())\n"
             )
             result = subprocess.run([sys.executable, "-c", login_and_sync], env=env, capture_output=True, text=True, timeout=120)
             assert result.returncode == 0, result.stderr + d.output()
-            assert "done" in result.stderr
+            assert run_id in result.stdout  # sync() returns the run ids it uploaded
             assert (tmp_path / ".swanlab" / ".netrc").stat().st_mode & 0o777 == 0o600
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
