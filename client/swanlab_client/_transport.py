@@ -24,7 +24,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -132,10 +132,6 @@ class GrpcTransport:
     def close(self) -> None:
         self._end_stream()
         self._channel.close()
-
-    def sync(self, request: svc.SyncRequest) -> Iterator[svc.SyncProgress]:
-        """The daemon's upload progress for `request` (wrap in map_rpc_errors)."""
-        return self._stub.Sync(request)
 
     def _open_stream(self) -> None:
         requests: queue.SimpleQueue[object] = queue.SimpleQueue()
