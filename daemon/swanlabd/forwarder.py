@@ -262,6 +262,8 @@ class RunUploader:
         for kind, steps in summary.items():
             last = self.st.last_steps.setdefault(kind, {})
             for key, step in steps.items():
+                # Console lines are one series whatever key the server files them under.
+                key = "" if kind == "log" else key
                 if step > last.get(key, -1):
                     last[key] = step
         self.need_summary = False
