@@ -62,3 +62,17 @@ def test_a_rejected_batch_is_recorded_and_shown_and_the_rest_goes_on(fwd_daemon,
     assert ("scalar2", 400, "503") not in reasons  # the server's own code is kept, not invented
     assert any(status == 400 for _, status, _ in reasons) and any(code == "FileNotFoundError" for *_, code in reasons)
     assert "api_key" not in json.dumps(state) and "fwd-test-key" not in json.dumps(state)
+
+
+def test_a_413_halves_the_batch_and_loses_nothing(fwd_daemon, cloud):
+    stub = fwd_daemon.stub()
+    run = cloud_run(stub, cloud)
+    too_big = cloud.add_fault(FaultKind.STATUS, "/api/house/metrics", status=413, count=2)
+    stream(stub, run.run_id, 1, [[defs(1)], [pb.Record(client_seq=2, scalars=pb.ScalarRows(
+        steps=list(range(500)), row_sizes=[1] * 500, key_ids=[1] * 500, values=[float(s) for s in range(500)]))]])  # fmt: skip
+    finish(stub, run.run_id, 1, 2)
+    assert wait_for(lambda: finished(cloud, run.run_id), 30, "final state") == "FINISHED"
+    assert too_big.fired == 2
+    assert sorted(points(cloud, run.run_id, "loss")) == list(range(500))
+    state = json.loads((Path(run.run_dir) / "upload-state.json").read_text())
+    assert state["rejected"] == [] and cloud.duplicate_count() == 0
