@@ -185,10 +185,11 @@ class ActiveRun:
         self.keys = keys
         self.system_rows = system_rows
         self.records = writer.last_seq + 1
-        self.size = self.path.stat().st_size
+        self.size = writer.size
         self.closing: str | None = None  # the final state name once FinishRun/crash began
         self.broken: StorageFailure | None = None
         self.dirty = False
+        self.closed = False
         self.io_lock = threading.Lock()
         self.progress = asyncio.Event()
 
@@ -220,7 +221,7 @@ class ActiveRun:
     def sync_blocking(self) -> None:
         """fsync (in a worker thread). A failure is fatal for this file (design: never ack past it)."""
         with self.io_lock:
-            if self.broken or self.backup is None:
+            if self.broken or self.closed:  # close() fsynced already (a group commit raced a finish)
                 return
             try:
                 self.backup.sync()
@@ -229,7 +230,9 @@ class ActiveRun:
                 log.error("%s", self.broken)
 
     def close_blocking(self) -> None:
+        """fsync and close (in a worker thread); idempotent."""
         with self.io_lock:
+            self.closed = True
             try:
                 self.backup.close()
             except Exception as exc:
