@@ -364,7 +364,7 @@ class CloudAPI:
         return out
 
     async def heartbeat(self, experiment_cuid: str) -> None:
-        await self._call("POST", f"/house/experiments/{experiment_cuid}/heartbeat", json_body={"flagId": "swanlabd"})
+        await self._call("POST", f"/house/experiments/{experiment_cuid}/heartbeat", json_body={"flagId": "123456"})  # the SDK sends this constant
 
     async def put_profile(self, workspace: str, project: str, experiment_cuid: str,
                           kind: Literal["config", "metadata", "requirements", "conda"], value: Any) -> None:  # fmt: skip
