@@ -67,7 +67,7 @@ class Sizes:
     workloads: tuple[str, ...]
 
 
-FULL = Sizes(20_000, 1_500, 2_000, 3.0, 3, ("log", "fixedcost", "crash", "throughput", "drain"))
+FULL = Sizes(20_000, 1_500, 2_000, 2.0, 3, ("log", "fixedcost", "crash", "throughput", "drain"))
 QUICK = Sizes(300, 200, 300, 0.5, 1, ("log", "fixedcost", "crash"))
 
 
@@ -312,6 +312,7 @@ def workload_fixedcost(ctx: Context, system: str, rep: int) -> None:
     ctx.record("slowdown_with_finish_pct", system, res["slowdown_with_finish_pct"])
     ctx.record("step_ms", system, res["step_ms"])
     ctx.record("aa_noise_pct", system, res["aa_noise_pct"])
+    ctx.record("slowdown_thread_cpu_pct", system, res["slowdown_thread_cpu_pct"])
 
 
 def workload_crash(ctx: Context, system: str, rep: int) -> None:
@@ -450,6 +451,7 @@ FIGURES = (
     Figure("throughput_rows_s", f"throughput, {THROUGHPUT_PROCESSES} processes", "rows/s", False, None, True),
     Figure("slowdown_pct", "slowdown of a ~1 ms/step loop", "%", True, 1, True),
     Figure("slowdown_with_finish_pct", "same, finish() included", "%", True, None, False),
+    Figure("slowdown_thread_cpu_pct", "same, training thread's CPU time", "%", True, None, False),
     Figure("aa_noise_pct", "noise floor of that loop (bare vs bare blocks)", "%", True, None, False, ratio_shown=False),
     Figure("crash_lost", "points lost on SIGKILL", "points", True, 0, True),
     Figure("drain_s", "drain of 1M scalars vs `swanlab sync`", "s", True, None, True),
