@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
-REPO = BENCH_DIR.parent
 WORKER = BENCH_DIR / "workloads" / "worker.py"
 COUNTER = BENCH_DIR / "workloads" / "count_backup.py"
 PLOTTER = BENCH_DIR / "plot_latency.py"
@@ -235,7 +234,6 @@ class Context:
     env: dict[str, str]
     matmul_n: int
     daemon: Daemon | None = None
-    log: Callable[[str], None] = print
     results: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     latencies: dict[str, list[int]] = field(default_factory=dict)
@@ -386,8 +384,10 @@ def workload_drain(ctx: Context, systems: Sequence[str]) -> None:
         return
     out = ctx.base / "drain.json"
     cmd = [str(ctx.pythons["swanlabd"]), str(DRAIN), "--json", str(out)]
-    if "swanlab" in ctx.pythons:
+    if "swanlab" in systems:
         cmd += ["--swanlab-python", str(ctx.pythons["swanlab"])]
+    else:
+        cmd.append("--skip-swanlab")
     proc = subprocess.run(cmd, env=ctx.env, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0 or not out.exists():
         ctx.notes.append(f"drain: bench/bench_drain.py failed (exit {proc.returncode}): {proc.stderr.strip()[-500:]}")
@@ -620,7 +620,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     base = Path(tempfile.mkdtemp(prefix="swanlabd-bench-"))
     env = worker_env(base)
     matmul_n = calibrate_matmul(args.python, env) if {"fixedcost", "crash"} & set(workloads) else 0
-    ctx = Context(pythons=pythons, sizes=sizes, base=base, env=env, matmul_n=matmul_n, log=log)
+    ctx = Context(pythons=pythons, sizes=sizes, base=base, env=env, matmul_n=matmul_n)
     log(f"venvs ready after {time.monotonic() - started:.0f} s; work dir {base}; matmul {matmul_n}x{matmul_n}")
     try:
         for rep in range(sizes.reps):

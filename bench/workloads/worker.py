@@ -31,7 +31,8 @@ import sys
 import time
 from array import array
 from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 SCALARS_PER_ROW = 10
 KEYS = [f"train/metric_{k}" for k in range(SCALARS_PER_ROW)]
