@@ -30,8 +30,8 @@ import signal
 import sys
 import time
 from array import array
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 SCALARS_PER_ROW = 10
