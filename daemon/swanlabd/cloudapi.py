@@ -396,6 +396,19 @@ class CloudAPI:
                            f"expected {len(paths)} urls", response.headers.get("traceid", ""))  # fmt: skip
         return [str(u) for u in urls]
 
+    async def prepare_files(self, experiment_cuid: str, files: list[dict[str, Any]]) -> list[str]:
+        """Presigned URLs for saved files ({path, size, md5, mimeType} each), in order."""
+        response = await self._call("POST", f"/experiment/{experiment_cuid}/files/prepare", json_body={"files": files})
+        urls = (self._json(response, "POST files/prepare") or {}).get("urls")
+        if not isinstance(urls, list) or len(urls) != len(files):
+            raise Rejected("POST files/prepare", 200, "invalid_presigned_response",
+                           f"expected {len(files)} urls", response.headers.get("traceid", ""))  # fmt: skip
+        return [str(u) for u in urls]
+
+    async def complete_files(self, experiment_cuid: str, files: list[dict[str, Any]]) -> None:
+        """Report saved files as {path, state: UPLOADED|FAILED}."""
+        await self._call("POST", f"/experiment/{experiment_cuid}/files/complete", json_body={"files": files})
+
     async def put_object(self, url: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         """PUT the bytes to a presigned URL (object storage: no sid cookie)."""
         await self._send("PUT", "presigned object", url=url, content=data, headers={"Content-Type": content_type})

@@ -4,7 +4,7 @@
       RunUploader per run with forwarding on
         setup      RunStart -> login -> project get/create -> experiment(cuid = run id)
                    -> server summaries when the experiment already existed (resume)
-        lanes      profile | scalar | console | media : each reads the backup from its own
+        lanes      profile | scalar0-3 | console | media | files : each reads the backup from its own
                    cursor, sends batches, advances its cursor after the server accepted them
         heartbeat  at start, then every 10 min while the run lives or has a backlog
         finisher   all lanes at end of file, run no longer RUNNING -> PUT state -> complete
@@ -30,8 +30,10 @@ from __future__ import annotations
 import asyncio
 import bisect
 import functools
+import hashlib
 import json
 import logging
+import mimetypes
 import random
 import time
 import zlib
@@ -59,8 +61,10 @@ __all__ = ["LANES", "Forwarder", "MissingCredentials", "RetryPolicy", "RunUpload
 # (which is what makes the server's "last step per key" summaries an exact resume point).
 SCALAR_LANES = 4
 SCALAR = tuple(f"scalar{i}" for i in range(SCALAR_LANES))
-LANES = ("profile", *SCALAR, "console", "media")
+LANES = ("profile", *SCALAR, "console", "media", "files")
 MEDIA_BATCH = 64
+# The SDK uploads files of this size and more in parts (prepare-multipart); not done here yet.
+MULTIPART_BYTES = 100 * 1024 * 1024
 PROFILE_KINDS = {"config", "metadata", "requirements"}
 # The SDK's preset experiment colours, picked by the project's experiment count.
 PRESET_COLORS = (
@@ -310,6 +314,7 @@ class RunUploader:
     async def _lane(self, lane: str) -> None:
         steps: dict[str, Callable[[], Awaitable[bool]]] = {
             "profile": self._profile_step, "console": self._console_step, "media": self._media_step,
+            "files": self._files_step,
             **{name: functools.partial(self._scalar_step, name, i) for i, name in enumerate(SCALAR)},
         }  # fmt: skip
         step = steps[lane]
@@ -650,17 +655,44 @@ class RunUploader:
                     batch.steps[name] = item.step
                     batch.keys.setdefault(name, (kdef[1] or pb.IMAGE, kdef[2]))
                     batch.seqs = (batch.seqs[0] if batch.seqs else rec.seq, rec.seq)
-            elif kind == "file":
-                self.st.add_rejection(Rejection(
-                    "media", "saved file", 0, "not_supported",
-                    f"uploading saved files ({rec.file.path}) is not supported yet; the file stays in the run folder",
-                    "", (rec.seq, rec.seq), 1, int(time.time() * 1000),
-                ))  # fmt: skip
             batch.cursor = LaneCursor(end, rec.seq)
             if len(refs) >= limit:
                 batch.full = True
                 return batch, refs
         return batch, refs
+
+    # files lane: SavedFile records, one at a time (prepare, PUT, complete) ----------------
+
+    async def _files_step(self) -> bool:
+        batch = _Batch(cursor=LaneCursor(**vars(self.st.cursor("files"))))
+        found: pb.Record | None = None
+        for rec, _start, end in self._records("files"):
+            batch.cursor = LaneCursor(end, rec.seq)
+            if rec.WhichOneof("kind") == "file":
+                found = rec
+                break
+        if found is not None:
+            batch.seqs, batch.items = (found.seq, found.seq), [found]
+            saved = found.file
+            try:
+                await self._send("files", batch, "saved file", lambda: self._put_file(saved))
+            except OSError as exc:
+                self._reject("files", exc, batch, "saved file")
+        self._commit("files", batch, None)
+        return found is not None
+
+    async def _put_file(self, saved: pb.SavedFile) -> None:
+        assert self.api is not None
+        data = await asyncio.to_thread((self.run_dir / saved.path).read_bytes)
+        name = saved.path.removeprefix("files/")
+        if len(data) >= MULTIPART_BYTES:
+            raise Rejected("POST files/prepare", 413, "too_large",
+                           f"{name}: {len(data)} bytes needs a multipart upload, not supported yet", "")  # fmt: skip
+        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        entry = {"path": name, "size": len(data), "md5": hashlib.md5(data).hexdigest(), "mimeType": mime}
+        (url,) = await self.api.prepare_files(self.st.experiment_cuid, [entry])
+        await self.api.put_object(url, data, mime)
+        await self.api.complete_files(self.st.experiment_cuid, [{"path": name, "state": "UPLOADED"}])
 
     # profile lane: config, metadata, requirements (idempotent PUTs) ------------------------
 

@@ -76,3 +76,20 @@ def test_a_413_halves_the_batch_and_loses_nothing(fwd_daemon, cloud):
     assert sorted(points(cloud, run.run_id, "loss")) == list(range(500))
     state = json.loads((Path(run.run_dir) / "upload-state.json").read_text())
     assert state["rejected"] == [] and cloud.duplicate_count() == 0
+
+
+def test_saved_files_go_up_and_a_missing_one_is_recorded(fwd_daemon, cloud):
+    stub = fwd_daemon.stub()
+    run = cloud_run(stub, cloud)
+    (Path(run.run_dir) / "files").mkdir(exist_ok=True)
+    (Path(run.run_dir) / "files" / "notes.txt").write_text("saved with swanlab.save()")
+    stream(stub, run.run_id, 1, [
+        [pb.Record(client_seq=1, file=pb.SavedFile(path="files/notes.txt", size=25))],
+        [pb.Record(client_seq=2, file=pb.SavedFile(path="files/gone.bin", size=3))],
+    ])  # fmt: skip
+    finish(stub, run.run_id, 1, 2)
+    assert wait_for(lambda: finished(cloud, run.run_id), 30, "final state") == "FINISHED"
+    assert cloud.store.objects(run.run_id)["files/notes.txt"] == b"saved with swanlab.save()"
+    state = json.loads((Path(run.run_dir) / "upload-state.json").read_text())
+    assert [(r["lane"], r["code"]) for r in state["rejected"]] == [("files", "FileNotFoundError")]
+    assert cloud.errors() == []
