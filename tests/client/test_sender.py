@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 import threading
 from collections import deque
 
@@ -198,3 +199,18 @@ def test_a_lost_finish_answer_does_not_finish_twice():
     mem.start = closed
     sender.run()  # returns: the run is done
     assert sender.finished.is_set() and sender.transport is None
+
+
+def test_finish_is_bounded_when_nothing_can_take_the_data(caplog):
+    connector = MemoryConnector(MemoryDaemon())
+    connector.down = True  # no daemon, and (fallback=False) no file either
+    settings = Settings(flush_interval_s=0.001, autostart=False, fallback=False, hooks=False, finish_timeout_s=0.5, ack_timeout_s=0.5)
+    run = make_run(connector, settings)
+    run.sender.start_thread(daemon=True)
+    for step in range(10):
+        run.log({"a": step})
+    started = time.monotonic()
+    run._finish("FINISHED", None)
+    assert time.monotonic() - started < 5
+    assert run.sender.finished.is_set()
+    assert any("gave up" in r.getMessage() and "10 queued rows" in r.getMessage() for r in caplog.records)
