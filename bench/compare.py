@@ -310,6 +310,7 @@ def workload_fixedcost(ctx: Context, system: str, rep: int) -> None:
     ctx.record("slowdown_with_finish_pct", system, res["slowdown_with_finish_pct"])
     ctx.record("step_ms", system, res["step_ms"])
     ctx.record("aa_noise_pct", system, res["aa_noise_pct"])
+    ctx.record("warmup_extra_ms", system, res["warmup_extra_ms"])
     ctx.record("slowdown_thread_cpu_pct", system, res["slowdown_thread_cpu_pct"])
 
 
@@ -453,6 +454,7 @@ FIGURES = (
     Figure("slowdown_with_finish_pct", "same, finish() included", "%", True, None, False),
     Figure("slowdown_thread_cpu_pct", "same, training thread's CPU time", "%", True, None, False),
     Figure("aa_noise_pct", "noise floor of that loop (bare vs bare blocks)", "%", True, None, False, ratio_shown=False),
+    Figure("warmup_extra_ms", "first 100 logged steps after init(): extra time", "ms", True, None, False),
     Figure("crash_lost", "points lost on SIGKILL", "points", True, 0, True),
     Figure("drain_s", "drain of 1M scalars vs `swanlab sync`", "s", True, None, True),
 )
