@@ -2,6 +2,7 @@
 
     Daemon.run()
       lock the data root (<home>/swanlabd.lock, flock) and write <home>/swanlabd.pid
+      lock the socket (<socket>.lock, flock) and clear a stale socket file
       open the state DB, reopen RUNNING runs, adopt folders written without a daemon
       start the named tasks:
         server        gRPC on the Unix socket (server.py); on_ready() once connect() works
@@ -12,7 +13,8 @@
         sd-notify     under systemd: watchdog pings and STATUS= lines (sdnotify.py)
       wait for the first task to fail (or for shutdown()), then stop the rest in order:
         stop accepting (in-flight batches are acked) -> monitor, crash watch -> forwarder
-        -> fsync and close every backup -> state DB -> unlock; re-raise the failure.
+        -> fsync and close every backup -> state DB -> unlock socket and data root;
+        re-raise the failure.
 
 `shutdown()` is idempotent, safe before `run()` and from a signal handler (cmd_run wires
 SIGTERM and SIGINT to it). One event loop, one thread; blocking file work goes to threads.
@@ -69,6 +71,7 @@ class Daemon:
         self.forwarder: Any = None
         self.server: grpc.aio.Server | None = None
         self._lock_fd: int | None = None
+        self._socket_lock_fd: int | None = None
         self._shutdown: asyncio.Event | None = None
         self.stopped = asyncio.Event()  # set when shutdown begins; open streams end on it
         self._stream_ended = asyncio.Event()
@@ -95,8 +98,8 @@ class Daemon:
         tasks: dict[str, asyncio.Task[None]] = {}
         failure: BaseException | None = None
         try:
-            # Refuse a live socket before touching any state: the one-line message is the only output.
-            server_mod.prepare_socket(self.config.socket)
+            # Refuse a taken socket before touching any state: the one-line message is the only output.
+            self._socket_lock_fd = server_mod.prepare_socket(self.config.socket)
             self.started_ms = now_ms()
             self.state = await self._open_state()
             self.store = RunStore(self.config.home, self.state)
@@ -172,6 +175,9 @@ class Daemon:
             await cancel(task)
         if self.state is not None:
             self.state.close()
+        if self._socket_lock_fd is not None:
+            os.close(self._socket_lock_fd)  # releases the flock; the file stays (unlinking it would race)
+            self._socket_lock_fd = None
         self._unlock_data_root()
         if self.server is not None:
             log.info("swanlabd stopped")

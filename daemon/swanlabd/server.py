@@ -6,7 +6,8 @@ A handler never lets an exception escape unmapped: anything unexpected is logged
 traceback and answered INTERNAL, and the daemon keeps serving.
 
 Socket: `unix:<path>` (never `unix-abstract:`) in a directory created 0700, so only the user can
-connect (design decision 1). A request may be up to MAX_MESSAGE_BYTES (larger ones get
+connect (design decision 1). `<socket>.lock` next to it is flocked from before the daemon checks
+the socket until it exits: one daemon per socket, whatever its data root. A request may be up to MAX_MESSAGE_BYTES (larger ones get
 RESOURCE_EXHAUSTED from grpc): that bounds what one batch costs the daemon's memory.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import socket
@@ -50,6 +52,7 @@ Context = grpc.aio.ServicerContext
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 # The name a health check asks for (service.proto's package and service).
 HEALTH_SERVICE = "swanlabd.v1.Swanlabd"
+SOCKET_LOCK_SUFFIX = ".lock"
 
 # The one place daemon errors become gRPC codes (service.proto's header lists the same).
 # Order matters: the first matching class wins, so subclasses come before their bases.
@@ -236,10 +239,18 @@ class Health(health.aio.HealthServicer):
         return await super().Check(request, context)
 
 
-def prepare_socket(path: Path) -> None:
-    """Make the socket's directory private (0700) and clear a stale socket file.
+def socket_lock_path(path: Path) -> Path:
+    """`<socket>.lock`, next to the socket in its private directory; holds the owner's pid."""
+    return path.with_name(path.name + SOCKET_LOCK_SUFFIX)
 
-    Refuses (AlreadyRunning) if something still accepts on the path: a live daemon owns it.
+
+def prepare_socket(path: Path) -> int:
+    """Make the socket's directory private (0700), claim the socket, clear a stale socket file.
+
+    Returns the fd of `<socket>.lock`, flocked until the daemon closes it at shutdown. gRPC
+    unlinks whatever is at the path when it binds, so probing the socket alone would let two
+    daemons that start together both pass and the later bind take over the earlier one's socket.
+    Refuses (AlreadyRunning) if another process holds that lock or something accepts on the path.
     """
     directory = path.parent
     try:
@@ -251,17 +262,33 @@ def prepare_socket(path: Path) -> None:
         raise StartupError(f"socket directory {directory} belongs to uid {st.st_uid}, not to us ({os.getuid()})")
     if st.st_mode & 0o077:
         os.chmod(directory, 0o700)
-    if path.exists() or path.is_symlink():
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.settimeout(2)
-            probe.connect(str(path))
-        except OSError:
-            path.unlink()  # nobody listens: left behind by a daemon that was killed
-        else:
-            raise AlreadyRunning(f"socket {path}", None)
-        finally:
-            probe.close()
+    lock = socket_lock_path(path)
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise StartupError(f"cannot create {lock}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if path.exists() or path.is_symlink():
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.settimeout(2)
+                probe.connect(str(path))
+            except OSError:
+                path.unlink()  # nobody listens: left behind by a daemon that was killed
+            else:  # a listener that does not take the lock (not a swanlabd of this version)
+                raise AlreadyRunning(f"socket {path}", None)
+            finally:
+                probe.close()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except BlockingIOError:
+        os.close(fd)
+        raise AlreadyRunning(f"socket {path}", None) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 async def start_server(daemon: Daemon) -> grpc.aio.Server:

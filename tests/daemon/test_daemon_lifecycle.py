@@ -132,6 +132,45 @@ def test_second_daemon_on_same_socket_is_refused(daemon):
     assert daemon.stub().Status(svc.StatusRequest(), timeout=5).pid == daemon.pid
 
 
+def daemon_command(socket, home) -> list[str]:
+    return [sys.executable, "-m", "swanlabd", "run", "--socket", str(socket), "--home", str(home)]
+
+
+def test_socket_taken_between_a_daemons_check_and_its_bind_is_refused(daemon_paths):
+    """gRPC unlinks the socket path when it binds: a daemon that checked the socket but has not
+    bound yet (here: held up opening its state DB) still owns it, and a second daemon with
+    another data root must not take it over."""
+    import plyvel
+
+    (daemon_paths.home / "state").mkdir(parents=True)
+    db = plyvel.DB(str(daemon_paths.home / "state"), create_if_missing=True)
+    first = daemon_paths.spawn()
+    daemon_paths.proc = first
+    second = None
+    try:
+        wait_for(daemon_paths.socket.parent.exists, 20, "first daemon checks its socket")
+        time.sleep(0.5)
+        os.kill(first.pid, signal.SIGSTOP)  # between its socket check and its bind, for as long as we like
+        second = subprocess.Popen(
+            daemon_command(daemon_paths.socket, daemon_paths.root / "home2"),
+            env=daemon_paths.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            _, err = second.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("the second daemon took the socket of the first") from None
+        assert second.returncode == 1
+        assert err.strip() == f"swanlabd: another swanlabd (another process) is already running for socket {daemon_paths.socket}"
+    finally:
+        if second is not None and second.poll() is None:
+            second.kill()
+            second.wait()
+        db.close()
+        os.kill(first.pid, signal.SIGCONT)
+    daemon_paths.wait_ready()
+    assert daemon_paths.stub().Status(svc.StatusRequest(), timeout=5).pid == first.pid
+
+
 def test_stale_socket_after_sigkill_is_replaced(daemon):
     first = daemon.pid
     daemon.kill(signal.SIGKILL)
