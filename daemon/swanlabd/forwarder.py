@@ -344,7 +344,7 @@ class RunUploader:
                 result = await op()
             except RateLimited as exc:
                 delay = exc.retry_after if exc.retry_after is not None else self.fwd.retry.delay(attempt)
-                message = f"{where}: rate limited, retrying in {delay:.1f}s ({exc.server_message})"
+                message = f"{where}: rate limited by the server, waiting as it asks ({exc.server_message})"
             except (Unauthorized, Rejected, MissingCredentials, MissingRunStart) as exc:
                 # Only setup and state get here with a 4xx (lanes record theirs): the user must act.
                 blocked = True
