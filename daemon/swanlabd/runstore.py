@@ -20,9 +20,12 @@ keeps an fsync and the final close of one file from overlapping.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
+import os
 import secrets
+import shutil
 import string
 import threading
 import time
@@ -59,6 +62,10 @@ DAEMON_WRITER = 0
 CLIENT_KINDS = frozenset({"keys", "scalars", "console", "media", "config", "metadata", "requirements", "file"})
 # How long FinishRun waits for Stream batches still in flight on another HTTP/2 stream.
 FINISH_WAIT_S = 30.0
+# A run folder being built by StartRun: `runs/.new-<folder name>-<random>/`, renamed into place
+# once its backup holds the header and metadata records, so a failed StartRun leaves no
+# half-made folder that blocks its retry. The leading dot keeps it out of adoption.
+NEW_FOLDER_PREFIX = ".new-"
 
 
 def new_run_id() -> str:
@@ -127,6 +134,15 @@ def write_side_files(run_dir: Path, config_json: str, metadata_json: str, requir
         (files / "requirements.txt").write_text(requirements.pip)
     if requirements.conda:
         (files / "conda.txt").write_text(requirements.conda)
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a folder, so the entries made or renamed in it survive a power loss."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def safe_relative_path(value: str) -> bool:
@@ -396,7 +412,10 @@ class RunStore:
             pb.Record(time_ms=t, metadata=req.metadata),
             pb.Record(time_ms=t, requirements=req.requirements),
         ]
-        writer = await asyncio.to_thread(self._create_folder, run_dir, run_id, req, first)
+        try:
+            writer = await asyncio.to_thread(self._create_folder, run_dir, run_id, req, first)
+        except (OSError, backup.BackupError) as exc:
+            raise StorageFailure(run_id, run_dir, exc) from exc
         run = ActiveRun(info, writer, {}, 0)
         info.records, info.backup_bytes = run.records, run.size
         self.state.put_run(info)
@@ -408,10 +427,32 @@ class RunStore:
     def _create_folder(
         run_dir: Path, run_id: str, req: service_pb2.StartRunRequest, first: list[pb.Record]
     ) -> backup.BackupWriter:
-        run_dir.mkdir(parents=True, exist_ok=False)
-        write_side_files(run_dir, req.config.json, req.metadata.json, req.requirements)
-        writer = backup.BackupWriter.create(run_dir / backup.BACKUP_FILENAME, run_id)
-        writer.append(first)
+        """Build the folder under a temporary name, then rename it into place (all or nothing)."""
+        tmp = run_dir.with_name(f"{NEW_FOLDER_PREFIX}{run_dir.name}-{secrets.token_hex(4)}")
+        tmp.mkdir()
+        writer = None
+        placed = False
+        try:
+            write_side_files(tmp, req.config.json, req.metadata.json, req.requirements)
+            writer = backup.BackupWriter.create(tmp / backup.BACKUP_FILENAME, run_id)
+            writer.append(first)
+            try:
+                os.rename(tmp, run_dir)  # never replaces a folder that holds anything
+            except OSError as exc:
+                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise RunExists(run_id, f"{run_dir} is in the way: a folder written without this daemon") from None
+                raise
+            placed = True
+            fsync_dir(run_dir.parent)
+        except BaseException:
+            if writer is not None:
+                try:
+                    writer.close()
+                except backup.StorageError:
+                    pass  # the folder is thrown away; the caller reports the first failure
+            shutil.rmtree(run_dir if placed else tmp, ignore_errors=True)
+            raise
+        writer.path = run_dir / backup.BACKUP_FILENAME
         return writer
 
     @staticmethod
@@ -521,7 +562,11 @@ class RunStore:
                     log.warning("run %s: cannot reopen: %s", info.run_id, exc)
                     self._unsettled.add(info.run_id)
         for run_dir in sorted(self.runs_dir.iterdir()):
-            if run_dir.resolve() in known or not (run_dir / backup.BACKUP_FILENAME).is_file():
+            if run_dir.name.startswith(NEW_FOLDER_PREFIX):
+                # A StartRun the daemon died in: never answered, so no client knows this folder.
+                await asyncio.to_thread(shutil.rmtree, run_dir, True)
+                continue
+            if run_dir.name.startswith(".") or run_dir.resolve() in known or not (run_dir / backup.BACKUP_FILENAME).is_file():
                 continue
             try:
                 await self.adopt(run_dir)

@@ -17,7 +17,7 @@ import grpc
 import pytest
 from helpers.rawclient import keys, rows
 
-from swanlabd import errors, server
+from swanlabd import backup, errors, server
 from swanlabd.config import DaemonConfig
 from swanlabd.daemon import Daemon
 from swanlabd_pb import records_pb2 as pb
@@ -192,3 +192,27 @@ def test_shutdown_is_idempotent_and_safe_before_run(short_dir):
     daemon.shutdown()
     asyncio.run(daemon.run())  # returns at once: shutdown was asked before it started
     assert not (short_dir / "s" / "d.sock").exists()
+
+
+def test_startrun_that_failed_midway_leaves_nothing_behind_and_its_retry_succeeds(short_dir, failing_fsync):
+    async def body(stub, daemon):
+        request = svc.StartRunRequest(start=pb.RunStart(run_id="retried01", project="p", start_time_ms=1_700_000_000_000))
+        failing_fsync["fail"] = True  # the header's fsync fails: after the folder and its files were made
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await stub.StartRun(request)
+        assert info.value.code() == grpc.StatusCode.INTERNAL and "fsync failed" in info.value.details()
+        runs = daemon.config.home / "runs"
+        assert list(runs.iterdir()) == []
+        failing_fsync["fail"] = False
+        reply = await stub.StartRun(request)
+        assert reply.writer == 1 and [p.name for p in runs.iterdir()] == [Path(reply.run_dir).name]
+        assert Path(reply.run_dir).name.startswith("run-") and Path(reply.run_dir).name.endswith("-retried01")
+        acks, err = await stream_batches(stub, "retried01", [[keys(1, {1: "x"})]])
+        assert acks == [1] and err is None
+        await stub.FinishRun(svc.FinishRunRequest(run_id="retried01", writer=1, last_client_seq=1))
+        records = [r for r, _ in backup.read_records(Path(reply.run_dir) / backup.BACKUP_FILENAME)]
+        assert [r.WhichOneof("kind") for r in records] == [
+            "header", "run_start", "config", "metadata", "requirements", "keys", "finish",
+        ]  # fmt: skip
+
+    run_in_process_daemon(short_dir, body)

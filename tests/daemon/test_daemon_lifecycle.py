@@ -261,6 +261,19 @@ def test_daemon_adopts_folders_written_without_it(daemon_paths):
     assert client_seqs(records) == [1, 2, 3, 4] and records[-1].finish.state == pb.CRASHED
 
 
+def test_folder_of_a_startrun_the_daemon_died_in_is_removed_not_adopted(daemon_paths):
+    """StartRun builds the folder under a temporary name and renames it when complete: one left
+    under that name was never answered, so no client knows it."""
+    runs = daemon_paths.home / "runs"
+    unanswered = runs / ".new-run-20260101_000000-halfmade-1a2b3c4d"
+    unanswered.mkdir(parents=True)
+    with backup.BackupWriter.create(unanswered / backup.BACKUP_FILENAME, "halfmade"):
+        pass
+    daemon_paths.start()
+    assert not unanswered.exists() and daemon_paths.runs() == []
+    assert not daemon_paths.stub().ListRuns(svc.ListRunsRequest(), timeout=5).runs
+
+
 def test_adopt_waits_while_the_client_still_writes(daemon_paths):
     """A fallback folder whose client is alive (holds the flock) is left alone until it exits."""
     runs = daemon_paths.home / "runs"
