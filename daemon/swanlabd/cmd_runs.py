@@ -1,7 +1,8 @@
 """`swanlabctl status` and `swanlabctl ls`: what the daemon is doing, for people and scripts.
 
 `status` exits 0 if a daemon answers on the socket and 1 if none does, so scripts can test it
-(`swanlabctl status >/dev/null && ...`). `ls` asks the daemon; with no daemon up it reads the
+(`swanlabctl status >/dev/null && ...`); a daemon that is alive but silent (hung, stopped,
+starting) is named with its pid, from `<socket>.lock` or `<data root>/swanlabd.pid`. `ls` asks the daemon; with no daemon up it reads the
 state DB directly (then upload progress is unknown and shown as not uploaded).
 Both take `--json` for one JSON document on stdout (field names as in service.proto).
 """
@@ -34,19 +35,41 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
 
 
-def _silent_daemon_pid(home: Path) -> int | None:
-    """The pid in <home>/swanlabd.pid if that process lives: a daemon that does not answer."""
+def _daemon_pid(pid_file: Path) -> int | None:
+    """The pid in `pid_file` if that process lives and is a swanlabd (a SIGKILL leaves the file)."""
     import psutil
 
     try:
-        pid = int((home / "swanlabd.pid").read_text().split()[0])
-        return pid if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE else None
+        proc = psutil.Process(int(pid_file.read_text().split()[0]))
+        if proc.status() == psutil.STATUS_ZOMBIE or not any("swanlabd" in part for part in proc.cmdline()):
+            return None
+        return proc.pid
     except (OSError, ValueError, IndexError, psutil.Error):
         return None
 
 
-def _call(socket: Path, method: str, request: Any) -> Any | None:
-    """One unary RPC to the daemon; None if nothing answers on the socket."""
+def _silent_daemon(socket: Path, home: Path, hung: bool) -> tuple[int | None, str]:
+    """(pid, one line) about a daemon that does not answer on `socket`, or (None, "not running")."""
+    from swanlabd.server import socket_lock_path
+
+    wait = f"within {RPC_TIMEOUT_S:g} s"
+    socket_pid = _daemon_pid(socket_lock_path(socket))
+    home_pid = _daemon_pid(home / "swanlabd.pid")
+    if socket_pid:
+        held = f"the socket {socket}" + (f" and the data root {home}" if home_pid == socket_pid else "")
+        why = f"does not answer {wait} (hung or stopped?)" if hung else "does not accept on it yet (starting?)"
+        return socket_pid, f"swanlabd (pid {socket_pid}) holds {held} but {why}"
+    if home_pid:
+        why = f"does not answer on {socket} {wait} (hung or stopped?)" if hung else f"nothing answers on {socket}"
+        return home_pid, f"swanlabd (pid {home_pid}) holds the data root {home} but {why}"
+    if hung:
+        return None, f"something accepts connections on {socket} but does not answer {wait}"
+    return None, f"swanlabd is not running (nothing answers on {socket})"
+
+
+def _call(socket: Path, method: str, request: Any) -> tuple[Any | None, bool]:
+    """One unary RPC to the daemon: (reply, False), or (None, hung) if nothing answers on the
+    socket; hung means something accepted the connection but did not answer in RPC_TIMEOUT_S."""
     import grpc
 
     from swanlabd_pb import service_pb2_grpc
@@ -54,10 +77,10 @@ def _call(socket: Path, method: str, request: Any) -> Any | None:
     with grpc.insecure_channel(f"unix:{socket}") as channel:
         stub = service_pb2_grpc.SwanlabdStub(channel)
         try:
-            return getattr(stub, method)(request, timeout=RPC_TIMEOUT_S)
+            return getattr(stub, method)(request, timeout=RPC_TIMEOUT_S), False
         except grpc.RpcError as exc:
             if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                return None
+                return None, exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED
             raise
 
 
@@ -97,16 +120,14 @@ def status_command(args: argparse.Namespace) -> int:
     from swanlabd_pb import service_pb2
 
     socket = args.socket or paths.default_socket_path()
-    reply = _call(socket, "Status", service_pb2.StatusRequest())
+    reply, hung = _call(socket, "Status", service_pb2.StatusRequest())
     if reply is None:
-        # Down, or alive but not answering (starting, hung, or serving another socket).
-        silent = _silent_daemon_pid(args.home or paths.default_data_root())
+        # Down, or alive but not answering (starting, hung, stopped, or serving another socket).
+        silent, line = _silent_daemon(socket, args.home or paths.default_data_root(), hung)
         if args.json:
             print(json.dumps({"running": False, "socket": str(socket), **({"silent_pid": silent} if silent else {})}))
-        elif silent:
-            print(f"swanlabd (pid {silent}) holds the data root but nothing answers on {socket}")
         else:
-            print(f"swanlabd is not running (nothing answers on {socket})")
+            print(line)
         return EXIT_DOWN
     if args.json:
         print(json.dumps({"running": True, **_to_dict(reply)}, indent=2))
@@ -132,7 +153,7 @@ def ls_command(args: argparse.Namespace) -> int:
     from swanlabd_pb import service_pb2
 
     socket = args.socket or paths.default_socket_path()
-    reply = _call(socket, "ListRuns", service_pb2.ListRunsRequest())
+    reply, _ = _call(socket, "ListRuns", service_pb2.ListRunsRequest())
     source = "daemon"
     if reply is None:
         import plyvel

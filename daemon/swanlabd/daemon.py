@@ -176,6 +176,8 @@ class Daemon:
         if self.state is not None:
             self.state.close()
         if self._socket_lock_fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._socket_lock_fd, 0)  # our pid: `swanlabctl status` names a silent holder
             os.close(self._socket_lock_fd)  # releases the flock; the file stays (unlinking it would race)
             self._socket_lock_fd = None
         self._unlock_data_root()

@@ -37,17 +37,30 @@ def test_status_down_exits_nonzero(daemon):
     assert json.loads(out.stdout) == {"running": False, "socket": str(daemon.socket)}
 
 
-def test_status_names_a_daemon_that_holds_the_root_but_does_not_answer(daemon):
+def test_status_names_a_silent_daemon_and_what_it_holds(daemon):
+    elsewhere = daemon.root / "elsewhere.sock"
+    out = daemon.ctl("status", "--socket", str(elsewhere))
+    assert out.returncode == 1
+    assert out.stdout.strip() == f"swanlabd (pid {daemon.pid}) holds the data root {daemon.home} but nothing answers on {elsewhere}"
     os.kill(daemon.pid, signal.SIGSTOP)
     try:
         # Each waits out the RPC timeout: run them side by side.
-        with ThreadPoolExecutor(3) as pool:
-            out, as_json, ls = pool.map(lambda args: daemon.ctl(*args), [("status",), ("status", "--json"), ("ls",)])
+        other_home = ("status", "--home", str(daemon.root / "other"))
+        with ThreadPoolExecutor(4) as pool:
+            out, as_json, ls, socket_only = pool.map(
+                lambda args: daemon.ctl(*args), [("status",), ("status", "--json"), ("ls",), other_home]
+            )
         doc = json.loads(as_json.stdout)
     finally:
         os.kill(daemon.pid, signal.SIGCONT)
     assert out.returncode == 1
-    assert out.stdout.strip() == f"swanlabd (pid {daemon.pid}) holds the data root but nothing answers on {daemon.socket}"
+    assert out.stdout.strip() == (
+        f"swanlabd (pid {daemon.pid}) holds the socket {daemon.socket} and the data root {daemon.home} "
+        "but does not answer within 3 s (hung or stopped?)"
+    )
+    assert socket_only.stdout.strip() == (
+        f"swanlabd (pid {daemon.pid}) holds the socket {daemon.socket} but does not answer within 3 s (hung or stopped?)"
+    )
     assert doc == {"running": False, "socket": str(daemon.socket), "silent_pid": daemon.pid}
     assert ls.returncode == 1 and "held by a daemon that does not answer" in ls.stderr
 
