@@ -19,6 +19,7 @@ import fcntl
 import logging
 import os
 import socket
+import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -260,9 +261,18 @@ def prepare_socket(path: Path) -> int:
         raise StartupError(f"cannot create socket directory {directory}: {exc.strerror or exc}") from None
     if st.st_uid != os.getuid():
         raise StartupError(f"socket directory {directory} belongs to uid {st.st_uid}, not to us ({os.getuid()})")
-    if st.st_mode & 0o077:
-        os.chmod(directory, 0o700)
     lock = socket_lock_path(path)
+    if st.st_mode & 0o077:
+        # Tighten only a directory that holds nothing but our socket: never a shared one such as
+        # /, /tmp or /run (a relative socket path of a daemon started in / names /), whose mode
+        # other users and services depend on.
+        others = sorted(set(os.listdir(directory)) - {path.name, lock.name})
+        if others or st.st_mode & stat.S_ISVTX:
+            raise StartupError(
+                f"socket directory {directory} is open to others (mode {stat.S_IMODE(st.st_mode):o}) and is not "
+                "swanlabd's alone: put the socket in a directory of its own"
+            )
+        os.chmod(directory, 0o700)
     try:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as exc:

@@ -171,6 +171,25 @@ def test_socket_taken_between_a_daemons_check_and_its_bind_is_refused(daemon_pat
     assert daemon_paths.stub().Status(svc.StatusRequest(), timeout=5).pid == first.pid
 
 
+def test_a_shared_socket_directory_is_refused_not_made_private(daemon_paths):
+    """chmod 0700 on a directory others use (/, /tmp, /run: a relative socket path of a daemon
+    started in / names /) would lock every other user and service out of it."""
+    shared = daemon_paths.root / "shared"
+    shared.mkdir(mode=0o755)
+    os.chmod(shared, 0o755)
+    (shared / "someone-elses-file").write_text("")
+    out = subprocess.run(
+        daemon_command(shared / "swanlabd.sock", daemon_paths.home),
+        env=daemon_paths.env, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        f"swanlabd: socket directory {shared} is open to others (mode 755) and is not swanlabd's alone: "
+        "put the socket in a directory of its own"
+    ]
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755 and not (shared / "swanlabd.sock").exists()
+
+
 def test_stale_socket_after_sigkill_is_replaced(daemon):
     first = daemon.pid
     daemon.kill(signal.SIGKILL)
