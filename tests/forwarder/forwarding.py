@@ -104,5 +104,5 @@ def assert_complete(cloud, run_id: str, rows: int) -> None:
     assert finished(cloud, run_id) == "FINISHED"
     for name in NAMES.values():
         assert sorted(points(cloud, run_id, name)) == list(range(rows)), name
-    assert cloud.duplicate_count() == 0
+    assert cloud.duplicate_count() == 0, cloud.store.duplicates()[:5]
     assert [e["cuid"] for e in cloud.experiments()] == [run_id]

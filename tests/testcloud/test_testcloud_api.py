@@ -85,6 +85,31 @@ def test_scalars_are_stored_and_repeats_counted(api: ApiClient, cloud: CloudServ
     assert cloud.errors() == []
 
 
+def test_float_batches_keep_every_check_and_count_repeats_within_a_batch(api: ApiClient, cloud: CloudServer) -> None:
+    # All-float batches take the server's column-wise fast path; it must accept and count exactly as per item.
+    project_cuid, cuid = api.setup_run()
+    api.columns("proj", ["x"])
+    bad = [
+        [{"key": "x", "index": True, "data": 1.0, "create_time": "2026-01-01T00:00:00Z"}],
+        [{"key": "x", "index": 0, "data": 1.0, "create_time": "yesterday"}],
+        [{"key": "x", "index": 0, "data": 1.0}],
+        [{"key": "x", "index": 0, "data": None, "create_time": "2026-01-01T00:00:00Z"}],
+        [{"key": 5, "index": 0, "data": 1.0, "create_time": "2026-01-01T00:00:00Z"}],
+        [["x", 0, 1.0]],
+    ]
+    for metrics in bad:
+        body = {"type": "scalar", "projectId": project_cuid, "experimentId": cuid, "metrics": metrics}
+        assert api.call("POST", "/house/metrics", body).status_code == 400, metrics
+    assert len(cloud.errors()) == len(bad) and cloud.store.point_count() == 0
+    precise, huge = 0.1 + 0.2, 2**70
+    assert api.scalars(project_cuid, cuid, [("x", 0, precise), ("x", 1, 2.0), ("x", 0, 9.0), ("x", 0, 9.0)]).status_code == 201
+    assert api.scalars(project_cuid, cuid, [("x", 2, huge)]).status_code == 201
+    assert cloud.duplicate_count() == 2
+    assert [(d["step"], d["dup_count"]) for d in cloud.store.duplicates()] == [(0, 2)]
+    assert cloud.snapshot(cuid)["scalar"] == {"x": {0: precise, 1: 2.0, 2: huge}}
+    assert len(cloud.errors()) == len(bad)
+
+
 def test_summaries_give_the_last_step_per_key(api: ApiClient) -> None:
     project_cuid, cuid = api.setup_run()
     api.columns("proj", ["a", "b"])

@@ -100,6 +100,45 @@ def _timestamp(body: Mapping[str, Any], name: str) -> str:
     return value
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+Points = tuple[list[str], list[int], list[Any], list[str]]  # keys, steps, values, create times
+
+
+def _columns(points: list[tuple[str, int, Any, str]]) -> Points:
+    if not points:
+        return [], [], [], []
+    keys, steps, values, times = map(list, zip(*points))
+    return keys, steps, values, times
+
+
+def _scalar_columns(items: list[Any]) -> Points | None:
+    """The columns of a scalar batch whose every item is well formed with a finite float, else None.
+
+    The hot path of a backlog upload (a million points): each check runs over a whole column at
+    C speed (a create_time is matched once per distinct string). It accepts exactly what the
+    per-item checks of `CloudApi._scalar` accept with a float value; for anything else (an int,
+    "nan", a mistake) the caller runs those, which also name the first bad item.
+    """
+    try:
+        keys = [item["key"] for item in items]
+        steps = [item["index"] for item in items]
+        values = [item["data"] for item in items]
+        times = [item["create_time"] for item in items]
+    except (TypeError, KeyError):  # an item that is not an object, or lacks a field
+        return None
+    if not items:
+        return keys, steps, values, times
+    # type() is exact: it rejects bool (an int subclass) and None (JSON null, a missing field).
+    if set(map(type, keys)) != {str} or set(map(type, steps)) != {int} or set(map(type, times)) != {str}:
+        return None
+    if set(map(type, values)) != {float} or min(steps) < 0 or not all(map(math.isfinite, values)):
+        return None
+    if not all(map(RFC3339.fullmatch, set(times))):
+        return None
+    return keys, steps, values, times
+
+
 Handler = Callable[..., Reply]
 
 
@@ -332,19 +371,20 @@ class CloudApi:
         if len(items) > MAX_METRICS_PER_CALL:
             raise Rejected(413, "PAYLOAD_TOO_LARGE", f"{len(items)} metrics > {MAX_METRICS_PER_CALL}")
         if kind == "scalar":
-            points = [self._scalar(item) for item in items]
+            columns = _scalar_columns(items) or _columns([self._scalar(item) for item in items])
         elif kind == "media":
             objects = set(self.store.objects(experiment["cuid"]))
-            points = [self._media(item, objects) for item in items]
+            columns = _columns([self._media(item, objects) for item in items])
         elif kind == "log":
-            points = [self._log(item) for item in items]
+            columns = _columns([self._log(item) for item in items])
         else:
             raise _bad(f"unknown metric type {kind!r}")
+        keys, steps, values, times = columns
         if kind != "log":
-            missing = self.store.missing_columns(project_cuid, {key for key, *_ in points})
+            missing = self.store.missing_columns(project_cuid, set(keys))
             if missing:
                 raise _bad(f"metrics for keys without a column: {sorted(missing)}")
-        self.store.add_metrics(experiment["cuid"], kind, points)
+        self.store.add_metrics(experiment["cuid"], kind, keys, steps, values, times)
         return Reply(201, {"ok": True})
 
     @staticmethod
@@ -354,22 +394,24 @@ class CloudApi:
             raise _bad(f"{name} must be >= 0, got {step}")
         return step
 
-    def _scalar(self, item: Any) -> tuple[str, int, str, str]:
-        # The hot path of a backlog upload (a million points): checks inlined, repr() for JSON.
+    def _scalar(self, item: Any) -> tuple[str, int, Any, str]:
         if not isinstance(item, dict):
             raise _bad("metric items must be objects")
         data = item.get("data")
         if data == "nan":
-            value = '"nan"'
-        elif type(data) in (int, float):
+            value: Any = '"nan"'
+        elif type(data) is float:
             if not math.isfinite(data):
                 raise _bad("non-finite scalar data must be sent as 'nan'")
-            value = repr(data)
+            value = data
+        elif type(data) is int:
+            # sqlite holds 64-bit integers; a larger one is kept as its JSON text.
+            value = data if INT64_MIN <= data <= INT64_MAX else repr(data)
         else:
             raise _bad(f"scalar data must be a number or 'nan', got {data!r}")
         return _get(item, "key", str), self._step(item, "index"), value, _timestamp(item, "create_time")
 
-    def _media(self, item: Any, objects: set[str]) -> tuple[str, int, str, str]:
+    def _media(self, item: Any, objects: set[str]) -> tuple[str, int, Any, str]:
         if not isinstance(item, dict):
             raise _bad("metric items must be objects")
         paths = _get(item, "data", list)
@@ -382,7 +424,7 @@ class CloudApi:
         value = json.dumps({"data": paths, "more": more})
         return _get(item, "key", str), self._step(item, "index"), value, _timestamp(item, "create_time")
 
-    def _log(self, item: Any) -> tuple[str, int, str, str]:
+    def _log(self, item: Any) -> tuple[str, int, Any, str]:
         if not isinstance(item, dict):
             raise _bad("metric items must be objects")
         level = _get(item, "level", str)
