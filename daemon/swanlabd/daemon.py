@@ -8,11 +8,12 @@
         server        gRPC on the Unix socket (server.py); on_ready() once connect() works
         fsync         group commit: fsync every written run each fsync_interval_ms
         crash-watch   primary writer's pid gone without FinishRun -> Finish{CRASHED} (<= 1 s)
+        adopt         every ADOPT_SCAN_INTERVAL_S: adopt run folders clients wrote without a daemon
         forwarder     swanlabd.forwarder.Forwarder.run(), if installed and config.forward
         monitor       host + process-tree metrics into every active run, each monitor_interval_s
         sd-notify     under systemd: watchdog pings and STATUS= lines (sdnotify.py)
       wait for the first task to fail (or for shutdown()), then stop the rest in order:
-        stop accepting (in-flight batches are acked) -> monitor, crash watch -> forwarder
+        stop accepting (in-flight batches are acked) -> monitor, crash watch, adopt -> forwarder
         -> fsync and close every backup -> state DB -> unlock socket and data root;
         re-raise the failure.
 
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "swanlabd.lock"
 PID_NAME = "swanlabd.pid"
 CRASH_WATCH_INTERVAL_S = 0.5
+# A client that could not reach the daemon writes its run folder itself; the daemon finds it by
+# listing runs/ (folder names only, so an idle daemon stays idle).
+ADOPT_SCAN_INTERVAL_S = 10.0
 STREAM_END_RECHECK_S = 0.05
 CANCEL_WAIT_S = 2.0
 STATE_OPEN_WAIT_S = 5.0
@@ -116,6 +120,7 @@ class Daemon:
                 "server": self.server.wait_for_termination(),
                 "fsync": self._group_commit(),
                 "crash-watch": self._crash_watch(),
+                "adopt": self._adopt_scan(),
             }
             if self.forwarder is not None:
                 named["forwarder"] = self.forwarder.run()
@@ -156,7 +161,7 @@ class Daemon:
         if self.server is not None:
             # Stop accepting; in-flight batches get the grace period to be written and acked.
             await self.server.stop(grace=timeout * SERVER_GRACE_FRACTION)
-        for name in ("monitor", "crash-watch"):
+        for name in ("monitor", "crash-watch", "adopt"):
             await cancel(tasks.get(name))
         if self.forwarder is not None:
             try:
@@ -245,6 +250,15 @@ class Daemon:
             except TimeoutError:
                 pass
             self._stream_ended.clear()
+
+    async def _adopt_scan(self) -> None:
+        assert self.store is not None
+        while True:
+            await asyncio.sleep(ADOPT_SCAN_INTERVAL_S)
+            try:
+                await self.store.adopt_new()
+            except OSError as exc:  # runs/ unreadable for a moment: not worth stopping the daemon
+                log.warning("cannot list %s: %s", self.store.runs_dir, exc)
 
     def stream_ended(self) -> None:
         """A Stream ended (cleanly or not): the crash watcher looks at once, not at its next tick."""

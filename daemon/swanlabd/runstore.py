@@ -353,6 +353,11 @@ class RunStore:
         self._activating: dict[str, asyncio.Lock] = {}
         # RUNNING runs whose file we could not open (their client writes it): the crash watcher's list.
         self._unsettled: set[str] = set()
+        # For adopt_new: folder names of registered runs, of runs StartRun is creating, and of
+        # folders that failed adoption (with their backup's size and mtime, retried on a change).
+        self._known_folders: set[str] = set()
+        self._creating: set[str] = set()
+        self._rejected: dict[str, tuple[int, int]] = {}
         self.on_append: Callable[[str], None] = lambda run_id: None
 
     # -- StartRun ----------------------------------------------------------------------------
@@ -412,14 +417,19 @@ class RunStore:
             pb.Record(time_ms=t, metadata=req.metadata),
             pb.Record(time_ms=t, requirements=req.requirements),
         ]
+        # Between the rename into place and put_run the folder is not registered: adopt_new skips it.
+        self._creating.add(run_dir.name)
         try:
             writer = await asyncio.to_thread(self._create_folder, run_dir, run_id, req, first)
+            run = ActiveRun(info, writer, {}, 0)
+            info.records, info.backup_bytes = run.records, run.size
+            self.state.put_run(info)
+            self.active[run_id] = run
+            self._known_folders.add(run_dir.name)
         except (OSError, backup.BackupError) as exc:
             raise StorageFailure(run_id, run_dir, exc) from exc
-        run = ActiveRun(info, writer, {}, 0)
-        info.records, info.backup_bytes = run.records, run.size
-        self.state.put_run(info)
-        self.active[run_id] = run
+        finally:
+            self._creating.discard(run_dir.name)
         log.info("run %s started in %s (pid %d)", run_id, run_dir, req.pid)
         return run, 1, 0
 
@@ -550,9 +560,7 @@ class RunStore:
 
     async def recover(self) -> None:
         """At daemon start: reopen RUNNING runs, adopt folders written without a daemon."""
-        known = set()
         for info in list(self.state.runs()):
-            known.add(Path(info.run_dir).resolve())
             if info.state == "RUNNING":
                 try:
                     await self.activate(info)
@@ -561,17 +569,39 @@ class RunStore:
                 except Exception as exc:
                     log.warning("run %s: cannot reopen: %s", info.run_id, exc)
                     self._unsettled.add(info.run_id)
-        for run_dir in sorted(self.runs_dir.iterdir()):
-            if run_dir.name.startswith(NEW_FOLDER_PREFIX):
-                # A StartRun the daemon died in: never answered, so no client knows this folder.
-                await asyncio.to_thread(shutil.rmtree, run_dir, True)
+        for run_dir in self.runs_dir.glob(NEW_FOLDER_PREFIX + "*"):
+            # A StartRun the daemon died in: never answered, so no client knows this folder.
+            await asyncio.to_thread(shutil.rmtree, run_dir, True)
+        await self.adopt_new()
+
+    async def adopt_new(self) -> None:
+        """Adopt the folders in runs/ that no run is registered at (clients write them when no
+        daemon answers). The daemon calls this at start and then every few seconds, so it must
+        stay cheap: one listing of folder names; only a name not seen before costs more."""
+        names = await asyncio.to_thread(os.listdir, self.runs_dir)
+        fresh = sorted(n for n in names if not n.startswith(".") and n not in self._known_folders)
+        if not fresh:
+            return
+        self._known_folders = {Path(info.run_dir).name for info in self.state.runs()}
+        for name in fresh:
+            if name in self._known_folders or name in self._creating:
                 continue
-            if run_dir.name.startswith(".") or run_dir.resolve() in known or not (run_dir / backup.BACKUP_FILENAME).is_file():
+            run_dir = self.runs_dir / name
+            try:
+                st = (run_dir / backup.BACKUP_FILENAME).stat()
+            except OSError:
+                continue  # not a run folder, or its client has not made the file yet: look again later
+            signature = (st.st_size, st.st_mtime_ns)
+            if self._rejected.get(name) == signature:
                 continue
             try:
                 await self.adopt(run_dir)
             except Exception as exc:
+                self._rejected[name] = signature
                 log.warning("cannot adopt %s: %s", run_dir, exc)
+            else:
+                self._rejected.pop(name, None)
+                self._known_folders.add(name)
 
     async def adopt(self, run_dir: Path) -> RunInfo:
         """Register a run folder this daemon did not create (client fallback, or copied from elsewhere).
@@ -635,6 +665,14 @@ class RunStore:
             return self.state.get_run(info.run_id) or info
         except PreconditionFailed:
             log.debug("run %s: %s is still being written by its client", info.run_id, info.run_dir)
+            start = scan.run_start
+            if not info.pid and start is not None and start.pid:
+                # Adopted right after its client made the file: now watch that process instead of
+                # re-reading the growing file at every crash-watch tick.
+                info = self.state.update_run(
+                    info.run_id, pid=start.pid, project=start.project, experiment_name=start.experiment_name,
+                    mode=pb.Mode.Name(start.mode), created_ms=start.start_time_ms,
+                )  # fmt: skip
             self._unsettled.add(info.run_id)
             return info
         if started_before(info.pid, info.created_ms):

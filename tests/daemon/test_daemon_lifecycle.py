@@ -280,6 +280,28 @@ def test_daemon_adopts_folders_written_without_it(daemon_paths):
     assert client_seqs(records) == [1, 2, 3, 4] and records[-1].finish.state == pb.CRASHED
 
 
+def test_running_daemon_adopts_folders_written_while_it_did_not_answer(daemon):
+    """Clients that could not reach the daemon (hung, restarting) wrote their folders meanwhile:
+    the daemon finds them by listing runs/ every few seconds."""
+    from swanlabd.daemon import ADOPT_SCAN_INTERVAL_S
+
+    runs = daemon.home / "runs"
+    (runs / "run-20260101_000000-notarun").mkdir()  # no backup in it: never adopted, never an error
+    done = write_fallback_folder(runs, "latedone", finished=True)
+    cut = write_fallback_folder(runs, "latecut", finished=False)
+    stub = daemon.stub()
+
+    def adopted():
+        known = {r.run_id: r for r in stub.ListRuns(svc.ListRunsRequest(), timeout=5).runs}
+        return known if {"latedone", "latecut"} <= set(known) and known["latecut"].state == pb.CRASHED else None
+
+    known = wait_for(adopted, ADOPT_SCAN_INTERVAL_S + CRASH_BOUND_S, "adopted")
+    assert (known["latedone"].state, known["latedone"].run_dir) == (pb.FINISHED, done)
+    assert known["latecut"].run_dir == cut and read_backup(cut)[-1].finish.state == pb.CRASHED
+    assert set(known) == {"latedone", "latecut"}
+    assert "cannot adopt" not in daemon.output()
+
+
 def test_folder_of_a_startrun_the_daemon_died_in_is_removed_not_adopted(daemon_paths):
     """StartRun builds the folder under a temporary name and renames it when complete: one left
     under that name was never answered, so no client knows it."""
