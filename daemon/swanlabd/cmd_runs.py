@@ -2,8 +2,9 @@
 
 `status` exits 0 if a daemon answers on the socket and 1 if none does, so scripts can test it
 (`swanlabctl status >/dev/null && ...`); a daemon that is alive but silent (hung, stopped,
-starting) is named with its pid, from `<socket>.lock` or `<data root>/swanlabd.pid`. `ls` asks the daemon; with no daemon up it reads the
-state DB directly (then upload progress is unknown and shown as not uploaded).
+starting) is named with its pid, from `<socket>.lock` or `<data root>/swanlabd.pid`.
+`ls` asks the daemon; with no daemon up it reads the state DB directly (then upload progress is
+unknown and shown as not uploaded).
 Both take `--json` for one JSON document on stdout (field names as in service.proto).
 """
 

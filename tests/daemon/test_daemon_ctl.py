@@ -41,7 +41,9 @@ def test_status_names_a_silent_daemon_and_what_it_holds(daemon):
     elsewhere = daemon.root / "elsewhere.sock"
     out = daemon.ctl("status", "--socket", str(elsewhere))
     assert out.returncode == 1
-    assert out.stdout.strip() == f"swanlabd (pid {daemon.pid}) holds the data root {daemon.home} but nothing answers on {elsewhere}"
+    assert out.stdout.strip() == (
+        f"swanlabd (pid {daemon.pid}) holds the data root {daemon.home} but nothing answers on {elsewhere}"
+    )
     os.kill(daemon.pid, signal.SIGSTOP)
     try:
         # Each waits out the RPC timeout: run them side by side.
@@ -59,7 +61,8 @@ def test_status_names_a_silent_daemon_and_what_it_holds(daemon):
         "but does not answer within 3 s (hung or stopped?)"
     )
     assert socket_only.stdout.strip() == (
-        f"swanlabd (pid {daemon.pid}) holds the socket {daemon.socket} but does not answer within 3 s (hung or stopped?)"
+        f"swanlabd (pid {daemon.pid}) holds the socket {daemon.socket} "
+        "but does not answer within 3 s (hung or stopped?)"
     )
     assert doc == {"running": False, "socket": str(daemon.socket), "silent_pid": daemon.pid}
     assert ls.returncode == 1 and "held by a daemon that does not answer" in ls.stderr

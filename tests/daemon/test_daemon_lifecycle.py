@@ -160,7 +160,8 @@ def test_socket_taken_between_a_daemons_check_and_its_bind_is_refused(daemon_pat
         except subprocess.TimeoutExpired:
             raise AssertionError("the second daemon took the socket of the first") from None
         assert second.returncode == 1
-        assert err.strip() == f"swanlabd: another swanlabd (another process) is already running for socket {daemon_paths.socket}"
+        taken = f"swanlabd: another swanlabd (another process) is already running for socket {daemon_paths.socket}"
+        assert err.strip() == taken
     finally:
         if second is not None and second.poll() is None:
             second.kill()
