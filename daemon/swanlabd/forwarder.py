@@ -33,6 +33,7 @@ import functools
 import hashlib
 import json
 import logging
+import math
 import mimetypes
 import random
 import time
@@ -116,6 +117,34 @@ class _Batch:
 
 def _json_str(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+def _iso(times: dict[int, str], t_ms: int) -> str:
+    ts = times.get(t_ms)
+    if ts is None:
+        ts = times[t_ms] = cloudapi.iso_utc(t_ms)
+    return ts
+
+
+@dataclass
+class _Layout:
+    """Which items of a ScalarRows record belong to one scalar lane, and in which rows."""
+
+    key_ids: list[int]
+    sizes: list[int]
+    known: int  # how many keys the writer had defined: a new KeyDefs can make more items the lane's
+    mine: list[int]  # item indexes of the lane's keys
+    rows: list[int]  # the row of each
+    kids: list[int]  # the key id of each
+    no_repeats: bool  # no key of the lane twice in one row
+
+    @classmethod
+    def of(cls, key_ids: list[int], sizes: list[int], parts: dict[int, int], part: int) -> _Layout:
+        mine = list(compress(range(len(key_ids)), map(part.__eq__, map(parts.get, key_ids))))
+        item_rows = list(chain.from_iterable(map(repeat, range(len(sizes)), sizes)))
+        rows = list(map(item_rows.__getitem__, mine))
+        kids = list(map(key_ids.__getitem__, mine))
+        return cls(key_ids, sizes, len(parts), mine, rows, kids, len(set(zip(kids, rows))) == len(mine))
 
 
 class RunUploader:
@@ -488,71 +517,122 @@ class RunUploader:
     def _scalar_batch(self, lane: str, part: int, limit: int) -> _Batch:
         """Up to `limit` new points of this lane's keys, as JSON text, from the lane's cursor.
 
-        The hot loop of a backlog drain. Each scalar lane sees every record, so picking its own
-        items is done with C-level iterators (map/compress), and only those get the Python loop;
-        time strings are memoised per millisecond.
+        The hot loop of a backlog drain. Each scalar lane sees every record, and reading a
+        protobuf column costs per element, so a record's layout (which items are this lane's,
+        in which rows) is worked out once and reused while the records repeat it, as a training
+        loop's do. A record whose points are all new (steps rising, no key twice in a row, all
+        above the keys' last steps) is encoded column by column; any other goes point by point.
+        Time strings are memoised per millisecond.
         """
         last = self.st.last_steps.setdefault("scalar", {})
         cur = self.st.cursor(lane)
         batch = _Batch(cursor=LaneCursor(cur.offset, cur.seq))
         items, steps, keys = batch.items, batch.steps, batch.keys
-        append = items.append
-        # writer -> key id -> (name, name as JSON); steps holds each seen key's last step so far
-        names: dict[int, dict[int, tuple[str, str]]] = {}
+        # writer -> key id -> name, and -> name as JSON; steps holds each seen key's last step so far
+        names: dict[int, dict[int, str]] = {}
+        jsons: dict[int, dict[int, str]] = {}
+        layouts: dict[int, _Layout] = {}
         times: dict[int, str] = {}
-        is_mine = part.__eq__
         skip = cur.item
         for rec, start, end in self._records(lane):
             kind = rec.WhichOneof("kind")
             if kind == "scalars" or kind == "system":
                 rows = rec.system if kind == "system" else rec.scalars
                 writer = rec.writer
-                key_ids = list(rows.key_ids)
-                mine = list(compress(range(len(key_ids)), map(is_mine, map(self.partmap.get(writer, {}).get, key_ids))))
+                layout = layouts.get(writer)
+                key_ids, sizes = rows.key_ids[:], rows.row_sizes[:]
+                parts = self.partmap.get(writer, {})
+                if layout is None or layout.key_ids != key_ids or layout.sizes != sizes or layout.known != len(parts):
+                    layout = layouts[writer] = _Layout.of(key_ids, sizes, parts, part)
+                mine, mine_rows, mine_kids = layout.mine, layout.rows, layout.kids
                 if skip:
-                    mine = mine[bisect.bisect_left(mine, skip):]
+                    first = bisect.bisect_left(mine, skip)
+                    mine, mine_rows, mine_kids = mine[first:], mine_rows[first:], mine_kids[first:]
                 if mine:
-                    sizes = list(rows.row_sizes)
-                    item_steps = list(chain.from_iterable(map(repeat, rows.steps, sizes)))
-                    deltas = rows.time_deltas_ms
-                    item_ms = list(chain.from_iterable(map(repeat, deltas, sizes))) if deltas else None
-                    values = list(rows.values)
+                    row_steps = rows.steps[:]
+                    mine_steps = list(map(row_steps.__getitem__, mine_rows))
                     table = self.keymap[writer]
                     wnames = names.setdefault(writer, {})
-                    for i in mine:
-                        kid = key_ids[i]
-                        key = wnames.get(kid)
-                        if key is None:
-                            kdef = table[kid]
-                            key = wnames[kid] = (kdef[0], _json_str(kdef[0]))
-                            steps.setdefault(kdef[0], last.get(kdef[0], -1))
-                        name = key[0]
-                        step = item_steps[i]
-                        if step <= steps[name]:
-                            continue  # the server has it, or an older step (the SDK drops those too)
-                        if name not in keys:
-                            kdef = table[kid]
-                            keys[name] = (kdef[1] or (pb.SYSTEM if kind == "system" else pb.FLOAT), kdef[2])
-                        if len(items) >= limit:
+                    wjsons = jsons.setdefault(writer, {})
+                    kids = set(mine_kids)
+                    for kid in kids - wnames.keys():
+                        name = wnames[kid] = table[kid][0]
+                        wjsons[kid] = _json_str(name)
+                        steps.setdefault(name, last.get(name, -1))
+                    deltas = rows.time_deltas_ms[:]
+                    mine_ms = [rec.time_ms + deltas[r] for r in mine_rows] if deltas else None
+                    if (
+                        layout.no_repeats
+                        and all(map(int.__lt__, row_steps, row_steps[1:]))
+                        and mine_steps[0] > max(steps[wnames[kid]] for kid in kids)
+                    ):
+                        room = limit - len(items)
+                        cut = mine[room] if room < len(mine) else None  # the first item that does not fit
+                        mine, mine_kids, mine_steps = mine[:room], mine_kids[:room], mine_steps[:room]
+                        if mine:
+                            self._encode(batch, rec, kind, table, wnames, wjsons, times, mine, mine_kids, mine_steps,
+                                         mine_ms[:room] if mine_ms else None, rows.values)  # fmt: skip
+                        if cut is not None:
                             batch.full = True
-                            batch.cursor = LaneCursor(start, batch.cursor.seq, 0, i)
+                            batch.cursor = LaneCursor(start, batch.cursor.seq, 0, cut)
                             return batch
-                        t_ms = rec.time_ms + (item_ms[i] if item_ms else 0)
-                        ts = times.get(t_ms)
-                        if ts is None:
-                            ts = times[t_ms] = cloudapi.iso_utc(t_ms)
-                        value = values[i]
-                        data = repr(value) if value - value == 0.0 else '"nan"'  # inf - inf and nan are nan
-                        append(f'{{"key":{key[1]},"index":{step},"data":{data},"create_time":"{ts}"}}')
-                        steps[name] = step
-                    if items:
-                        batch.seqs = (batch.seqs[0] if batch.seqs else rec.seq, rec.seq)
+                    else:
+                        values = rows.values
+                        for n, i in enumerate(mine):
+                            kid = mine_kids[n]
+                            name = wnames[kid]
+                            step = mine_steps[n]
+                            if step <= steps[name]:
+                                continue  # the server has it, or an older step (the SDK drops those too)
+                            if name not in keys:
+                                kdef = table[kid]
+                                keys[name] = (kdef[1] or (pb.SYSTEM if kind == "system" else pb.FLOAT), kdef[2])
+                            if len(items) >= limit:
+                                batch.full = True
+                                batch.cursor = LaneCursor(start, batch.cursor.seq, 0, i)
+                                return batch
+                            value = values[i]
+                            data = repr(value) if value - value == 0.0 else '"nan"'  # inf - inf and nan are nan
+                            ts = _iso(times, mine_ms[n] if mine_ms else rec.time_ms)
+                            items.append(f'{{"key":{wjsons[kid]},"index":{step},"data":{data},"create_time":"{ts}"}}')
+                            steps[name] = step
+                            batch.seqs = (batch.seqs[0] if batch.seqs else rec.seq, rec.seq)
             skip = 0
             batch.cursor = LaneCursor(end, rec.seq)
             if len(items) >= limit:
                 batch.full = True
                 return batch
         return batch
+
+    @staticmethod
+    def _encode(batch: _Batch, rec: pb.Record, kind: str, table: dict[int, tuple[str, int, str]], wnames: dict[int, str],
+                wjsons: dict[int, str], times: dict[int, str], mine: list[int], mine_kids: list[int],
+                mine_steps: list[int], mine_ms: list[int] | None, values: Any) -> None:  # fmt: skip
+        """Append the items `mine` of one record, all of them new points, column by column."""
+        keys, steps = batch.keys, batch.steps
+        for kid in set(mine_kids):
+            name = wnames[kid]
+            if name not in keys:
+                kdef = table[kid]
+                keys[name] = (kdef[1] or (pb.SYSTEM if kind == "system" else pb.FLOAT), kdef[2])
+        mine_values = list(map(values.__getitem__, mine))
+        if all(map(math.isfinite, mine_values)):
+            data = list(map(repr, mine_values))
+        else:
+            data = [repr(v) if v - v == 0.0 else '"nan"' for v in mine_values]  # inf - inf and nan are nan
+        if mine_ms is None:
+            stamps: Iterable[str] = repeat(_iso(times, rec.time_ms), len(mine))
+        else:
+            for t_ms in set(mine_ms) - times.keys():
+                times[t_ms] = cloudapi.iso_utc(t_ms)
+            stamps = map(times.__getitem__, mine_ms)
+        batch.items.extend(
+            f'{{"key":{k},"index":{i},"data":{d},"create_time":"{t}"}}'
+            for k, i, d, t in zip(map(wjsons.__getitem__, mine_kids), mine_steps, data, stamps)
+        )
+        for kid, step in dict(zip(mine_kids, mine_steps)).items():
+            steps[wnames[kid]] = step
+        batch.seqs = (batch.seqs[0] if batch.seqs else rec.seq, rec.seq)
 
     # console lane ------------------------------------------------------------------------
 
