@@ -30,7 +30,7 @@ USER swanlabd:swanlabd
 # New named volumes copy these directories' owner and 0700 mode from the image.
 VOLUME ["/run/swanlabd", "/var/lib/swanlabd"]
 
-# swanlabctl status: exit 0 when the daemon answers on the socket, 1 when not (5 s RPC timeout).
+# swanlabctl status: exit 0 when the daemon answers on the socket, 1 when not (3 s RPC timeout).
 HEALTHCHECK --interval=30s --timeout=10s --start-period=10s --retries=3 CMD ["swanlabctl", "status"]
 # SIGTERM: stop accepting, ack what arrived, fsync, save cursors, exit 0 within
 # shutdown_timeout_s (10 s); give `docker stop -t` more than that.

@@ -1,0 +1,18 @@
+"""The client's auto-start hands the daemon absolute paths, whatever the script's cwd."""
+
+import os
+from pathlib import Path
+
+from helpers.daemon import DaemonProcess
+from swanlab_client._spawn import socket_accepts, start_daemon
+
+
+def test_relative_paths_are_made_absolute_for_the_daemon(daemon_paths: DaemonProcess, monkeypatch) -> None:
+    # The daemon runs with cwd="/": relative paths would point it at / (and its socket dir there).
+    monkeypatch.chdir(daemon_paths.root)
+    socket = Path("sock") / "swanlabd.sock"
+    home = Path("home")
+    assert start_daemon(socket, home, timeout_s=20.0)
+    assert socket_accepts(daemon_paths.socket)
+    assert daemon_paths.pidfile_pid() is not None
+    assert not os.path.exists("/sock")
