@@ -12,8 +12,10 @@ not ours). What is timed is the command a user runs, from start to exit:
     SwanLab:   `swanlab sync RUN_FOLDER` of the same data recorded offline by the official SDK
 
 Writing the backlog is not timed. Each side is checked afterwards: every point on the server,
-no duplicate. Prints both times and the ratio; `--json OUT` writes {"swanlabd": s, "swanlab": s,
-"ratio": r, "scalars": n} for bench/compare.py (the BENCH helper's harness).
+no duplicate. Prints both times, the ratio, and the CPU seconds each process spent during the
+timed command (the test cloud's tells its ingest rate, the daemon's the forwarder's cost);
+`--json OUT` writes {"swanlabd": s, "swanlab": s, "ratio": r, "scalars": n, "cpu": {...}} for
+bench/compare.py (the BENCH helper's harness).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import sqlite3
 import subprocess
@@ -28,6 +31,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 KEY = "drain-bench-key-000000000"
@@ -74,9 +80,23 @@ class TestCloud:
             dups = db.execute("SELECT value FROM counters WHERE name = 'duplicates'").fetchone()[0]
         return points, dups
 
+    def cpu_s(self) -> float:
+        return process_cpu_s(self.proc.pid)
+
     def close(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
+
+
+def process_cpu_s(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def children_cpu_s() -> float:
+    """CPU of this process's finished children so far (the timed command, once it has exited)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -113,7 +133,7 @@ def write_swanlabd_backlog(folder: Path, steps: int) -> Path:
     return run_dir
 
 
-def drain_swanlabd(root: Path, steps: int) -> float:
+def drain_swanlabd(root: Path, steps: int) -> tuple[float, dict[str, float]]:
     run_dir = write_swanlabd_backlog(root / "copied", steps)
     home, sock = root / "home", root / "s" / "swanlabd.sock"
     daemon_env = clean_env(SWANLABD_HOME=str(home), SWANLABD_SOCKET=str(sock), SWANLABD_FORWARD="true",
@@ -129,14 +149,17 @@ def drain_swanlabd(root: Path, steps: int) -> float:
             time.sleep(0.05)
         env = {**daemon_env, "SWANLAB_API_HOST": cloud.url, "SWANLAB_WEB_HOST": cloud.url, "SWANLAB_API_KEY": KEY,
                "HOME": str(root)}  # fmt: skip
+        cpu0 = (process_cpu_s(daemon.pid), cloud.cpu_s(), children_cpu_s())
         start = time.perf_counter()
         result = subprocess.run([sys.executable, "-m", "swanlabd.ctl", "sync", str(run_dir)], env=env,
                                 capture_output=True, text=True, timeout=900)  # fmt: skip
         seconds = time.perf_counter() - start
+        cpu1 = (process_cpu_s(daemon.pid), cloud.cpu_s(), children_cpu_s())
         if result.returncode != 0:
             raise BenchError(f"swanlabctl sync exited {result.returncode}: {result.stderr[-2000:]}")
         check(cloud, steps, "swanlabd")
-        return seconds
+        daemon_s, cloud_s, ctl_s = (after - before for after, before in zip(cpu1, cpu0))
+        return seconds, {"daemon": daemon_s, "test cloud": cloud_s, "swanlabctl": ctl_s}
     finally:
         cloud.close()
         daemon.terminate()
@@ -156,7 +179,7 @@ def sdk_python(given: str | None) -> Path:
     return python
 
 
-def drain_swanlab(root: Path, steps: int, python: Path) -> float:
+def drain_swanlab(root: Path, steps: int, python: Path) -> tuple[float, dict[str, float]]:
     logdir = root / "swanlog"
     env = clean_env(HOME=str(root), SWANLAB_SAVE_DIR=str(root / ".swanlab"))
     made = subprocess.run([str(python), "-c", SDK_SCRIPT, str(steps), str(KEYS), str(logdir)], env=env,
@@ -167,16 +190,19 @@ def drain_swanlab(root: Path, steps: int, python: Path) -> float:
     cloud = TestCloud(root)
     try:
         swanlab = python.parent / "swanlab"
+        cpu0 = (cloud.cpu_s(), children_cpu_s())
         start = time.perf_counter()
         result = subprocess.run(
             [str(swanlab), "sync", "-k", KEY, "-h", cloud.url, "-w", USER, "-p", PROJECT, str(run_dir)],
             env={**env, "SWANLAB_WEB_HOST": cloud.url}, capture_output=True, text=True, timeout=1800,
         )  # fmt: skip
         seconds = time.perf_counter() - start
+        cpu1 = (cloud.cpu_s(), children_cpu_s())
         if result.returncode != 0:
             raise BenchError(f"swanlab sync exited {result.returncode}: {result.stderr[-2000:]}")
         check(cloud, steps, "swanlab")
-        return seconds
+        cloud_s, sync_s = (after - before for after, before in zip(cpu1, cpu0))
+        return seconds, {"swanlab sync": sync_s, "test cloud": cloud_s}
     finally:
         cloud.close()
 
@@ -187,6 +213,12 @@ def check(cloud: TestCloud, steps: int, system: str) -> None:
         raise BenchError(f"{system}: {points} of {steps * KEYS} points on the server, {dups} duplicates")
 
 
+def print_cpu(cpu: dict[str, float], scalars: int) -> None:
+    parts = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in cpu.items())
+    rate = f"; test cloud ingest {scalars / cpu['test cloud']:,.0f} points per CPU second" if cpu["test cloud"] > 0 else ""
+    print(f"    CPU while timed: {parts}{rate}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scalars", type=int, default=1_000_000, help="backlog size (a multiple of 10)")
@@ -195,17 +227,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)
     steps = args.scalars // KEYS
-    results: dict[str, float] = {"scalars": steps * KEYS}
+    results: dict[str, Any] = {"scalars": steps * KEYS, "cpu": {}}
     with tempfile.TemporaryDirectory(prefix="sd-drain-", dir="/tmp") as tmp:
         root = Path(tmp)
         (root / "d").mkdir()
-        results["swanlabd"] = drain_swanlabd(root / "d", steps)
+        results["swanlabd"], results["cpu"]["swanlabd"] = drain_swanlabd(root / "d", steps)
         print(f"swanlabd  (swanlabctl sync): {results['swanlabd']:7.2f} s for {steps * KEYS:,} scalars", flush=True)
+        print_cpu(results["cpu"]["swanlabd"], steps * KEYS)
         if not args.skip_swanlab:
             (root / "s").mkdir()
-            results["swanlab"] = drain_swanlab(root / "s", steps, sdk_python(args.swanlab_python))
+            results["swanlab"], results["cpu"]["swanlab"] = drain_swanlab(root / "s", steps, sdk_python(args.swanlab_python))
             results["ratio"] = results["swanlab"] / results["swanlabd"]
             print(f"SwanLab   (swanlab sync):    {results['swanlab']:7.2f} s for {steps * KEYS:,} scalars")
+            print_cpu(results["cpu"]["swanlab"], steps * KEYS)
             print(f"ratio: swanlabd is {results['ratio']:.1f}x faster (target >= 5x)")
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=1))
