@@ -279,9 +279,12 @@ class Daemon:
                 for run in runs:
                     # Only a pid we could see at StartRun is the client's (not one from another namespace).
                     pid = run.info.pid if run.info.pid_started else 0
-                    tree = await asyncio.to_thread(monitor.sample_process_tree, pid) if pid else {}
-                    if run.run_id in self.store.active:
-                        self.store.append_system(run, {**host, **tree}, now_ms())
+                    try:
+                        tree = await asyncio.to_thread(monitor.sample_process_tree, pid) if pid else {}
+                        if run.run_id in self.store.active:
+                            self.store.append_system(run, {**host, **tree}, now_ms())
+                    except Exception as exc:  # a lost sample must not stop the daemon (a task failure would)
+                        log.error("run %s: system sample not written: %r", run.run_id, exc)
         finally:
             monitor.close()
 

@@ -698,7 +698,10 @@ class RunStore:
         return run.held(writer)
 
     def append_system(self, run: ActiveRun, samples: dict[str, float], time_ms: int) -> None:
-        """One row of host metrics as a writer-0 `system` record (keys interned on first use)."""
+        """One row of host metrics as a writer-0 `system` record (keys interned on first use).
+
+        A storage failure breaks the run (recorded in its `last_error`) and is not raised.
+        """
         if run.closing or run.broken or not samples:
             return
         keys = run.keys.setdefault(DAEMON_WRITER, {})
@@ -712,7 +715,15 @@ class RunStore:
         row.key_ids.extend(all_ids[k] for k in samples)
         row.values.extend(samples.values())
         records.append(pb.Record(time_ms=time_ms, system=row))
-        run.append(records)
+        try:
+            run.append(records)
+        except StorageFailure as exc:
+            # Like a client append's failure: this run's file is broken (its next batch and
+            # FinishRun get the error, status/ls show it); the daemon and other runs go on.
+            log.error("%s", exc)
+            run.info.last_error = str(exc)
+            self.state.put_run(run.info)
+            return
         keys.update((k.id, k.name) for k in new)
         run.system_rows += 1
         self.on_append(run.run_id)

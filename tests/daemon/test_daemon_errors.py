@@ -62,7 +62,7 @@ def run_in_process_daemon(short_dir: Path, body, **config) -> None:
 
     async def main():
         cfg = DaemonConfig(
-            socket=short_dir / "s" / "d.sock", home=short_dir / "home", forward=False, monitor_interval_s=0, **config
+            socket=short_dir / "s" / "d.sock", home=short_dir / "home", forward=False, **{"monitor_interval_s": 0, **config}
         )
         daemon = Daemon(cfg)
         ready = asyncio.Event()
@@ -216,3 +216,45 @@ def test_startrun_that_failed_midway_leaves_nothing_behind_and_its_retry_succeed
         ]  # fmt: skip
 
     run_in_process_daemon(short_dir, body)
+
+
+def test_failed_system_sample_write_breaks_only_that_run(short_dir, monkeypatch):
+    """A full disk under the monitor's append breaks that run, like a client append's failure;
+    the daemon and its other runs carry on."""
+    full: set[str] = set()
+    real = os.write
+
+    def write(fd, data):
+        if any(os.readlink(f"/proc/self/fd/{fd}").startswith(d) for d in full):
+            raise OSError(errno.ENOSPC, "No space left on device (injected)")
+        return real(fd, data)
+
+    async def body(stub, daemon):
+        bad = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p")))
+        good = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p")))
+        monkeypatch.setattr(os, "write", write)
+        full.add(bad.run_dir + "/")
+        for _ in range(100):
+            runs = {r.run_id: r for r in (await stub.ListRuns(svc.ListRunsRequest())).runs}
+            if runs[bad.run_id].last_error:
+                break
+            await asyncio.sleep(0.05)
+        assert "No space left on device" in runs[bad.run_id].last_error
+        full.clear()
+        # The broken file stays broken; nothing is acked past the failure.
+        acks, err = await stream_batches(stub, bad.run_id, [[keys(1, {1: "x"})]])
+        assert acks == [] and err.code() == grpc.StatusCode.INTERNAL
+        # The daemon and the other run carry on, samples included.
+        acks, err = await stream_batches(stub, good.run_id, [[keys(1, {1: "x"})], rows(2, 1)])
+        assert acks == [1, 2] and err is None
+        before = daemon.store.active[good.run_id].system_rows
+        for _ in range(100):
+            if daemon.store.active[good.run_id].system_rows > before:
+                break
+            await asyncio.sleep(0.05)
+        assert daemon.store.active[good.run_id].system_rows > before
+        assert not runs[good.run_id].last_error
+        status = await stub.Status(svc.StatusRequest())
+        assert status.pid == os.getpid()
+
+    run_in_process_daemon(short_dir, body, monitor_interval_s=0.1)
