@@ -48,9 +48,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# ~1.3 million packed scalars; clients send far smaller batches (the RSS budget is 80 MB).
 Context = grpc.aio.ServicerContext
 
+# ~1.3 million packed scalars; clients send far smaller batches (the RSS budget is 80 MB).
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 # The name a health check asks for (service.proto's package and service).
 HEALTH_SERVICE = "swanlabd.v1.Swanlabd"
