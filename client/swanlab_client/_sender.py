@@ -5,14 +5,20 @@ Policy lives here; I/O lives in a `Transport` (_transport.py). The sender
 - takes whatever log() queued (a deque of `(step, schema_id, values, time)` tuples; no
   per-scalar objects; config changes and console lines ride in the same queue, so their order
   is kept) and encodes it in large batches: KeyDefs for keys this writer has not defined yet,
-  then ScalarRows records of up to `batch_max_values` scalars as packed columns;
+  then ScalarRows records of up to `batch_max_values` scalars as packed columns; every record
+  stays under RECORD_MAX_BYTES and every request under REQUEST_MAX_BYTES (_settings.py), far
+  below what the daemon accepts;
 - numbers every record with this writer's client_seq (1, 2, 3 ...) and keeps it in `unacked`
   until the daemon says it is durable (written to the backup file);
 - sends one batch at a time and waits for its ack (`Transport.send`), so a batch is whatever
   piled up during the previous round trip: small when the script logs slowly, large under load;
 - on any DaemonError drops the connection and reconnects: StartRun(attach, its writer id)
   returns `durable_client_seq`, the sender drops what is held and replays the rest (the daemon
-  also drops client_seqs it already has, so replay is idempotent);
+  also drops client_seqs it already has, so replay is idempotent). Consecutive failures back
+  off exponentially (with jitter, capped at BACKOFF_MAX_S, reset by the next ack), so a daemon
+  that keeps refusing (the run's file broken: INTERNAL; a malformed batch: INVALID_ARGUMENT) is
+  not hammered; the rows stay queued and log() blocks once the queue is full. A request
+  refused as too large (RESOURCE_EXHAUSTED) is resent in smaller pieces;
 - if nothing answers: starts a daemon (`Connector.spawn`), then, if that fails too, writes the
   run folder itself (`Connector.fallback`, a FileTransport) and stays on it for the rest of the
   run. Training never waits on any of this except through backpressure (log() blocks while the
@@ -27,6 +33,7 @@ _run.Run.forked).
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections import deque
@@ -35,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from swanlab_client._errors import DaemonError, DaemonTimeoutError, DaemonUnavailableError, RPCStatusCode
-from swanlab_client._settings import Settings
+from swanlab_client._settings import DAEMON_MAX_MESSAGE_BYTES, RECORD_MAX_BYTES, REQUEST_MAX_BYTES, Settings
 
 if TYPE_CHECKING:
     from swanlab_client._transport import Transport
@@ -48,6 +55,13 @@ RECORDS_PER_SEND = 16
 MAX_ROWS_PER_TAKE = 16_384
 SPAWN_INTERVAL_S = 1.0
 SPAWNS_BEFORE_FALLBACK = 3
+BACKOFF_FIRST_S = 0.05
+BACKOFF_MAX_S = 5.0
+# The backoff's jitter has its own generator: the script's `random` sequence stays its own.
+_jitter = random.Random()
+# Bytes a scalar row and a value add to a ScalarRows record at most (varints, one double).
+ROW_BYTES = 30
+VALUE_BYTES = 14
 # Queue items other than rows carry a negative marker in the `step` slot (steps are >= 0):
 CONFIG = -1  # (CONFIG, config json, None, time)
 CONSOLE = -2  # (CONSOLE, line, pb.STDOUT | pb.STDERR, time)
@@ -134,6 +148,9 @@ class Sender:
         self.error: BaseException | None = None
         self._last_spawn = -SPAWN_INTERVAL_S
         self._failed_spawns = 0
+        self.failures = 0  # consecutive DaemonErrors since the last ack (the backoff's exponent)
+        self._request_records = RECORDS_PER_SEND  # lowered after a request refused as too large
+        self._sent = 0  # records in the request in flight
         self.thread: threading.Thread | None = None
         self.deadline: float | None = None
         self.watch_main_thread = False
@@ -215,8 +232,17 @@ class Sender:
         records: list[pb.Record] = []
         n = len(names)  # read after the take: every taken row's keys are below n
         if n - 1 > self.defined:
-            defs = [pb.KeyDef(id=i, name=names[i], type=pb.FLOAT) for i in range(self.defined + 1, n)]
-            records.append(pb.Record(time_ms=int(time.time() * 1000), keys=pb.KeyDefs(keys=defs)))
+            t_ms = int(time.time() * 1000)
+            defs: list[pb.KeyDef] = []
+            size = 0
+            for i in range(self.defined + 1, n):
+                defs.append(pb.KeyDef(id=i, name=names[i], type=pb.FLOAT))
+                size += 4 * len(names[i]) + 16
+                if size >= RECORD_MAX_BYTES:
+                    records.append(pb.Record(time_ms=t_ms, keys=pb.KeyDefs(keys=defs)))
+                    defs, size = [], 0
+            if defs:
+                records.append(pb.Record(time_ms=t_ms, keys=pb.KeyDefs(keys=defs)))
             self.defined = n - 1
         steps: list[int] = []
         sizes: list[int] = []
@@ -224,8 +250,12 @@ class Sender:
         values: list[object] = []
         times: list[float] = []
         limit = self._settings.batch_max_values
+        row_bytes = 0  # an upper bound of the pending ScalarRows' size
+        console_bytes = 0  # the same for the last ConsoleLines record
 
         def flush() -> None:
+            nonlocal row_bytes
+            row_bytes = 0
             if not steps:
                 return
             base = int(times[0] * 1000)
@@ -242,10 +272,18 @@ class Sender:
                     continue
                 self.line_no += 1
                 line = pb.ConsoleLine(line_no=self.line_no, text=ref, stream=vals, time_ms=t_ms)
-                if records and records[-1].HasField("console") and len(records[-1].console.lines) < limit:
+                size = (len(ref) if ref.isascii() else 4 * len(ref)) + 32
+                if (
+                    records
+                    and records[-1].HasField("console")
+                    and len(records[-1].console.lines) < limit
+                    and console_bytes + size <= RECORD_MAX_BYTES
+                ):
                     records[-1].console.lines.append(line)
+                    console_bytes += size
                 else:
                     records.append(pb.Record(time_ms=t_ms, console=pb.ConsoleLines(lines=[line])))
+                    console_bytes = size
                 continue
             schema = schemas[ref]
             steps.append(step)
@@ -253,7 +291,8 @@ class Sender:
             key_ids.extend(schema)
             values.extend(vals)
             times.append(t)
-            if len(values) >= limit:
+            row_bytes += ROW_BYTES + VALUE_BYTES * len(schema)
+            if len(values) >= limit or row_bytes >= RECORD_MAX_BYTES:
                 flush()
         flush()
         for record in records:
@@ -274,11 +313,26 @@ class Sender:
     def _send_unacked(self) -> None:
         assert self.transport is not None
         while self.unacked:
-            chunk = self.unacked[:RECORDS_PER_SEND]
+            chunk = self._next_request()
             for record in chunk:
                 record.writer = self.writer
+            self._sent = len(chunk)
             durable = self.transport.send(chunk)
+            self._sent = 0
+            self.failures = 0
+            self._request_records = RECORDS_PER_SEND
             self._acked(durable)
+
+    def _next_request(self) -> list[pb.Record]:
+        """The first unacked records, as many as fit in one request (always at least one)."""
+        chunk = [self.unacked[0]]
+        size = chunk[0].ByteSize()
+        for record in self.unacked[1 : self._request_records]:
+            size += record.ByteSize()
+            if size > REQUEST_MAX_BYTES:
+                break
+            chunk.append(record)
+        return chunk
 
     def _acked(self, durable: int) -> None:
         if durable > self.durable:
@@ -402,17 +456,90 @@ class Sender:
             self.durable = durable
 
     def _lost(self, exc: DaemonError) -> None:
-        self._warn.once("lost-connection", "lost the connection to swanlabd (%s); reconnecting, nothing is lost", exc)
+        """A request failed: drop the connection, say why once, back off, and try again."""
+        code = exc.code
+        if code == RPCStatusCode.RESOURCE_EXHAUSTED and self._sent:
+            self._warn.once("too-large", "swanlabd refused a request as too large (%s); resending it in smaller pieces", exc)
+            self._shrink_request()
+        elif code == RPCStatusCode.INVALID_ARGUMENT:
+            self._warn.once(
+                "invalid",
+                "swanlabd refused a batch of run %s as malformed, a swanlab_client bug (please report it): "
+                "%s. The rows are kept; retrying with backoff",
+                self.run_id, exc,
+            )  # fmt: skip
+        elif code == RPCStatusCode.INTERNAL or self.on_fallback:
+            # The run's file failed (disk full, I/O error, a failed fsync), at the daemon or ours.
+            self._warn.once("storage", "run %s cannot be stored right now (%s); keeping the rows, retrying with backoff", self.run_id, exc)
+        else:
+            self._warn.once("lost-connection", "lost the connection to swanlabd (%s); reconnecting, nothing is lost", exc)
+        self._sent = 0
         if self.transport is not None:
             self.transport.close()
             self.transport = None
-        if self.on_fallback:
-            # The file itself failed (disk full, I/O error): keep the rows, retry slowly.
-            time.sleep(1.0)
+        self.failures += 1
+        delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (self.failures - 1)) * _jitter.uniform(0.5, 1.0)
+        if self.deadline is not None:
+            delay = min(delay, max(0.0, self.deadline - time.monotonic()))
+        time.sleep(delay)
+
+    def _shrink_request(self) -> None:
+        """After RESOURCE_EXHAUSTED: send fewer records per request, or cut the first record in two."""
+        if self._sent > 1:
+            self._request_records = max(1, self._sent // 2)
+            return
+        head = self.unacked[0]
+        halves = _halve(head)
+        if halves is None:
+            if head.ByteSize() < DAEMON_MAX_MESSAGE_BYTES:
+                return  # it fits the daemon's limit: refused for another reason, retried with backoff
+            self._warn.once(
+                "dropped", "a %s record of %d bytes is larger than swanlabd accepts; it is dropped",
+                head.WhichOneof("kind"), head.ByteSize(),
+            )  # fmt: skip
+            halves = []
+        # Nothing from the refused request was stored, so the records from the head on can be
+        # renumbered: the stream continues without a gap.
+        cs = head.client_seq
+        self.unacked[:1] = halves
+        for record in self.unacked:
+            record.client_seq = cs
+            cs += 1
+        self.next_cs = cs
 
 
 class _Expired(Exception):
     """Stop trying to connect: the finish deadline passed, or the run is already finished."""
+
+
+def _halve(record: pb.Record) -> list[pb.Record] | None:
+    """The record cut into two of the same kind (console lines, key defs, scalar rows), or None."""
+    kind = record.WhichOneof("kind")
+    first, second = type(record)(), type(record)()
+    first.CopyFrom(record)
+    second.CopyFrom(record)
+    if kind == "console" and len(record.console.lines) > 1:
+        half = len(record.console.lines) // 2
+        del first.console.lines[half:]
+        del second.console.lines[:half]
+    elif kind == "keys" and len(record.keys.keys) > 1:
+        half = len(record.keys.keys) // 2
+        del first.keys.keys[half:]
+        del second.keys.keys[:half]
+    elif kind == "scalars" and len(record.scalars.steps) > 1:
+        rows = record.scalars
+        half = len(rows.steps) // 2
+        cut = sum(rows.row_sizes[:half])
+        for part, keep in ((first.scalars, slice(None, half)), (second.scalars, slice(half, None))):
+            values = slice(None, cut) if keep.start is None else slice(cut, None)
+            part.steps[:] = rows.steps[keep]
+            part.row_sizes[:] = rows.row_sizes[keep]
+            part.time_deltas_ms[:] = rows.time_deltas_ms[keep]
+            part.key_ids[:] = rows.key_ids[values]
+            part.values[:] = rows.values[values]
+    else:
+        return None
+    return [first, second]
 
 
 def _to_float(value: object) -> float:

@@ -14,6 +14,14 @@ from pathlib import Path
 from swanlabd import paths
 
 AUTOSTART_ENV = "SWANLAB_CLIENT_AUTOSTART"
+# The largest gRPC message the daemon accepts (swanlabd/server.py MAX_MESSAGE_BYTES; a larger
+# request is refused with RESOURCE_EXHAUSTED). The client's channel uses the same limit.
+DAEMON_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+# What the sender puts in one Stream request, and in one record: far under the daemon's limit,
+# so a request is never refused for its size (console lines and scalar rows are cut across
+# records, records across requests).
+REQUEST_MAX_BYTES = 4 * 1024 * 1024
+RECORD_MAX_BYTES = 1024 * 1024
 
 
 def _env_autostart() -> bool:
@@ -40,7 +48,9 @@ class Settings:
     """Rows log() may queue before it blocks (backpressure, with a warning). Memory bound: about
     queue_max_rows x (100 + 30 x scalars per row) bytes."""
     batch_max_values: int = 16_384
-    """Scalars per ScalarRows record; a Stream request carries up to 16 such records."""
+    """Scalars per ScalarRows record (and console lines per ConsoleLines record). A Stream request
+    carries up to 16 records and at most REQUEST_MAX_BYTES (4 MiB); a record at most
+    RECORD_MAX_BYTES (1 MiB)."""
     flush_interval_s: float = 0.02
     """How long the sender sleeps when it finds the queue empty (the latency of a lone row)."""
     connect_timeout_s: float = 3.0

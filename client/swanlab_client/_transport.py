@@ -35,12 +35,14 @@ from swanlab_client._errors import (
     DaemonUnavailableError,
     map_rpc_errors,
 )
+from swanlab_client._settings import DAEMON_MAX_MESSAGE_BYTES
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
 
-# The daemon accepts 64 MiB; our batches stay far below (Settings.batch_max_values).
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 _END = object()
+# The fallback file's group commit, as the daemon's default fsync_interval_ms: what was written
+# is fsynced within this time.
+SYNC_INTERVAL_S = 1.0
 
 
 class Transport(Protocol):
@@ -81,8 +83,9 @@ class GrpcTransport:
         self._channel = grpc.insecure_channel(
             self.target,
             options=[
-                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                # The daemon's limit: the sender's requests stay far below it (REQUEST_MAX_BYTES).
+                ("grpc.max_send_message_length", DAEMON_MAX_MESSAGE_BYTES),
+                ("grpc.max_receive_message_length", DAEMON_MAX_MESSAGE_BYTES),
                 # Reconnect quickly after a daemon restart instead of backing off for seconds.
                 ("grpc.initial_reconnect_backoff_ms", 100),
                 ("grpc.max_reconnect_backoff_ms", 1000),
@@ -170,6 +173,10 @@ class FileTransport:
     Requirements as writer-0 records when this transport creates the folder, then the client's
     batches with their writer and client_seq, then the Finish record. `swanlabd` adopts the
     folder at its next start (or `swanlabctl sync PATH`).
+
+    Group commit as the daemon does it: a "swanlab-fsync" thread fsyncs the file every
+    SYNC_INTERVAL_S while there are unsynced appends; finish() and close() fsync too. The
+    BackupWriter is not thread-safe, so appends and fsyncs take `_lock`.
     """
 
     def __init__(self, data_root: Path, run_dir: str = "") -> None:
@@ -177,6 +184,9 @@ class FileTransport:
         self.run_dir = Path(run_dir) if run_dir else None
         self._writer = None
         self._writer_id = 1
+        self._lock = threading.Lock()
+        self._dirty = False
+        self._stop = threading.Event()
 
     def start(self, request: svc.StartRunRequest) -> svc.StartRunReply:
         from swanlabd import backup
@@ -196,6 +206,7 @@ class FileTransport:
             raise DaemonUnavailableError(f"{exc}: a daemon still holds the run's file") from exc
         except (OSError, backup.BackupError) as exc:
             raise DaemonUnavailableError(f"cannot write the run folder itself: {exc}") from exc
+        threading.Thread(target=self._group_commit, name="swanlab-fsync", daemon=True).start()
         durable = self._writer.client_seqs.get(self._writer_id, 0)
         return svc.StartRunReply(run_id=run_id, run_dir=str(self.run_dir), writer=self._writer_id, durable_client_seq=durable)
 
@@ -228,7 +239,9 @@ class FileTransport:
         fresh = [r for r in records if r.client_seq > held]
         try:
             if fresh:
-                self._writer.append(fresh)
+                with self._lock:
+                    self._writer.append(fresh)
+                    self._dirty = True
         except backup.StorageError as exc:
             raise DaemonError(f"fallback file: {exc}") from exc
         return self._writer.client_seqs.get(self._writer_id, 0)
@@ -242,17 +255,34 @@ class FileTransport:
         done.CopyFrom(request.finish)
         done.finish_time_ms = done.finish_time_ms or int(time.time() * 1000)
         try:
-            if self._writer_id == 1:
-                self._writer.append([pb.Record(time_ms=done.finish_time_ms, writer=1, finish=done)])
-            self._writer.close()
+            self._stop.set()
+            with self._lock:
+                if self._writer_id == 1:
+                    self._writer.append([pb.Record(time_ms=done.finish_time_ms, writer=1, finish=done)])
+                self._writer.close()
         except backup.StorageError as exc:
             raise DaemonError(f"fallback file: {exc}") from exc
         return request.last_client_seq
 
     def close(self) -> None:
-        if self._writer is not None:
-            try:
-                self._writer.close()
-            except Exception:  # noqa: BLE001 - closing after a failure: the failure was reported
-                pass
-            self._writer = None
+        self._stop.set()
+        with self._lock:
+            if self._writer is not None:
+                try:
+                    self._writer.close()
+                except Exception:  # noqa: BLE001 - closing after a failure: the failure was reported
+                    pass
+                self._writer = None
+
+    def _group_commit(self) -> None:
+        from swanlabd import backup
+
+        while not self._stop.wait(SYNC_INTERVAL_S):
+            with self._lock:
+                if not self._dirty or self._writer is None:
+                    continue
+                self._dirty = False
+                try:
+                    self._writer.sync()
+                except backup.StorageError:
+                    return  # the writer now refuses every call: the next send() reports it
