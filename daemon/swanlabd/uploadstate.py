@@ -30,8 +30,9 @@ __all__ = ["UPLOAD_STATE_FILENAME", "FORMAT_VERSION", "LaneCursor", "Rejection",
 
 UPLOAD_STATE_FILENAME = "upload-state.json"
 FORMAT_VERSION = 1
-# A run's list of rejections keeps the first ones and a count: a server that refuses every
-# batch of a long run must not grow the state without bound.
+# A run's list of rejections keeps the first ones, the latest (in the last slot: what status
+# and ls show) and a count: a server that refuses every batch of a long run must not grow the
+# state without bound.
 MAX_REJECTIONS = 100
 
 
@@ -104,9 +105,12 @@ class UploadState:
         self.rejected_total += 1
         if len(self.rejected) < MAX_REJECTIONS:
             self.rejected.append(rejection)
+        else:
+            self.rejected[-1] = rejection
 
     @property
     def last_rejection(self) -> str:
+        """The latest rejection's summary ("" if none)."""
         return self.rejected[-1].summary() if self.rejected else ""
 
     def cloud_url(self) -> str:
