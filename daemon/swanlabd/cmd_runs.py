@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status = subparsers.add_parser("status", help="is the daemon up: pid, version, socket, data root, active runs")
     _common(status)
     status.set_defaults(func=status_command)
-    ls = subparsers.add_parser("ls", help="list runs: id, path, mode, state, records, bytes not yet uploaded")
+    ls = subparsers.add_parser("ls", help="list runs: id, path, mode, state, records, bytes not yet uploaded, last error")
     _common(ls)
     ls.set_defaults(func=ls_command)
 
@@ -213,5 +213,8 @@ def _print_table(runs: Any) -> None:
         for r in runs
     ]
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
-    for row in (header, *rows):
+    print("  ".join(cell.ljust(w) for cell, w in zip(header, widths, strict=True)).rstrip())
+    for row, r in zip(rows, runs, strict=True):
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        if r.last_error:  # too long for a column: its own line, under the run's row
+            print(f"  error: {r.last_error}")

@@ -103,3 +103,22 @@ def test_ls_without_daemon_reads_the_state_db(daemon):
     assert [(r["run_id"], r["state"]) for r in doc["runs"]] == [(run.run_id, "FINISHED")]
     text = daemon.ctl("ls")
     assert run.run_id in text.stdout and "daemon not running" in text.stderr
+
+
+def test_ls_table_shows_a_runs_last_error_under_its_row(daemon):
+    from swanlabd.state import State
+
+    stub = daemon.stub()
+    bad = start_run(stub, name="bad")
+    good = start_run(stub, name="good")
+    daemon.stop()
+    error = f"run {bad.run_id}: backup ... failed: [Errno 28] No space left on device; nothing past this point is acked"
+    state = State(daemon.home / "state")
+    try:
+        state.update_run(bad.run_id, last_error=error)
+    finally:
+        state.close()
+    lines = daemon.ctl("ls").stdout.splitlines()
+    rows_by_id = {line.split()[0]: n for n, line in enumerate(lines) if line.split()[0] in (bad.run_id, good.run_id)}
+    assert lines[rows_by_id[bad.run_id] + 1] == f"  error: {error}"
+    assert "error" not in "\n".join(lines[rows_by_id[good.run_id] + 1 : rows_by_id[good.run_id] + 2])
