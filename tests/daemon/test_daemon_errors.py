@@ -218,21 +218,29 @@ def test_startrun_that_failed_midway_leaves_nothing_behind_and_its_retry_succeed
     run_in_process_daemon(short_dir, body)
 
 
-def test_failed_system_sample_write_breaks_only_that_run(short_dir, monkeypatch):
-    """A full disk under the monitor's append breaks that run, like a client append's failure;
-    the daemon and its other runs carry on."""
+@pytest.fixture
+def full_disk(monkeypatch):
+    """os.write fails with ENOSPC for files under the folders in the returned set."""
     full: set[str] = set()
     real = os.write
 
     def write(fd, data):
-        if any(os.readlink(f"/proc/self/fd/{fd}").startswith(d) for d in full):
+        if full and any(os.readlink(f"/proc/self/fd/{fd}").startswith(d) for d in full):
             raise OSError(errno.ENOSPC, "No space left on device (injected)")
         return real(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    return full
+
+
+def test_failed_system_sample_write_breaks_only_that_run(short_dir, full_disk):
+    """A full disk under the monitor's append breaks that run, like a client append's failure;
+    the daemon and its other runs carry on."""
+    full = full_disk
 
     async def body(stub, daemon):
         bad = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p")))
         good = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p")))
-        monkeypatch.setattr(os, "write", write)
         full.add(bad.run_dir + "/")
         for _ in range(100):
             runs = {r.run_id: r for r in (await stub.ListRuns(svc.ListRunsRequest())).runs}
@@ -258,3 +266,29 @@ def test_failed_system_sample_write_breaks_only_that_run(short_dir, monkeypatch)
         assert status.pid == os.getpid()
 
     run_in_process_daemon(short_dir, body, monitor_interval_s=0.1)
+
+
+def test_crash_finish_that_cannot_be_written_breaks_only_that_run(short_dir, full_disk):
+    """The crash watcher's Finish{CRASHED} hitting a full disk: that run ends CRASHED with the
+    storage error; the daemon carries on."""
+
+    async def body(stub, daemon):
+        proc = await asyncio.create_subprocess_exec("sleep", "60")
+        try:
+            run = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p"), pid=proc.pid))
+            full_disk.add(run.run_dir + "/")
+        finally:
+            proc.kill()
+            await proc.wait()
+        for _ in range(200):
+            summary = (await stub.ListRuns(svc.ListRunsRequest())).runs[0]
+            if summary.state == pb.CRASHED:
+                break
+            await asyncio.sleep(0.05)
+        assert summary.state == pb.CRASHED and "No space left on device" in summary.last_error
+        full_disk.clear()
+        other = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p")))
+        acks, err = await stream_batches(stub, other.run_id, [[keys(1, {1: "x"})]])
+        assert acks == [1] and err is None
+
+    run_in_process_daemon(short_dir, body)
