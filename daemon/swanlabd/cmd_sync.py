@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -264,32 +261,9 @@ def _socket_path() -> Path:
     return paths.default_socket_path()
 
 
-def _accepts(socket_path: Path) -> bool:
-    import socket
-
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.settimeout(1)
-        s.connect(str(socket_path))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
 def ensure_daemon(socket_path: Path, timeout: float = DAEMON_START_TIMEOUT_S) -> None:
     """Start `python -m swanlabd run` detached if nothing accepts on the socket; wait for it."""
-    if _accepts(socket_path):
-        return
-    env = {**os.environ, "SWANLABD_SOCKET": str(socket_path)}
-    subprocess.Popen(
-        [sys.executable, "-m", "swanlabd", "run"],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True, close_fds=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + timeout
-    while not _accepts(socket_path):
-        if time.monotonic() > deadline:
-            raise SyncError(f"no daemon answers on {socket_path} and none started within {timeout:.0f}s")
-        time.sleep(0.05)
+    from swanlabd import paths, spawn
+
+    if not spawn.start_daemon(socket_path, paths.default_data_root(), timeout):
+        raise SyncError(f"no daemon answers on {socket_path} and none started within {timeout:.0f}s")

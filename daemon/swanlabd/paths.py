@@ -1,4 +1,4 @@
-"""Where the daemon's socket and data live by default (per user, XDG).
+"""Where the daemon's socket and data live by default (per user, XDG), and whether it listens.
 
 Light on purpose: the client imports this to find the daemon, so it must not pull in pydantic,
 grpc or plyvel. The daemon's configuration (config.py) uses the same defaults.
@@ -7,6 +7,7 @@ grpc or plyvel. The daemon's configuration (config.py) uses the same defaults.
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 SOCKET_ENV = "SWANLABD_SOCKET"
@@ -35,3 +36,19 @@ def default_data_root() -> Path:
 def runs_dir(data_root: Path) -> Path:
     """Run folders live here: `<data_root>/runs/run-YYYYMMDD_HHMMSS-<id>/`."""
     return data_root / "runs"
+
+
+def socket_accepts(path: Path, timeout_s: float = 1.0) -> bool:
+    """True if something accepts connections on the Unix socket at `path`.
+
+    A socket file left behind by a killed daemon refuses, so this is False for it.
+    """
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    try:
+        probe.settimeout(timeout_s)
+        probe.connect(str(path))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()

@@ -24,6 +24,8 @@ import socket
 from collections.abc import Callable, Mapping, MutableMapping
 from pathlib import Path
 
+from swanlabd import paths
+
 log = logging.getLogger(__name__)
 
 # With no watchdog, STATUS= is refreshed this often (seconds).
@@ -89,12 +91,8 @@ class Notifier:
 
         Raises OSError if it does not: the daemon must not claim to be ready then.
         """
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        try:
-            probe.settimeout(5)
-            probe.connect(str(socket_path))
-        finally:
-            probe.close()
+        if not paths.socket_accepts(socket_path, timeout_s=5.0):
+            raise ConnectionRefusedError(f"{socket_path} does not accept connections")
         fields = {"READY": "1", "MAINPID": str(os.getpid())}
         if status:
             fields["STATUS"] = status

@@ -19,7 +19,6 @@ import contextlib
 import fcntl
 import logging
 import os
-import socket
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from swanlabd import __version__
+from swanlabd import __version__, paths
 from swanlabd.errors import (
     AlreadyRunning,
     PreconditionFailed,
@@ -281,16 +280,10 @@ def prepare_socket(path: Path) -> int:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         if path.exists() or path.is_symlink():
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                probe.settimeout(2)
-                probe.connect(str(path))
-            except OSError:
-                path.unlink()  # nobody listens: left behind by a daemon that was killed
-            else:  # a listener that does not take the lock (not a swanlabd of this version)
+            if paths.socket_accepts(path, timeout_s=2.0):
+                # A listener that does not take the lock (not a swanlabd of this version).
                 raise AlreadyRunning(f"socket {path}", None)
-            finally:
-                probe.close()
+            path.unlink()  # nobody listens: left behind by a daemon that was killed
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     except BlockingIOError:

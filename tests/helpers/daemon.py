@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,8 @@ from pathlib import Path
 from types import TracebackType
 
 import psutil
+
+from swanlabd.paths import socket_accepts
 
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 15.0
@@ -233,19 +234,6 @@ class DaemonProcess:
         """Run folders under the data root, oldest first."""
         runs = self.home / "runs"
         return sorted(runs.iterdir()) if runs.is_dir() else []
-
-
-def socket_accepts(path: Path) -> bool:
-    """True if something listens on the Unix socket at `path` (a stale socket file refuses)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.settimeout(1)
-        s.connect(str(path))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
 
 
 def is_daemon_process(pid: int) -> bool:
