@@ -3,6 +3,8 @@ too-large requests cut and resent, and the fallback file's group commit."""
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import logging
 import os
 import random
@@ -252,3 +254,82 @@ def test_printing_24mb_right_after_init_reaches_the_daemon(daemon_paths: DaemonP
     ]
     assert texts == [f"{i:06d}" + "x" * 7994 for i in range(3000)]
     assert read_run(runs[0]["run_dir"]).rows[1] == [(0, {"loss": 1.0})]
+
+
+@pytest.fixture
+def thread_daemon(monkeypatch):
+    """A real Daemon served from a thread of this process, whose backup fsyncs fail (EIO) once
+    `failing["on"]` is set: the daemon breaks the run's file and answers INTERNAL."""
+    from swanlabd.config import DaemonConfig
+    from swanlabd.daemon import Daemon
+
+    root = Path(tempfile.mkdtemp(prefix="sd-", dir="/tmp"))
+    failing = {"on": False}
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if failing["on"] and os.readlink(f"/proc/self/fd/{fd}").endswith(BACKUP_FILENAME):
+            raise OSError(errno.EIO, "Input/output error (injected)")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    config = DaemonConfig(socket=root / "s" / "d.sock", home=root / "home", forward=False, monitor_interval_s=0, fsync="always")
+    ready = threading.Event()
+    served: dict[str, object] = {}
+
+    def serve() -> None:
+        async def main() -> None:
+            daemon = Daemon(config)
+            served["daemon"], served["loop"] = daemon, asyncio.get_running_loop()
+            daemon.on_ready = ready.set
+            await daemon.run()
+
+        asyncio.run(main())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(20)
+    try:
+        yield config, failing
+    finally:
+        served["loop"].call_soon_threadsafe(served["daemon"].shutdown)  # type: ignore[attr-defined]
+        thread.join(20)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_broken_run_file_at_the_daemon_is_not_hammered(thread_daemon, monkeypatch):
+    import swanlab_client as swanlab
+    from swanlab_client import _run, _transport
+
+    config, failing = thread_daemon
+    monkeypatch.setattr(_run, "_current", None)  # an earlier test's run may still be current
+    calls: list[str] = []
+    for name in ("start", "finish"):
+        real = getattr(_transport.GrpcTransport, name)
+
+        def counted(self, request, _real=real, _name=name):
+            calls.append(_name)
+            return _real(self, request)
+
+        monkeypatch.setattr(_transport.GrpcTransport, name, counted)
+    settings = swanlab.Settings(
+        socket=config.socket, data_root=config.home, autostart=False, fallback=False, hooks=False, console=False, finish_timeout_s=3
+    )
+    warnings: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warnings.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("swanlab_client")
+    logger.addHandler(handler)
+    try:
+        swanlab.init(project="p", mode="offline", settings=settings)
+        swanlab.log({"a": 1.0})
+        time.sleep(0.5)
+        failing["on"] = True
+        swanlab.log({"a": 2.0})
+        swanlab.finish()  # FinishRun -> INTERNAL on every try: gives up after finish_timeout_s
+    finally:
+        logger.removeHandler(handler)
+    # Before the backoff: about 1,700 FinishRun + StartRun pairs in those 3 s.
+    assert calls.count("finish") <= 20, calls.count("finish")
+    stored = [m for m in warnings if "cannot be stored" in m]
+    assert len(stored) == 1 and "fsync failed" in stored[0], warnings
