@@ -349,7 +349,8 @@ class Run:
         # Loaded here, in the caller's thread: a fork() during an import in the sender thread
         # would leave the child a half-initialized module (grpc itself is the one exception,
         # see _transport._grpc).
-        from swanlab_client import _relay, _spawn, _transport  # noqa: F401
+        from swanlab_client import _relay, _transport  # noqa: F401
+        from swanlabd import spawn  # noqa: F401
 
         self.sender = Sender(
             queue=self._queue,
@@ -454,7 +455,7 @@ class DaemonConnector:
         return GrpcTransport(s.socket, connect_timeout_s=s.connect_timeout_s, ack_timeout_s=s.ack_timeout_s)
 
     def spawn(self) -> bool:
-        from swanlab_client._spawn import start_daemon
+        from swanlabd.spawn import start_daemon
 
         return start_daemon(self.settings.socket, self.settings.data_root, self.settings.spawn_timeout_s)
 

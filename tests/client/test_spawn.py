@@ -1,10 +1,11 @@
-"""The client's auto-start hands the daemon absolute paths, whatever the script's cwd."""
+"""Auto-start (client and `swanlabctl sync`) hands the daemon absolute paths, whatever the cwd."""
 
 import os
 from pathlib import Path
 
 from helpers.daemon import DaemonProcess
-from swanlab_client._spawn import socket_accepts, start_daemon
+from swanlabd.paths import socket_accepts
+from swanlabd.spawn import start_daemon
 
 
 def test_relative_paths_are_made_absolute_for_the_daemon(daemon_paths: DaemonProcess, monkeypatch) -> None:
