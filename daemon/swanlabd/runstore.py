@@ -400,15 +400,8 @@ class RunStore:
             except ValueError as exc:
                 raise RequestError(f"StartRun: {kind} is not valid JSON ({exc})") from None
         run_dir = self.runs_dir / run_folder_name(run_id, start.start_time_ms)
-        info = RunInfo(
-            run_id=run_id,
-            run_dir=str(run_dir),
-            project=start.project,
-            experiment_name=start.experiment_name,
-            mode=pb.Mode.Name(start.mode),
-            created_ms=start.start_time_ms,
-            pid=req.pid,
-            pid_started=process_start_time(req.pid),
+        info = RunInfo.from_start(
+            run_id, str(run_dir), start, pid=req.pid, pid_started=process_start_time(req.pid)
         )
         t = now_ms()
         first = [
@@ -627,18 +620,10 @@ class RunStore:
             if Path(existing.run_dir).exists():
                 raise RunExists(run_id, f"registered at {existing.run_dir}")
         start = scan.run_start or pb.RunStart()
-        info = RunInfo(
-            run_id=run_id,
-            run_dir=str(run_dir),
-            project=start.project,
-            experiment_name=start.experiment_name,
-            mode=pb.Mode.Name(start.mode),
-            created_ms=start.start_time_ms,
-            pid=start.pid,
-            records=scan.records,
-            backup_bytes=path.stat().st_size,
-            adopted=True,
-        )
+        info = RunInfo.from_start(
+            run_id, str(run_dir), start,
+            pid=start.pid, records=scan.records, backup_bytes=path.stat().st_size, adopted=True,
+        )  # fmt: skip
         self.state.put_run(info)  # RUNNING until settled
         settled = await self._settle(info, scan)
         log.info("adopted %s as run %s (%s)", run_dir, run_id, settled.state)

@@ -55,6 +55,19 @@ class RunInfo:
     last_error: str = ""
     adopted: bool = False
 
+    @classmethod
+    def from_start(cls, run_id: str, run_dir: str, start: pb.RunStart, **fields: Any) -> RunInfo:
+        """A run's entry, named and described by its RunStart record."""
+        return cls(
+            run_id=run_id,
+            run_dir=run_dir,
+            project=start.project,
+            experiment_name=start.experiment_name,
+            mode=pb.Mode.Name(start.mode),
+            created_ms=start.start_time_ms,
+            **fields,
+        )
+
     @property
     def run_state(self) -> int:
         return pb.RunState.Value(self.state)
