@@ -15,6 +15,7 @@ import grpc
 import pytest
 from helpers.daemon import DaemonProcess
 from helpers.rawclient import client_seqs, finish, keys, kinds, read_backup, rows, run_summary, start_run, stream
+from helpers.waiting import wait_for
 
 from swanlabd import backup
 from swanlabd_pb import records_pb2 as pb
@@ -22,17 +23,6 @@ from swanlabd_pb import service_pb2 as svc
 from swanlabd_pb import service_pb2_grpc as svc_grpc
 
 CRASH_BOUND_S = 5.0
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout}s")
-        time.sleep(0.05)
 
 
 def sleeper() -> subprocess.Popen:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +25,6 @@ def caller_env(d: DaemonProcess, cloud: CloudServer, home: Path | None = None) -
     if home is not None:
         env["HOME"] = str(home)
     return env
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout}s")
-        time.sleep(interval)
 
 
 def points(cloud: CloudServer, run_id: str, key: str) -> dict[int, Any]:

@@ -7,8 +7,9 @@ import subprocess
 import sys
 import time
 
-from forwarding import LIVE_BOUND_S, caller_env, cloud_run, finished, offline_run, points, wait_for
+from forwarding import LIVE_BOUND_S, caller_env, cloud_run, finished, offline_run, points
 from helpers.rawclient import finish, keys, scalars, stream
+from helpers.waiting import wait_for
 
 BACKLOG_ROWS = 160_000  # 800,000 points: several seconds of upload even on a quiet machine
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from forwarding import cloud_run, finished, points, wait_for
+from forwarding import cloud_run, finished, points
 from helpers.rawclient import finish, scalars, stream
+from helpers.waiting import wait_for
 
 from swanlabd.testcloud import FaultKind
 from swanlabd_pb import records_pb2 as pb

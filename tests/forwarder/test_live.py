@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
-from forwarding import LIVE_BOUND_S, USER, cloud_run, finished, points, wait_for
+from forwarding import LIVE_BOUND_S, USER, cloud_run, finished, points
 from helpers.rawclient import finish, keys, scalars, stream
+from helpers.waiting import wait_for
 
 from swanlabd_pb import service_pb2 as svc
 

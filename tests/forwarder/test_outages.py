@@ -8,8 +8,9 @@ import os
 import time
 
 import pytest
-from forwarding import cloud_run, finished, points, wait_for
+from forwarding import cloud_run, finished, points
 from helpers.rawclient import finish, keys, scalars, stream
+from helpers.waiting import wait_for
 
 from swanlabd.testcloud import FaultKind
 from swanlabd_pb import records_pb2 as pb

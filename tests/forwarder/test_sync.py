@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 
 from forwarding import (
-    NAMES, assert_complete, batches, caller_env, cloud_run, ctl_sync, finished, metric_calls, offline_run, points, wait_for,
+    NAMES, assert_complete, batches, caller_env, cloud_run, ctl_sync, finished, metric_calls, offline_run, points,
 )
 from helpers.daemon import DaemonProcess
 from helpers.rawclient import finish, keys, stream
+from helpers.waiting import wait_for
 
 from swanlabd.testcloud import FaultKind
 

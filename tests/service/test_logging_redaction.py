@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from helpers.daemon import DaemonProcess
+from helpers.waiting import wait_for
 
 from swanlabd import logging_setup
 from swanlabd.config import DaemonConfig
@@ -160,14 +161,6 @@ def test_log_file_is_private_and_reopens_after_rotation(root_logger: logging.Log
 
 
 # -- the real daemon ---------------------------------------------------------------------------
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_daemon_sighup_reopens_its_log_file_and_never_logs_the_api_key() -> None:
