@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from swanlabd import backup
+from swanlabd.format import backup
 from swanlabd_pb import records_pb2 as pb
 
 KEYS = 10

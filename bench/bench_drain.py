@@ -5,7 +5,7 @@
     .venv/bin/python bench/bench_drain.py --scalars 100000      # smaller, for a quick look
 
 Both systems get the same data (100,000 steps of 10 keys, as a training loop logs them) and a
-fresh test cloud each (`python -m swanlabd.testcloud`, its own process, so the server's CPU is
+fresh test cloud each (`python -m swanlab_testcloud`, its own process, so the server's CPU is
 not ours). What is timed is the command a user runs, from start to exit:
 
     swanlabd:  `swanlabctl sync RUN_FOLDER` against a running daemon (adopt + upload + state)
@@ -60,12 +60,12 @@ class BenchError(RuntimeError):
 
 
 class TestCloud:
-    """`python -m swanlabd.testcloud` as a process; its URL; its sqlite file for checking."""
+    """`python -m swanlab_testcloud` as a process; its URL; its sqlite file for checking."""
 
     def __init__(self, root: Path) -> None:
         self.db = root / "cloud.db"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "swanlabd.testcloud", "--db", str(self.db), "--api-key", f"{KEY}={USER}"],
+            [sys.executable, "-m", "swanlab_testcloud", "--db", str(self.db), "--api-key", f"{KEY}={USER}"],
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert self.proc.stdout is not None
@@ -106,7 +106,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def write_swanlabd_backlog(folder: Path, steps: int) -> Path:
     """A finished offline run folder holding `steps` rows of KEYS scalars, as the daemon writes one."""
-    from swanlabd import backup
+    from swanlabd.format import backup
     from swanlabd_pb import records_pb2 as pb
 
     run_id = "drain0001"
@@ -151,7 +151,7 @@ def drain_swanlabd(root: Path, steps: int) -> tuple[float, dict[str, float]]:
                "HOME": str(root)}  # fmt: skip
         cpu0 = (process_cpu_s(daemon.pid), cloud.cpu_s(), children_cpu_s())
         start = time.perf_counter()
-        result = subprocess.run([sys.executable, "-m", "swanlabd.ctl", "sync", str(run_dir)], env=env,
+        result = subprocess.run([sys.executable, "-m", "swanlabd.cli.swanlabctl", "sync", str(run_dir)], env=env,
                                 capture_output=True, text=True, timeout=900)  # fmt: skip
         seconds = time.perf_counter() - start
         cpu1 = (process_cpu_s(daemon.pid), cloud.cpu_s(), children_cpu_s())

@@ -5,7 +5,7 @@ Runs in the tracker's own interpreter (compare.py picks it), prints one JSON obj
 
 How each file is read:
 
-- swanlabd ``backup.swanlab``: ``swanlabd.backup.read_records``; a point is one value of a
+- swanlabd ``backup.swanlab``: ``swanlabd.format.backup.read_records``; a point is one value of a
   ScalarRows record; the run is finished if a Finish record is present (its state is reported).
 - SwanLab ``run-<id>.swanlab``: SwanLab's own ``DataStoreReader`` (the one ``swanlab sync``
   uses); one ScalarRecord per point; it stops at the first torn or corrupt record, as sync does.
@@ -36,7 +36,7 @@ def enum_name(message: Any, field: str) -> str:
 
 
 def count_swanlabd(path: str) -> dict[str, object]:
-    from swanlabd.backup import read_records
+    from swanlabd.format.backup import read_records
 
     scalars = records = 0
     state = ""

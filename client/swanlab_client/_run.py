@@ -58,7 +58,7 @@ _logger = logging.getLogger("swanlab_client")
 MODES = ("cloud", "offline", "disabled")
 _MODE_ALIASES = {"online": "cloud", "local": "offline", "cloud-only": "cloud"}
 RUN_ID_ALPHABET = string.ascii_lowercase + string.digits
-RUN_ID_LENGTH = 21  # like SwanLab's experiment cuids (and swanlabd.runstore.new_run_id)
+RUN_ID_LENGTH = 21  # like SwanLab's experiment cuids (and swanlabd.storage.runstore.new_run_id)
 MAX_CACHED_KEY_TUPLES = 4096
 MAX_CONSOLE_LINE = 8192  # characters kept of one printed line
 _FINISH_STATES = {"success": "FINISHED", "finished": "FINISHED", "crashed": "CRASHED", "aborted": "ABORTED"}
@@ -350,7 +350,7 @@ class Run:
         # would leave the child a half-initialized module (grpc itself is the one exception,
         # see _transport._grpc).
         from swanlab_client import _relay, _transport  # noqa: F401
-        from swanlabd import spawn  # noqa: F401
+        from swanlabd.local import spawn  # noqa: F401
 
         self.sender = Sender(
             queue=self._queue,
@@ -455,7 +455,7 @@ class DaemonConnector:
         return GrpcTransport(s.socket, connect_timeout_s=s.connect_timeout_s, ack_timeout_s=s.ack_timeout_s)
 
     def spawn(self) -> bool:
-        from swanlabd.spawn import start_daemon
+        from swanlabd.local.spawn import start_daemon
 
         return start_daemon(self.settings.socket, self.settings.data_root, self.settings.spawn_timeout_s)
 
@@ -640,7 +640,7 @@ def _start_request(**f: Any) -> Any:
         metadata=pb.Metadata(json=json.dumps(_metadata(), sort_keys=True)),
     )
     if f["mode"] == "cloud":
-        from swanlabd import credentials
+        from swanlabd.local import credentials
 
         creds = credentials.resolve()
         if not creds.api_key:

@@ -1,7 +1,7 @@
 """How the client behaves: where the daemon is, bounds, timeouts. One frozen dataclass.
 
 `init(settings=Settings(...))` overrides the defaults; paths default to what swanlabd itself
-uses (swanlabd.paths: `$SWANLABD_SOCKET`, `$SWANLABD_HOME`, then XDG), so a client and the
+uses (swanlabd.local.paths: `$SWANLABD_SOCKET`, `$SWANLABD_HOME`, then XDG), so a client and the
 daemon it starts agree without configuration. Nothing here imports more than the stdlib.
 """
 
@@ -11,12 +11,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swanlabd import paths
+from swanlabd.local import paths
+from swanlabd.local.limits import MAX_MESSAGE_BYTES
 
 AUTOSTART_ENV = "SWANLAB_CLIENT_AUTOSTART"
-# The largest gRPC message the daemon accepts (swanlabd/server.py MAX_MESSAGE_BYTES; a larger
-# request is refused with RESOURCE_EXHAUSTED). The client's channel uses the same limit.
-DAEMON_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+# The largest gRPC message the daemon accepts (one definition for both sides, in
+# swanlabd/local/limits.py). The client's channel uses the same limit.
+DAEMON_MAX_MESSAGE_BYTES = MAX_MESSAGE_BYTES
 # What the sender puts in one Stream request, and in one record: far under the daemon's limit,
 # so a request is never refused for its size (console lines and scalar rows are cut across
 # records, records across requests).
@@ -42,7 +43,7 @@ class Settings:
     """Start `python -m swanlabd run` (detached) when nothing answers on the socket
     ($SWANLAB_CLIENT_AUTOSTART=0 turns it off, e.g. when a service manager owns the daemon)."""
     fallback: bool = True
-    """When no daemon can be reached or started: write the run folder directly with swanlabd.backup
+    """When no daemon can be reached or started: write the run folder directly with swanlabd.format.backup
     (a daemon adopts it later). False: keep retrying the daemon, with log() blocking once the queue is full."""
     queue_max_rows: int = 50_000
     """Rows log() may queue before it blocks (backpressure, with a warning). Memory bound: about

@@ -1,6 +1,6 @@
 """`login()` and `sync()`, with the official SDK's signatures (swanlab 0.10.3 `swanlab.login`, `swanlab.sync`).
 
-Light on purpose: importing this module costs nothing beyond the stdlib `swanlabd.credentials`;
+Light on purpose: importing this module costs nothing beyond the stdlib `swanlabd.local.credentials`;
 httpx (login check) and grpc (sync) are imported inside the calls. The upload itself is the
 daemon's (docs/forwarder.md): `sync()` hands it the runs and follows their progress.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from swanlabd import credentials
+from swanlabd.local import credentials
 
 __all__ = ["AuthenticationError", "SyncIncomplete", "login", "sync"]
 
@@ -40,7 +40,7 @@ def login(
     `relogin` is accepted for compatibility: every call checks the key again. The key is never
     printed or logged. Raises AuthenticationError if the server refuses it.
     """
-    from swanlabd.cmd_sync import verify_key
+    from swanlabd.cli.cmd_sync import verify_key
 
     del relogin
     creds = credentials.resolve(api_key=api_key, api_host=host)
@@ -74,7 +74,7 @@ def sync(
     daemon if none runs. Returns the run ids uploaded; raises SyncIncomplete naming the runs that
     are not (and why) when `wait` and something is left after `timeout`.
     """
-    from swanlabd.cmd_sync import sync_runs
+    from swanlabd.cli.cmd_sync import sync_runs
 
     targets = [] if path is None else [path] if isinstance(path, (str, Path)) else list(path)
     paths = [str(Path(p).expanduser().resolve()) for p in targets]

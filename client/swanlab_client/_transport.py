@@ -9,7 +9,7 @@
 `GrpcTransport` talks to swanlabd over its Unix socket; this is the only module that imports
 grpc (`_errors.map_rpc_errors` only catches its errors), and only once a GrpcTransport is
 made: in the sender thread after init(), never at `import swanlab_client`. `FileTransport`
-writes the run folder itself with swanlabd.backup when no daemon can be reached or started
+writes the run folder itself with swanlabd.format.backup when no daemon can be reached or started
 (contracts.md protocol step 5; a daemon adopts the folder later). A forked child talks through
 `_relay.RelayTransport` instead (see _relay.py for why).
 
@@ -189,7 +189,7 @@ class FileTransport:
         self._stop = threading.Event()
 
     def start(self, request: svc.StartRunRequest) -> svc.StartRunReply:
-        from swanlabd import backup
+        from swanlabd.format import backup
 
         run_id = request.start.run_id
         self._writer_id = request.writer or 1
@@ -211,7 +211,7 @@ class FileTransport:
         return svc.StartRunReply(run_id=run_id, run_dir=str(self.run_dir), writer=self._writer_id, durable_client_seq=durable)
 
     def _create(self, request: svc.StartRunRequest):  # -> backup.BackupWriter
-        from swanlabd import backup
+        from swanlabd.format import backup
 
         start = pb.RunStart()
         start.CopyFrom(request.start)
@@ -231,7 +231,7 @@ class FileTransport:
         return writer
 
     def send(self, records: Sequence[pb.Record]) -> int:
-        from swanlabd import backup
+        from swanlabd.format import backup
 
         if self._writer is None:
             raise DaemonRejectedError("send() before start()")
@@ -247,7 +247,7 @@ class FileTransport:
         return self._writer.client_seqs.get(self._writer_id, 0)
 
     def finish(self, request: svc.FinishRunRequest) -> int:
-        from swanlabd import backup
+        from swanlabd.format import backup
 
         if self._writer is None:
             raise DaemonRejectedError("finish() before start()")
@@ -275,7 +275,7 @@ class FileTransport:
                 self._writer = None
 
     def _group_commit(self) -> None:
-        from swanlabd import backup
+        from swanlabd.format import backup
 
         while not self._stop.wait(SYNC_INTERVAL_S):
             with self._lock:

@@ -2,6 +2,6 @@
 
 import sys
 
-from swanlabd.cli import main
+from swanlabd.cli.swanlabd import main
 
 sys.exit(main())

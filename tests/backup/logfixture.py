@@ -16,10 +16,10 @@ from pathlib import Path
 
 import google_crc32c
 
-from swanlabd import backup
-from swanlabd.logformat import BLOCK_SIZE, HEADER_SIZE
-from swanlabd.logreader import LogReader
-from swanlabd.logwriter import LogWriter, mask_crc
+from swanlabd.format import backup
+from swanlabd.format.logformat import BLOCK_SIZE, HEADER_SIZE
+from swanlabd.format.logreader import LogReader
+from swanlabd.format.logwriter import LogWriter, mask_crc
 from swanlabd_pb import records_pb2 as pb
 
 

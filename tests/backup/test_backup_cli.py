@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from logfixture import console_record, write_backup
 
-from swanlabd import backup
-from swanlabd.logformat import BLOCK_SIZE
-from swanlabd.logwriter import LogWriter
+from swanlabd.format import backup
+from swanlabd.format.logformat import BLOCK_SIZE
+from swanlabd.format.logwriter import LogWriter
 from swanlabd_pb import records_pb2 as pb
 
 
 def swanlabctl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "swanlabd.ctl", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "swanlabd.cli.swanlabctl", *args], capture_output=True, text=True, timeout=60)
 
 
 def keys(writer: int, client_seq: int, names: list[str]) -> pb.Record:

@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from logfixture import console_record, read_backup, record_starts, scalar_record, short_tmpdir, write_backup
 
-from swanlabd import backup
-from swanlabd.logformat import BLOCK_SIZE
+from swanlabd.format import backup
+from swanlabd.format.logformat import BLOCK_SIZE
 
 
 @functools.cache

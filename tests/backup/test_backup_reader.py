@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from logfixture import console_record, read_backup, record_starts, scalar_record, write_backup
 
-from swanlabd import backup
-from swanlabd.logformat import BLOCK_SIZE
-from swanlabd.logreader import Reason
-from swanlabd.logwriter import LogWriter
+from swanlabd.format import backup
+from swanlabd.format.logformat import BLOCK_SIZE
+from swanlabd.format.logreader import Reason
+from swanlabd.format.logwriter import LogWriter
 from swanlabd_pb import records_pb2 as pb
 
 

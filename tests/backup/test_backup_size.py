@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from swanlabd import backup
+from swanlabd.format import backup
 from swanlabd_pb import records_pb2 as pb
 
 ROWS, KEYS = 20_000, 10

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from logfixture import Losses, console_record, physical_records, read_backup, scalar_record
 
-from swanlabd import backup
-from swanlabd.logformat import BLOCK_SIZE, HEADER_SIZE, RecordType
+from swanlabd.format import backup
+from swanlabd.format.logformat import BLOCK_SIZE, HEADER_SIZE, RecordType
 
 
 def record_leaving(i: int, leftover: int, want: int) -> backup.pb.Record:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from logfixture import Losses, console_record, read_backup, scalar_record, write_backup
 
-from swanlabd import backup
-from swanlabd.logformat import BLOCK_SIZE
-from swanlabd.logreader import Reason
+from swanlabd.format import backup
+from swanlabd.format.logformat import BLOCK_SIZE
+from swanlabd.format.logreader import Reason
 from swanlabd_pb import records_pb2 as pb
 
 
@@ -77,7 +77,7 @@ def test_second_writer_gets_backup_locked(tmpdir_short: Path) -> None:
         with pytest.raises(backup.BackupLocked):
             backup.BackupWriter.open(path)
         other = subprocess.run(
-            [sys.executable, "-c", "import sys; from swanlabd import backup; backup.BackupWriter.open(sys.argv[1])", str(path)],
+            [sys.executable, "-c", "import sys; from swanlabd.format import backup; backup.BackupWriter.open(sys.argv[1])", str(path)],
             capture_output=True,
             text=True,
         )

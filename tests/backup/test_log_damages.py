@@ -9,8 +9,8 @@ import random
 import pytest
 from logfixture import Log, big
 
-from swanlabd.logformat import BLOCK_SIZE, HEADER_SIZE, RecordType
-from swanlabd.logreader import LogReader, Reason
+from swanlabd.format.logformat import BLOCK_SIZE, HEADER_SIZE, RecordType
+from swanlabd.format.logreader import LogReader, Reason
 
 
 def test_empty_file_is_eof(log: Log) -> None:
@@ -334,6 +334,6 @@ def test_framing_knows_nothing_of_protobuf() -> None:
     import subprocess
     import sys
 
-    code = "import sys, swanlabd.logreader, swanlabd.logwriter; print(sorted(m for m in sys.modules if 'protobuf' in m or 'swanlabd_pb' in m))"
+    code = "import sys, swanlabd.format.logreader, swanlabd.format.logwriter; print(sorted(m for m in sys.modules if 'protobuf' in m or 'swanlabd_pb' in m))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

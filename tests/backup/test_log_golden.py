@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from logfixture import Log, big, physical_records
 
-from swanlabd.logformat import BLOCK_SIZE, RecordType
-from swanlabd.logwriter import LogWriter, mask_crc, unmask_crc
+from swanlabd.format.logformat import BLOCK_SIZE, RecordType
+from swanlabd.format.logwriter import LogWriter, mask_crc, unmask_crc
 
 FULL, FIRST, MIDDLE, LAST = RecordType.FULL, RecordType.FIRST, RecordType.MIDDLE, RecordType.LAST
 

@@ -16,9 +16,9 @@ import plyvel
 import pytest
 from logfixture import Reports
 
-from swanlabd.logformat import BLOCK_SIZE
-from swanlabd.logreader import LogReader
-from swanlabd.logwriter import LogWriter
+from swanlabd.format.logformat import BLOCK_SIZE
+from swanlabd.format.logreader import LogReader
+from swanlabd.format.logwriter import LogWriter
 
 TYPE_DELETION, TYPE_VALUE = 0, 1
 

@@ -1,11 +1,11 @@
-"""Read what a run's backup holds, per writer, with swanlabd.backup.read_records."""
+"""Read what a run's backup holds, per writer, with swanlabd.format.backup.read_records."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swanlabd.backup import BACKUP_FILENAME, read_records
+from swanlabd.format.backup import BACKUP_FILENAME, read_records
 from swanlabd_pb import records_pb2 as pb
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from helpers.daemon import DaemonProcess
 from runner import TRAINER
 
-from swanlabd.testcloud import CloudServer
+from swanlab_testcloud import CloudServer
 
 KEY = "client-sync-key-0123456789"
 USER = "syncer"

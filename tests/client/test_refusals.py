@@ -27,7 +27,7 @@ from swanlab_client import _settings
 from swanlab_client._errors import DaemonError, DaemonInternalError, DaemonRejectedError, RPCStatusCode
 from swanlab_client._sender import CONFIG, CONSOLE, Sender
 from swanlab_client._transport import FileTransport
-from swanlabd.backup import BACKUP_FILENAME, read_records
+from swanlabd.format.backup import BACKUP_FILENAME, read_records
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
 
@@ -188,7 +188,7 @@ def test_a_single_record_larger_than_the_daemon_accepts_is_dropped_with_a_warnin
 
 
 def test_the_client_limit_is_the_daemons():
-    from swanlabd import server
+    from swanlabd.ingest import server
 
     assert _settings.DAEMON_MAX_MESSAGE_BYTES == server.MAX_MESSAGE_BYTES
     assert _settings.REQUEST_MAX_BYTES <= server.MAX_MESSAGE_BYTES // 2
@@ -260,8 +260,8 @@ def test_printing_24mb_right_after_init_reaches_the_daemon(daemon_paths: DaemonP
 def thread_daemon(monkeypatch):
     """A real Daemon served from a thread of this process, whose backup fsyncs fail (EIO) once
     `failing["on"]` is set: the daemon breaks the run's file and answers INTERNAL."""
-    from swanlabd.config import DaemonConfig
-    from swanlabd.daemon import Daemon
+    from swanlabd.service.config import DaemonConfig
+    from swanlabd.service.daemon import Daemon
 
     root = Path(tempfile.mkdtemp(prefix="sd-", dir="/tmp"))
     failing = {"on": False}

@@ -4,8 +4,8 @@ import os
 from pathlib import Path
 
 from helpers.daemon import DaemonProcess
-from swanlabd.paths import socket_accepts
-from swanlabd.spawn import start_daemon
+from swanlabd.local.paths import socket_accepts
+from swanlabd.local.spawn import start_daemon
 
 
 def test_relative_paths_are_made_absolute_for_the_daemon(daemon_paths: DaemonProcess, monkeypatch) -> None:

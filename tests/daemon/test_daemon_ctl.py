@@ -106,7 +106,7 @@ def test_ls_without_daemon_reads_the_state_db(daemon):
 
 
 def test_ls_table_shows_a_runs_last_error_under_its_row(daemon):
-    from swanlabd.state import State
+    from swanlabd.storage.state import State
 
     stub = daemon.stub()
     bad = start_run(stub, name="bad")

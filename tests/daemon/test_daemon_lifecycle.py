@@ -17,7 +17,7 @@ from helpers.daemon import DaemonProcess
 from helpers.rawclient import client_seqs, finish, keys, kinds, read_backup, rows, run_summary, start_run, stream
 from helpers.waiting import wait_for
 
-from swanlabd import backup
+from swanlabd.format import backup
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
 from swanlabd_pb import service_pb2_grpc as svc_grpc
@@ -274,7 +274,7 @@ def test_daemon_adopts_folders_written_without_it(daemon_paths):
 def test_running_daemon_adopts_folders_written_while_it_did_not_answer(daemon):
     """Clients that could not reach the daemon (hung, restarting) wrote their folders meanwhile:
     the daemon finds them by listing runs/ every few seconds."""
-    from swanlabd.daemon import ADOPT_SCAN_INTERVAL_S
+    from swanlabd.service.daemon import ADOPT_SCAN_INTERVAL_S
 
     runs = daemon.home / "runs"
     (runs / "run-20260101_000000-notarun").mkdir()  # no backup in it: never adopted, never an error

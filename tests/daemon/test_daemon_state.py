@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from swanlabd.state import CRED_PREFIX, RUN_PREFIX, RunInfo, State
+from swanlabd.storage.state import CRED_PREFIX, RUN_PREFIX, RunInfo, State
 from swanlabd_pb import records_pb2 as pb
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from swanlabd.uploadstate import MAX_REJECTIONS, Rejection, UploadState
+from swanlabd.upload.uploadstate import MAX_REJECTIONS, Rejection, UploadState
 
 
 def rejection(n: int) -> Rejection:

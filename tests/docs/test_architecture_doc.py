@@ -2,8 +2,8 @@
 
 The docs are docs/*.md and the README.
 
-A path counts when it is written from the repository root (`daemon/swanlabd/runstore.py`,
-`tests/client/test_fork.py`) or from a package (`swanlabd/forwarder.py` is under `daemon/`,
+A path counts when it is written from the repository root (`daemon/swanlabd/storage/runstore.py`,
+`tests/client/test_fork.py`) or from a package (`swanlabd/upload/forwarder.py` is under `daemon/`,
 `swanlab_client/_run.py` under `client/`, `swanlabd_pb/service.proto` under `proto/`). A
 `::test_name` after a test file must name a test in it (a trailing `...` abbreviates the name).
 Relative Markdown links (`[x](forwarder.md)`) must point at an existing page.
@@ -22,8 +22,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = [*sorted((REPO / "docs").glob("*.md")), REPO / "README.md"]
-ROOTS = ("client/", "daemon/", "proto/", "tests/", "bench/", "examples/", "docs/")
-PACKAGES = {"swanlabd/": "daemon/", "swanlab_client/": "client/", "swanlabd_pb/": "proto/"}
+ROOTS = ("client/", "daemon/", "proto/", "testcloud/", "tests/", "bench/", "examples/", "docs/")
+PACKAGES = {
+    "swanlabd/": "daemon/",
+    "swanlab_client/": "client/",
+    "swanlabd_pb/": "proto/",
+    "swanlab_testcloud/": "testcloud/",
+}
 SUFFIXES = (".py", ".proto", ".md", ".toml", ".service", ".pyi")
 # A path from the root or a package, anywhere in the text (backticks or not), with an optional ::test.
 PATH = re.compile(
@@ -71,13 +76,13 @@ STAGE_MODULES = (
     "client/swanlab_client/_run.py",
     "client/swanlab_client/_sender.py",
     "client/swanlab_client/_transport.py",
-    "daemon/swanlabd/server.py",
-    "daemon/swanlabd/runstore.py",
-    "daemon/swanlabd/backup.py",
-    "daemon/swanlabd/state.py",
-    "daemon/swanlabd/forwarder.py",
-    "daemon/swanlabd/cloudapi.py",
-    "daemon/swanlabd/monitor.py",
+    "daemon/swanlabd/ingest/server.py",
+    "daemon/swanlabd/storage/runstore.py",
+    "daemon/swanlabd/format/backup.py",
+    "daemon/swanlabd/storage/state.py",
+    "daemon/swanlabd/upload/forwarder.py",
+    "daemon/swanlabd/upload/cloudapi.py",
+    "daemon/swanlabd/ingest/monitor.py",
 )
 
 

@@ -11,7 +11,7 @@ import pytest
 from forwarding import API_KEY, USER
 from helpers.daemon import DaemonProcess
 
-from swanlabd.testcloud import CloudServer
+from swanlab_testcloud import CloudServer
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any
 from helpers.daemon import DaemonProcess
 from helpers.rawclient import finish, keys, start_run, stream
 
-from swanlabd.testcloud import CloudServer
+from swanlab_testcloud import CloudServer
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
 
@@ -78,7 +78,7 @@ def offline_run(d: DaemonProcess, rows: int) -> str:
 
 def ctl_sync(d: DaemonProcess, cloud, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "swanlabd.ctl", "sync", *args],
+        [sys.executable, "-m", "swanlabd.cli.swanlabctl", "sync", *args],
         env=caller_env(d, cloud, home=d.root), capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
 

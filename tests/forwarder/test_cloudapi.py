@@ -9,8 +9,8 @@ import json
 import httpx
 import pytest
 
-from swanlabd import cloudapi
-from swanlabd.cloudapi import CloudAPI, CloudTimeout, RateLimited, Rejected, ServerError, TransportError, Unauthorized
+from swanlabd.upload import cloudapi
+from swanlabd.upload.cloudapi import CloudAPI, CloudTimeout, RateLimited, Rejected, ServerError, TransportError, Unauthorized
 
 KEY = "secret-key-never-shown"
 HOST = "http://cloud.test"

@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from swanlabd import credentials as c
+from swanlabd.local import credentials as c
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from forwarding import cloud_run, finished, points
 from helpers.rawclient import finish, scalars, stream
 from helpers.waiting import wait_for
 
-from swanlabd.testcloud import FaultKind
+from swanlab_testcloud import FaultKind
 from swanlabd_pb import records_pb2 as pb
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from forwarding import API_KEY
 
-from swanlabd import backup
-from swanlabd.config import DaemonConfig
-from swanlabd.forwarder import Forwarder
-from swanlabd.state import RunInfo, State
-from swanlabd.testcloud import FaultKind
+from swanlabd.format import backup
+from swanlabd.service.config import DaemonConfig
+from swanlabd.upload.forwarder import Forwarder
+from swanlabd.storage.state import RunInfo, State
+from swanlab_testcloud import FaultKind
 from swanlabd_pb import records_pb2 as pb
 
 RUN_ID = "restart1"

@@ -18,8 +18,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from swanlabd import backup, forwarder
-from swanlabd.uploadstate import UploadState
+from swanlabd.format import backup
+from swanlabd.upload import forwarder
+from swanlabd.upload.uploadstate import UploadState
 from swanlabd_pb import records_pb2 as pb
 
 KEYS = 6

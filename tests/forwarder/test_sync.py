@@ -16,7 +16,7 @@ from helpers.daemon import DaemonProcess
 from helpers.rawclient import finish, keys, stream
 from helpers.waiting import wait_for
 
-from swanlabd.testcloud import FaultKind
+from swanlab_testcloud import FaultKind
 
 
 def test_offline_run_synced_twice_sends_nothing_the_second_time(fwd_daemon, cloud):
@@ -41,7 +41,7 @@ def test_sync_killed_half_way_then_run_again(fwd_daemon, cloud):
     run_id = offline_run(fwd_daemon, 40_000)
     slow = cloud.add_fault(FaultKind.SLOW, "/api/house/metrics", delay_s=0.5)
     env = caller_env(fwd_daemon, cloud, home=fwd_daemon.root)
-    proc = subprocess.Popen([sys.executable, "-m", "swanlabd.ctl", "sync"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "swanlabd.cli.swanlabctl", "sync"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         wait_for(lambda: len(points(cloud, run_id, "loss")) > 0, 60, "upload started")

@@ -26,7 +26,7 @@ from types import TracebackType
 
 import psutil
 
-from swanlabd.paths import socket_accepts
+from swanlabd.local.paths import socket_accepts
 
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 15.0
@@ -219,7 +219,7 @@ class DaemonProcess:
     def ctl(self, *args: str, check: bool = False, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         """Run `swanlabctl ARGS` against this daemon."""
         return subprocess.run(
-            [sys.executable, "-m", "swanlabd.ctl", *args],
+            [sys.executable, "-m", "swanlabd.cli.swanlabctl", *args],
             env=self.env, capture_output=True, text=True, check=check, timeout=timeout,
         )  # fmt: skip
 

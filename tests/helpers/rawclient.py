@@ -62,7 +62,7 @@ def finish(stub, run_id: str, writer: int, last_client_seq: int, state: int = pb
 
 
 def read_backup(run_dir: str | Path) -> list[pb.Record]:
-    from swanlabd import backup
+    from swanlabd.format import backup
 
     return [r for r, _ in backup.read_records(Path(run_dir) / backup.BACKUP_FILENAME)]
 

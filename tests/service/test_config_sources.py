@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from swanlabd import config
-from swanlabd.config import ConfigError, load_config
+from swanlabd.service import config
+from swanlabd.service.config import ConfigError, load_config
 
 
 @pytest.fixture

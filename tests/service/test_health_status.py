@@ -12,7 +12,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from helpers.daemon import DaemonProcess
 
-from swanlabd.server import HEALTH_SERVICE
+from swanlabd.ingest.server import HEALTH_SERVICE
 
 
 @pytest.mark.parametrize("service", ["", HEALTH_SERVICE])

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from swanlabd import monitor
-from swanlabd.monitor import PREFIX, Monitor
+from swanlabd.ingest import monitor
+from swanlabd.ingest.monitor import PREFIX, Monitor
 
 HOST_KEYS = {"cpu.pct", "mem.pct", "mem.proc.avail", "disk.read", "disk.write", "disk.usage", "network.sent", "network.recv"}
 TREE_KEYS = {"cpu.thds", "mem.proc", "mem.proc.pct", "proc.cpu.pct", "proc.count"}
@@ -121,7 +121,7 @@ def test_without_pynvml_there_are_no_gpu_keys(monkeypatch: pytest.MonkeyPatch) -
 def test_daemon_writes_system_metrics_into_an_active_run() -> None:
     from helpers.daemon import DaemonProcess
 
-    from swanlabd import backup
+    from swanlabd.format import backup
     from swanlabd_pb import records_pb2 as pb
     from swanlabd_pb import service_pb2
 

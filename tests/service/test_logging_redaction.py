@@ -16,9 +16,10 @@ import pytest
 from helpers.daemon import DaemonProcess
 from helpers.waiting import wait_for
 
-from swanlabd import logging_setup
-from swanlabd.config import DaemonConfig
-from swanlabd.logging_setup import StructuredFormatter, redact, register_secret
+from swanlabd.service import logging_setup
+from swanlabd.service.config import DaemonConfig
+from swanlabd.local.redaction import redact, register_secret
+from swanlabd.service.logging_setup import StructuredFormatter
 
 KEY = "sk-Zq81hT0pLmW4vRc9XyB2"  # shaped like a real key, registered nowhere
 
@@ -197,7 +198,7 @@ def test_daemon_sighup_reopens_its_log_file_and_never_logs_the_api_key() -> None
 
 
 def test_keys_stored_or_loaded_by_the_state_db_are_redacted(tmp_path: Path) -> None:
-    from swanlabd.state import State
+    from swanlabd.storage.state import State
 
     stored, loaded = "stored-" + KEY, "loaded-" + KEY
     state = State(tmp_path / "state")

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from helpers.daemon import DaemonProcess, socket_accepts
 
-from swanlabd import sdnotify
-from swanlabd.sdnotify import Notifier
+from swanlabd.service import sdnotify
+from swanlabd.service.sdnotify import Notifier
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2
 

@@ -22,7 +22,7 @@ swanlab_client = pytest.importorskip("swanlab_client")
 if not hasattr(swanlab_client, "init"):
     pytest.skip("swanlab_client has no init() yet (client library not built)", allow_module_level=True)
 
-from swanlabd import backup  # noqa: E402
+from swanlabd.format import backup  # noqa: E402
 from swanlabd_pb import records_pb2 as pb  # noqa: E402
 
 CLIENTS = 8

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from helpers.daemon import DaemonProcess, socket_accepts
 
-from swanlabd import credentials
+from swanlabd.local import credentials
 from swanlabd_pb import service_pb2
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="switching to another user (nobody) needs root")

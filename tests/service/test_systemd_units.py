@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from swanlabd import cmd_service
+from swanlabd.cli import cmd_service
 
 ANALYZE = shutil.which("systemd-analyze")
 needs_analyze = pytest.mark.skipif(
@@ -86,7 +86,7 @@ def test_rendering_changes_only_exec_start() -> None:
 
 
 def test_stop_timeout_exceeds_the_daemon_shutdown_bound() -> None:
-    from swanlabd.config import DaemonConfig
+    from swanlabd.service.config import DaemonConfig
 
     for name in (cmd_service.USER_UNIT, cmd_service.SYSTEM_UNIT):
         line = next(x for x in cmd_service.unit_text(name).splitlines() if x.startswith("TimeoutStopSec="))

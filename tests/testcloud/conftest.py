@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from cloudclient import API_KEY, USER, ApiClient
 
-from swanlabd.testcloud import CloudServer
+from swanlab_testcloud import CloudServer
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ import reference_script as ref
 from helpers.daemon import DaemonProcess
 from sdk_venv import official_sdk_python
 
-from swanlabd.testcloud import CloudServer
+from swanlab_testcloud import CloudServer
 
 SCRIPT = Path(__file__).with_name("reference_script.py")
 API_KEY = "conformance-key-0123456789"
@@ -171,9 +171,9 @@ def test_official_sdk_run_is_taken_without_errors(official: dict[str, Any]) -> N
 def swanlabd_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Run the script through swanlab_client and a real swanlabd; yield what the cloud then held."""
     try:
-        import swanlabd.forwarder  # noqa: F401
+        import swanlabd.upload.forwarder  # noqa: F401
     except ImportError as exc:
-        pytest.skip(f"swanlabd.forwarder cannot be imported yet ({exc}); the FORWARDER helper builds it")
+        pytest.skip(f"swanlabd.upload.forwarder cannot be imported yet ({exc}); the FORWARDER helper builds it")
     work = tmp_path_factory.mktemp("swanlabd")
     with CloudServer(work / "cloud.db", {API_KEY: USER}) as cloud:
         env = cloud_env(cloud, work)

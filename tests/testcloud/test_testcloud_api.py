@@ -9,7 +9,7 @@ import time
 import httpx
 from cloudclient import API_KEY, USER, ApiClient, experiment_body
 
-from swanlabd.testcloud import CloudServer
+from swanlab_testcloud import CloudServer
 
 
 def test_health_answers_ok_without_auth(api: ApiClient) -> None:
@@ -211,7 +211,7 @@ def test_state_survives_a_restart_on_the_same_db(tmp_path) -> None:
 
 def test_command_line_prints_url_and_serves(tmp_path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "swanlabd.testcloud", "--db", str(tmp_path / "c.db"), "--api-key", f"{API_KEY}={USER}"],
+        [sys.executable, "-m", "swanlab_testcloud", "--db", str(tmp_path / "c.db"), "--api-key", f"{API_KEY}={USER}"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from cloudclient import USER, ApiClient
 
-from swanlabd.testcloud import CloudServer, FaultKind
+from swanlab_testcloud import CloudServer, FaultKind
 
 
 def test_status_fault_fires_count_times_then_stops(api: ApiClient, cloud: CloudServer) -> None:

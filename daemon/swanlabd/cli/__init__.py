@@ -1,0 +1,2 @@
+"""The `swanlabd` and `swanlabctl` commands: argument parsing and display only.
+"""

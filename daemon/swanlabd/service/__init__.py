@@ -1,0 +1,2 @@
+"""The daemon process: the supervisor of its tasks, locks, configuration, logging, sd_notify, systemd units.
+"""

@@ -1,0 +1,337 @@
+"""`Daemon`: the supervisor of swanlabd's asyncio tasks, with one shutdown path (style habit 8).
+
+    Daemon.run()
+      lock the data root (<home>/swanlabd.lock, flock) and write <home>/swanlabd.pid
+      lock the socket (<socket>.lock, flock) and clear a stale socket file
+      open the state DB, reopen RUNNING runs, adopt folders written without a daemon
+      start the named tasks:
+        server        gRPC on the Unix socket (server.py); on_ready() once connect() works
+        fsync         group commit: fsync every written run each fsync_interval_ms
+        crash-watch   primary writer's pid gone without FinishRun -> Finish{CRASHED} (<= 1 s)
+        adopt         every ADOPT_SCAN_INTERVAL_S: adopt run folders clients wrote without a daemon
+        forwarder     swanlabd.upload.forwarder.Forwarder.run(), if installed and config.forward
+        monitor       host + process-tree metrics into every active run, each monitor_interval_s
+        sd-notify     under systemd: watchdog pings and STATUS= lines (sdnotify.py)
+      wait for the first task to fail (or for shutdown()), then stop the rest in order:
+        stop accepting (in-flight batches are acked) -> monitor, crash watch, adopt -> forwarder
+        -> fsync and close every backup -> state DB -> unlock socket and data root;
+        re-raise the failure.
+
+`shutdown()` is idempotent, safe before `run()` and from a signal handler (cmd_run wires
+SIGTERM and SIGINT to it). One event loop, one thread; blocking file work goes to threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import importlib.util
+import logging
+import os
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import grpc
+import plyvel
+
+from swanlabd.service import locks, sdnotify
+from swanlabd.ingest import server as server_mod
+from swanlabd.service.config import DaemonConfig
+from swanlabd.service.errors import StartupError
+from swanlabd.storage.runstore import ActiveRun, RunStore, now_ms
+from swanlabd.storage.state import State
+
+log = logging.getLogger(__name__)
+
+CRASH_WATCH_INTERVAL_S = 0.5
+# A client that could not reach the daemon writes its run folder itself; the daemon finds it by
+# listing runs/ (folder names only, so an idle daemon stays idle).
+ADOPT_SCAN_INTERVAL_S = 10.0
+STREAM_END_RECHECK_S = 0.05
+CANCEL_WAIT_S = 2.0
+STATE_OPEN_WAIT_S = 5.0
+# Part of shutdown_timeout_s that in-flight RPCs get to finish before they are cancelled.
+SERVER_GRACE_FRACTION = 0.3
+
+
+class Daemon:
+    """One daemon per data root. See the module docstring for the tasks and the shutdown order.
+
+    `on_ready` is called once the socket accepts connections (sd_notify READY=1 goes there).
+    """
+
+    def __init__(self, config: DaemonConfig, *, on_ready: Callable[[], None] | None = None) -> None:
+        self.config = config
+        self.on_ready = on_ready
+        self.stopping = False
+        self.started_ms = 0
+        self.state: State | None = None
+        self.store: RunStore | None = None
+        self.forwarder: Any = None
+        self.server: grpc.aio.Server | None = None
+        self._lock_fd: int | None = None
+        self._socket_lock_fd: int | None = None
+        self._shutdown: asyncio.Event | None = None
+        self.stopped = asyncio.Event()  # set when shutdown begins; open streams end on it
+        self._stream_ended = asyncio.Event()
+        self._shutdown_requested = False
+        # systemd's NOTIFY_SOCKET/WATCHDOG_USEC, if any (a no-op otherwise): see sdnotify.py.
+        self.notifier = sdnotify.Notifier.from_environ()
+
+    # -- the one shutdown path ---------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Ask the daemon to stop (idempotent; safe before run() and from signal handlers)."""
+        if not self._shutdown_requested:
+            log.info("shutdown requested")
+        self._shutdown_requested = True
+        if self._shutdown is not None:
+            self._shutdown.set()
+
+    async def run(self) -> None:
+        """Serve until shutdown() or until a task fails (then re-raise its exception)."""
+        self._shutdown = asyncio.Event()
+        if self._shutdown_requested:
+            return
+        self._lock_fd = locks.lock_data_root(self.config.home)
+        tasks: dict[str, asyncio.Task[None]] = {}
+        failure: BaseException | None = None
+        try:
+            # Refuse a taken socket before touching any state: the one-line message is the only output.
+            self._socket_lock_fd = locks.prepare_socket(self.config.socket)
+            self.started_ms = now_ms()
+            self.state = await self._open_state()
+            self.store = RunStore(self.config.home, self.state)
+            await self.store.recover()
+            self.forwarder = self._make_forwarder()
+            if self.forwarder is not None:
+                self.store.events = self.forwarder
+            try:
+                self.server = await server_mod.start_server(self)
+            except RuntimeError as exc:
+                raise StartupError(f"cannot listen on {self.config.socket}: {exc}") from None
+            log.info(
+                "swanlabd serving on %s (data root %s, pid %d, fsync=%s)",
+                self.config.socket, self.config.home, os.getpid(), self.config.fsync,
+            )  # fmt: skip
+            named: dict[str, Coroutine[Any, Any, None]] = {
+                "server": self.server.wait_for_termination(),
+                "fsync": self._group_commit(),
+                "crash-watch": self._crash_watch(),
+                "adopt": self._adopt_scan(),
+            }
+            if self.forwarder is not None:
+                named["forwarder"] = self.forwarder.run()
+            if self.config.monitor_interval_s > 0:
+                named["monitor"] = self._monitor()
+            if self.notifier.enabled:
+                named["sd-notify"] = self.notifier.run(self.status_line)
+            for name, coro in named.items():
+                tasks[name] = asyncio.create_task(self._guard(name, coro), name=name)
+            if self.on_ready is not None:
+                self.on_ready()
+            self.notifier.ready(self.config.socket, self.status_line())
+            stop = asyncio.create_task(self._shutdown.wait(), name="shutdown")
+            done, _ = await asyncio.wait([stop, *tasks.values()], return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            for task in done:
+                if task is not stop and not task.cancelled() and task.exception() is not None:
+                    failure = task.exception()
+                    log.error("task %s failed: %r; shutting down", task.get_name(), failure)
+                    break
+        finally:
+            await self._stop(tasks)
+        if failure is not None:
+            raise failure
+
+    async def _guard(self, name: str, coro: Coroutine[Any, Any, None]) -> None:
+        """A supervised task may only end by cancellation or by raising: returning is a bug."""
+        await coro
+        if not self.stopping:
+            raise RuntimeError(f"task {name} exited unexpectedly")
+
+    async def _stop(self, tasks: dict[str, asyncio.Task[None]]) -> None:
+        self.stopping = True
+        self.notifier.stopping()
+        self.stopped.set()
+        timeout = self.config.shutdown_timeout_s
+        deadline = time.monotonic() + timeout
+        if self.server is not None:
+            # Stop accepting; in-flight batches get the grace period to be written and acked.
+            await self.server.stop(grace=timeout * SERVER_GRACE_FRACTION)
+        for name in ("monitor", "crash-watch", "adopt"):
+            await cancel(tasks.get(name))
+        if self.forwarder is not None:
+            try:
+                await asyncio.wait_for(self.forwarder.shutdown(), max(0.1, deadline - time.monotonic() - 1))
+            except Exception as exc:
+                log.warning("forwarder shutdown: %r", exc)
+            await cancel(tasks.get("forwarder"))
+        if self.store is not None:
+            try:
+                await asyncio.wait_for(self.store.close_all(), max(0.1, deadline - time.monotonic()))
+            except Exception as exc:
+                log.error("closing run files: %r", exc)
+        await cancel(tasks.get("fsync"))
+        await cancel(tasks.get("server"))
+        for task in tasks.values():  # anything else (sd-notify) goes last
+            await cancel(task)
+        if self.state is not None:
+            self.state.close()
+        if self._socket_lock_fd is not None:
+            locks.release_socket(self._socket_lock_fd)
+            self._socket_lock_fd = None
+        if self._lock_fd is not None:
+            locks.unlock_data_root(self.config.home, self._lock_fd)
+            self._lock_fd = None
+        if self.server is not None:
+            log.info("swanlabd stopped")
+
+    async def _open_state(self) -> State:
+        """Open the state DB; wait out a brief holder (`swanlabctl ls` reads it while no daemon runs)."""
+        path = self.config.home / "state"
+        deadline = time.monotonic() + STATE_OPEN_WAIT_S
+        repaired = False
+        while True:
+            try:
+                return State(path)
+            except plyvel.CorruptionError as exc:
+                if repaired:
+                    raise StartupError(f"state DB {path} is corrupt and repair failed: {exc}") from None
+                # Run folders hold the data; the DB holds the registry and cursors: repair and go on.
+                log.error("state DB %s is corrupt (%s); repairing", path, exc)
+                plyvel.repair_db(str(path))
+                repaired = True
+            except plyvel.IOError as exc:
+                if time.monotonic() > deadline:
+                    raise StartupError(f"state DB {path} is held by another process: {exc}") from None
+                await asyncio.sleep(0.1)
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    async def _group_commit(self) -> None:
+        interval = self.config.fsync_interval_ms / 1000
+        assert self.store is not None
+        while True:
+            await asyncio.sleep(interval)
+            await self.store.sync_dirty()
+
+    async def fsync(self, run: ActiveRun) -> None:
+        """fsync one run now (fsync="always" before an ack); raises its StorageFailure."""
+        await asyncio.to_thread(run.sync_blocking)
+        if run.broken:
+            assert self.state is not None
+            run.info.last_error = str(run.broken)
+            self.state.put_run(run.info)
+            raise run.broken
+
+    async def _crash_watch(self) -> None:
+        assert self.store is not None
+        store = self.store
+        while True:
+            for run in store.dead_primaries():
+                try:
+                    await store.finish_crashed(run, f"process {run.info.pid} exited without finishing the run")
+                except Exception as exc:
+                    log.error("run %s: cannot mark CRASHED: %r", run.run_id, exc)
+            for info in store.unsettled():
+                try:
+                    await store.settle(info)
+                except Exception as exc:
+                    log.debug("run %s: not settled yet: %r", info.run_id, exc)
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow the cancel of shutdown.
+            try:
+                async with asyncio.timeout(CRASH_WATCH_INTERVAL_S):
+                    await self._stream_ended.wait()
+                # A client's stream broke: look again once a dying process has had time to exit.
+                await asyncio.sleep(STREAM_END_RECHECK_S)
+            except TimeoutError:
+                pass
+            self._stream_ended.clear()
+
+    async def _adopt_scan(self) -> None:
+        assert self.store is not None
+        while True:
+            await asyncio.sleep(ADOPT_SCAN_INTERVAL_S)
+            try:
+                await self.store.adopt_new()
+            except OSError as exc:  # runs/ unreadable for a moment: not worth stopping the daemon
+                log.warning("cannot list %s: %s", self.store.runs_dir, exc)
+
+    def stream_ended(self) -> None:
+        """A Stream ended (cleanly or not): the crash watcher looks at once, not at its next tick."""
+        self._stream_ended.set()
+
+    async def _monitor(self) -> None:
+        from swanlabd.ingest.monitor import Monitor
+
+        assert self.store is not None
+        monitor = Monitor(self.config.home)
+        try:
+            while True:
+                await asyncio.sleep(self.config.monitor_interval_s)
+                runs = [r for r in self.store.active.values() if not r.closing]
+                if not runs:
+                    continue
+                host = await asyncio.to_thread(monitor.sample)
+                for run in runs:
+                    # Only a pid we could see at StartRun is the client's (not one from another namespace).
+                    pid = run.info.pid if run.info.pid_started else 0
+                    try:
+                        tree = await asyncio.to_thread(monitor.sample_process_tree, pid) if pid else {}
+                        if run.run_id in self.store.active:
+                            self.store.append_system(run, {**host, **tree}, now_ms())
+                    except Exception as exc:  # a lost sample must not stop the daemon (a task failure would)
+                        log.error("run %s: system sample not written: %r", run.run_id, exc)
+        finally:
+            monitor.close()
+
+    # -- systemd notification (sdnotify.py) --------------------------------------------------
+
+    def status_line(self) -> str:
+        """STATUS= for systemd: active runs, and bytes of cloud runs not uploaded yet."""
+        if self.store is None:
+            return "starting"
+        queued = sum(
+            max(0, info.backup_bytes - self.upload_info(info.run_id)[0])
+            for info in self.store.infos()
+            if info.mode == "MODE_CLOUD"
+        )
+        return sdnotify.status_line(len(self.store.active), queued)
+
+    # -- forwarder seam ----------------------------------------------------------------------
+
+    def _make_forwarder(self) -> Any:
+        """The FORWARDER's `swanlabd.upload.forwarder.Forwarder`, if that module is installed and forward is on."""
+        if not self.config.forward or importlib.util.find_spec("swanlabd.upload.forwarder") is None:
+            return None
+        from swanlabd.upload.forwarder import Forwarder
+
+        return Forwarder(self.config, self.state, runstore=self.store)
+
+    def enable_forwarding(self, run_id: str) -> None:
+        if self.forwarder is not None:
+            self.forwarder.enable(run_id)
+
+    def upload_info(self, run_id: str) -> tuple[int, bool, str, str]:
+        """(bytes uploaded, forwarding on, cloud URL, last upload error) for status and ls."""
+        if self.forwarder is None:
+            return 0, False, "", ""
+        return self.forwarder.upload_info(run_id)
+
+
+
+async def cancel(task: asyncio.Task[None] | None) -> None:
+    """Cancel a task and wait for it (bounded); its own errors were already reported by run()."""
+    if task is None or task.done():
+        return
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=CANCEL_WAIT_S)
+    if not done:
+        log.error("task %s ignored its cancellation for %.0f s; going on without it", task.get_name(), CANCEL_WAIT_S)
+        return
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        task.result()

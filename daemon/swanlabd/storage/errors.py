@@ -1,0 +1,87 @@
+"""The daemon's exceptions, and the gRPC status code each one crosses the socket as.
+
+    SwanlabdError                      (base; never reaches a training script as such)
+    ├── RequestError                   INVALID_ARGUMENT: the client sent something malformed
+    │   └── MalformedBatch             a Stream batch we refuse whole (wrong kind, bad columns...)
+    ├── RunNotFound                    NOT_FOUND: no run with that id (or writer) is known
+    ├── RunExists                      ALREADY_EXISTS: StartRun with resume="never" on a known id
+    ├── PreconditionFailed             FAILED_PRECONDITION: valid request, wrong moment
+    │   ├── SequenceGap                a batch starts past the next client_seq we expect
+    │   └── RunClosed                  the run is finished (or crashed) and takes no more records
+    ├── ShuttingDown                   UNAVAILABLE: the daemon is stopping; reconnect and replay
+    └── StorageFailure                 INTERNAL: the run's file failed (fsync, write); nothing past
+                                       the failure is acked and the file takes no more writes
+
+Start-up failures are the service layer's (swanlabd/service/errors.py): they never cross the socket.
+
+The server maps these to status codes in one place (`server.translate_errors`). The client
+library turns those codes into its own errors; a training script never sees a daemon exception:
+`log()` warns and keeps going (design decision 7). Every exception carries the ids it is about.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SwanlabdError(Exception):
+    """Base of every error the daemon raises on purpose."""
+
+
+class RequestError(SwanlabdError, ValueError):
+    """A request the client should never have sent (a bug in the client, or a foreign client)."""
+
+
+class MalformedBatch(RequestError):
+    """A Stream batch that breaks the protocol; none of its records is written."""
+
+    def __init__(self, run_id: str, writer: int, client_seq: int, reason: str) -> None:
+        self.run_id, self.writer, self.client_seq, self.reason = run_id, writer, client_seq, reason
+        super().__init__(f"run {run_id} writer {writer}: record client_seq={client_seq}: {reason}")
+
+
+class RunNotFound(SwanlabdError, LookupError):
+    def __init__(self, run_id: str, detail: str = "") -> None:
+        self.run_id = run_id
+        super().__init__(f"run {run_id!r} is not known to this daemon" + (f" ({detail})" if detail else ""))
+
+
+class RunExists(SwanlabdError):
+    def __init__(self, run_id: str, detail: str = "resume='never'; pass resume='allow' to continue it") -> None:
+        self.run_id = run_id
+        super().__init__(f"run {run_id!r} already exists ({detail})")
+
+
+class PreconditionFailed(SwanlabdError):
+    """A well-formed request the run's current state does not allow."""
+
+
+class SequenceGap(PreconditionFailed):
+    """The batch does not continue where this writer's records end: the client lost a batch."""
+
+    def __init__(self, run_id: str, writer: int, expected: int, got: int) -> None:
+        self.run_id, self.writer, self.expected, self.got = run_id, writer, expected, got
+        super().__init__(
+            f"run {run_id} writer {writer}: sequence gap: daemon holds client_seq up to {expected - 1}, "
+            f"batch starts at {got}; replay from {expected}"
+        )
+
+
+class RunClosed(PreconditionFailed):
+    def __init__(self, run_id: str, state: str) -> None:
+        self.run_id, self.state = run_id, state
+        super().__init__(f"run {run_id} is {state} and takes no more records")
+
+
+class ShuttingDown(SwanlabdError):
+    def __init__(self) -> None:
+        super().__init__("swanlabd is shutting down; reconnect and replay unacked records")
+
+
+class StorageFailure(SwanlabdError, OSError):
+    """The run's backup file can no longer be trusted (e.g. a failed fsync): it is closed for writes."""
+
+    def __init__(self, run_id: str, path: Path, cause: BaseException | str) -> None:
+        self.run_id, self.path = run_id, path
+        super().__init__(f"run {run_id}: backup {path} failed: {cause}; nothing past this point is acked")
+

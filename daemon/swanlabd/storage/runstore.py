@@ -1,0 +1,854 @@
+"""Run folders and the runs the daemon is writing: create, append (exactly once), finish, crash, adopt.
+
+A run folder is `<data root>/runs/run-YYYYMMDD_HHMMSS-<run_id>/` with `backup.swanlab` (the
+queue, swanlabd.format.backup) and readable side files under `files/`. While a run is RUNNING and the
+daemon holds its `BackupWriter`, it is an `ActiveRun` in `RunStore.active`.
+
+Exactly-once: per (run, writer) the daemon knows the highest client_seq it holds (from the
+backup file after a restart: `BackupWriter.open().client_seqs`). A batch is a contiguous range
+of client_seqs: the part at or below that mark is dropped, a batch that starts past mark+1 is a
+gap (`SequenceGap`), anything malformed is refused whole (`MalformedBatch`) before a byte is
+written. Acked = appended to the file (page cache); fsync is the daemon's group-commit task or
+`fsync="always"`; a failed fsync breaks the run's file (`StorageFailure`) and nothing is acked
+past it.
+
+Threading: every method runs on the daemon's event loop except the blocking file work
+(open, fsync, close, scans), which goes through `asyncio.to_thread`; `ActiveRun.io_lock`
+keeps an fsync and the final close of one file from overlapping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import logging
+import os
+import secrets
+import shutil
+import string
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import psutil
+
+from swanlabd.format import backup
+from swanlabd.local import paths
+from swanlabd.storage.errors import (
+    MalformedBatch,
+    PreconditionFailed,
+    RequestError,
+    RunClosed,
+    RunExists,
+    RunNotFound,
+    SequenceGap,
+    StorageFailure,
+)
+from swanlabd.storage.events import NoEvents, RunEvents
+from swanlabd.storage.state import RunInfo, State
+from swanlabd_pb import records_pb2 as pb
+from swanlabd_pb import service_pb2
+
+log = logging.getLogger(__name__)
+
+RUN_ID_ALPHABET = string.ascii_lowercase + string.digits
+RUN_ID_LENGTH = 21  # SwanLab experiment cuids are 21 lowercase alphanumerics
+MAX_RUN_ID_LENGTH = 64
+MAX_KEY_NAME_BYTES = 4096
+DAEMON_WRITER = 0
+# What a client may put in a Stream batch. Header, RunStart and system rows are the daemon's;
+# Finish goes through FinishRun so it can be ordered after everything the client sent.
+CLIENT_KINDS = frozenset({"keys", "scalars", "console", "media", "config", "metadata", "requirements", "file"})
+# How long FinishRun waits for Stream batches still in flight on another HTTP/2 stream.
+FINISH_WAIT_S = 30.0
+# A run folder being built by StartRun: `runs/.new-<folder name>-<random>/`, renamed into place
+# once its backup holds the header and metadata records, so a failed StartRun leaves no
+# half-made folder that blocks its retry. The leading dot keeps it out of adoption.
+NEW_FOLDER_PREFIX = ".new-"
+
+
+def new_run_id() -> str:
+    return "".join(secrets.choice(RUN_ID_ALPHABET) for _ in range(RUN_ID_LENGTH))
+
+
+def run_folder_name(run_id: str, start_ms: int) -> str:
+    """`run-YYYYMMDD_HHMMSS-<run_id>`, local time like the SwanLab SDK's folders."""
+    return f"run-{time.strftime('%Y%m%d_%H%M%S', time.localtime(start_ms / 1000))}-{run_id}"
+
+
+def check_run_id(run_id: str) -> None:
+    if not run_id or len(run_id) > MAX_RUN_ID_LENGTH or not all(c.isalnum() or c in "-_" for c in run_id):
+        raise ValueError(f"run id {run_id!r} must be 1-{MAX_RUN_ID_LENGTH} letters, digits, '-' or '_'")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def process_start_time(pid: int) -> float:
+    """The pid's start time, naming one process rather than a reusable pid; 0.0 = cannot watch it."""
+    if not pid:
+        return 0.0
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        log.warning("pid %d is not visible from the daemon (another pid namespace?): no crash watch for it", pid)
+        return 0.0
+
+
+def process_alive(pid: int, started: float) -> bool:
+    """True if `pid` is the same live process we recorded (zombies and reused pids count as gone)."""
+    try:
+        p = psutil.Process(pid)
+        if p.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return not started or abs(p.create_time() - started) < 0.5
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True
+
+
+def started_before(pid: int, time_ms: int) -> bool:
+    """True if `pid` is alive and started before `time_ms` (so it can be the process of a run then)."""
+    if not pid or not process_alive(pid, 0.0):
+        return False
+    started = process_start_time(pid)
+    return bool(started) and started <= time_ms / 1000 + 1.0
+
+
+def write_side_files(run_dir: Path, config_json: str, metadata_json: str, requirements: pb.Requirements) -> None:
+    """files/config.yaml, files/swanlab-metadata.json, files/requirements.txt (readable copies).
+
+    config.yaml is written as indented JSON, which is valid YAML 1.2: no YAML dependency, and
+    every value (NaN included) round-trips as the client sent it.
+    """
+    files = run_dir / "files"
+    files.mkdir(parents=True, exist_ok=True)
+    config = json.loads(config_json) if config_json else {}
+    (files / "config.yaml").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    metadata = json.loads(metadata_json) if metadata_json else {}
+    (files / "swanlab-metadata.json").write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+    if requirements.pip:
+        (files / "requirements.txt").write_text(requirements.pip)
+    if requirements.conda:
+        (files / "conda.txt").write_text(requirements.conda)
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a folder, so the entries made or renamed in it survive a power loss."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def safe_relative_path(value: str) -> bool:
+    p = PurePosixPath(value)
+    return bool(value) and not p.is_absolute() and ".." not in p.parts and "\0" not in value
+
+
+@dataclass
+class Scan:
+    """What a full read of a backup file tells about a run (used to adopt and to recover)."""
+
+    header: pb.FileHeader | None = None
+    run_start: pb.RunStart | None = None
+    finish: pb.Finish | None = None  # the file's last record, if it is a Finish
+    records: int = 0
+    keys: dict[int, dict[int, str]] = field(default_factory=dict)
+    system_rows: int = 0
+    lost_bytes: int = 0
+
+
+def scan_backup(path: Path) -> Scan:
+    """Read a whole backup file; damaged parts are counted, never fatal."""
+    scan = Scan()
+
+    class Reporter:
+        def lost(self, nbytes: int, reason: str, offset: int, seqs: tuple[int, int] | None) -> None:
+            scan.lost_bytes += nbytes
+            log.warning("%s: %d bytes lost at offset %d (%s, seqs %s)", path, nbytes, offset, reason, seqs)
+
+    for record, _ in backup.read_records(path, 0, Reporter()):
+        scan.records += 1
+        kind = record.WhichOneof("kind")
+        # Finished = a Finish record is the last one (a resumed run has records after an old one).
+        scan.finish = record.finish if kind == "finish" else None
+        if kind == "header":
+            scan.header = record.header
+        elif kind == "run_start":
+            scan.run_start = record.run_start
+        elif kind == "keys":
+            scan.keys.setdefault(record.writer, {}).update((k.id, k.name) for k in record.keys.keys)
+        elif kind == "system":
+            scan.system_rows += len(record.system.steps)
+    return scan
+
+
+class ActiveRun:
+    """A RUNNING run whose backup file this daemon holds open (and flocked) for appends."""
+
+    def __init__(
+        self, info: RunInfo, writer: backup.BackupWriter, keys: dict[int, dict[int, str]], system_rows: int
+    ) -> None:
+        self.info = info
+        self.backup = writer
+        self.path = Path(info.run_dir) / backup.BACKUP_FILENAME
+        self.client_seqs: dict[int, int] = dict(writer.client_seqs)
+        self.keys = keys
+        self.system_rows = system_rows
+        self.records = writer.last_seq + 1
+        self.size = writer.size
+        self.closing: str | None = None  # the final state name once FinishRun/crash began
+        self.broken: StorageFailure | None = None
+        self.dirty = False
+        self.closed = False
+        self.io_lock = threading.Lock()
+        self.progress = asyncio.Event()
+
+    @property
+    def run_id(self) -> str:
+        return self.info.run_id
+
+    def held(self, writer: int) -> int:
+        return self.client_seqs.get(writer, 0)
+
+    def append(self, records: Sequence[pb.Record]) -> None:
+        """Write records to the file (page cache). Any failure breaks the file for good."""
+        if self.broken:
+            raise self.broken
+        try:
+            self.size = self.backup.append(records)
+        except Exception as exc:
+            self.broken = StorageFailure(self.run_id, self.path, exc)
+            raise self.broken from exc
+        self.records += len(records)
+        self.dirty = True
+        for r in records:
+            if r.client_seq:
+                self.client_seqs[r.writer] = r.client_seq
+        # Wake FinishRun waiters; a fresh Event for the next wait.
+        self.progress.set()
+        self.progress = asyncio.Event()
+
+    def sync_blocking(self) -> None:
+        """fsync (in a worker thread). A failure is fatal for this file (design: never ack past it)."""
+        with self.io_lock:
+            if self.broken or self.closed:  # close() fsynced already (a group commit raced a finish)
+                return
+            try:
+                self.backup.sync()
+            except Exception as exc:
+                self.broken = StorageFailure(self.run_id, self.path, exc)
+                log.error("%s", self.broken)
+
+    def close_blocking(self) -> None:
+        """fsync and close (in a worker thread); idempotent."""
+        with self.io_lock:
+            self.closed = True
+            try:
+                self.backup.close()
+            except Exception as exc:
+                if not self.broken:
+                    self.broken = StorageFailure(self.run_id, self.path, exc)
+                log.error("closing %s: %s", self.path, exc)
+
+
+def check_batch(run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> list[pb.Record]:
+    """Validate a client batch; return the records to append (duplicates dropped).
+
+    Raises MalformedBatch (nothing of the batch is written) or SequenceGap. Key definitions of
+    the batch take effect only when the whole batch passed.
+    """
+    if not records:
+        return []
+    run_id = run.run_id
+    first = records[0].client_seq
+    if first == 0:
+        raise MalformedBatch(run_id, writer, 0, "client_seq must start at 1 (0 is reserved for daemon records)")
+    for i, r in enumerate(records):
+        if r.client_seq != first + i:
+            raise MalformedBatch(run_id, writer, r.client_seq, f"client_seq not contiguous (expected {first + i})")
+    held = run.held(writer)
+    if first + len(records) - 1 <= held:
+        return []
+    if first > held + 1:
+        raise SequenceGap(run_id, writer, held + 1, first)
+    fresh = list(records[held + 1 - first :])
+    known = run.keys.get(writer, {})
+    staged: dict[int, str] = {}
+    for r in fresh:
+        cs = r.client_seq
+        if r.seq != 0:
+            raise MalformedBatch(run_id, writer, cs, f"seq must be 0 (the daemon assigns it), got {r.seq}")
+        if r.writer not in (0, writer):
+            raise MalformedBatch(run_id, writer, cs, f"record says writer {r.writer} on writer {writer}'s stream")
+        kind = r.WhichOneof("kind")
+        if kind is None:
+            raise MalformedBatch(run_id, writer, cs, "record has no kind")
+        if kind not in CLIENT_KINDS:
+            raise MalformedBatch(run_id, writer, cs, f"kind {kind!r} is not allowed in Stream (daemon-only or FinishRun)")
+        if kind == "keys":
+            for k in r.keys.keys:
+                if not k.name or len(k.name.encode()) > MAX_KEY_NAME_BYTES:
+                    raise MalformedBatch(run_id, writer, cs, f"key id {k.id}: name empty or over {MAX_KEY_NAME_BYTES} bytes")
+                old = staged.get(k.id, known.get(k.id))
+                if old is not None and old != k.name:
+                    raise MalformedBatch(run_id, writer, cs, f"key id {k.id} redefined from {old!r} to {k.name!r}")
+                staged[k.id] = k.name
+        elif kind == "scalars":
+            s = r.scalars
+            n = len(s.steps)
+            if len(s.row_sizes) != n:
+                raise MalformedBatch(run_id, writer, cs, f"scalars: {n} steps but {len(s.row_sizes)} row_sizes")
+            total = sum(s.row_sizes)
+            if len(s.key_ids) != total or len(s.values) != total:
+                raise MalformedBatch(
+                    run_id, writer, cs,
+                    f"scalars: row_sizes sum to {total} but {len(s.key_ids)} key_ids and {len(s.values)} values",
+                )  # fmt: skip
+            if s.time_deltas_ms and len(s.time_deltas_ms) != n:
+                raise MalformedBatch(run_id, writer, cs, f"scalars: {n} rows but {len(s.time_deltas_ms)} time deltas")
+            undefined = {k for k in set(s.key_ids) if k not in staged and k not in known}
+            if undefined:
+                raise MalformedBatch(run_id, writer, cs, f"scalars: key ids {sorted(undefined)[:10]} not defined by KeyDefs")
+        elif kind == "media":
+            for m in r.media.items:
+                if m.key_id not in staged and m.key_id not in known:
+                    raise MalformedBatch(run_id, writer, cs, f"media: key id {m.key_id} not defined by KeyDefs")
+                if not safe_relative_path(m.path):
+                    raise MalformedBatch(run_id, writer, cs, f"media: path {m.path!r} must be relative, inside the run")
+        elif kind == "file":
+            if not safe_relative_path(r.file.path):
+                raise MalformedBatch(run_id, writer, cs, f"file: path {r.file.path!r} must be relative, inside the run")
+        elif kind in ("config", "metadata"):
+            text = getattr(r, kind).json
+            try:
+                if text:
+                    json.loads(text)
+            except ValueError as exc:
+                raise MalformedBatch(run_id, writer, cs, f"{kind}: not valid JSON ({exc})") from None
+        r.writer = writer
+    if staged:
+        run.keys.setdefault(writer, {}).update(staged)
+    return fresh
+
+
+class RunStore:
+    """The run folders under `<data root>/runs` and the runs being written (`active`).
+
+    Runs on the daemon's event loop; not thread-safe. `events` (storage/events.py) hears of every
+    append and of every run that leaves RUNNING (the daemon passes its forwarder).
+    """
+
+    def __init__(self, home: Path, state: State, events: RunEvents | None = None) -> None:
+        self.home = home
+        self.runs_dir = paths.runs_dir(home)
+        self.runs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.state = state
+        self.active: dict[str, ActiveRun] = {}
+        self._activating: dict[str, asyncio.Lock] = {}
+        # RUNNING runs whose file we could not open (their client writes it): the crash watcher's list.
+        self._unsettled: set[str] = set()
+        # For adopt_new: folder names of registered runs, of runs StartRun is creating, and of
+        # folders that failed adoption (with their backup's size and mtime, retried on a change).
+        self._known_folders: set[str] = set()
+        self._creating: set[str] = set()
+        self._rejected: dict[str, tuple[int, int]] = {}
+        self.events: RunEvents = events or NoEvents()
+
+    # -- StartRun ----------------------------------------------------------------------------
+
+    async def start_run(self, req: service_pb2.StartRunRequest) -> tuple[ActiveRun, int, int]:
+        """Create, resume or attach to a run; return (run, writer id, durable client_seq)."""
+        run_id = req.start.run_id
+        if run_id:
+            try:
+                check_run_id(run_id)
+            except ValueError as exc:
+                raise RequestError(f"StartRun: {exc}") from None
+        if req.attach:
+            if not run_id:
+                raise RequestError("StartRun: attach needs start.run_id")
+            return await self._attach(run_id, req.writer, req.pid)
+        info = self.state.get_run(run_id) if run_id else None
+        if info is not None:
+            if self._same_writer_again(info, req.pid):
+                # A retried StartRun (its reply was lost to a daemon crash): same run, same writer.
+                run = await self.get_active(run_id)
+                return run, run.info.primary_writer, run.held(run.info.primary_writer)
+            if req.start.resume in ("", "never"):
+                raise RunExists(run_id)
+            return await self._resume(info, req)
+        if req.start.resume == "must":
+            raise RunNotFound(run_id, "resume='must'")
+        return await self._create(run_id or new_run_id(), req)
+
+    async def _create(self, run_id: str, req: service_pb2.StartRunRequest) -> tuple[ActiveRun, int, int]:
+        start = pb.RunStart()
+        start.CopyFrom(req.start)
+        start.run_id = run_id
+        start.start_time_ms = start.start_time_ms or now_ms()
+        start.pid = start.pid or req.pid
+        for kind, msg in (("config", req.config), ("metadata", req.metadata)):
+            try:
+                if msg.json:
+                    json.loads(msg.json)
+            except ValueError as exc:
+                raise RequestError(f"StartRun: {kind} is not valid JSON ({exc})") from None
+        run_dir = self.runs_dir / run_folder_name(run_id, start.start_time_ms)
+        info = RunInfo.from_start(
+            run_id, str(run_dir), start, pid=req.pid, pid_started=process_start_time(req.pid)
+        )
+        t = now_ms()
+        first = [
+            pb.Record(time_ms=t, run_start=start),
+            pb.Record(time_ms=t, config=req.config),
+            pb.Record(time_ms=t, metadata=req.metadata),
+            pb.Record(time_ms=t, requirements=req.requirements),
+        ]
+        # Between the rename into place and put_run the folder is not registered: adopt_new skips it.
+        self._creating.add(run_dir.name)
+        try:
+            writer = await asyncio.to_thread(self._create_folder, run_dir, run_id, req, first)
+            run = ActiveRun(info, writer, {}, 0)
+            info.records, info.backup_bytes = run.records, run.size
+            self.state.put_run(info)
+            self.active[run_id] = run
+            self._known_folders.add(run_dir.name)
+        except (OSError, backup.BackupError) as exc:
+            raise StorageFailure(run_id, run_dir, exc) from exc
+        finally:
+            self._creating.discard(run_dir.name)
+        log.info("run %s started in %s (pid %d)", run_id, run_dir, req.pid)
+        return run, 1, 0
+
+    @staticmethod
+    def _create_folder(
+        run_dir: Path, run_id: str, req: service_pb2.StartRunRequest, first: list[pb.Record]
+    ) -> backup.BackupWriter:
+        """Build the folder under a temporary name, then rename it into place (all or nothing)."""
+        tmp = run_dir.with_name(f"{NEW_FOLDER_PREFIX}{run_dir.name}-{secrets.token_hex(4)}")
+        tmp.mkdir()
+        writer = None
+        placed = False
+        try:
+            write_side_files(tmp, req.config.json, req.metadata.json, req.requirements)
+            writer = backup.BackupWriter.create(tmp / backup.BACKUP_FILENAME, run_id)
+            writer.append(first)
+            try:
+                os.rename(tmp, run_dir)  # never replaces a folder that holds anything
+            except OSError as exc:
+                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise RunExists(run_id, f"{run_dir} is in the way: a folder written without this daemon") from None
+                raise
+            placed = True
+            fsync_dir(run_dir.parent)
+        except BaseException:
+            if writer is not None:
+                try:
+                    writer.close()
+                except backup.StorageError:
+                    pass  # the folder is thrown away; the caller reports the first failure
+            shutil.rmtree(run_dir if placed else tmp, ignore_errors=True)
+            raise
+        writer.path = run_dir / backup.BACKUP_FILENAME
+        return writer
+
+    @staticmethod
+    def _same_writer_again(info: RunInfo, pid: int) -> bool:
+        """The process that started this RUNNING run asks again (pid and its start time match)."""
+        return bool(
+            pid and info.state == "RUNNING" and info.pid == pid and process_alive(pid, info.pid_started)
+            and (info.pid_started or started_before(pid, info.created_ms))
+        )  # fmt: skip
+
+    async def _resume(self, info: RunInfo, req: service_pb2.StartRunRequest) -> tuple[ActiveRun, int, int]:
+        """resume='allow'|'must' on a known run: a new primary writer, watched like writer 1."""
+        run = self.active.get(info.run_id) or await self.activate(info, reopen_finished=True)
+        writer = run.info.next_writer
+        run.info.next_writer += 1
+        run.info.primary_writer = writer
+        run.info.pid = req.pid
+        run.info.pid_started = process_start_time(req.pid)
+        run.info.state = "RUNNING"
+        run.closing = None
+        self.state.put_run(run.info)
+        return run, writer, 0
+
+    async def _attach(self, run_id: str, writer: int, pid: int) -> tuple[ActiveRun, int, int]:
+        run = await self.get_active(run_id)
+        if writer == 0:
+            writer = run.info.next_writer
+            run.info.next_writer += 1
+            self.state.put_run(run.info)
+        elif writer >= run.info.next_writer and writer != run.info.primary_writer:
+            raise RunNotFound(run_id, f"writer {writer} never attached")
+        return run, writer, run.held(writer)
+
+    # -- activation and recovery -------------------------------------------------------------
+
+    async def get_active(self, run_id: str) -> ActiveRun:
+        """The active run, reopening a RUNNING run after a daemon restart; errors for the rest."""
+        run = self.active.get(run_id)
+        if run is not None:
+            if run.closing:
+                raise RunClosed(run_id, run.closing)
+            return run
+        info = self.state.get_run(run_id)
+        if info is None:
+            raise RunNotFound(run_id)
+        if info.state != "RUNNING":
+            raise RunClosed(run_id, info.state)
+        return await self.activate(info)
+
+    async def activate(self, info: RunInfo, *, reopen_finished: bool = False) -> ActiveRun:
+        """Open a known run's backup for append (cuts a torn tail, recovers client_seqs and keys).
+
+        A file that ends with a Finish record (its client wrote it while no daemon held the file)
+        is not reopened unless `reopen_finished` (resume): the run takes that state, RunClosed.
+        """
+        # One opener per run: a second flock from this process would fail like a foreign one.
+        lock = self._activating.setdefault(info.run_id, asyncio.Lock())
+        async with lock:
+            if info.run_id in self.active:  # another request activated it while we waited
+                return self.active[info.run_id]
+            return await self._activate(info, reopen_finished)
+
+    async def _activate(self, info: RunInfo, reopen_finished: bool) -> ActiveRun:
+        path = Path(info.run_dir) / backup.BACKUP_FILENAME
+        try:
+            writer, scan = await asyncio.to_thread(self._open_and_scan, path)
+        except backup.BackupLocked:
+            raise PreconditionFailed(f"run {info.run_id}: {path} is held by another process") from None
+        except FileNotFoundError:
+            raise RunNotFound(info.run_id, f"{path} is gone") from None
+        finally:
+            self._activating.pop(info.run_id, None)
+        if scan.finish is not None and not reopen_finished:
+            await asyncio.to_thread(writer.close)
+            state = pb.RunState.Name(scan.finish.state or pb.FINISHED)
+            self.state.update_run(
+                info.run_id, state=state, records=scan.records, backup_bytes=path.stat().st_size,
+                finished_ms=scan.finish.finish_time_ms,
+            )  # fmt: skip
+            self.events.ended(info.run_id)
+            raise RunClosed(info.run_id, state)
+        run = ActiveRun(info, writer, scan.keys, scan.system_rows)
+        self.active[info.run_id] = run
+        log.info("run %s reopened: %d records, client_seqs %s", info.run_id, run.records, run.client_seqs)
+        return run
+
+    @staticmethod
+    def _open_and_scan(path: Path) -> tuple[backup.BackupWriter, Scan]:
+        writer = backup.BackupWriter.open(path)
+        try:
+            return writer, scan_backup(path)
+        except BaseException:
+            writer.close()
+            raise
+
+    async def recover(self) -> None:
+        """At daemon start: reopen RUNNING runs, adopt folders written without a daemon."""
+        for info in list(self.state.runs()):
+            if info.state == "RUNNING":
+                try:
+                    await self.activate(info)
+                except RunClosed as exc:
+                    log.info("%s", exc)  # its client finished it while no daemon held the file
+                except Exception as exc:
+                    log.warning("run %s: cannot reopen: %s", info.run_id, exc)
+                    self._unsettled.add(info.run_id)
+        for run_dir in self.runs_dir.glob(NEW_FOLDER_PREFIX + "*"):
+            # A StartRun the daemon died in: never answered, so no client knows this folder.
+            await asyncio.to_thread(shutil.rmtree, run_dir, True)
+        await self.adopt_new()
+
+    async def adopt_new(self) -> None:
+        """Adopt the folders in runs/ that no run is registered at (clients write them when no
+        daemon answers). The daemon calls this at start and then every few seconds, so it must
+        stay cheap: one listing of folder names; only a name not seen before costs more."""
+        names = await asyncio.to_thread(os.listdir, self.runs_dir)
+        fresh = sorted(n for n in names if not n.startswith(".") and n not in self._known_folders)
+        if not fresh:
+            return
+        self._known_folders = {Path(info.run_dir).name for info in self.state.runs()}
+        for name in fresh:
+            if name in self._known_folders or name in self._creating:
+                continue
+            run_dir = self.runs_dir / name
+            try:
+                st = (run_dir / backup.BACKUP_FILENAME).stat()
+            except OSError:
+                continue  # not a run folder, or its client has not made the file yet: look again later
+            signature = (st.st_size, st.st_mtime_ns)
+            if self._rejected.get(name) == signature:
+                continue
+            try:
+                await self.adopt(run_dir)
+            except Exception as exc:
+                self._rejected[name] = signature
+                log.warning("cannot adopt %s: %s", run_dir, exc)
+            else:
+                self._rejected.pop(name, None)
+                self._known_folders.add(name)
+
+    async def adopt(self, run_dir: Path) -> RunInfo:
+        """Register a run folder this daemon did not create (client fallback, or copied from elsewhere).
+
+        A folder whose writer is still alive (its file is flocked) is registered as RUNNING and
+        left alone; one that ended without a Finish record gets Finish{CRASHED}. Idempotent.
+        """
+        run_dir = run_dir.resolve()
+        path = run_dir / backup.BACKUP_FILENAME
+        if not path.is_file():
+            raise RequestError(f"{run_dir} is not a run folder (no {backup.BACKUP_FILENAME} in it)")
+        try:
+            scan = await asyncio.to_thread(scan_backup, path)
+        except backup.BackupFormatError as exc:
+            raise RequestError(f"{path} is not a swanlabd backup: {exc}") from None
+        if scan.header is None:
+            raise RequestError(f"{path} has no header record: not a swanlabd backup")
+        run_id = scan.header.run_id
+        existing = self.state.get_run(run_id)
+        if existing is not None:
+            if Path(existing.run_dir).resolve() == run_dir:
+                return existing
+            if Path(existing.run_dir).exists():
+                raise RunExists(run_id, f"registered at {existing.run_dir}")
+        start = scan.run_start or pb.RunStart()
+        info = RunInfo.from_start(
+            run_id, str(run_dir), start,
+            pid=start.pid, records=scan.records, backup_bytes=path.stat().st_size, adopted=True,
+        )  # fmt: skip
+        self.state.put_run(info)  # RUNNING until settled
+        settled = await self._settle(info, scan)
+        log.info("adopted %s as run %s (%s)", run_dir, run_id, settled.state)
+        return settled
+
+    async def settle(self, info: RunInfo) -> RunInfo:
+        """A RUNNING run we do not hold whose writer is gone (the crash watcher calls this)."""
+        path = Path(info.run_dir) / backup.BACKUP_FILENAME
+        if not path.is_file():
+            log.error("run %s: %s is gone; marking CRASHED", info.run_id, path)
+            self._unsettled.discard(info.run_id)
+            crashed = self.state.update_run(info.run_id, state="CRASHED", last_error=f"{path} is gone")
+            self.events.ended(info.run_id)
+            return crashed
+        return await self._settle(info, await asyncio.to_thread(scan_backup, path))
+
+    async def _settle(self, info: RunInfo, scan: Scan) -> RunInfo:
+        """Give a run we did not write its final state: its own Finish record, or CRASHED."""
+        self._unsettled.discard(info.run_id)
+        if scan.finish is not None:
+            state = pb.RunState.Name(scan.finish.state or pb.FINISHED)
+            settled = self.state.update_run(info.run_id, state=state, records=scan.records)
+            self.events.ended(info.run_id)
+            return settled
+        try:
+            run = await self.activate(info)
+        except RunClosed:  # its client wrote the Finish record meanwhile
+            return self.state.get_run(info.run_id) or info
+        except PreconditionFailed:
+            log.debug("run %s: %s is still being written by its client", info.run_id, info.run_dir)
+            start = scan.run_start
+            if not info.pid and start is not None and start.pid:
+                # Adopted right after its client made the file: now watch that process instead of
+                # re-reading the growing file at every crash-watch tick.
+                info = self.state.update_run(
+                    info.run_id, pid=start.pid, project=start.project, experiment_name=start.experiment_name,
+                    mode=pb.Mode.Name(start.mode), created_ms=start.start_time_ms,
+                )  # fmt: skip
+            self._unsettled.add(info.run_id)
+            return info
+        if started_before(info.pid, info.created_ms):
+            # Its client lives and let go of the file (it will reconnect): watch it like any run.
+            run.info.pid_started = process_start_time(info.pid)
+            self.state.put_run(run.info)
+            return run.info
+        await self.finish_crashed(run, "the run ended without a finish record (written without swanlabd)")
+        return self.state.get_run(info.run_id) or info
+
+    # -- Stream ------------------------------------------------------------------------------
+
+    def append_batch(self, run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> int:
+        """Validate, dedupe and append a client batch; return the writer's durable client_seq."""
+        if run.closing:
+            raise RunClosed(run.run_id, run.closing)
+        if run.broken:
+            raise run.broken
+        fresh = check_batch(run, writer, records)
+        if fresh:
+            run.append(fresh)
+            self.events.appended(run.run_id)
+        return run.held(writer)
+
+    def append_system(self, run: ActiveRun, samples: dict[str, float], time_ms: int) -> None:
+        """One row of host metrics as a writer-0 `system` record (keys interned on first use).
+
+        A storage failure breaks the run (recorded in its `last_error`) and is not raised.
+        """
+        if run.closing or run.broken or not samples:
+            return
+        keys = run.keys.setdefault(DAEMON_WRITER, {})
+        ids = {name: i for i, name in keys.items()}
+        new = [pb.KeyDef(id=len(keys) + n, name=k, type=pb.SYSTEM) for n, k in enumerate(k for k in samples if k not in ids)]
+        records = []
+        if new:
+            records.append(pb.Record(time_ms=time_ms, keys=pb.KeyDefs(keys=new)))
+        row = pb.ScalarRows(steps=[run.system_rows], row_sizes=[len(samples)])
+        all_ids = {**ids, **{k.name: k.id for k in new}}
+        row.key_ids.extend(all_ids[k] for k in samples)
+        row.values.extend(samples.values())
+        records.append(pb.Record(time_ms=time_ms, system=row))
+        try:
+            run.append(records)
+        except StorageFailure as exc:
+            # Like a client append's failure: this run's file is broken (its next batch and
+            # FinishRun get the error, status/ls show it); the daemon and other runs go on.
+            log.error("%s", exc)
+            run.info.last_error = str(exc)
+            self.state.put_run(run.info)
+            return
+        keys.update((k.id, k.name) for k in new)
+        run.system_rows += 1
+        self.events.appended(run.run_id)
+
+    # -- FinishRun and crashes ---------------------------------------------------------------
+
+    async def finish_run(self, run_id: str, writer: int, last_client_seq: int, finish: pb.Finish) -> int:
+        """Writer 1 (the primary): Finish record + fsync + close. Other writers: fsync and detach."""
+        run = self.active.get(run_id)
+        if run is None:
+            info = self.state.get_run(run_id)
+            if info is None:
+                raise RunNotFound(run_id)
+            if info.state != "RUNNING":
+                return last_client_seq  # a retried FinishRun after the first one landed
+            try:
+                run = await self.activate(info)
+            except RunClosed:
+                return last_client_seq  # its Finish record is in the file already
+        if run.broken:
+            raise run.broken
+        deadline = time.monotonic() + FINISH_WAIT_S
+        while run.held(writer) < last_client_seq:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise PreconditionFailed(
+                    f"run {run_id} writer {writer}: finish at client_seq {last_client_seq} "
+                    f"but the daemon holds only up to {run.held(writer)}; replay the rest first"
+                )
+            try:
+                async with asyncio.timeout(remaining):
+                    await run.progress.wait()
+            except TimeoutError:
+                pass
+        durable = run.held(writer)
+        if writer != run.info.primary_writer:
+            await asyncio.to_thread(run.sync_blocking)
+            if run.broken:
+                raise run.broken
+            return durable
+        state = finish.state if finish.state != pb.RUN_STATE_UNSPECIFIED else pb.FINISHED
+        if state == pb.RUNNING:
+            state = pb.FINISHED
+        done = pb.Finish()
+        done.CopyFrom(finish)
+        done.state = state
+        done.finish_time_ms = done.finish_time_ms or now_ms()
+        await self._close_run(run, pb.Record(time_ms=now_ms(), writer=writer, finish=done))
+        return durable
+
+    async def finish_crashed(self, run: ActiveRun, error: str) -> None:
+        """The primary writer died without FinishRun: Finish{CRASHED} as a daemon record."""
+        log.warning("run %s: %s; marking CRASHED", run.run_id, error)
+        finish = pb.Finish(state=pb.CRASHED, error=error, finish_time_ms=now_ms(), exit_code=-1)
+        await self._close_run(run, pb.Record(time_ms=now_ms(), writer=DAEMON_WRITER, finish=finish))
+
+    async def _close_run(self, run: ActiveRun, finish_record: pb.Record) -> None:
+        state = pb.RunState.Name(finish_record.finish.state)
+        run.closing = state
+        try:
+            run.append([finish_record])
+        except StorageFailure:
+            pass
+        await asyncio.to_thread(run.close_blocking)
+        self.active.pop(run.run_id, None)
+        info = run.info
+        info.state = state
+        info.finished_ms = finish_record.finish.finish_time_ms
+        info.records, info.backup_bytes = run.records, run.size
+        if run.broken:
+            info.last_error = str(run.broken)
+        self.state.put_run(info)
+        self.events.ended(run.run_id)
+        if run.broken:
+            raise run.broken
+        log.info("run %s %s: %d records, %d bytes", run.run_id, state, run.records, run.size)
+
+    def dead_primaries(self) -> list[ActiveRun]:
+        """Active runs whose primary writer's process is gone (the crash watcher's question).
+
+        Only runs whose pid we saw alive at StartRun are watched (`pid_started`): a client in
+        another pid namespace (a container sharing the socket) sends a pid we cannot check.
+        """
+        return [
+            run
+            for run in self.active.values()
+            if not run.closing and run.info.pid_started and not process_alive(run.info.pid, run.info.pid_started)
+        ]
+
+    def unsettled(self) -> list[RunInfo]:
+        """RUNNING runs we do not hold (a client wrote the file itself) whose writer is gone."""
+        found = []
+        for run_id in list(self._unsettled):
+            info = self.state.get_run(run_id)
+            if info is None or info.state != "RUNNING" or run_id in self.active:
+                self._unsettled.discard(run_id)
+            elif run_id not in self._activating and not (info.pid and process_alive(info.pid, info.pid_started)):
+                found.append(info)
+        return found
+
+    # -- fsync and shutdown ------------------------------------------------------------------
+
+    async def sync_dirty(self) -> None:
+        """Group commit: fsync every run written since the last round."""
+        for run in list(self.active.values()):
+            if run.dirty and not run.broken:
+                run.dirty = False
+                await asyncio.to_thread(run.sync_blocking)
+                # Persist the counts too, so ls (even with the daemon down) and the forwarder see them.
+                run.info.records, run.info.backup_bytes = run.records, run.size
+                if run.broken:
+                    run.info.last_error = str(run.broken)
+                self.state.put_run(run.info)
+
+    async def close_all(self) -> None:
+        """Shutdown: fsync and close every file; runs stay RUNNING (their clients reconnect)."""
+        for run in list(self.active.values()):
+            await asyncio.to_thread(run.close_blocking)
+            self.active.pop(run.run_id, None)
+            info = run.info
+            info.records, info.backup_bytes = run.records, run.size
+            if run.broken:
+                info.last_error = str(run.broken)
+            self.state.put_run(info)
+
+    # -- summaries ---------------------------------------------------------------------------
+
+    def infos(self) -> Iterable[RunInfo]:
+        """Every known run, with live counts for active ones."""
+        for info in self.state.runs():
+            run = self.active.get(info.run_id)
+            if run is not None:
+                info = run.info
+                info.records, info.backup_bytes = run.records, run.size
+                if run.broken:
+                    info.last_error = str(run.broken)
+            yield info

@@ -1,0 +1,139 @@
+"""The daemon's private state DB (plyvel/LevelDB at `<data root>/state/`), design decision 5.
+
+Key layout (each prefix is its own sub-DB, so owners never step on each other's keys):
+
+    run/<run_id>    -> JSON `RunInfo`: folder, mode, state, pids, writers, counts, last error
+    cred/<run_id>   -> JSON `Cloud`: api host and key. Kept only here, never in a run folder.
+    fwd/...         -> the forwarder's own keys (upload cursors, cloud ids): `State.sub(b"fwd/")`
+
+Calls are synchronous and take microseconds (LevelDB memtable); the daemon calls them from its
+event loop. Writes are not fsynced one by one: LevelDB's own log recovers them after a daemon
+crash, and the backup file, not this DB, is the durable record of a run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import plyvel
+
+from swanlabd.local import redaction
+from swanlabd_pb import records_pb2 as pb
+
+RUN_PREFIX = b"run/"
+CRED_PREFIX = b"cred/"
+
+
+@dataclass
+class RunInfo:
+    """What the daemon remembers about a run between restarts.
+
+    `state` is a `pb.RunState` name (RUNNING, FINISHED, CRASHED, ABORTED). `pid` and
+    `pid_started` identify the primary writer's process (pid plus its start time, so a reused pid
+    is not mistaken for the client). `next_writer` is the id the next attaching process gets.
+    """
+
+    run_id: str
+    run_dir: str
+    project: str = ""
+    experiment_name: str = ""
+    mode: str = "MODE_OFFLINE"
+    state: str = "RUNNING"
+    created_ms: int = 0
+    finished_ms: int = 0
+    pid: int = 0
+    pid_started: float = 0.0
+    primary_writer: int = 1
+    next_writer: int = 2
+    records: int = 0
+    backup_bytes: int = 0
+    last_error: str = ""
+    adopted: bool = False
+
+    @classmethod
+    def from_start(cls, run_id: str, run_dir: str, start: pb.RunStart, **fields: Any) -> RunInfo:
+        """A run's entry, named and described by its RunStart record."""
+        return cls(
+            run_id=run_id,
+            run_dir=run_dir,
+            project=start.project,
+            experiment_name=start.experiment_name,
+            mode=pb.Mode.Name(start.mode),
+            created_ms=start.start_time_ms,
+            **fields,
+        )
+
+    @property
+    def run_state(self) -> int:
+        return pb.RunState.Value(self.state)
+
+    @property
+    def mode_value(self) -> int:
+        return pb.Mode.Value(self.mode)
+
+    def to_json(self) -> bytes:
+        return json.dumps(dataclasses.asdict(self), separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> RunInfo:
+        data = json.loads(raw)
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class State:
+    """The open state DB. One per daemon (LevelDB's own LOCK refuses a second opener)."""
+
+    def __init__(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path = path
+        self.db = plyvel.DB(str(path), create_if_missing=True)
+        self.runs_db = self.db.prefixed_db(RUN_PREFIX)
+        self.creds_db = self.db.prefixed_db(CRED_PREFIX)
+
+    def sub(self, prefix: bytes) -> plyvel.PrefixedDB:
+        """A prefixed view for another component's keys (the forwarder uses `b"fwd/"`)."""
+        if prefix.startswith(RUN_PREFIX) or prefix.startswith(CRED_PREFIX):
+            raise ValueError(f"prefix {prefix!r} overlaps the run registry")
+        return self.db.prefixed_db(prefix)
+
+    def get_run(self, run_id: str) -> RunInfo | None:
+        raw = self.runs_db.get(run_id.encode())
+        return RunInfo.from_json(raw) if raw is not None else None
+
+    def put_run(self, info: RunInfo) -> None:
+        self.runs_db.put(info.run_id.encode(), info.to_json())
+
+    def update_run(self, run_id: str, **changes: Any) -> RunInfo:
+        info = self.get_run(run_id)
+        if info is None:
+            raise KeyError(run_id)
+        info = dataclasses.replace(info, **changes)
+        self.put_run(info)
+        return info
+
+    def runs(self) -> Iterator[RunInfo]:
+        for _, raw in self.runs_db.iterator():
+            yield RunInfo.from_json(raw)
+
+    def put_cloud(self, run_id: str, cloud: dict[str, str]) -> None:
+        # Every API key that enters or leaves this store is redacted from the daemon's log.
+        redaction.register_secret(cloud.get("api_key", ""))
+        self.creds_db.put(run_id.encode(), json.dumps(cloud).encode())
+
+    def get_cloud(self, run_id: str) -> dict[str, str] | None:
+        raw = self.creds_db.get(run_id.encode())
+        if raw is None:
+            return None
+        cloud: dict[str, str] = json.loads(raw)
+        redaction.register_secret(cloud.get("api_key", ""))
+        return cloud
+
+    def close(self) -> None:
+        if not self.db.closed:
+            self.db.close()
