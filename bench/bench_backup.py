@@ -102,7 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args(argv)
     directory = Path(tempfile.mkdtemp(prefix="sd-bench-", dir=args.dir))
-    layouts = [("client", 16_384 // KEYS, False), ("rows300", 300, False), ("row1", 1, False), ("rows300+fsync", 300, True)]
+    layouts = [
+        ("client", 16_384 // KEYS, False),
+        ("rows300", 300, False),
+        ("row1", 1, False),
+        ("rows300+fsync", 300, True),
+    ]
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, file in {directory}")
     print(f"{args.rows} rows x {KEYS} scalars, median of {args.repeat}; {PER_APPEND} records per append()")
     header = f"{'layout':<14}{'records':>9}{'MB':>8}{'B/scalar':>10}{'write rec/s':>13}{'write MB/s':>12}"

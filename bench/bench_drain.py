@@ -43,7 +43,8 @@ KEYS = 10
 ROWS_PER_RECORD = 100  # what a client's sender thread batches into one record
 SDK_REQUIREMENT = "swanlab==0.10.3"
 
-SDK_SCRIPT = """
+SDK_SCRIPT = (
+    """
 import sys, swanlab
 steps, keys, logdir = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 # Hardware monitoring off: the backlog is the same 1,000,000 user scalars on both sides.
@@ -52,7 +53,9 @@ swanlab.init(project="%s", experiment_name="drain", mode="offline", logdir=logdi
 for step in range(steps):
     swanlab.log({"k%%d" %% k: step * 0.001 + k for k in range(keys)}, step=step)
 swanlab.finish()
-""" % PROJECT
+"""
+    % PROJECT
+)
 
 
 class BenchError(RuntimeError):
@@ -66,8 +69,9 @@ class TestCloud:
         self.db = root / "cloud.db"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "swanlab_testcloud", "--db", str(self.db), "--api-key", f"{KEY}={USER}"],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()
         if not self.url.startswith("http"):
@@ -76,7 +80,9 @@ class TestCloud:
     def counts(self) -> tuple[int, int]:
         """(points stored, duplicates received)."""
         with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True) as db:
-            points = db.execute("SELECT count(*) FROM metrics WHERE kind = 'scalar' AND key NOT LIKE '\\_\\_swanlab\\_\\_.%' ESCAPE '\\'").fetchone()[0]
+            points = db.execute(
+                "SELECT count(*) FROM metrics WHERE kind = 'scalar' AND key NOT LIKE '\\_\\_swanlab\\_\\_.%' ESCAPE '\\'"
+            ).fetchone()[0]
             dups = db.execute("SELECT value FROM counters WHERE name = 'duplicates'").fetchone()[0]
         return points, dups
 
@@ -114,19 +120,31 @@ def write_swanlabd_backlog(folder: Path, steps: int) -> Path:
     run_dir.mkdir(parents=True)
     now = int(time.time() * 1000)
     with backup.BackupWriter.create(run_dir / backup.BACKUP_FILENAME, run_id) as writer:
-        writer.append([
-            pb.Record(time_ms=now, run_start=pb.RunStart(run_id=run_id, project=PROJECT, experiment_name="drain",
-                                                         mode=pb.MODE_OFFLINE, start_time_ms=now)),
-            pb.Record(time_ms=now, writer=1, client_seq=1,
-                      keys=pb.KeyDefs(keys=[pb.KeyDef(id=k, name=f"k{k}", type=pb.FLOAT) for k in range(KEYS)])),
-        ])  # fmt: skip
+        writer.append(
+            [
+                pb.Record(
+                    time_ms=now,
+                    run_start=pb.RunStart(
+                        run_id=run_id, project=PROJECT, experiment_name="drain", mode=pb.MODE_OFFLINE, start_time_ms=now
+                    ),
+                ),
+                pb.Record(
+                    time_ms=now,
+                    writer=1,
+                    client_seq=1,
+                    keys=pb.KeyDefs(keys=[pb.KeyDef(id=k, name=f"k{k}", type=pb.FLOAT) for k in range(KEYS)]),
+                ),
+            ]
+        )
         client_seq = 2
         for first in range(0, steps, ROWS_PER_RECORD):
             rows = range(first, min(first + ROWS_PER_RECORD, steps))
             scalars = pb.ScalarRows(
-                steps=list(rows), row_sizes=[KEYS] * len(rows), key_ids=list(range(KEYS)) * len(rows),
+                steps=list(rows),
+                row_sizes=[KEYS] * len(rows),
+                key_ids=list(range(KEYS)) * len(rows),
                 values=[step * 0.001 + k for step in rows for k in range(KEYS)],
-            )  # fmt: skip
+            )
             writer.append([pb.Record(time_ms=now + first, writer=1, client_seq=client_seq, scalars=scalars)])
             client_seq += 1
         writer.append([pb.Record(time_ms=now, writer=1, finish=pb.Finish(state=pb.FINISHED, finish_time_ms=now))])
@@ -136,10 +154,15 @@ def write_swanlabd_backlog(folder: Path, steps: int) -> Path:
 def drain_swanlabd(root: Path, steps: int) -> tuple[float, dict[str, float]]:
     run_dir = write_swanlabd_backlog(root / "copied", steps)
     home, sock = root / "home", root / "s" / "swanlabd.sock"
-    daemon_env = clean_env(SWANLABD_HOME=str(home), SWANLABD_SOCKET=str(sock), SWANLABD_FORWARD="true",
-                           SWANLABD_MONITOR_INTERVAL_S="0")  # fmt: skip
-    daemon = subprocess.Popen([sys.executable, "-m", "swanlabd", "run"], env=daemon_env,
-                              stdout=subprocess.DEVNULL, stderr=open(root / "daemon.log", "wb"))  # fmt: skip
+    daemon_env = clean_env(
+        SWANLABD_HOME=str(home), SWANLABD_SOCKET=str(sock), SWANLABD_FORWARD="true", SWANLABD_MONITOR_INTERVAL_S="0"
+    )
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "swanlabd", "run"],
+        env=daemon_env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(root / "daemon.log", "wb"),
+    )
     cloud = TestCloud(root)
     try:
         deadline = time.monotonic() + 30
@@ -147,12 +170,22 @@ def drain_swanlabd(root: Path, steps: int) -> tuple[float, dict[str, float]]:
             if time.monotonic() > deadline or daemon.poll() is not None:
                 raise BenchError(f"daemon did not start: {(root / 'daemon.log').read_text()[-2000:]}")
             time.sleep(0.05)
-        env = {**daemon_env, "SWANLAB_API_HOST": cloud.url, "SWANLAB_WEB_HOST": cloud.url, "SWANLAB_API_KEY": KEY,
-               "HOME": str(root)}  # fmt: skip
+        env = {
+            **daemon_env,
+            "SWANLAB_API_HOST": cloud.url,
+            "SWANLAB_WEB_HOST": cloud.url,
+            "SWANLAB_API_KEY": KEY,
+            "HOME": str(root),
+        }
         cpu0 = (process_cpu_s(daemon.pid), cloud.cpu_s(), children_cpu_s())
         start = time.perf_counter()
-        result = subprocess.run([sys.executable, "-m", "swanlabd.cli.swanlabctl", "sync", str(run_dir)], env=env,
-                                capture_output=True, text=True, timeout=900)  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, "-m", "swanlabd.cli.swanlabctl", "sync", str(run_dir)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         seconds = time.perf_counter() - start
         cpu1 = (process_cpu_s(daemon.pid), cloud.cpu_s(), children_cpu_s())
         if result.returncode != 0:
@@ -174,7 +207,9 @@ def sdk_python(given: str | None) -> Path:
     if not (cache / ".complete").is_file():
         shutil.rmtree(cache, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(cache)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", SDK_REQUIREMENT], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", SDK_REQUIREMENT], check=True
+        )
         (cache / ".complete").write_text(SDK_REQUIREMENT)
     return python
 
@@ -182,8 +217,13 @@ def sdk_python(given: str | None) -> Path:
 def drain_swanlab(root: Path, steps: int, python: Path) -> tuple[float, dict[str, float]]:
     logdir = root / "swanlog"
     env = clean_env(HOME=str(root), SWANLAB_SAVE_DIR=str(root / ".swanlab"))
-    made = subprocess.run([str(python), "-c", SDK_SCRIPT, str(steps), str(KEYS), str(logdir)], env=env,
-                          capture_output=True, text=True, timeout=1800)  # fmt: skip
+    made = subprocess.run(
+        [str(python), "-c", SDK_SCRIPT, str(steps), str(KEYS), str(logdir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     if made.returncode != 0:
         raise BenchError(f"writing the SDK's offline run failed: {made.stderr[-2000:]}")
     (run_dir,) = [p for p in logdir.iterdir() if p.name.startswith("run-")]
@@ -194,8 +234,11 @@ def drain_swanlab(root: Path, steps: int, python: Path) -> tuple[float, dict[str
         start = time.perf_counter()
         result = subprocess.run(
             [str(swanlab), "sync", "-k", KEY, "-h", cloud.url, "-w", USER, "-p", PROJECT, str(run_dir)],
-            env={**env, "SWANLAB_WEB_HOST": cloud.url}, capture_output=True, text=True, timeout=1800,
-        )  # fmt: skip
+            env={**env, "SWANLAB_WEB_HOST": cloud.url},
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
         seconds = time.perf_counter() - start
         cpu1 = (cloud.cpu_s(), children_cpu_s())
         if result.returncode != 0:
@@ -215,14 +258,18 @@ def check(cloud: TestCloud, steps: int, system: str) -> None:
 
 def print_cpu(cpu: dict[str, float], scalars: int) -> None:
     parts = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in cpu.items())
-    rate = f"; test cloud ingest {scalars / cpu['test cloud']:,.0f} points per CPU second" if cpu["test cloud"] > 0 else ""
+    rate = (
+        f"; test cloud ingest {scalars / cpu['test cloud']:,.0f} points per CPU second" if cpu["test cloud"] > 0 else ""
+    )
     print(f"    CPU while timed: {parts}{rate}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scalars", type=int, default=1_000_000, help="backlog size (a multiple of 10)")
-    parser.add_argument("--swanlab-python", default=None, help="python with swanlab==0.10.3 (default: build a cached venv)")
+    parser.add_argument(
+        "--swanlab-python", default=None, help="python with swanlab==0.10.3 (default: build a cached venv)"
+    )
     parser.add_argument("--skip-swanlab", action="store_true", help="time swanlabd only")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)
@@ -236,7 +283,9 @@ def main(argv: list[str] | None = None) -> int:
         print_cpu(results["cpu"]["swanlabd"], steps * KEYS)
         if not args.skip_swanlab:
             (root / "s").mkdir()
-            results["swanlab"], results["cpu"]["swanlab"] = drain_swanlab(root / "s", steps, sdk_python(args.swanlab_python))
+            results["swanlab"], results["cpu"]["swanlab"] = drain_swanlab(
+                root / "s", steps, sdk_python(args.swanlab_python)
+            )
             results["ratio"] = results["swanlab"] / results["swanlabd"]
             print(f"SwanLab   (swanlab sync):    {results['swanlab']:7.2f} s for {steps * KEYS:,} scalars")
             print_cpu(results["cpu"]["swanlab"], steps * KEYS)

@@ -258,9 +258,20 @@ def run_worker(
     workdir = ctx.workdir(system, workload)
     out = workdir.with_suffix(".json")
     cmd = [
-        str(ctx.pythons[system]), str(WORKER), "--system", system, "--workload", workload,
-        "--steps", str(steps), "--workdir", str(workdir), "--out", str(out), *extra,
-    ]  # fmt: skip
+        str(ctx.pythons[system]),
+        str(WORKER),
+        "--system",
+        system,
+        "--workload",
+        workload,
+        "--steps",
+        str(steps),
+        "--workdir",
+        str(workdir),
+        "--out",
+        str(out),
+        *extra,
+    ]
     proc = subprocess.run(cmd, env=ctx.system_env(system), capture_output=True, timeout=600)
     killed = proc.returncode == -signal.SIGKILL
     if (proc.returncode != 0 and not (expect_kill and killed)) or not out.exists():
@@ -272,7 +283,10 @@ def run_worker(
 
 def count_backup(ctx: Context, system: str, path: str) -> dict[str, Any]:
     proc = subprocess.run(
-        [str(ctx.pythons[system]), str(COUNTER), system, path], env=ctx.system_env(system), capture_output=True, text=True
+        [str(ctx.pythons[system]), str(COUNTER), system, path],
+        env=ctx.system_env(system),
+        capture_output=True,
+        text=True,
     )
     if proc.returncode != 0:
         raise BenchError(f"counting {path} failed: {proc.stderr[-2000:]}")
@@ -300,7 +314,9 @@ def workload_log(ctx: Context, system: str, rep: int) -> None:
         ctx.record("helper_rss_mb", system, res["helper_peak_rss_mb"])
     counted = count_backup(ctx, system, res["backup"])
     if counted["scalars"] != res["scalars"]:
-        ctx.notes.append(f"{system} log rep {rep + 1}: backup holds {counted['scalars']} of {res['scalars']} scalars after finish()")
+        ctx.notes.append(
+            f"{system} log rep {rep + 1}: backup holds {counted['scalars']} of {res['scalars']} scalars after finish()"
+        )
     ctx.record("bytes_per_scalar", system, os.path.getsize(res["backup"]) / res["scalars"])
 
 
@@ -350,11 +366,26 @@ def workload_throughput(ctx: Context, system: str, rep: int) -> None:
         workdir = ctx.workdir(system, f"throughput{i}")
         out = workdir.with_suffix(".json")
         cmd = [
-            str(ctx.pythons[system]), str(WORKER), "--system", system, "--workload", "throughput",
-            "--seconds", str(ctx.sizes.throughput_s), "--workdir", str(workdir), "--out", str(out),
-            "--ready", str(gate / f"ready{i}"), "--go", str(go),
-        ]  # fmt: skip
-        procs.append(subprocess.Popen(cmd, env=ctx.system_env(system), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+            str(ctx.pythons[system]),
+            str(WORKER),
+            "--system",
+            system,
+            "--workload",
+            "throughput",
+            "--seconds",
+            str(ctx.sizes.throughput_s),
+            "--workdir",
+            str(workdir),
+            "--out",
+            str(out),
+            "--ready",
+            str(gate / f"ready{i}"),
+            "--go",
+            str(go),
+        ]
+        procs.append(
+            subprocess.Popen(cmd, env=ctx.system_env(system), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        )
         outs.append(out)
     deadline = time.monotonic() + 120
     while sum(1 for i in range(THROUGHPUT_PROCESSES) if (gate / f"ready{i}").exists()) < THROUGHPUT_PROCESSES:
@@ -522,9 +553,12 @@ def table(results: dict[str, dict[str, list[float]]], systems: Sequence[str]) ->
             factor_txt = "—" if factor is None else ("∞" if factor == float("inf") else f"{factor:.1f}×")
         # Within the noise floor of the target, a slowdown can be neither claimed nor denied.
         unjudgeable = (
-            signed and fig.target is not None and noise_floor is not None and ours is not None
+            signed
+            and fig.target is not None
+            and noise_floor is not None
+            and ours is not None
             and abs(ours - fig.target) < noise_floor
-        )  # fmt: skip
+        )
         goals, verdicts = [], []
         if fig.target is not None:
             op = "≤" if fig.lower_is_better else "≥"
@@ -551,7 +585,9 @@ def table(results: dict[str, dict[str, list[float]]], systems: Sequence[str]) ->
                     missed.append(f"{fig.label}: {factor_txt} the better anchor, target {need}×")
         unit = f" ({fig.unit})"
         lines.append(
-            "| " + " | ".join([fig.label + unit, *cells, factor_txt, ", ".join(goals) or "—", " ".join(verdicts) or "—"]) + " |"
+            "| "
+            + " | ".join([fig.label + unit, *cells, factor_txt, ", ".join(goals) or "—", " ".join(verdicts) or "—"])
+            + " |"
         )
     return "\n".join(lines), missed
 
@@ -602,9 +638,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     base_sizes = QUICK if args.quick else FULL
     workloads = tuple(args.workloads.split(",")) if args.workloads else base_sizes.workloads
     sizes = Sizes(
-        base_sizes.log_steps, base_sizes.fixed_steps, base_sizes.crash_steps,
-        base_sizes.throughput_s, args.reps or base_sizes.reps, workloads,
-    )  # fmt: skip
+        base_sizes.log_steps,
+        base_sizes.fixed_steps,
+        base_sizes.crash_steps,
+        base_sizes.throughput_s,
+        args.reps or base_sizes.reps,
+        workloads,
+    )
 
     def log(message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
@@ -674,10 +714,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.json:
             args.json.write_text(
                 json.dumps(
-                    {"machine": info, "sizes": sizes.__dict__, "matmul_n": matmul_n, "results": ctx.results,
-                     "notes": ctx.notes, "table": rendered, "missed": missed},
+                    {
+                        "machine": info,
+                        "sizes": sizes.__dict__,
+                        "matmul_n": matmul_n,
+                        "results": ctx.results,
+                        "notes": ctx.notes,
+                        "table": rendered,
+                        "missed": missed,
+                    },
                     indent=1,
-                )  # fmt: skip
+                )
             )
         if args.plot:
             lat_file = base / "latencies.json"

@@ -28,8 +28,13 @@ def main() -> int:
         cdf.step(us, 1 - np.arange(len(us)) / len(us), where="post", label=label)
         bins = np.logspace(np.log10(max(us[0], 0.1)), np.log10(us[-1]), 80)
         hist.hist(us, bins=bins, histtype="step", label=LABELS.get(system, system))
-    cdf.set(xscale="log", yscale="log", xlabel="log() latency in the training thread (µs)",
-            ylabel="fraction of calls slower", title="Tail of the log() latency")  # fmt: skip
+    cdf.set(
+        xscale="log",
+        yscale="log",
+        xlabel="log() latency in the training thread (µs)",
+        ylabel="fraction of calls slower",
+        title="Tail of the log() latency",
+    )
     hist.set(xscale="log", yscale="log", xlabel="log() latency (µs)", ylabel="calls", title="Histogram")
     cdf.legend(fontsize=8)
     hist.legend(fontsize=8)

@@ -109,7 +109,9 @@ def count_wandb(path: str) -> dict[str, object]:
         records += 1
         kind = record.WhichOneof("record_type")
         if kind == "history":
-            scalars += sum(1 for item in record.history.item if not (item.key or "/".join(item.nested_key)).startswith("_"))
+            scalars += sum(
+                1 for item in record.history.item if not (item.key or "/".join(item.nested_key)).startswith("_")
+            )
         elif kind == "exit":
             state = f"exit_code={record.exit.exit_code}"
     return {"scalars": scalars, "records": records, "finish": bool(state), "state": state}

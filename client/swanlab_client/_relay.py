@@ -131,9 +131,13 @@ def main(argv: list[str]) -> int:
                 if kind == b"S":
                     reply = transport.start(svc.StartRunRequest.FromString(payload))
                 elif kind == b"R":
-                    reply = svc.StreamReply(durable_client_seq=transport.send(svc.StreamRequest.FromString(payload).records))
+                    reply = svc.StreamReply(
+                        durable_client_seq=transport.send(svc.StreamRequest.FromString(payload).records)
+                    )
                 elif kind == b"F":
-                    reply = svc.FinishRunReply(durable_client_seq=transport.finish(svc.FinishRunRequest.FromString(payload)))
+                    reply = svc.FinishRunReply(
+                        durable_client_seq=transport.finish(svc.FinishRunRequest.FromString(payload))
+                    )
                 else:
                     raise DaemonError(f"relay: unknown frame kind {kind!r}")
             except DaemonError as exc:

@@ -230,9 +230,11 @@ class Run:
         if value < self._last:
             self._warn.once(
                 "step-backwards",
-                "step went backwards (%d after %d) in run %s; the row is stored as logged "
-                "(warned once per run)", value, self._last, self.run_id,
-            )  # fmt: skip
+                "step went backwards (%d after %d) in run %s; the row is stored as logged (warned once per run)",
+                value,
+                self._last,
+                self.run_id,
+            )
         return value
 
     def _log_slow(self, data: object, step: int) -> None:
@@ -283,8 +285,9 @@ class Run:
         self._warn.once(
             "backpressure",
             "log() is waiting: %d rows queued and not yet sent (swanlabd slow or restarting); "
-            "nothing is dropped (warned once per run)", len(self._queue),
-        )  # fmt: skip
+            "nothing is dropped (warned once per run)",
+            len(self._queue),
+        )
         sender.wake.set()
         with self._room:
             while len(self._queue) >= self._limit and sender.thread.is_alive():
@@ -386,8 +389,10 @@ class Run:
             _logger.warning(
                 "swanlab_client: finish() gave up after %.0fs with %d rows/records of run %s not confirmed "
                 "durable (swanlabd unreachable and no fallback possible)",
-                self.settings.finish_timeout_s, pending(sender, self._queue), self.run_id,
-            )  # fmt: skip
+                self.settings.finish_timeout_s,
+                pending(sender, self._queue),
+                self.run_id,
+            )
 
     def _forked(self) -> None:
         """In a forked child: become an idle new writer of the same run (see module docstring)."""
@@ -502,7 +507,10 @@ def init(
     global _current
     if _current is not None and not _current._finished:
         if not reinit:
-            _logger.warning("swanlab_client: a run is already active (%s); init() returns it (pass reinit=True for a new one)", _current.run_id)
+            _logger.warning(
+                "swanlab_client: a run is already active (%s); init() returns it (pass reinit=True for a new one)",
+                _current.run_id,
+            )
             return _current
         _current.finish()
     experiment_name = experiment_name or kwargs.pop("name", None)
@@ -512,14 +520,18 @@ def init(
             _logger.warning("swanlab_client: init(%s=...) is not supported and is ignored", name)
     settings = settings or Settings()
     mode = _resolve_mode(mode)
-    project = _validate.check_project(project or os.environ.get("SWANLAB_PROJ_NAME") or _validate.default_project(os.getcwd()))
+    project = _validate.check_project(
+        project or os.environ.get("SWANLAB_PROJ_NAME") or _validate.default_project(os.getcwd())
+    )
     workspace = workspace or os.environ.get("SWANLAB_WORKSPACE") or ""
     experiment_name = _validate.check_experiment_name(
         experiment_name or os.environ.get("SWANLAB_EXP_NAME") or time.strftime("run-%b%d_%H-%M-%S")
     )
     tags = _validate.check_tags(tags)
     config_data = _load_config(config)
-    if id is not None and not (isinstance(id, str) and id and len(id) <= 64 and all(c.isalnum() or c in "-_" for c in id)):
+    if id is not None and not (
+        isinstance(id, str) and id and len(id) <= 64 and all(c.isalnum() or c in "-_" for c in id)
+    ):
         raise InvalidNameError(f"id must be 1-64 letters, digits, '-' or '_', got {id!r}")
     run_id = id or new_run_id()
     resume_value = {True: "allow", False: "never", None: "allow" if id else "never"}.get(resume, resume)  # type: ignore[arg-type]
@@ -529,14 +541,28 @@ def init(
     request = None
     if mode != "disabled":
         request = _start_request(
-            run_id=run_id, project=project, workspace=workspace, experiment_name=experiment_name,
-            description=description or "", tags=tags, group=group or "", job_type=job_type or "",
-            mode=mode, resume=resume_value, public=public, color=color,
-        )  # fmt: skip
+            run_id=run_id,
+            project=project,
+            workspace=workspace,
+            experiment_name=experiment_name,
+            description=description or "",
+            tags=tags,
+            group=group or "",
+            job_type=job_type or "",
+            mode=mode,
+            resume=resume_value,
+            public=public,
+            color=color,
+        )
     run = Run(
-        run_id=run_id, project=project, workspace=workspace, experiment_name=experiment_name,
-        mode=mode, settings=settings, request=request,
-    )  # fmt: skip
+        run_id=run_id,
+        project=project,
+        workspace=workspace,
+        experiment_name=experiment_name,
+        mode=mode,
+        settings=settings,
+        request=request,
+    )
     globals()["config"]._reset(config_data, run)
     _current = run
     if settings.hooks:
@@ -648,7 +674,11 @@ def _start_request(**f: Any) -> Any:
                 "mode='cloud' needs an API key: run `swanlab_client.login()` (or `swanlab login`), set "
                 "SWANLAB_API_KEY, or use mode='offline' and `swanlabctl sync` later"
             )
-        request.cloud.api_host, request.cloud.web_host, request.cloud.api_key = creds.api_host, creds.web_host, creds.api_key
+        request.cloud.api_host, request.cloud.web_host, request.cloud.api_key = (
+            creds.api_host,
+            creds.web_host,
+            creds.api_key,
+        )
     return request
 
 

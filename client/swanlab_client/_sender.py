@@ -190,8 +190,12 @@ class Sender:
                     "gave-up",
                     "gave up on run %s (writer %d) after %.0fs: %d queued rows and %d records not "
                     "confirmed durable (no swanlabd reachable, no fallback possible)",
-                    self.run_id, self.writer, self._settings.finish_timeout_s, len(self.queue), len(self.unacked),
-                )  # fmt: skip
+                    self.run_id,
+                    self.writer,
+                    self._settings.finish_timeout_s,
+                    len(self.queue),
+                    len(self.unacked),
+                )
                 self.finished.set()
 
     def step(self) -> None:
@@ -300,7 +304,9 @@ class Sender:
             self.next_cs += 1
         return records
 
-    def _rows(self, steps: list[int], sizes: list[int], key_ids: list[int], values: list, deltas: list[int]) -> pb.ScalarRows:
+    def _rows(
+        self, steps: list[int], sizes: list[int], key_ids: list[int], values: list, deltas: list[int]
+    ) -> pb.ScalarRows:
         pb = self._pb
         try:
             return pb.ScalarRows(steps=steps, row_sizes=sizes, key_ids=key_ids, values=values, time_deltas_ms=deltas)
@@ -405,8 +411,9 @@ class Sender:
                         "fallback",
                         "no swanlabd could be reached or started; writing run %s to %s directly "
                         "(a daemon adopts it at its next start; nothing is lost)",
-                        self.run_id, self.run_dir,
-                    )  # fmt: skip
+                        self.run_id,
+                        self.run_dir,
+                    )
                 return
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
@@ -459,20 +466,30 @@ class Sender:
         """A request failed: drop the connection, say why once, back off, and try again."""
         code = exc.code
         if code == RPCStatusCode.RESOURCE_EXHAUSTED and self._sent:
-            self._warn.once("too-large", "swanlabd refused a request as too large (%s); resending it in smaller pieces", exc)
+            self._warn.once(
+                "too-large", "swanlabd refused a request as too large (%s); resending it in smaller pieces", exc
+            )
             self._shrink_request()
         elif code == RPCStatusCode.INVALID_ARGUMENT:
             self._warn.once(
                 "invalid",
                 "swanlabd refused a batch of run %s as malformed, a swanlab_client bug (please report it): "
                 "%s. The rows are kept; retrying with backoff",
-                self.run_id, exc,
-            )  # fmt: skip
+                self.run_id,
+                exc,
+            )
         elif code == RPCStatusCode.INTERNAL or self.on_fallback:
             # The run's file failed (disk full, I/O error, a failed fsync), at the daemon or ours.
-            self._warn.once("storage", "run %s cannot be stored right now (%s); keeping the rows, retrying with backoff", self.run_id, exc)
+            self._warn.once(
+                "storage",
+                "run %s cannot be stored right now (%s); keeping the rows, retrying with backoff",
+                self.run_id,
+                exc,
+            )
         else:
-            self._warn.once("lost-connection", "lost the connection to swanlabd (%s); reconnecting, nothing is lost", exc)
+            self._warn.once(
+                "lost-connection", "lost the connection to swanlabd (%s); reconnecting, nothing is lost", exc
+            )
         self._sent = 0
         if self.transport is not None:
             self.transport.close()
@@ -494,9 +511,11 @@ class Sender:
             if head.ByteSize() < DAEMON_MAX_MESSAGE_BYTES:
                 return  # it fits the daemon's limit: refused for another reason, retried with backoff
             self._warn.once(
-                "dropped", "a %s record of %d bytes is larger than swanlabd accepts; it is dropped",
-                head.WhichOneof("kind"), head.ByteSize(),
-            )  # fmt: skip
+                "dropped",
+                "a %s record of %d bytes is larger than swanlabd accepts; it is dropped",
+                head.WhichOneof("kind"),
+                head.ByteSize(),
+            )
             halves = []
         # Nothing from the refused request was stored, so the records from the head on can be
         # renumbered: the stream continues without a gap.

@@ -208,7 +208,9 @@ class FileTransport:
             raise DaemonUnavailableError(f"cannot write the run folder itself: {exc}") from exc
         threading.Thread(target=self._group_commit, name="swanlab-fsync", daemon=True).start()
         durable = self._writer.client_seqs.get(self._writer_id, 0)
-        return svc.StartRunReply(run_id=run_id, run_dir=str(self.run_dir), writer=self._writer_id, durable_client_seq=durable)
+        return svc.StartRunReply(
+            run_id=run_id, run_dir=str(self.run_dir), writer=self._writer_id, durable_client_seq=durable
+        )
 
     def _create(self, request: svc.StartRunRequest):  # -> backup.BackupWriter
         from swanlabd.format import backup
@@ -222,12 +224,14 @@ class FileTransport:
         self.run_dir.mkdir(parents=True, exist_ok=False)
         writer = backup.BackupWriter.create(self.run_dir / backup.BACKUP_FILENAME, start.run_id)
         t = int(time.time() * 1000)
-        writer.append([
-            pb.Record(time_ms=t, run_start=start),
-            pb.Record(time_ms=t, config=request.config),
-            pb.Record(time_ms=t, metadata=request.metadata),
-            pb.Record(time_ms=t, requirements=request.requirements),
-        ])  # fmt: skip
+        writer.append(
+            [
+                pb.Record(time_ms=t, run_start=start),
+                pb.Record(time_ms=t, config=request.config),
+                pb.Record(time_ms=t, metadata=request.metadata),
+                pb.Record(time_ms=t, requirements=request.requirements),
+            ]
+        )
         return writer
 
     def send(self, records: Sequence[pb.Record]) -> int:

@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
@@ -215,7 +215,7 @@ class CloudApi:
             raise Rejected(401, "UNAUTHORIZED", "invalid api key")
         session = self.store.create_session(user["username"], self.session_ttl_s)
         # The SDK parses exactly this shape (strptime "%Y-%m-%dT%H:%M:%S.%fZ"); anything else fails its init.
-        expires = datetime.fromtimestamp(session.expires_at, timezone.utc)
+        expires = datetime.fromtimestamp(session.expires_at, UTC)
         expired_at = expires.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         return Reply(
             200,

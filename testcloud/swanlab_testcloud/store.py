@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +92,7 @@ def new_cuid() -> str:
 
 
 def iso_now() -> str:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
@@ -196,8 +196,7 @@ class Store:
         """Create the project; False if it already existed."""
         with self._tx() as db:
             cursor = db.execute(
-                "INSERT OR IGNORE INTO projects (cuid, username, name, visibility, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO projects (cuid, username, name, visibility, created_at) VALUES (?, ?, ?, ?, ?)",
                 (new_cuid(), username, name, visibility, iso_now()),
             )
             return cursor.rowcount == 1
@@ -206,8 +205,7 @@ class Store:
         """Create the experiment with this cuid, or count the call if it exists: (row, created)."""
         with self._tx() as db:
             cursor = db.execute(
-                "INSERT OR IGNORE INTO experiments (cuid, project_cuid, name, body, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO experiments (cuid, project_cuid, name, body, created_at) VALUES (?, ?, ?, ?, ?)",
                 (cuid, project_cuid, name, json.dumps(body), iso_now()),
             )
             created = cursor.rowcount == 1
@@ -267,13 +265,16 @@ class Store:
 
     def missing_columns(self, project_cuid: str, keys: set[str]) -> set[str]:
         with self._lock:
-            known = {key for (key,) in self._db.execute("SELECT key FROM columns WHERE project_cuid = ?", (project_cuid,))}
+            known = {
+                key for (key,) in self._db.execute("SELECT key FROM columns WHERE project_cuid = ?", (project_cuid,))
+            }
         return keys - known
 
     # ---- metrics ----
 
-    def add_metrics(self, cuid: str, kind: str, keys: list[str], steps: list[int], values: list[Any],
-                    times: list[str]) -> int:
+    def add_metrics(
+        self, cuid: str, kind: str, keys: list[str], steps: list[int], values: list[Any], times: list[str]
+    ) -> int:
         """Store points given as columns (key, step, value, create_time); returns how many were duplicates.
 
         A value is a number (scalars) or JSON text. The common case, no point seen before, is one

@@ -144,7 +144,9 @@ def write_backup(path: Path, records: list[pb.Record], run_id: str = "run-test")
     return ends
 
 
-def read_backup(path: Path | str, offset: int = 0, **kw: int) -> tuple[list[pb.Record], list[int], Losses, backup.BackupReader]:
+def read_backup(
+    path: Path | str, offset: int = 0, **kw: int
+) -> tuple[list[pb.Record], list[int], Losses, backup.BackupReader]:
     """(records, end offsets, losses, reader) of a whole read."""
     losses = Losses()
     reader = backup.BackupReader(path, offset, losses, **kw)

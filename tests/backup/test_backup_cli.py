@@ -19,7 +19,9 @@ from swanlabd_pb import records_pb2 as pb
 
 
 def swanlabctl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "swanlabd.cli.swanlabctl", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "swanlabd.cli.swanlabctl", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def keys(writer: int, client_seq: int, names: list[str]) -> pb.Record:

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from logfixture import console_record, read_backup, record_starts, scalar_record, short_tmpdir, write_backup
@@ -51,7 +50,9 @@ FULL_BLOCKS = SIZE // BLOCK_SIZE
 assert FULL_BLOCKS >= 5
 
 flips = st.tuples(st.just("flip"), st.integers(0, SIZE - 1), st.integers(0, 7))
-zeroes = st.tuples(st.just("zero"), st.integers(0, SIZE - 1), st.one_of(st.integers(1, 64), st.integers(1, 2 * BLOCK_SIZE)))
+zeroes = st.tuples(
+    st.just("zero"), st.integers(0, SIZE - 1), st.one_of(st.integers(1, 64), st.integers(1, 2 * BLOCK_SIZE))
+)
 swaps = st.tuples(st.just("swap"), st.integers(0, FULL_BLOCKS - 1), st.integers(0, FULL_BLOCKS - 1)).filter(
     lambda op: op[1] != op[2]
 )
@@ -70,10 +71,15 @@ def damage(data: bytes, ops: list[tuple[str, int, int]]) -> tuple[bytearray, set
         else:
             block_a, block_b = out[a * BLOCK_SIZE : (a + 1) * BLOCK_SIZE], out[b * BLOCK_SIZE : (b + 1) * BLOCK_SIZE]
             if block_a != block_b:
-                out[a * BLOCK_SIZE : (a + 1) * BLOCK_SIZE], out[b * BLOCK_SIZE : (b + 1) * BLOCK_SIZE] = block_b, block_a
+                out[a * BLOCK_SIZE : (a + 1) * BLOCK_SIZE], out[b * BLOCK_SIZE : (b + 1) * BLOCK_SIZE] = (
+                    block_b,
+                    block_a,
+                )
                 disordered.update(range(min(a, b), max(a, b) + 1))
     differing = {
-        k for k in range(len(out) // BLOCK_SIZE + 1) if out[k * BLOCK_SIZE : (k + 1) * BLOCK_SIZE] != data[k * BLOCK_SIZE : (k + 1) * BLOCK_SIZE]
+        k
+        for k in range(len(out) // BLOCK_SIZE + 1)
+        if out[k * BLOCK_SIZE : (k + 1) * BLOCK_SIZE] != data[k * BLOCK_SIZE : (k + 1) * BLOCK_SIZE]
     }
     return out, differing | (disordered if differing else set())
 

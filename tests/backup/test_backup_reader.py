@@ -153,7 +153,9 @@ def test_a_file_that_is_not_a_backup_is_refused(tmpdir_short: Path) -> None:
 def test_a_wrong_magic_is_refused(tmpdir_short: Path) -> None:
     path = tmpdir_short / "other.log"
     data = bytearray()
-    LogWriter(data.extend).add_record(backup.encode_payload(pb.Record(header=pb.FileHeader(magic="wandb", format_version=1))))
+    LogWriter(data.extend).add_record(
+        backup.encode_payload(pb.Record(header=pb.FileHeader(magic="wandb", format_version=1)))
+    )
     path.write_bytes(data)
     with pytest.raises(backup.BackupFormatError, match="magic"):
         read_backup(path)

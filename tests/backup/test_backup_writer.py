@@ -77,7 +77,12 @@ def test_second_writer_gets_backup_locked(tmpdir_short: Path) -> None:
         with pytest.raises(backup.BackupLocked):
             backup.BackupWriter.open(path)
         other = subprocess.run(
-            [sys.executable, "-c", "import sys; from swanlabd.format import backup; backup.BackupWriter.open(sys.argv[1])", str(path)],
+            [
+                sys.executable,
+                "-c",
+                "import sys; from swanlabd.format import backup; backup.BackupWriter.open(sys.argv[1])",
+                str(path),
+            ],
             capture_output=True,
             text=True,
         )

@@ -29,9 +29,9 @@ def test_crc32c_matches_the_standard_check_value() -> None:
 @pytest.mark.parametrize(
     ("payload", "expected_hex"),
     [
-        (b"foo", "dd5fb37a" "0300" "01" "666f6f"),
-        (b"", "052b2843" "0000" "01"),
-        (bytes(32), "a66d308c" "2000" "01" + "00" * 32),
+        (b"foo", "dd5fb37a030001666f6f"),
+        (b"", "052b2843000001"),
+        (bytes(32), "a66d308c200001" + "00" * 32),
     ],
 )
 def test_header_bytes_of_fixed_payloads(payload: bytes, expected_hex: str) -> None:

@@ -37,10 +37,17 @@ def test_quick_compare_prints_a_table_with_numbers() -> None:
     header = next(line for line in out.splitlines() if line.startswith("| figure"))
     for system in systems.split(","):
         assert LABELS[system] in header, header
-    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ") and "---" not in line}
-    for figure in ("log() median (µs)", "log() p99 (µs)", "init() (swanlabd: daemon up) (s)",
-                   "backup bytes per scalar (B)", "slowdown of a ~1 ms/step loop (%)",
-                   "points lost on SIGKILL (points)"):  # fmt: skip
+    rows = {
+        line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ") and "---" not in line
+    }
+    for figure in (
+        "log() median (µs)",
+        "log() p99 (µs)",
+        "init() (swanlabd: daemon up) (s)",
+        "backup bytes per scalar (B)",
+        "slowdown of a ~1 ms/step loop (%)",
+        "points lost on SIGKILL (points)",
+    ):
         assert figure in rows, out
         cells = [c.strip() for c in rows[figure].split("|")[2 : 2 + len(systems.split(","))]]
         assert all(re.match(r"^-?[\d,.]+", c) for c in cells), rows[figure]

@@ -55,7 +55,9 @@ class MemoryDaemon:
     def append(self, run_id: str, writer: int, records: Sequence[pb.Record]) -> int:
         held = self.held(run_id, writer)
         if records and records[0].client_seq > held + 1:
-            raise DaemonRejectedError(f"gap: expected {held + 1}, got {records[0].client_seq}", RPCStatusCode.FAILED_PRECONDITION)
+            raise DaemonRejectedError(
+                f"gap: expected {held + 1}, got {records[0].client_seq}", RPCStatusCode.FAILED_PRECONDITION
+            )
         defined = self.defined[(run_id, writer)]
         for r in records:
             if r.client_seq <= held:
@@ -166,7 +168,9 @@ SETTINGS = Settings(flush_interval_s=0.001, batch_max_values=64, autostart=False
 def make_run(connector: MemoryConnector, settings: Settings = SETTINGS) -> Run:
     """A Run wired to the in-memory daemon; its sender is stepped by hand (no thread)."""
     request = svc.StartRunRequest(start=pb.RunStart(run_id="r1", project="p"))
-    run = Run(run_id="r1", project="p", workspace="", experiment_name="e", mode="offline", settings=settings, request=request)
+    run = Run(
+        run_id="r1", project="p", workspace="", experiment_name="e", mode="offline", settings=settings, request=request
+    )
     run.sender = Sender(
         queue=run._queue,
         tables=run._tables,

@@ -15,7 +15,12 @@ TRAINER = Path(__file__).parent / "scripts" / "trainer.py"
 
 def trainer(d: DaemonProcess, *args: str, **kw) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, str(TRAINER), *args], env=d.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw
+        [sys.executable, str(TRAINER), *args],
+        env=d.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
     )
 
 

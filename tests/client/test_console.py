@@ -12,7 +12,12 @@ from swanlabd_pb import records_pb2 as pb
 
 
 def console_lines(mem: MemoryDaemon) -> list[tuple[int, str, int]]:
-    return [(ln.line_no, ln.text, ln.stream) for r in mem.records[("r1", 1)] if r.HasField("console") for ln in r.console.lines]
+    return [
+        (ln.line_no, ln.text, ln.stream)
+        for r in mem.records[("r1", 1)]
+        if r.HasField("console")
+        for ln in r.console.lines
+    ]
 
 
 def test_printed_lines_are_recorded_in_order_and_still_printed(monkeypatch):

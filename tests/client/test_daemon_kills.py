@@ -14,9 +14,9 @@ import time
 
 import pytest
 from backups import expected_rows, read_run
-from helpers.daemon import DaemonProcess, socket_accepts
 from runner import trainer
 
+from helpers.daemon import DaemonProcess, socket_accepts
 from swanlabd_pb import records_pb2 as pb
 
 

@@ -15,17 +15,23 @@ from pathlib import Path
 
 import pytest
 from backups import expected_rows, read_run
-from helpers.daemon import DaemonProcess
 from runner import TRAINER, ls, trainer, wait_line
 
+from helpers.daemon import DaemonProcess
 from swanlabd_pb import records_pb2 as pb
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
 def test_quickstart_autostarts_the_daemon_and_the_run_is_listed_and_dumped(daemon_paths: DaemonProcess):
     d = daemon_paths
     assert not d.running
     result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "quickstart.py")], env=d.env, capture_output=True, text=True, timeout=120
+        [sys.executable, str(ROOT / "examples" / "quickstart.py")],
+        env=d.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert d.running, "the daemon the quickstart started must outlive it"
@@ -116,8 +122,11 @@ def test_daemon_gone_for_good_mid_run_then_fallback_holds_everything(daemon: Dae
     env = {**daemon.env, "SWANLAB_CLIENT_AUTOSTART": "0"}
     proc = subprocess.Popen(
         [sys.executable, str(TRAINER), "--rows", "20000", "--pause-every", "1000", "--pause", "0.1"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(1.0)
     daemon.kill(signal.SIGKILL)
     out, err = proc.communicate(timeout=120)

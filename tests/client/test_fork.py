@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from backups import read_run
-from helpers.daemon import DaemonProcess
 
+from helpers.daemon import DaemonProcess
 from swanlabd_pb import records_pb2 as pb
 
 FORKER = Path(__file__).parent / "scripts" / "forker.py"
@@ -23,9 +23,23 @@ FORKER = Path(__file__).parent / "scripts" / "forker.py"
 @pytest.mark.slow
 def test_hundred_forks_while_streaming_no_hang_and_every_value_kept(daemon: DaemonProcess):
     result = subprocess.run(
-        [sys.executable, str(FORKER), "--children", "100", "--log-every", "4", "--child-rows", "200", "--join-timeout", "60"],
-        env=daemon.env, capture_output=True, text=True, timeout=400,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(FORKER),
+            "--children",
+            "100",
+            "--log-every",
+            "4",
+            "--child-rows",
+            "200",
+            "--join-timeout",
+            "60",
+        ],
+        env=daemon.env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert result.returncode == 0, result.stderr  # 3 = a child hung, 4 = a child failed
     summary = json.loads(result.stdout.splitlines()[-1])
     content = read_run(summary["run_dir"])
@@ -68,7 +82,9 @@ def test_after_fork_the_child_run_is_a_fresh_idle_writer():
     from swanlab_client._run import Run
     from swanlab_client._settings import Settings
 
-    run = Run(run_id="r", project="p", workspace="", experiment_name="e", mode="offline", settings=Settings(), request=None)
+    run = Run(
+        run_id="r", project="p", workspace="", experiment_name="e", mode="offline", settings=Settings(), request=None
+    )
     run.log({"a": 1}, step=10)
     parent_queue = run._queue
     run._forked()

@@ -10,9 +10,7 @@ import pytest
 from memtransport import MemoryConnector, MemoryDaemon, drain, make_run
 
 import swanlab_client
-from swanlab_client import InvalidKeyError, InvalidNameError, InvalidValueError, RunFinishedError
-from swanlab_client import _run
-
+from swanlab_client import InvalidKeyError, InvalidNameError, InvalidValueError, RunFinishedError, _run
 
 NO_HOOKS = swanlab_client.Settings(hooks=False)
 

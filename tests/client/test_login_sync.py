@@ -8,9 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from helpers.daemon import DaemonProcess
 from runner import TRAINER
 
+from helpers.daemon import DaemonProcess
 from swanlab_testcloud import CloudServer
 
 KEY = "client-sync-key-0123456789"
@@ -25,16 +25,18 @@ def test_offline_run_then_sync_uploads_it_once(tmp_path: Path):
             env |= {"SWANLABD_SOCKET": str(d.socket), "SWANLABD_HOME": str(d.home)}
             out = subprocess.run(
                 [sys.executable, str(TRAINER), "--rows", "50", "--project", "synced"],
-                env=env, capture_output=True, text=True, timeout=60, check=True,
-            ).stdout  # fmt: skip
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            ).stdout
             run_id = json.loads(out.splitlines()[0])["run_id"]
             assert cloud.experiments(USER, "synced") == []  # offline: nothing went up
-            login_and_sync = (
-                "import swanlab_client as s\n"
-                f"s.login(api_key={KEY!r}, save=True)\n"
-                "print(s.sync())\n"
+            login_and_sync = f"import swanlab_client as s\ns.login(api_key={KEY!r}, save=True)\nprint(s.sync())\n"
+            result = subprocess.run(
+                [sys.executable, "-c", login_and_sync], env=env, capture_output=True, text=True, timeout=120
             )
-            result = subprocess.run([sys.executable, "-c", login_and_sync], env=env, capture_output=True, text=True, timeout=120)
             assert result.returncode == 0, result.stderr + d.output()
             assert run_id in result.stdout  # sync() returns the run ids it uploaded
             assert (tmp_path / ".swanlab" / ".netrc").stat().st_mode & 0o777 == 0o600

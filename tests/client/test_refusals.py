@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 from backups import read_run
-from helpers.daemon import DaemonProcess
 from memtransport import MemoryConnector, MemoryDaemon, MemoryTransport, drain, make_run
 from runner import ls
 
+from helpers.daemon import DaemonProcess
 from swanlab_client import _settings
 from swanlab_client._errors import DaemonError, DaemonInternalError, DaemonRejectedError, RPCStatusCode
 from swanlab_client._sender import CONFIG, CONSOLE, Sender
@@ -68,8 +68,14 @@ def run_thread_for(sender: Sender, seconds: float) -> threading.Thread:
 @pytest.mark.parametrize(
     ("error", "says"),
     [
-        (DaemonInternalError("swanlabd: INTERNAL: fsync failed: No space left on device", RPCStatusCode.INTERNAL), "cannot be stored"),
-        (DaemonRejectedError("swanlabd: INVALID_ARGUMENT: key id 7 not defined", RPCStatusCode.INVALID_ARGUMENT), "key id 7 not defined"),
+        (
+            DaemonInternalError("swanlabd: INTERNAL: fsync failed: No space left on device", RPCStatusCode.INTERNAL),
+            "cannot be stored",
+        ),
+        (
+            DaemonRejectedError("swanlabd: INVALID_ARGUMENT: key id 7 not defined", RPCStatusCode.INVALID_ARGUMENT),
+            "key id 7 not defined",
+        ),
     ],
 )
 def test_a_refused_batch_is_retried_with_backoff_warned_once_and_kept(error, says, caplog):
@@ -124,7 +130,9 @@ class SizeLimitedTransport(MemoryTransport):
         SizeLimitedTransport.sizes.append(size)
         assert len(SizeLimitedTransport.sizes) < 10_000, "the sender loops on a refused request"
         if size > self.limit:
-            raise DaemonRejectedError(f"message larger than max ({size} vs. {self.limit})", RPCStatusCode.RESOURCE_EXHAUSTED)
+            raise DaemonRejectedError(
+                f"message larger than max ({size} vs. {self.limit})", RPCStatusCode.RESOURCE_EXHAUSTED
+            )
         return super().send(records)
 
 
@@ -273,7 +281,9 @@ def thread_daemon(monkeypatch):
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
-    config = DaemonConfig(socket=root / "s" / "d.sock", home=root / "home", forward=False, monitor_interval_s=0, fsync="always")
+    config = DaemonConfig(
+        socket=root / "s" / "d.sock", home=root / "home", forward=False, monitor_interval_s=0, fsync="always"
+    )
     ready = threading.Event()
     served: dict[str, object] = {}
 
@@ -313,7 +323,13 @@ def test_a_broken_run_file_at_the_daemon_is_not_hammered(thread_daemon, monkeypa
 
         monkeypatch.setattr(_transport.GrpcTransport, name, counted)
     settings = swanlab.Settings(
-        socket=config.socket, data_root=config.home, autostart=False, fallback=False, hooks=False, console=False, finish_timeout_s=3
+        socket=config.socket,
+        data_root=config.home,
+        autostart=False,
+        fallback=False,
+        hooks=False,
+        console=False,
+        finish_timeout_s=3,
     )
     warnings: list[str] = []
     handler = logging.Handler(logging.WARNING)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from helpers.daemon import DaemonProcess
 
+from helpers.daemon import DaemonProcess
 from swanlab_client._errors import DaemonUnavailableError, RPCStatusCode
 from swanlab_client._relay import RelayTransport, read_frame, write_frame
 from swanlabd_pb import records_pb2 as pb
@@ -37,13 +37,17 @@ def test_a_daemon_error_crosses_the_relay_with_its_code(tmp_path):
 
 def test_a_child_writer_through_the_relay_against_the_real_daemon(daemon: DaemonProcess):
     stub = daemon.stub()
-    created = stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p", mode=pb.MODE_OFFLINE), pid=os.getpid()), timeout=10)
+    created = stub.StartRun(
+        svc.StartRunRequest(start=pb.RunStart(project="p", mode=pb.MODE_OFFLINE), pid=os.getpid()), timeout=10
+    )
     relay = RelayTransport(daemon.socket, connect_timeout_s=5, ack_timeout_s=10)
     try:
         reply = relay.start(svc.StartRunRequest(start=pb.RunStart(run_id=created.run_id), attach=True, pid=os.getpid()))
         assert reply.writer == 2 and reply.durable_client_seq == 0
         keys = pb.Record(client_seq=1, writer=2, keys=pb.KeyDefs(keys=[pb.KeyDef(id=1, name="x", type=pb.FLOAT)]))
-        rows = pb.Record(client_seq=2, writer=2, scalars=pb.ScalarRows(steps=[0], row_sizes=[1], key_ids=[1], values=[1.5]))
+        rows = pb.Record(
+            client_seq=2, writer=2, scalars=pb.ScalarRows(steps=[0], row_sizes=[1], key_ids=[1], values=[1.5])
+        )
         assert relay.send([keys, rows]) == 2
         assert relay.finish(svc.FinishRunRequest(run_id=created.run_id, writer=2, last_client_seq=2)) == 2
     finally:

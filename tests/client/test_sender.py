@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
-import time
 import threading
+import time
 from collections import deque
 
 import pytest
@@ -15,6 +15,7 @@ from swanlab_client._sender import CONFIG, Sender, Warner
 from swanlab_client._settings import Settings
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
+
 
 def test_rows_arrive_in_order_with_keydefs_first():
     mem = MemoryDaemon()
@@ -204,7 +205,9 @@ def test_a_lost_finish_answer_does_not_finish_twice():
 def test_finish_is_bounded_when_nothing_can_take_the_data(caplog):
     connector = MemoryConnector(MemoryDaemon())
     connector.down = True  # no daemon, and (fallback=False) no file either
-    settings = Settings(flush_interval_s=0.001, autostart=False, fallback=False, hooks=False, finish_timeout_s=0.5, ack_timeout_s=0.5)
+    settings = Settings(
+        flush_interval_s=0.001, autostart=False, fallback=False, hooks=False, finish_timeout_s=0.5, ack_timeout_s=0.5
+    )
     run = make_run(connector, settings)
     run.sender.start_thread(daemon=True)
     for step in range(10):

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import grpc
 import pytest
-from helpers.rawclient import keys, rows
 
+from helpers.rawclient import keys, rows
 from swanlabd.format import backup
-from swanlabd.storage import errors
 from swanlabd.ingest import server
 from swanlabd.service.config import DaemonConfig
 from swanlabd.service.daemon import Daemon
+from swanlabd.storage import errors
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
 from swanlabd_pb import service_pb2_grpc
@@ -64,7 +64,10 @@ def run_in_process_daemon(short_dir: Path, body, **config) -> None:
 
     async def main():
         cfg = DaemonConfig(
-            socket=short_dir / "s" / "d.sock", home=short_dir / "home", forward=False, **{"monitor_interval_s": 0, **config}
+            socket=short_dir / "s" / "d.sock",
+            home=short_dir / "home",
+            forward=False,
+            **{"monitor_interval_s": 0, **config},
         )
         daemon = Daemon(cfg)
         ready = asyncio.Event()
@@ -101,7 +104,9 @@ async def stream_batches(stub, run_id, batches):
     acks = []
     try:
         for i, batch in enumerate(batches):
-            await call.write(svc.StreamRequest(run_id=run_id if i == 0 else "", writer=1 if i == 0 else 0, records=batch))
+            await call.write(
+                svc.StreamRequest(run_id=run_id if i == 0 else "", writer=1 if i == 0 else 0, records=batch)
+            )
             reply = await call.read()
             if reply is grpc.aio.EOF:
                 break
@@ -163,7 +168,9 @@ def test_failed_group_commit_breaks_the_run(short_dir, failing_fsync):
 def test_undecodable_request_does_not_take_the_daemon_down(short_dir):
     async def body(stub, daemon):
         async with grpc.aio.insecure_channel(f"unix:{daemon.config.socket}") as channel:
-            raw = channel.unary_unary("/swanlabd.v1.Swanlabd/StartRun", request_serializer=None, response_deserializer=None)
+            raw = channel.unary_unary(
+                "/swanlabd.v1.Swanlabd/StartRun", request_serializer=None, response_deserializer=None
+            )
             with pytest.raises(grpc.aio.AioRpcError):
                 await raw(b"\xff\xff\xff\xff not protobuf")
         reply = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p")))
@@ -198,7 +205,9 @@ def test_shutdown_is_idempotent_and_safe_before_run(short_dir):
 
 def test_startrun_that_failed_midway_leaves_nothing_behind_and_its_retry_succeeds(short_dir, failing_fsync):
     async def body(stub, daemon):
-        request = svc.StartRunRequest(start=pb.RunStart(run_id="retried01", project="p", start_time_ms=1_700_000_000_000))
+        request = svc.StartRunRequest(
+            start=pb.RunStart(run_id="retried01", project="p", start_time_ms=1_700_000_000_000)
+        )
         failing_fsync["fail"] = True  # the header's fsync fails: after the folder and its files were made
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await stub.StartRun(request)
@@ -214,8 +223,14 @@ def test_startrun_that_failed_midway_leaves_nothing_behind_and_its_retry_succeed
         await stub.FinishRun(svc.FinishRunRequest(run_id="retried01", writer=1, last_client_seq=1))
         records = [r for r, _ in backup.read_records(Path(reply.run_dir) / backup.BACKUP_FILENAME)]
         assert [r.WhichOneof("kind") for r in records] == [
-            "header", "run_start", "config", "metadata", "requirements", "keys", "finish",
-        ]  # fmt: skip
+            "header",
+            "run_start",
+            "config",
+            "metadata",
+            "requirements",
+            "keys",
+            "finish",
+        ]
 
     run_in_process_daemon(short_dir, body)
 

@@ -13,10 +13,10 @@ import time
 
 import grpc
 import pytest
+
 from helpers.daemon import DaemonProcess
 from helpers.rawclient import client_seqs, finish, keys, kinds, read_backup, rows, run_summary, start_run, stream
 from helpers.waiting import wait_for
-
 from swanlabd.format import backup
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
@@ -103,8 +103,11 @@ def test_second_daemon_on_same_data_root_is_refused(daemon):
     other_socket = daemon.root / "other.sock"
     out = subprocess.run(
         [sys.executable, "-m", "swanlabd", "run", "--socket", str(other_socket), "--home", str(daemon.home)],
-        env=daemon.env, capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
+        env=daemon.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 1
     lines = out.stderr.strip().splitlines()
     assert lines == [f"swanlabd: another swanlabd (pid {daemon.pid}) is already running for data root {daemon.home}"]
@@ -115,10 +118,16 @@ def test_second_daemon_on_same_data_root_is_refused(daemon):
 def test_second_daemon_on_same_socket_is_refused(daemon):
     out = subprocess.run(
         [sys.executable, "-m", "swanlabd", "run", "--socket", str(daemon.socket), "--home", str(daemon.root / "home2")],
-        env=daemon.env, capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
+        env=daemon.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 1
-    assert out.stderr.strip() == f"swanlabd: another swanlabd (another process) is already running for socket {daemon.socket}"
+    assert (
+        out.stderr.strip()
+        == f"swanlabd: another swanlabd (another process) is already running for socket {daemon.socket}"
+    )
     assert daemon.stub().Status(svc.StatusRequest(), timeout=5).pid == daemon.pid
 
 
@@ -143,8 +152,11 @@ def test_socket_taken_between_a_daemons_check_and_its_bind_is_refused(daemon_pat
         os.kill(first.pid, signal.SIGSTOP)  # between its socket check and its bind, for as long as we like
         second = subprocess.Popen(
             daemon_command(daemon_paths.socket, daemon_paths.root / "home2"),
-            env=daemon_paths.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            env=daemon_paths.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             _, err = second.communicate(timeout=20)
         except subprocess.TimeoutExpired:
@@ -171,8 +183,11 @@ def test_a_shared_socket_directory_is_refused_not_made_private(daemon_paths):
     (shared / "someone-elses-file").write_text("")
     out = subprocess.run(
         daemon_command(shared / "swanlabd.sock", daemon_paths.home),
-        env=daemon_paths.env, capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
+        env=daemon_paths.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 1
     assert out.stderr.strip().splitlines() == [
         f"swanlabd: socket directory {shared} is open to others (mode 755) and is not swanlabd's alone: "
@@ -379,9 +394,13 @@ def test_exactly_once_across_random_sigkills(daemon):
         steps = list(range(first, first + rows_per_record))
         return pb.Record(
             client_seq=cs,
-            scalars=pb.ScalarRows(steps=steps, row_sizes=[1] * rows_per_record, key_ids=[1] * rows_per_record,
-                                  values=[float(s) for s in steps]),
-        )  # fmt: skip
+            scalars=pb.ScalarRows(
+                steps=steps,
+                row_sizes=[1] * rows_per_record,
+                key_ids=[1] * rows_per_record,
+                values=[float(s) for s in steps],
+            ),
+        )
 
     run = start_run(daemon.stub())
     done = threading.Event()
@@ -395,8 +414,9 @@ def test_exactly_once_across_random_sigkills(daemon):
                     stub = svc_grpc.SwanlabdStub(channel)
                     held = stub.StartRun(
                         svc.StartRunRequest(start=pb.RunStart(run_id=run.run_id), attach=True, writer=1),
-                        timeout=5, wait_for_ready=True,
-                    ).durable_client_seq  # fmt: skip
+                        timeout=5,
+                        wait_for_ready=True,
+                    ).durable_client_seq
                     reconnects.append(held)
                     if held == total_records:
                         finish(stub, run.run_id, 1, held)
@@ -438,8 +458,11 @@ def test_unusable_data_root_is_a_one_line_startup_error(tmp_path):
     try:
         out = subprocess.run(
             [sys.executable, "-m", "swanlabd", "run", "--socket", str(d.socket), "--home", str(blocker / "home")],
-            env=d.env, capture_output=True, text=True, timeout=30,
-        )  # fmt: skip
+            env=d.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     finally:
         d.close()
     assert out.returncode == 1

@@ -10,10 +10,20 @@ from pathlib import Path
 
 import grpc
 import pytest
-from helpers.rawclient import client_seqs, finish, keys, kinds, read_backup, rows, run_summary, scalars, start_run, stream
 
 from helpers.daemon import DaemonProcess
-
+from helpers.rawclient import (
+    client_seqs,
+    finish,
+    keys,
+    kinds,
+    read_backup,
+    rows,
+    run_summary,
+    scalars,
+    start_run,
+    stream,
+)
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
 
@@ -45,13 +55,25 @@ def test_round_trip_lands_in_the_backup(daemon):
 
     records = read_backup(run_dir)
     assert kinds(records) == [
-        "header", "run_start", "config", "metadata", "requirements", "keys", "scalars", "scalars", "scalars", "scalars", "finish",
-    ]  # fmt: skip
+        "header",
+        "run_start",
+        "config",
+        "metadata",
+        "requirements",
+        "keys",
+        "scalars",
+        "scalars",
+        "scalars",
+        "scalars",
+        "finish",
+    ]
     assert [r.seq for r in records] == list(range(len(records)))
     assert records[0].header.run_id == reply.run_id
     assert records[1].run_start.project == "proj" and records[1].run_start.run_id == reply.run_id
     assert client_seqs(records) == [1, 2, 3, 4, 5]
-    assert records[6].scalars.values[0] == 0.5 and records[6].scalars.values[1] != records[6].scalars.values[1]  # NaN kept
+    assert (
+        records[6].scalars.values[0] == 0.5 and records[6].scalars.values[1] != records[6].scalars.values[1]
+    )  # NaN kept
     assert records[-1].finish.state == pb.FINISHED and records[-1].finish.finish_time_ms > 0
 
     assert json.loads((run_dir / "files" / "config.yaml").read_text()) == {"lr": 0.001, "nested": {"a": [1, 2]}}
@@ -107,7 +129,9 @@ MALFORMED = {
     "client_seq_zero": [pb.Record(client_seq=0, console=pb.ConsoleLines())],
     "key_redefined": [keys(2, {1: "other"})],
     "empty_key_name": [keys(2, {3: ""})],
-    "media_escapes_run": [pb.Record(client_seq=2, media=pb.MediaRefs(items=[pb.MediaRef(key_id=1, path="../../etc/passwd")]))],
+    "media_escapes_run": [
+        pb.Record(client_seq=2, media=pb.MediaRefs(items=[pb.MediaRef(key_id=1, path="../../etc/passwd")]))
+    ],
     "file_absolute": [pb.Record(client_seq=2, file=pb.SavedFile(path="/etc/passwd"))],
     "config_not_json": [pb.Record(client_seq=2, config=pb.Config(json="{nope"))],
 }

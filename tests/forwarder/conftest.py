@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from forwarding import API_KEY, USER
-from helpers.daemon import DaemonProcess
 
+from helpers.daemon import DaemonProcess
 from swanlab_testcloud import CloudServer
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 from helpers.daemon import DaemonProcess
 from helpers.rawclient import finish, keys, start_run, stream
-
 from swanlab_testcloud import CloudServer
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
@@ -45,7 +44,9 @@ LIVE_BOUND_S = 10.0
 
 
 def cloud_run(stub, cloud, **kw) -> svc.StartRunReply:
-    return start_run(stub, mode=pb.MODE_CLOUD, cloud=svc.Cloud(api_host=cloud.url, web_host=cloud.url, api_key=API_KEY), **kw)
+    return start_run(
+        stub, mode=pb.MODE_CLOUD, cloud=svc.Cloud(api_host=cloud.url, web_host=cloud.url, api_key=API_KEY), **kw
+    )
 
 
 NAMES = {1: "loss", 2: "acc", 3: "lr", 4: "val/loss", 5: "val/acc"}
@@ -57,10 +58,19 @@ def batches(first_cs: int, first_step: int, rows: int, per_batch: int = 500) -> 
     cs = first_cs
     for start in range(first_step, first_step + rows, per_batch):
         steps = list(range(start, min(start + per_batch, first_step + rows)))
-        out.append([pb.Record(client_seq=cs, scalars=pb.ScalarRows(
-            steps=steps, row_sizes=[len(NAMES)] * len(steps), key_ids=list(NAMES) * len(steps),
-            values=[s + k / 10 for s in steps for k in NAMES],
-        ))])  # fmt: skip
+        out.append(
+            [
+                pb.Record(
+                    client_seq=cs,
+                    scalars=pb.ScalarRows(
+                        steps=steps,
+                        row_sizes=[len(NAMES)] * len(steps),
+                        key_ids=list(NAMES) * len(steps),
+                        values=[s + k / 10 for s in steps for k in NAMES],
+                    ),
+                )
+            ]
+        )
         cs += 1
     return out
 
@@ -70,8 +80,24 @@ def offline_run(d: DaemonProcess, rows: int) -> str:
     run = start_run(stub, project="offline-proj")
     data = batches(2, 0, rows)
     stream(stub, run.run_id, 1, [[keys(1, NAMES)], *data])
-    stream(stub, run.run_id, 1, [[pb.Record(client_seq=len(data) + 2, console=pb.ConsoleLines(
-        lines=[pb.ConsoleLine(line_no=1, text="epoch 1 done"), pb.ConsoleLine(line_no=2, text="oops", stream=pb.STDERR)]))]])  # fmt: skip
+    stream(
+        stub,
+        run.run_id,
+        1,
+        [
+            [
+                pb.Record(
+                    client_seq=len(data) + 2,
+                    console=pb.ConsoleLines(
+                        lines=[
+                            pb.ConsoleLine(line_no=1, text="epoch 1 done"),
+                            pb.ConsoleLine(line_no=2, text="oops", stream=pb.STDERR),
+                        ]
+                    ),
+                )
+            ]
+        ],
+    )
     finish(stub, run.run_id, 1, len(data) + 2)
     return run.run_id
 
@@ -79,8 +105,11 @@ def offline_run(d: DaemonProcess, rows: int) -> str:
 def ctl_sync(d: DaemonProcess, cloud, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "swanlabd.cli.swanlabctl", "sync", *args],
-        env=caller_env(d, cloud, home=d.root), capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
+        env=caller_env(d, cloud, home=d.root),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def metric_calls(cloud) -> int:

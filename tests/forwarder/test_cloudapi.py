@@ -10,7 +10,15 @@ import httpx
 import pytest
 
 from swanlabd.upload import cloudapi
-from swanlabd.upload.cloudapi import CloudAPI, CloudTimeout, RateLimited, Rejected, ServerError, TransportError, Unauthorized
+from swanlabd.upload.cloudapi import (
+    CloudAPI,
+    CloudTimeout,
+    RateLimited,
+    Rejected,
+    ServerError,
+    TransportError,
+    Unauthorized,
+)
 
 KEY = "secret-key-never-shown"
 HOST = "http://cloud.test"
@@ -24,8 +32,14 @@ def api(handler) -> CloudAPI:
 def login_ok(request: httpx.Request) -> httpx.Response | None:
     if request.url.path == "/api/login/api_key":
         assert request.headers["authorization"] == KEY
-        return httpx.Response(200, json={"sid": f"sid{request.extensions.get('n', 1)}", "expiredAt": "2030-01-01T00:00:00.000Z",
-                                         "userInfo": {"username": "alice", "name": "Alice"}})  # fmt: skip
+        return httpx.Response(
+            200,
+            json={
+                "sid": f"sid{request.extensions.get('n', 1)}",
+                "expiredAt": "2030-01-01T00:00:00.000Z",
+                "userInfo": {"username": "alice", "name": "Alice"},
+            },
+        )
     return None
 
 
@@ -65,12 +79,14 @@ def test_transport_errors_map_to_one_class_each(exc, cls, committed):
 
 def test_every_httpx_transport_error_is_mapped():
     """If httpx grows a new TransportError subclass, it still lands in our tree (via its base)."""
+
     def subclasses(c):
         for s in c.__subclasses__():
             yield s
             yield from subclasses(s)
 
     for error_class in subclasses(httpx.TransportError):
+
         def handler(request, error_class=error_class):
             if (reply := login_ok(request)) is not None:
                 return reply
@@ -82,14 +98,26 @@ def test_every_httpx_transport_error_is_mapped():
 
 @pytest.mark.parametrize(
     ("status", "cls"),
-    [(400, Rejected), (403, Rejected), (404, Rejected), (409, Rejected), (413, Rejected), (422, Rejected),
-     (429, RateLimited), (500, ServerError), (502, ServerError), (503, ServerError)],
-)  # fmt: skip
+    [
+        (400, Rejected),
+        (403, Rejected),
+        (404, Rejected),
+        (409, Rejected),
+        (413, Rejected),
+        (422, Rejected),
+        (429, RateLimited),
+        (500, ServerError),
+        (502, ServerError),
+        (503, ServerError),
+    ],
+)
 def test_statuses_map_with_the_servers_code_message_and_traceid(status, cls):
     def handler(request):
         if (reply := login_ok(request)) is not None:
             return reply
-        return httpx.Response(status, json={"code": "E_X", "message": "nope"}, headers={"traceid": "t-1", "Retry-After": "7"})
+        return httpx.Response(
+            status, json={"code": "E_X", "message": "nope"}, headers={"traceid": "t-1", "Retry-After": "7"}
+        )
 
     with pytest.raises(cls) as info:
         run(api(handler).post_metrics("scalar", "p", "e", ['{"key": "a", "index": 1, "data": 1.0}']))
@@ -115,7 +143,11 @@ def test_a_401_logs_in_again_once_and_repeats_the_call():
             seen.append("login")
             return httpx.Response(200, json={"sid": f"s{len(seen)}", "userInfo": {"username": "alice"}})
         seen.append(request.headers["cookie"])
-        return httpx.Response(401, json={"code": "UNAUTHORIZED", "message": "session expired"}) if len(seen) == 2 else httpx.Response(201, json={})
+        return (
+            httpx.Response(401, json={"code": "UNAUTHORIZED", "message": "session expired"})
+            if len(seen) == 2
+            else httpx.Response(201, json={})
+        )
 
     run(api(handler).heartbeat("e1"))
     assert seen == ["login", "sid=s1", "login", "sid=s3"]
@@ -140,9 +172,25 @@ def test_metrics_body_and_limits():
         return httpx.Response(201, json={})
 
     client = api(handler)
-    run(client.post_metrics("scalar", "p1", "e1", ['{"key":"a","index":1,"data":"nan","create_time":"t"}', '{"key":"b","index":2,"data":0.5}']))
-    assert bodies == [{"type": "scalar", "projectId": "p1", "experimentId": "e1",
-                       "metrics": [{"key": "a", "index": 1, "data": "nan", "create_time": "t"}, {"key": "b", "index": 2, "data": 0.5}]}]  # fmt: skip
+    run(
+        client.post_metrics(
+            "scalar",
+            "p1",
+            "e1",
+            ['{"key":"a","index":1,"data":"nan","create_time":"t"}', '{"key":"b","index":2,"data":0.5}'],
+        )
+    )
+    assert bodies == [
+        {
+            "type": "scalar",
+            "projectId": "p1",
+            "experimentId": "e1",
+            "metrics": [
+                {"key": "a", "index": 1, "data": "nan", "create_time": "t"},
+                {"key": "b", "index": 2, "data": 0.5},
+            ],
+        }
+    ]
     with pytest.raises(ValueError):
         run(client.post_metrics("scalar", "p", "e", ["{}"] * (cloudapi.MAX_METRICS_PER_CALL + 1)))
 
@@ -158,6 +206,10 @@ def test_experiment_created_vs_existing_and_iso_time():
         return httpx.Response(status.pop(0), json={"cuid": "run12345", "name": body["name"]})
 
     client = api(handler)
-    first = run(client.create_experiment("alice", "p", cuid="run12345", name="n", created_at_ms=1767323045678, color="#000"))
-    again = run(client.create_experiment("alice", "p", cuid="run12345", name="n", created_at_ms=1767323045678, color="#000"))
+    first = run(
+        client.create_experiment("alice", "p", cuid="run12345", name="n", created_at_ms=1767323045678, color="#000")
+    )
+    again = run(
+        client.create_experiment("alice", "p", cuid="run12345", name="n", created_at_ms=1767323045678, color="#000")
+    )
     assert (first.created, again.created) == (True, False)

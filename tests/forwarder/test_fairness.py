@@ -8,6 +8,7 @@ import sys
 import time
 
 from forwarding import LIVE_BOUND_S, caller_env, cloud_run, finished, offline_run, points
+
 from helpers.rawclient import finish, keys, scalars, stream
 from helpers.waiting import wait_for
 
@@ -16,8 +17,12 @@ BACKLOG_ROWS = 160_000  # 800,000 points: several seconds of upload even on a qu
 
 def test_a_live_run_is_not_starved_by_a_big_backlog(fwd_daemon, cloud):
     big = offline_run(fwd_daemon, BACKLOG_ROWS)
-    queued = subprocess.run([sys.executable, "-m", "swanlabd.cli.swanlabctl", "sync", "--no-wait"],
-                            env=caller_env(fwd_daemon, cloud, home=fwd_daemon.root), capture_output=True, text=True)  # fmt: skip
+    queued = subprocess.run(
+        [sys.executable, "-m", "swanlabd.cli.swanlabctl", "sync", "--no-wait"],
+        env=caller_env(fwd_daemon, cloud, home=fwd_daemon.root),
+        capture_output=True,
+        text=True,
+    )
     assert queued.returncode == 0, queued.stderr
     wait_for(lambda: points(cloud, big, "loss"), 30, "the backlog started")
     stub = fwd_daemon.stub()

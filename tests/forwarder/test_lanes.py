@@ -6,17 +6,23 @@ import json
 from pathlib import Path
 
 from forwarding import cloud_run, finished, points
+
 from helpers.rawclient import finish, scalars, stream
 from helpers.waiting import wait_for
-
 from swanlab_testcloud import FaultKind
 from swanlabd_pb import records_pb2 as pb
 
 
 def defs(cs: int) -> pb.Record:
-    return pb.Record(client_seq=cs, keys=pb.KeyDefs(keys=[
-        pb.KeyDef(id=1, name="loss", type=pb.FLOAT), pb.KeyDef(id=2, name="sample/text", type=pb.TEXT),
-    ]))  # fmt: skip
+    return pb.Record(
+        client_seq=cs,
+        keys=pb.KeyDefs(
+            keys=[
+                pb.KeyDef(id=1, name="loss", type=pb.FLOAT),
+                pb.KeyDef(id=2, name="sample/text", type=pb.TEXT),
+            ]
+        ),
+    )
 
 
 def media(cs: int, run_dir: str, step: int, caption: str = "") -> pb.Record:
@@ -24,7 +30,9 @@ def media(cs: int, run_dir: str, step: int, caption: str = "") -> pb.Record:
     target = Path(run_dir) / path
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(f"text at step {step}")
-    return pb.Record(client_seq=cs, media=pb.MediaRefs(items=[pb.MediaRef(key_id=2, step=step, path=path, caption=caption)]))
+    return pb.Record(
+        client_seq=cs, media=pb.MediaRefs(items=[pb.MediaRef(key_id=2, step=step, path=path, caption=caption)])
+    )
 
 
 def test_media_stuck_on_5xx_does_not_hold_up_scalars_then_goes_up(fwd_daemon, cloud):
@@ -69,8 +77,25 @@ def test_a_413_halves_the_batch_and_loses_nothing(fwd_daemon, cloud):
     stub = fwd_daemon.stub()
     run = cloud_run(stub, cloud)
     too_big = cloud.add_fault(FaultKind.STATUS, "/api/house/metrics", status=413, count=2)
-    stream(stub, run.run_id, 1, [[defs(1)], [pb.Record(client_seq=2, scalars=pb.ScalarRows(
-        steps=list(range(500)), row_sizes=[1] * 500, key_ids=[1] * 500, values=[float(s) for s in range(500)]))]])  # fmt: skip
+    stream(
+        stub,
+        run.run_id,
+        1,
+        [
+            [defs(1)],
+            [
+                pb.Record(
+                    client_seq=2,
+                    scalars=pb.ScalarRows(
+                        steps=list(range(500)),
+                        row_sizes=[1] * 500,
+                        key_ids=[1] * 500,
+                        values=[float(s) for s in range(500)],
+                    ),
+                )
+            ],
+        ],
+    )
     finish(stub, run.run_id, 1, 2)
     assert wait_for(lambda: finished(cloud, run.run_id), 30, "final state") == "FINISHED"
     assert too_big.fired == 2
@@ -84,10 +109,15 @@ def test_saved_files_go_up_and_a_missing_one_is_recorded(fwd_daemon, cloud):
     run = cloud_run(stub, cloud)
     (Path(run.run_dir) / "files").mkdir(exist_ok=True)
     (Path(run.run_dir) / "files" / "notes.txt").write_text("saved with swanlab.save()")
-    stream(stub, run.run_id, 1, [
-        [pb.Record(client_seq=1, file=pb.SavedFile(path="files/notes.txt", size=25))],
-        [pb.Record(client_seq=2, file=pb.SavedFile(path="files/gone.bin", size=3))],
-    ])  # fmt: skip
+    stream(
+        stub,
+        run.run_id,
+        1,
+        [
+            [pb.Record(client_seq=1, file=pb.SavedFile(path="files/notes.txt", size=25))],
+            [pb.Record(client_seq=2, file=pb.SavedFile(path="files/gone.bin", size=3))],
+        ],
+    )
     finish(stub, run.run_id, 1, 2)
     assert wait_for(lambda: finished(cloud, run.run_id), 30, "final state") == "FINISHED"
     assert cloud.store.objects(run.run_id)["files/notes.txt"] == b"saved with swanlab.save()"

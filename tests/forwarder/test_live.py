@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 from forwarding import LIVE_BOUND_S, USER, cloud_run, finished, points
+
 from helpers.rawclient import finish, keys, scalars, stream
 from helpers.waiting import wait_for
-
 from swanlabd_pb import service_pb2 as svc
 
 
@@ -57,7 +57,9 @@ def test_host_metrics_go_up_as_system_columns(cloud):
         stub = d.stub()
         run = cloud_run(stub, cloud)
         system = wait_for(
-            lambda: [k for k in cloud.store.metrics(run.run_id) if k.startswith("__swanlab__.")], 20, "system metrics up"
+            lambda: [k for k in cloud.store.metrics(run.run_id) if k.startswith("__swanlab__.")],
+            20,
+            "system metrics up",
         )
         finish(stub, run.run_id, 1, 0)
         assert wait_for(lambda: finished(cloud, run.run_id), 20, "final state") == "FINISHED"

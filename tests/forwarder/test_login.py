@@ -9,17 +9,22 @@ import subprocess
 import sys
 
 import pytest
-
-from swanlab_client import _sync
 from forwarding import API_KEY, assert_complete, caller_env, finished, offline_run
 
+from swanlab_client import _sync
 from swanlabd.local import credentials
 
 
 def login(cloud, home, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWANLAB_")} | {"HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "swanlabd.cli.swanlabctl", "login", "--host", cloud.url, *args],
-                          env=env, input=stdin, capture_output=True, text=True, timeout=60)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "swanlabd.cli.swanlabctl", "login", "--host", cloud.url, *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_login_checks_the_key_and_writes_a_private_netrc(cloud, tmp_path):

@@ -9,9 +9,9 @@ import time
 
 import pytest
 from forwarding import cloud_run, finished, points
+
 from helpers.rawclient import finish, keys, scalars, stream
 from helpers.waiting import wait_for
-
 from swanlab_testcloud import FaultKind
 from swanlabd_pb import records_pb2 as pb
 
@@ -22,8 +22,7 @@ KEY_NAMES = {1: "train/loss", 2: "train/acc", 3: "val/loss", 4: "lr", 5: "grad/n
 def rows(first_cs: int, first_step: int, count: int) -> list[list[pb.Record]]:
     """`count` batches of one 5-key row each; step i carries value i + key/10."""
     return [
-        [scalars(first_cs + i, first_step + i, {k: first_step + i + k / 10 for k in KEY_NAMES})]
-        for i in range(count)
+        [scalars(first_cs + i, first_step + i, {k: first_step + i + k / 10 for k in KEY_NAMES})] for i in range(count)
     ]
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from forwarding import API_KEY
 
+from swanlab_testcloud import FaultKind
 from swanlabd.format import backup
 from swanlabd.service.config import DaemonConfig
-from swanlabd.upload.forwarder import Forwarder
 from swanlabd.storage.state import RunInfo, State
-from swanlab_testcloud import FaultKind
+from swanlabd.upload.forwarder import Forwarder
 from swanlabd_pb import records_pb2 as pb
 
 RUN_ID = "restart1"
@@ -27,14 +27,33 @@ def write_run(root: Path) -> Path:
     run_dir.mkdir(parents=True)
     now = int(time.time() * 1000)
     with backup.BackupWriter.create(run_dir / backup.BACKUP_FILENAME, RUN_ID) as writer:
-        writer.append([
-            pb.Record(time_ms=now, run_start=pb.RunStart(run_id=RUN_ID, project="p", experiment_name="e", start_time_ms=now)),
-            pb.Record(time_ms=now, config=pb.Config(json=json.dumps({"lr": 0.1, "bs": 8}))),
-            pb.Record(time_ms=now, writer=1, client_seq=1, keys=pb.KeyDefs(keys=[pb.KeyDef(id=0, name="x", type=pb.FLOAT)])),
-            pb.Record(time_ms=now, writer=1, client_seq=2,
-                      scalars=pb.ScalarRows(steps=list(range(50)), row_sizes=[1] * 50, key_ids=[0] * 50, values=[float(i) for i in range(50)])),
-            pb.Record(time_ms=now, writer=1, finish=pb.Finish(state=pb.CRASHED, finish_time_ms=now)),
-        ])  # fmt: skip
+        writer.append(
+            [
+                pb.Record(
+                    time_ms=now,
+                    run_start=pb.RunStart(run_id=RUN_ID, project="p", experiment_name="e", start_time_ms=now),
+                ),
+                pb.Record(time_ms=now, config=pb.Config(json=json.dumps({"lr": 0.1, "bs": 8}))),
+                pb.Record(
+                    time_ms=now,
+                    writer=1,
+                    client_seq=1,
+                    keys=pb.KeyDefs(keys=[pb.KeyDef(id=0, name="x", type=pb.FLOAT)]),
+                ),
+                pb.Record(
+                    time_ms=now,
+                    writer=1,
+                    client_seq=2,
+                    scalars=pb.ScalarRows(
+                        steps=list(range(50)),
+                        row_sizes=[1] * 50,
+                        key_ids=[0] * 50,
+                        values=[float(i) for i in range(50)],
+                    ),
+                ),
+                pb.Record(time_ms=now, writer=1, finish=pb.Finish(state=pb.CRASHED, finish_time_ms=now)),
+            ]
+        )
     return run_dir
 
 
@@ -75,8 +94,10 @@ def test_final_state_is_sent_after_a_restart_at_the_end(cloud):
         assert (experiment["state"], experiment["state_calls"]) == ("CRASHED", 1)
         assert sum(1 for r in cloud.requests() if r["path"] == "/api/house/metrics") == metric_calls
         assert sorted(cloud.store.metrics(RUN_ID)["x"]) == list(range(50)) and cloud.duplicate_count() == 0
-        assert cloud.store.profile(RUN_ID)["config"] == {"lr": {"value": 0.1, "desc": "", "sort": 0},
-                                                         "bs": {"value": 8, "desc": "", "sort": 1}}  # fmt: skip
+        assert cloud.store.profile(RUN_ID)["config"] == {
+            "lr": {"value": 0.1, "desc": "", "sort": 0},
+            "bs": {"value": 8, "desc": "", "sort": 1},
+        }
     finally:
         state.close()
         shutil.rmtree(root, ignore_errors=True)

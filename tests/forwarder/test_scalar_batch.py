@@ -33,12 +33,26 @@ def write_run(run_dir: Path, seed: int) -> list[tuple[str, int, float, int]]:
     with backup.BackupWriter.create(run_dir / backup.BACKUP_FILENAME, "run1") as writer:
         writer.append([pb.Record(time_ms=1000, run_start=pb.RunStart(run_id="run1", project="p"))])
         defined, step = KEYS - 2, 0
-        writer.append([pb.Record(time_ms=1000, writer=1, keys=pb.KeyDefs(keys=[
-            pb.KeyDef(id=k, name=f"k{k}", type=pb.FLOAT) for k in range(defined)]))])  # fmt: skip
+        writer.append(
+            [
+                pb.Record(
+                    time_ms=1000,
+                    writer=1,
+                    keys=pb.KeyDefs(keys=[pb.KeyDef(id=k, name=f"k{k}", type=pb.FLOAT) for k in range(defined)]),
+                )
+            ]
+        )
         for r in range(150):
             if r in (50, 100):
-                writer.append([pb.Record(time_ms=1000, writer=1, keys=pb.KeyDefs(keys=[
-                    pb.KeyDef(id=defined, name=f"k{defined}", type=pb.FLOAT)]))])  # fmt: skip
+                writer.append(
+                    [
+                        pb.Record(
+                            time_ms=1000,
+                            writer=1,
+                            keys=pb.KeyDefs(keys=[pb.KeyDef(id=defined, name=f"k{defined}", type=pb.FLOAT)]),
+                        )
+                    ]
+                )
                 defined += 1
             regular = rnd.random() < 0.7
             steps, sizes, key_ids, values = [], [], [], []
@@ -78,8 +92,9 @@ def expected(items: list[tuple[str, int, float, int]], part: int) -> list[dict]:
 
 
 def drain(run_dir: Path, part: int, limit: int) -> list[dict]:
-    fwd = SimpleNamespace(load_state=lambda run_id, _dir: UploadState(run_id=run_id), store_state=lambda _st: None,
-                          per_run_inflight=4)  # fmt: skip
+    fwd = SimpleNamespace(
+        load_state=lambda run_id, _dir: UploadState(run_id=run_id), store_state=lambda _st: None, per_run_inflight=4
+    )
     uploader = forwarder.RunUploader(fwd, "run1", run_dir)  # type: ignore[arg-type]
     lane = forwarder.SCALAR[part]
     sent: list[dict] = []

@@ -10,12 +10,21 @@ import sys
 from pathlib import Path
 
 from forwarding import (
-    NAMES, assert_complete, batches, caller_env, cloud_run, ctl_sync, finished, metric_calls, offline_run, points,
+    NAMES,
+    assert_complete,
+    batches,
+    caller_env,
+    cloud_run,
+    ctl_sync,
+    finished,
+    metric_calls,
+    offline_run,
+    points,
 )
+
 from helpers.daemon import DaemonProcess
 from helpers.rawclient import finish, keys, stream
 from helpers.waiting import wait_for
-
 from swanlab_testcloud import FaultKind
 
 
@@ -41,8 +50,12 @@ def test_sync_killed_half_way_then_run_again(fwd_daemon, cloud):
     run_id = offline_run(fwd_daemon, 40_000)
     slow = cloud.add_fault(FaultKind.SLOW, "/api/house/metrics", delay_s=0.5)
     env = caller_env(fwd_daemon, cloud, home=fwd_daemon.root)
-    proc = subprocess.Popen([sys.executable, "-m", "swanlabd.cli.swanlabctl", "sync"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "swanlabd.cli.swanlabctl", "sync"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(lambda: len(points(cloud, run_id, "loss")) > 0, 60, "upload started")
     finally:

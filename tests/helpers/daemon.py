@@ -77,10 +77,18 @@ class DaemonProcess:
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "swanlabd", "run",
-            "--socket", str(self.socket), "--home", str(self.home), "--fsync", self.fsync,
+            sys.executable,
+            "-m",
+            "swanlabd",
+            "run",
+            "--socket",
+            str(self.socket),
+            "--home",
+            str(self.home),
+            "--fsync",
+            self.fsync,
             *self.args,
-        ]  # fmt: skip
+        ]
 
     def spawn(self) -> subprocess.Popen[bytes]:
         """Start the daemon process without waiting for it (see `start`)."""
@@ -220,8 +228,12 @@ class DaemonProcess:
         """Run `swanlabctl ARGS` against this daemon."""
         return subprocess.run(
             [sys.executable, "-m", "swanlabd.cli.swanlabctl", *args],
-            env=self.env, capture_output=True, text=True, check=check, timeout=timeout,
-        )  # fmt: skip
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=timeout,
+        )
 
     def output(self) -> str:
         """Everything the daemon(s) this helper spawned printed (stdout and stderr)."""

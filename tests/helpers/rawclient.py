@@ -25,14 +25,18 @@ def start_run(stub, *, project: str = "proj", name: str = "exp", pid: int | None
 
 
 def keys(cs: int, names: dict[int, str]) -> pb.Record:
-    return pb.Record(client_seq=cs, keys=pb.KeyDefs(keys=[pb.KeyDef(id=i, name=n, type=pb.FLOAT) for i, n in names.items()]))
+    return pb.Record(
+        client_seq=cs, keys=pb.KeyDefs(keys=[pb.KeyDef(id=i, name=n, type=pb.FLOAT) for i, n in names.items()])
+    )
 
 
 def scalars(cs: int, step: int, values: dict[int, float]) -> pb.Record:
     """One row: {key_id: value} at `step`."""
     return pb.Record(
         client_seq=cs,
-        scalars=pb.ScalarRows(steps=[step], row_sizes=[len(values)], key_ids=list(values), values=list(values.values())),
+        scalars=pb.ScalarRows(
+            steps=[step], row_sizes=[len(values)], key_ids=list(values), values=list(values.values())
+        ),
     )
 
 
@@ -56,7 +60,9 @@ def stream(stub, run_id: str, writer: int, batches: Iterable[Sequence[pb.Record]
 
 def finish(stub, run_id: str, writer: int, last_client_seq: int, state: int = pb.FINISHED) -> svc.FinishRunReply:
     return stub.FinishRun(
-        svc.FinishRunRequest(run_id=run_id, writer=writer, last_client_seq=last_client_seq, finish=pb.Finish(state=state)),
+        svc.FinishRunRequest(
+            run_id=run_id, writer=writer, last_client_seq=last_client_seq, finish=pb.Finish(state=state)
+        ),
         timeout=40,
     )
 

@@ -43,8 +43,13 @@ def test_defaults_when_nothing_is_set(clean_env: Path) -> None:
     assert loaded.files == ()
 
 
-def test_precedence_flag_over_env_over_user_file_over_system_file(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write(config.SYSTEM_CONFIG_PATH, 'fsync_interval_ms = 11\nlog_level = "error"\nmonitor_interval_s = 3\nfsync = "always"\n')
+def test_precedence_flag_over_env_over_user_file_over_system_file(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(
+        config.SYSTEM_CONFIG_PATH,
+        'fsync_interval_ms = 11\nlog_level = "error"\nmonitor_interval_s = 3\nfsync = "always"\n',
+    )
     user = write(config.user_config_path(), "fsync_interval_ms = 22\nlog_level = 'warning'\nmonitor_interval_s = 4\n")
     monkeypatch.setenv("SWANLABD_FSYNC_INTERVAL_MS", "33")
     monkeypatch.setenv("SWANLABD_LOG_LEVEL", "debug")
@@ -132,7 +137,9 @@ def test_file_values_of_the_wrong_toml_type_are_reported(clean_env: Path) -> Non
 
 def test_unknown_key_in_file(clean_env: Path) -> None:
     path = write(clean_env / "c.toml", "fsync_intervall_ms = 5\n")
-    with pytest.raises(ConfigError, match=r"unknown key 'fsync_intervall_ms' in file .*c\.toml \(known keys: socket, home"):
+    with pytest.raises(
+        ConfigError, match=r"unknown key 'fsync_intervall_ms' in file .*c\.toml \(known keys: socket, home"
+    ):
         load_config(config_file=path)
 
 
@@ -168,7 +175,9 @@ def test_mask_hides_secret_keys_and_secret_str() -> None:
 
 
 def swanlabd(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "swanlabd", *args], capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "swanlabd", *args], capture_output=True, text=True, env=env, timeout=60
+    )
 
 
 def test_swanlabd_config_prints_effective_values_with_sources(clean_env: Path) -> None:
@@ -194,7 +203,9 @@ def test_swanlabd_config_exits_2_with_one_line(clean_env: Path) -> None:
     out = swanlabd("config", "--fsync", "never")
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0
-    assert out.stderr.startswith("swanlabd: invalid configuration: fsync = 'never' (flag --fsync): expected one of group, always")
+    assert out.stderr.startswith(
+        "swanlabd: invalid configuration: fsync = 'never' (flag --fsync): expected one of group, always"
+    )
 
 
 @pytest.mark.parametrize(

@@ -45,7 +45,10 @@ def test_healthcheck_and_entrypoint_use_the_console_scripts(final_stage: dict[st
     assert health.endswith('CMD ["swanlabctl", "status"]')
     assert json.loads(final_stage["ENTRYPOINT"][-1]) == ["swanlabd", "run"]
     scripts = (ROOT / "pyproject.toml").read_text()
-    assert 'swanlabd = "swanlabd.cli.swanlabd:main"' in scripts and 'swanlabctl = "swanlabd.cli.swanlabctl:main"' in scripts
+    assert (
+        'swanlabd = "swanlabd.cli.swanlabd:main"' in scripts
+        and 'swanlabctl = "swanlabd.cli.swanlabctl:main"' in scripts
+    )
 
 
 def test_build_stage_copies_only_what_exists() -> None:

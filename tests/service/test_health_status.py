@@ -10,8 +10,8 @@ import time
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from helpers.daemon import DaemonProcess
 
+from helpers.daemon import DaemonProcess
 from swanlabd.ingest.server import HEALTH_SERVICE
 
 

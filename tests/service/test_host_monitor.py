@@ -14,7 +14,16 @@ import pytest
 from swanlabd.ingest import monitor
 from swanlabd.ingest.monitor import PREFIX, Monitor
 
-HOST_KEYS = {"cpu.pct", "mem.pct", "mem.proc.avail", "disk.read", "disk.write", "disk.usage", "network.sent", "network.recv"}
+HOST_KEYS = {
+    "cpu.pct",
+    "mem.pct",
+    "mem.proc.avail",
+    "disk.read",
+    "disk.write",
+    "disk.usage",
+    "network.sent",
+    "network.recv",
+}
 TREE_KEYS = {"cpu.thds", "mem.proc", "mem.proc.pct", "proc.cpu.pct", "proc.count"}
 
 
@@ -120,14 +129,14 @@ def test_without_pynvml_there_are_no_gpu_keys(monkeypatch: pytest.MonkeyPatch) -
 
 def test_daemon_writes_system_metrics_into_an_active_run() -> None:
     from helpers.daemon import DaemonProcess
-
     from swanlabd.format import backup
     from swanlabd_pb import records_pb2 as pb
     from swanlabd_pb import service_pb2
 
     with DaemonProcess(env={"SWANLABD_MONITOR_INTERVAL_S": "0.3"}) as d:
         reply = d.stub().StartRun(
-            service_pb2.StartRunRequest(start=pb.RunStart(project="p", mode=pb.MODE_OFFLINE), pid=os.getpid()), timeout=10
+            service_pb2.StartRunRequest(start=pb.RunStart(project="p", mode=pb.MODE_OFFLINE), pid=os.getpid()),
+            timeout=10,
         )
         time.sleep(1.5)
         path = Path(reply.run_dir) / backup.BACKUP_FILENAME

@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from helpers.daemon import DaemonProcess
 from helpers.waiting import wait_for
-
+from swanlabd.local.redaction import redact, register_secret
 from swanlabd.service import logging_setup
 from swanlabd.service.config import DaemonConfig
-from swanlabd.local.redaction import redact, register_secret
 from swanlabd.service.logging_setup import StructuredFormatter
 
 KEY = "sk-Zq81hT0pLmW4vRc9XyB2"  # shaped like a real key, registered nowhere

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.daemon import DaemonProcess, socket_accepts
 
+from helpers.daemon import DaemonProcess, socket_accepts
 from swanlabd.service import sdnotify
 from swanlabd.service.sdnotify import Notifier
 from swanlabd_pb import records_pb2 as pb
@@ -88,7 +88,9 @@ def test_from_environ_reads_and_removes_the_variables(notify_socket: NotifySocke
 
 
 def test_watchdog_for_another_pid_is_ignored(notify_socket: NotifySocket) -> None:
-    n = Notifier.from_environ({"NOTIFY_SOCKET": str(notify_socket.path), "WATCHDOG_USEC": "3000000", "WATCHDOG_PID": "1"})
+    n = Notifier.from_environ(
+        {"NOTIFY_SOCKET": str(notify_socket.path), "WATCHDOG_USEC": "3000000", "WATCHDOG_PID": "1"}
+    )
     assert n.enabled and n.watchdog_interval_s is None
 
 
@@ -144,9 +146,12 @@ def test_run_pings_at_half_the_watchdog_period(notify_socket: NotifySocket) -> N
 
 @pytest.mark.parametrize(
     ("runs", "queued", "text"),
-    [(0, 0, "0 active runs, 0 B queued for upload"), (1, 1536, "1 active run, 1.5 KiB queued for upload"),
-     (3, 5 * 2**30, "3 active runs, 5.0 GiB queued for upload")],
-)  # fmt: skip
+    [
+        (0, 0, "0 active runs, 0 B queued for upload"),
+        (1, 1536, "1 active run, 1.5 KiB queued for upload"),
+        (3, 5 * 2**30, "3 active runs, 5.0 GiB queued for upload"),
+    ],
+)
 def test_status_line(runs: int, queued: int, text: str) -> None:
     assert sdnotify.status_line(runs, queued) == text
 
@@ -167,7 +172,8 @@ def test_daemon_ready_watchdog_status_stopping(notify_socket: NotifySocket) -> N
 
         assert ready["STATUS"].startswith("0 active runs")
         d.stub().StartRun(
-            service_pb2.StartRunRequest(start=pb.RunStart(project="p", mode=pb.MODE_OFFLINE), pid=os.getpid()), timeout=10
+            service_pb2.StartRunRequest(start=pb.RunStart(project="p", mode=pb.MODE_OFFLINE), pid=os.getpid()),
+            timeout=10,
         )
         start = time.monotonic()
         while time.monotonic() - start < 4.5:

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from helpers.daemon import DaemonProcess, socket_accepts
 
 swanlab_client = pytest.importorskip("swanlab_client")
@@ -82,8 +83,11 @@ def test_sigterm_while_eight_clients_stream_loses_and_doubles_nothing() -> None:
         clients = [
             subprocess.Popen(
                 [sys.executable, "-c", CLIENT_SCRIPT, str(i), str(ROWS), str(ready[i])],
-                env=d.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            )  # fmt: skip
+                env=d.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
             for i in range(CLIENTS)
         ]
         deadline = time.monotonic() + 60

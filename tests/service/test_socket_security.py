@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.daemon import DaemonProcess, socket_accepts
 
+from helpers.daemon import DaemonProcess, socket_accepts
 from swanlabd.local import credentials
 from swanlabd_pb import service_pb2
 

@@ -25,7 +25,11 @@ needs_analyze = pytest.mark.skipif(
 
 def swanlabd(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "swanlabd", *args], capture_output=True, text=True, env=env or dict(os.environ), timeout=60
+        [sys.executable, "-m", "swanlabd", *args],
+        capture_output=True,
+        text=True,
+        env=env or dict(os.environ),
+        timeout=60,
     )
 
 
@@ -116,7 +120,9 @@ def test_install_service_system_as_non_root_is_refused_with_advice(
     assert not (tmp_path / "etc-systemd").exists()
 
 
-def test_install_service_system_writes_to_etc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_install_service_system_writes_to_etc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(cmd_service, "SYSTEM_UNIT_DIR", tmp_path / "etc-systemd")
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     monkeypatch.setenv("SUDO_USER", "trainer")

@@ -26,9 +26,9 @@ from typing import Any
 
 import pytest
 import reference_script as ref
-from helpers.daemon import DaemonProcess
 from sdk_venv import official_sdk_python
 
+from helpers.daemon import DaemonProcess
 from swanlab_testcloud import CloudServer
 
 SCRIPT = Path(__file__).with_name("reference_script.py")
@@ -148,9 +148,12 @@ def test_official_sdk_run_is_taken_without_errors(official: dict[str, Any]) -> N
     assert official["duplicates"] == []
     got = official["records"]
     assert got["experiment"] == {
-        "name": "reference", "state": "FINISHED", "create_calls": 1, "state_calls": 1,
+        "name": "reference",
+        "state": "FINISHED",
+        "create_calls": 1,
+        "state_calls": 1,
         "description": "conformance reference run",
-    }  # fmt: skip
+    }
     assert official["experiment"]["heartbeats"] >= 1
     assert got["profile kinds"] == ["config", "metadata", "requirements"]
     assert {k: v["value"] for k, v in got["config"].items()} == ref.CONFIG

@@ -102,7 +102,10 @@ def test_float_batches_keep_every_check_and_count_repeats_within_a_batch(api: Ap
         assert api.call("POST", "/house/metrics", body).status_code == 400, metrics
     assert len(cloud.errors()) == len(bad) and cloud.store.point_count() == 0
     precise, huge = 0.1 + 0.2, 2**70
-    assert api.scalars(project_cuid, cuid, [("x", 0, precise), ("x", 1, 2.0), ("x", 0, 9.0), ("x", 0, 9.0)]).status_code == 201
+    assert (
+        api.scalars(project_cuid, cuid, [("x", 0, precise), ("x", 1, 2.0), ("x", 0, 9.0), ("x", 0, 9.0)]).status_code
+        == 201
+    )
     assert api.scalars(project_cuid, cuid, [("x", 2, huge)]).status_code == 201
     assert cloud.duplicate_count() == 2
     assert [(d["step"], d["dup_count"]) for d in cloud.store.duplicates()] == [(0, 2)]
@@ -138,8 +141,13 @@ def test_protocol_mistakes_are_errors(api: ApiClient, cloud: CloudServer) -> Non
 def test_media_needs_its_object_uploaded_first(api: ApiClient, cloud: CloudServer) -> None:
     project_cuid, cuid = api.setup_run()
     api.columns("proj", ["sample"], type_="TEXT")
-    item = {"key": "sample", "index": 0, "data": ["media/text/a.txt"], "more": [{"caption": "c"}],
-            "create_time": "2026-01-01T00:00:00Z"}  # fmt: skip
+    item = {
+        "key": "sample",
+        "index": 0,
+        "data": ["media/text/a.txt"],
+        "more": [{"caption": "c"}],
+        "create_time": "2026-01-01T00:00:00Z",
+    }
     body = {"type": "media", "projectId": project_cuid, "experimentId": cuid, "metrics": [item]}
     assert api.call("POST", "/house/metrics", body).status_code == 400
     [url] = api.call("POST", "/resources/presigned/put", {"experimentId": cuid, "paths": ["media/text/a.txt"]}).json()[

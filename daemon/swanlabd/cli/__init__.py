@@ -1,2 +1,1 @@
-"""The `swanlabd` and `swanlabctl` commands: argument parsing and display only.
-"""
+"""The `swanlabd` and `swanlabctl` commands: argument parsing and display only."""

@@ -56,7 +56,13 @@ class _Losses:
         self._echo = echo
 
     def lost(self, nbytes: int, reason: str, offset: int, seqs: tuple[int, int] | None) -> None:
-        item = {"kind": "lost", "offset": offset, "nbytes": nbytes, "reason": str(reason), "seqs": list(seqs) if seqs else None}
+        item = {
+            "kind": "lost",
+            "offset": offset,
+            "nbytes": nbytes,
+            "reason": str(reason),
+            "seqs": list(seqs) if seqs else None,
+        }
         self.items.append(item)
         if self._echo is not None:
             self._echo(item)
@@ -68,8 +74,10 @@ def run_dump(args: argparse.Namespace) -> int:
     path = backup_path(args.path)
     out = sys.stdout
     if args.json:
+
         def emit(item: dict[str, Any]) -> None:
             out.write(json.dumps(item, ensure_ascii=False) + "\n")
+
         losses = _Losses(emit)
     else:
         losses = _Losses(lambda item: out.write(_human_loss(item) + "\n"))
@@ -130,7 +138,9 @@ def run_verify(args: argparse.Namespace) -> int:
             lost_seqs += b - a + 1
             what = f"lost seqs {a}..{b} ({b - a + 1} records)"
         elif item is losses.items[-1] and reader.end_offset <= start:
-            what = f"lost the records after seq {last.seq if last else '-'} (how many is unknown: nothing intact follows)"
+            what = (
+                f"lost the records after seq {last.seq if last else '-'} (how many is unknown: nothing intact follows)"
+            )
         else:
             what = "no seq lost"
         print(f"  damaged: bytes {start}..{start + nbytes} ({nbytes} bytes): {item['reason']}; {what}")
@@ -215,7 +225,9 @@ def _rows(record: Any, rows: Any, keys: dict[tuple[int, int], str]) -> list[dict
             {
                 "step": step,
                 "time_ms": record.time_ms + (deltas[i] if i < len(deltas) else 0),
-                "values": {keys.get((record.writer, k), f"#{k}"): _number(v) for k, v in zip(ids, values, strict=False)},
+                "values": {
+                    keys.get((record.writer, k), f"#{k}"): _number(v) for k, v in zip(ids, values, strict=False)
+                },
             }
         )
     return out

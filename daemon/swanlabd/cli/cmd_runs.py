@@ -25,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status = subparsers.add_parser("status", help="is the daemon up: pid, version, socket, data root, active runs")
     _common(status)
     status.set_defaults(func=status_command)
-    ls = subparsers.add_parser("ls", help="list runs: id, path, mode, state, records, bytes not yet uploaded, last error")
+    ls = subparsers.add_parser(
+        "ls", help="list runs: id, path, mode, state, records, bytes not yet uploaded, last error"
+    )
     _common(ls)
     ls.set_defaults(func=ls_command)
 
@@ -164,7 +166,10 @@ def ls_command(args: argparse.Namespace) -> int:
         try:
             reply = _list_from_state(home)
         except plyvel.IOError:
-            print(f"swanlabctl: the state DB of {home} is held by a daemon that does not answer on {socket}", file=sys.stderr)
+            print(
+                f"swanlabctl: the state DB of {home} is held by a daemon that does not answer on {socket}",
+                file=sys.stderr,
+            )
             return EXIT_DOWN
     if args.json:
         print(json.dumps({"source": source.split()[0], **_to_dict(reply)}, indent=2))
@@ -187,11 +192,17 @@ def _list_from_state(home: Path) -> Any:
     try:
         for info in sorted(state.runs(), key=lambda i: (i.created_ms, i.run_id)):
             reply.runs.add(
-                run_id=info.run_id, run_dir=info.run_dir, project=info.project,
-                experiment_name=info.experiment_name, mode=info.mode_value, state=info.run_state,
-                records=info.records, backup_bytes=info.backup_bytes, bytes_not_uploaded=info.backup_bytes,
+                run_id=info.run_id,
+                run_dir=info.run_dir,
+                project=info.project,
+                experiment_name=info.experiment_name,
+                mode=info.mode_value,
+                state=info.run_state,
+                records=info.records,
+                backup_bytes=info.backup_bytes,
+                bytes_not_uploaded=info.backup_bytes,
                 last_error=info.last_error,
-            )  # fmt: skip
+            )
     finally:
         state.close()
     return reply

@@ -36,7 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     scope = p.add_mutually_exclusive_group()
     scope.add_argument("--user", dest="scope", action="store_const", const="user", help="a user service (default)")
     scope.add_argument(
-        "--system", dest="scope", action="store_const", const="system", help="a system service per account (swanlabd@ACCOUNT)"
+        "--system",
+        dest="scope",
+        action="store_const",
+        const="system",
+        help="a system service per account (swanlabd@ACCOUNT)",
     )
     p.add_argument("--print", dest="print_only", action="store_true", help="print the unit instead of writing it")
     p.set_defaults(func=cmd_install_service, scope="user")

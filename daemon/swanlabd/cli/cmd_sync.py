@@ -55,14 +55,28 @@ class RunProgress:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     sync = subparsers.add_parser("sync", help="upload queued runs (or copied run folders) to the SwanLab cloud")
-    sync.add_argument("targets", nargs="*", metavar="PATH|RUN_ID", help="run folders to adopt, or run ids; none: every queued run")
+    sync.add_argument(
+        "targets", nargs="*", metavar="PATH|RUN_ID", help="run folders to adopt, or run ids; none: every queued run"
+    )
     sync.add_argument("--project", default="", help="upload into this project instead of the run's")
-    sync.add_argument("--workspace", default="", help="upload into this workspace instead of the run's (default: your user)")
-    sync.add_argument("--api-key", default=None, help="API key for runs recorded offline (default: SWANLAB_API_KEY, ~/.swanlab/.netrc)")
-    sync.add_argument("--host", default=None, help="SwanLab API host for runs recorded offline (default: SWANLAB_API_HOST)")
+    sync.add_argument(
+        "--workspace", default="", help="upload into this workspace instead of the run's (default: your user)"
+    )
+    sync.add_argument(
+        "--api-key",
+        default=None,
+        help="API key for runs recorded offline (default: SWANLAB_API_KEY, ~/.swanlab/.netrc)",
+    )
+    sync.add_argument(
+        "--host", default=None, help="SwanLab API host for runs recorded offline (default: SWANLAB_API_HOST)"
+    )
     sync.add_argument("--no-wait", action="store_true", help="queue the runs and return at once")
-    sync.add_argument("--timeout", type=float, default=None, help="give up waiting after this many seconds (uploads go on)")
-    sync.add_argument("--socket", type=Path, default=None, help="daemon socket (default: $SWANLABD_SOCKET or the per-user path)")
+    sync.add_argument(
+        "--timeout", type=float, default=None, help="give up waiting after this many seconds (uploads go on)"
+    )
+    sync.add_argument(
+        "--socket", type=Path, default=None, help="daemon socket (default: $SWANLABD_SOCKET or the per-user path)"
+    )
     sync.set_defaults(func=sync_command)
 
     login = subparsers.add_parser("login", help="check an API key against the server and save it to ~/.swanlab/.netrc")
@@ -115,7 +129,9 @@ def login_command(args: argparse.Namespace) -> int:
     try:
         creds = credentials.resolve(api_key=key, api_host=args.host, web_host=args.web_host)
         username = verify_key(creds)
-        path = credentials.save_login(key, creds.api_host, creds.web_host, path=credentials.netrc_path(local=args.local))
+        path = credentials.save_login(
+            key, creds.api_host, creds.web_host, path=credentials.netrc_path(local=args.local)
+        )
     except credentials.CredentialsError as exc:
         print(f"swanlabctl login: {exc}", file=sys.stderr)
         return EXIT_NOT_UPLOADED
@@ -140,9 +156,16 @@ def sync_command(args: argparse.Namespace) -> int:
     try:
         creds = credentials.resolve(api_key=args.api_key, api_host=args.host)
         results = sync_runs(
-            paths=paths, run_ids=run_ids, creds=creds, project=args.project, workspace=args.workspace,
-            wait=not args.no_wait, timeout=args.timeout, socket=args.socket, display=True,
-        )  # fmt: skip
+            paths=paths,
+            run_ids=run_ids,
+            creds=creds,
+            project=args.project,
+            workspace=args.workspace,
+            wait=not args.no_wait,
+            timeout=args.timeout,
+            socket=args.socket,
+            display=True,
+        )
     except SyncError as exc:
         print(f"swanlabctl sync: {exc}", file=sys.stderr)
         return EXIT_NOT_UPLOADED
@@ -170,9 +193,18 @@ def report(results: Iterable[RunProgress], *, waited: bool) -> int:
     return EXIT_OK if not left else EXIT_NOT_UPLOADED
 
 
-def sync_runs(*, paths: Sequence[str] = (), run_ids: Sequence[str] = (), creds: credentials.Credentials | None = None,
-              project: str = "", workspace: str = "", wait: bool = True, timeout: float | None = None,
-              socket: Path | None = None, display: bool = False) -> list[RunProgress]:  # fmt: skip
+def sync_runs(
+    *,
+    paths: Sequence[str] = (),
+    run_ids: Sequence[str] = (),
+    creds: credentials.Credentials | None = None,
+    project: str = "",
+    workspace: str = "",
+    wait: bool = True,
+    timeout: float | None = None,
+    socket: Path | None = None,
+    display: bool = False,
+) -> list[RunProgress]:
     """Hand runs to the daemon's forwarder and follow them until uploaded (or `timeout`).
 
     Returns the last progress of each run. Raises SyncError if no daemon answers and none can
@@ -217,8 +249,13 @@ class _View:
 
     def __init__(self) -> None:
         from rich.progress import (
-            BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn,
-        )  # fmt: skip
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TransferSpeedColumn,
+        )
 
         self.progress = Progress(
             TextColumn("{task.description}"),

@@ -223,7 +223,9 @@ class BackupWriter:
         path = Path(path)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o644)
         writer = cls(path, _lock(path, fd), 0, run_id, -1, {})
-        header = pb.FileHeader(magic=MAGIC, format_version=FORMAT_VERSION, run_id=run_id, created_by=f"swanlabd {__version__}")
+        header = pb.FileHeader(
+            magic=MAGIC, format_version=FORMAT_VERSION, run_id=run_id, created_by=f"swanlabd {__version__}"
+        )
         try:
             writer.append([pb.Record(time_ms=int(time.time() * 1000), header=header)])
             writer.sync()

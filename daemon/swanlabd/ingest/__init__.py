@@ -1,2 +1,1 @@
-"""The daemon's gRPC face (the servicer on the Unix socket) and the host monitor that feeds runs.
-"""
+"""The daemon's gRPC face (the servicer on the Unix socket) and the host monitor that feeds runs."""

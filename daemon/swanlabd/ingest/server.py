@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
-import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +26,6 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from swanlabd import __version__
-from swanlabd.local import paths
 from swanlabd.local.limits import MAX_MESSAGE_BYTES
 from swanlabd.storage.errors import (
     PreconditionFailed,
@@ -121,11 +118,14 @@ class Servicer(service_pb2_grpc.SwanlabdServicer):
             self._check_open()
             run, writer, durable = await self.daemon.store.start_run(request)
             if request.cloud.api_key and writer == run.info.primary_writer:
-                self.daemon.state.put_cloud(run.run_id, {
-                    "api_host": request.cloud.api_host,
-                    "web_host": request.cloud.web_host,
-                    "api_key": request.cloud.api_key,
-                })  # fmt: skip
+                self.daemon.state.put_cloud(
+                    run.run_id,
+                    {
+                        "api_host": request.cloud.api_host,
+                        "web_host": request.cloud.web_host,
+                        "api_key": request.cloud.api_key,
+                    },
+                )
             if run.info.mode == "MODE_CLOUD":
                 self.daemon.enable_forwarding(run.run_id)
             return service_pb2.StartRunReply(
@@ -231,7 +231,9 @@ class Health(health.aio.HealthServicer):
         super().__init__()
         self.daemon = daemon
 
-    async def Check(self, request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext) -> health_pb2.HealthCheckResponse:
+    async def Check(
+        self, request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext
+    ) -> health_pb2.HealthCheckResponse:
         if self.daemon.stopping and request.service in ("", HEALTH_SERVICE):
             return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.NOT_SERVING)
         return await super().Check(request, context)
@@ -254,4 +256,3 @@ async def start_server(daemon: Daemon) -> grpc.aio.Server:
     server.add_insecure_port(f"unix:{path}")  # RuntimeError if it cannot listen: the daemon reports it
     await server.start()
     return server
-

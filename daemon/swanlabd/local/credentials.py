@@ -24,9 +24,9 @@ from __future__ import annotations
 import netrc
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -159,7 +159,11 @@ def resolve(
     whether that is an error is the caller's business (offline runs need no key).
     """
     env = os.environ if environ is None else environ
-    if _process_login is not None and not api_key and (not api_host or normalize_host(api_host) == _process_login.api_host):
+    if (
+        _process_login is not None
+        and not api_key
+        and (not api_host or normalize_host(api_host) == _process_login.api_host)
+    ):
         return _process_login
     key = api_key or _getenv(env, "SWANLAB_API_KEY")
     raw_api = api_host or _getenv(env, "SWANLAB_API_HOST")

@@ -1,2 +1,1 @@
-"""The daemon process: the supervisor of its tasks, locks, configuration, logging, sd_notify, systemd units.
-"""
+"""The daemon process: the supervisor of its tasks, locks, configuration, logging, sd_notify, systemd units."""

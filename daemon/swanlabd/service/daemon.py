@@ -25,20 +25,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import importlib.util
 import logging
 import os
 import time
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 import grpc
 import plyvel
 
-from swanlabd.service import locks, sdnotify
 from swanlabd.ingest import server as server_mod
+from swanlabd.service import locks, sdnotify
 from swanlabd.service.config import DaemonConfig
 from swanlabd.service.errors import StartupError
 from swanlabd.storage.runstore import ActiveRun, RunStore, now_ms
@@ -115,8 +113,11 @@ class Daemon:
                 raise StartupError(f"cannot listen on {self.config.socket}: {exc}") from None
             log.info(
                 "swanlabd serving on %s (data root %s, pid %d, fsync=%s)",
-                self.config.socket, self.config.home, os.getpid(), self.config.fsync,
-            )  # fmt: skip
+                self.config.socket,
+                self.config.home,
+                os.getpid(),
+                self.config.fsync,
+            )
             named: dict[str, Coroutine[Any, Any, None]] = {
                 "server": self.server.wait_for_termination(),
                 "fsync": self._group_commit(),
@@ -321,7 +322,6 @@ class Daemon:
         if self.forwarder is None:
             return 0, False, "", ""
         return self.forwarder.upload_info(run_id)
-
 
 
 async def cancel(task: asyncio.Task[None] | None) -> None:

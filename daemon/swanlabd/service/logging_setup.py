@@ -52,7 +52,9 @@ class StructuredFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         fields: dict[str, Any] = {}
         if not self.journald:
-            fields["ts"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+            fields["ts"] = (
+                time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+            )
         fields["level"] = record.levelname.lower()
         fields["logger"] = record.name
         fields["msg"] = record.getMessage()

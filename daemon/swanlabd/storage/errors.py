@@ -84,4 +84,3 @@ class StorageFailure(SwanlabdError, OSError):
     def __init__(self, run_id: str, path: Path, cause: BaseException | str) -> None:
         self.run_id, self.path = run_id, path
         super().__init__(f"run {run_id}: backup {path} failed: {cause}; nothing past this point is acked")
-

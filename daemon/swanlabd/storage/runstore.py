@@ -29,7 +29,7 @@ import shutil
 import string
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -292,11 +292,15 @@ def check_batch(run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> li
         if kind is None:
             raise MalformedBatch(run_id, writer, cs, "record has no kind")
         if kind not in CLIENT_KINDS:
-            raise MalformedBatch(run_id, writer, cs, f"kind {kind!r} is not allowed in Stream (daemon-only or FinishRun)")
+            raise MalformedBatch(
+                run_id, writer, cs, f"kind {kind!r} is not allowed in Stream (daemon-only or FinishRun)"
+            )
         if kind == "keys":
             for k in r.keys.keys:
                 if not k.name or len(k.name.encode()) > MAX_KEY_NAME_BYTES:
-                    raise MalformedBatch(run_id, writer, cs, f"key id {k.id}: name empty or over {MAX_KEY_NAME_BYTES} bytes")
+                    raise MalformedBatch(
+                        run_id, writer, cs, f"key id {k.id}: name empty or over {MAX_KEY_NAME_BYTES} bytes"
+                    )
                 old = staged.get(k.id, known.get(k.id))
                 if old is not None and old != k.name:
                     raise MalformedBatch(run_id, writer, cs, f"key id {k.id} redefined from {old!r} to {k.name!r}")
@@ -309,14 +313,18 @@ def check_batch(run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> li
             total = sum(s.row_sizes)
             if len(s.key_ids) != total or len(s.values) != total:
                 raise MalformedBatch(
-                    run_id, writer, cs,
+                    run_id,
+                    writer,
+                    cs,
                     f"scalars: row_sizes sum to {total} but {len(s.key_ids)} key_ids and {len(s.values)} values",
-                )  # fmt: skip
+                )
             if s.time_deltas_ms and len(s.time_deltas_ms) != n:
                 raise MalformedBatch(run_id, writer, cs, f"scalars: {n} rows but {len(s.time_deltas_ms)} time deltas")
             undefined = {k for k in set(s.key_ids) if k not in staged and k not in known}
             if undefined:
-                raise MalformedBatch(run_id, writer, cs, f"scalars: key ids {sorted(undefined)[:10]} not defined by KeyDefs")
+                raise MalformedBatch(
+                    run_id, writer, cs, f"scalars: key ids {sorted(undefined)[:10]} not defined by KeyDefs"
+                )
         elif kind == "media":
             for m in r.media.items:
                 if m.key_id not in staged and m.key_id not in known:
@@ -402,9 +410,7 @@ class RunStore:
             except ValueError as exc:
                 raise RequestError(f"StartRun: {kind} is not valid JSON ({exc})") from None
         run_dir = self.runs_dir / run_folder_name(run_id, start.start_time_ms)
-        info = RunInfo.from_start(
-            run_id, str(run_dir), start, pid=req.pid, pid_started=process_start_time(req.pid)
-        )
+        info = RunInfo.from_start(run_id, str(run_dir), start, pid=req.pid, pid_started=process_start_time(req.pid))
         t = now_ms()
         first = [
             pb.Record(time_ms=t, run_start=start),
@@ -464,9 +470,12 @@ class RunStore:
     def _same_writer_again(info: RunInfo, pid: int) -> bool:
         """The process that started this RUNNING run asks again (pid and its start time match)."""
         return bool(
-            pid and info.state == "RUNNING" and info.pid == pid and process_alive(pid, info.pid_started)
+            pid
+            and info.state == "RUNNING"
+            and info.pid == pid
+            and process_alive(pid, info.pid_started)
             and (info.pid_started or started_before(pid, info.created_ms))
-        )  # fmt: skip
+        )
 
     async def _resume(self, info: RunInfo, req: service_pb2.StartRunRequest) -> tuple[ActiveRun, int, int]:
         """resume='allow'|'must' on a known run: a new primary writer, watched like writer 1."""
@@ -534,9 +543,12 @@ class RunStore:
             await asyncio.to_thread(writer.close)
             state = pb.RunState.Name(scan.finish.state or pb.FINISHED)
             self.state.update_run(
-                info.run_id, state=state, records=scan.records, backup_bytes=path.stat().st_size,
+                info.run_id,
+                state=state,
+                records=scan.records,
+                backup_bytes=path.stat().st_size,
                 finished_ms=scan.finish.finish_time_ms,
-            )  # fmt: skip
+            )
             self.events.ended(info.run_id)
             raise RunClosed(info.run_id, state)
         run = ActiveRun(info, writer, scan.keys, scan.system_rows)
@@ -623,9 +635,14 @@ class RunStore:
                 raise RunExists(run_id, f"registered at {existing.run_dir}")
         start = scan.run_start or pb.RunStart()
         info = RunInfo.from_start(
-            run_id, str(run_dir), start,
-            pid=start.pid, records=scan.records, backup_bytes=path.stat().st_size, adopted=True,
-        )  # fmt: skip
+            run_id,
+            str(run_dir),
+            start,
+            pid=start.pid,
+            records=scan.records,
+            backup_bytes=path.stat().st_size,
+            adopted=True,
+        )
         self.state.put_run(info)  # RUNNING until settled
         settled = await self._settle(info, scan)
         log.info("adopted %s as run %s (%s)", run_dir, run_id, settled.state)
@@ -661,9 +678,13 @@ class RunStore:
                 # Adopted right after its client made the file: now watch that process instead of
                 # re-reading the growing file at every crash-watch tick.
                 info = self.state.update_run(
-                    info.run_id, pid=start.pid, project=start.project, experiment_name=start.experiment_name,
-                    mode=pb.Mode.Name(start.mode), created_ms=start.start_time_ms,
-                )  # fmt: skip
+                    info.run_id,
+                    pid=start.pid,
+                    project=start.project,
+                    experiment_name=start.experiment_name,
+                    mode=pb.Mode.Name(start.mode),
+                    created_ms=start.start_time_ms,
+                )
             self._unsettled.add(info.run_id)
             return info
         if started_before(info.pid, info.created_ms):
@@ -697,7 +718,10 @@ class RunStore:
             return
         keys = run.keys.setdefault(DAEMON_WRITER, {})
         ids = {name: i for i, name in keys.items()}
-        new = [pb.KeyDef(id=len(keys) + n, name=k, type=pb.SYSTEM) for n, k in enumerate(k for k in samples if k not in ids)]
+        new = [
+            pb.KeyDef(id=len(keys) + n, name=k, type=pb.SYSTEM)
+            for n, k in enumerate(k for k in samples if k not in ids)
+        ]
         records = []
         if new:
             records.append(pb.Record(time_ms=time_ms, keys=pb.KeyDefs(keys=new)))

@@ -1,2 +1,1 @@
-"""Forwarding runs to the SwanLab cloud: the forwarder, per-run uploaders, upload state, the cloud API client.
-"""
+"""Forwarding runs to the SwanLab cloud: the forwarder, per-run uploaders, upload state, the cloud API client."""

@@ -32,7 +32,7 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
@@ -146,7 +146,7 @@ class Experiment:
 
 def iso_utc(ms: int) -> str:
     """Epoch milliseconds -> `2026-11-24T03:07:59.123Z` (the format of create_time and createdAt)."""
-    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
@@ -190,7 +190,9 @@ def _error_for(what: str, response: httpx.Response) -> HTTPStatusError:
     if status == 401:
         return Unauthorized(what, status, code, message, traceid)
     if status == 429:
-        return RateLimited(what, status, code, message, traceid, retry_after=_retry_after(response.headers.get("retry-after")))
+        return RateLimited(
+            what, status, code, message, traceid, retry_after=_retry_after(response.headers.get("retry-after"))
+        )
     if status >= 500:
         return ServerError(what, status, code, message, traceid)
     return Rejected(what, status, code, message, traceid)
@@ -204,8 +206,9 @@ class CloudAPI:
     not act on it. A failed login raises like any call (Unauthorized for a wrong key).
     """
 
-    def __init__(self, http: httpx.AsyncClient, api_host: str, api_key: str, *,
-                 gates: tuple[asyncio.Semaphore, ...] = ()) -> None:  # fmt: skip
+    def __init__(
+        self, http: httpx.AsyncClient, api_host: str, api_key: str, *, gates: tuple[asyncio.Semaphore, ...] = ()
+    ) -> None:
         self._http = http
         # Every request holds each of these, taken in order (the forwarder's fairness: its run's
         # own cap, then its host's; asyncio.Semaphore hands out turns in FIFO order).
@@ -223,9 +226,17 @@ class CloudAPI:
 
     # -- the one boundary -------------------------------------------------------------------
 
-    async def _send(self, method: str, path: str, *, json_body: Any = None, params: dict[str, Any] | None = None,
-                    headers: dict[str, str] | None = None, content: bytes | None = None,
-                    url: str | None = None) -> httpx.Response:  # fmt: skip
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        content: bytes | None = None,
+        url: str | None = None,
+    ) -> httpx.Response:
         what = f"{method} {path}"
         try:
             async with contextlib.AsyncExitStack() as held:
@@ -246,12 +257,15 @@ class CloudAPI:
             raise _error_for(what, response)
         return response
 
-    async def _call(self, method: str, path: str, *, extra_headers: dict[str, str] | None = None,
-                    **kwargs: Any) -> httpx.Response:  # fmt: skip
+    async def _call(
+        self, method: str, path: str, *, extra_headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
         for attempt in (1, 2):
             sid = self._sid or await self.login()
             try:
-                return await self._send(method, path, headers={"Cookie": f"sid={sid}", **(extra_headers or {})}, **kwargs)
+                return await self._send(
+                    method, path, headers={"Cookie": f"sid={sid}", **(extra_headers or {})}, **kwargs
+                )
             except Unauthorized:
                 if attempt == 2:
                     raise
@@ -281,11 +295,14 @@ class CloudAPI:
                 sid = str(body["sid"])
                 user = body.get("userInfo") or {}
                 self.login_info = LoginInfo(
-                    username=str(user["username"]), name=str(user.get("name") or ""),
+                    username=str(user["username"]),
+                    name=str(user.get("name") or ""),
                     expires_at=_parse_time(body.get("expiredAt")),
-                )  # fmt: skip
+                )
             except (KeyError, TypeError) as exc:
-                raise TransportError("POST /login/api_key", f"unexpected answer: missing {exc}", maybe_committed=False) from exc
+                raise TransportError(
+                    "POST /login/api_key", f"unexpected answer: missing {exc}", maybe_committed=False
+                ) from exc
             self._sid = sid
             self.logins += 1
             return sid
@@ -325,11 +342,27 @@ class CloudAPI:
             raise Rejected(f"GET /project/{workspace}/{name}", 404, "404", "project missing right after creation", "")
         return project
 
-    async def create_experiment(self, workspace: str, project: str, *, cuid: str, name: str, created_at_ms: int,
-                                color: str, description: str = "", tags: list[str] | None = None,
-                                job_type: str = "", group: str = "") -> Experiment:  # fmt: skip
+    async def create_experiment(
+        self,
+        workspace: str,
+        project: str,
+        *,
+        cuid: str,
+        name: str,
+        created_at_ms: int,
+        color: str,
+        description: str = "",
+        tags: list[str] | None = None,
+        job_type: str = "",
+        group: str = "",
+    ) -> Experiment:
         """Create the experiment with the run id as cuid; 200 means it exists (idempotent resume)."""
-        body: dict[str, Any] = {"name": name, "createdAt": iso_utc(created_at_ms), "colors": [color, color], "cuid": cuid}
+        body: dict[str, Any] = {
+            "name": name,
+            "createdAt": iso_utc(created_at_ms),
+            "colors": [color, color],
+            "cuid": cuid,
+        }
         if description:
             body["description"] = description
         if tags:
@@ -341,11 +374,15 @@ class CloudAPI:
         response = await self._call("POST", f"/project/{workspace}/{project}/experiment", json_body=body)
         data = self._json(response, "POST experiment")
         return Experiment(
-            cuid=str(data.get("cuid") or cuid), name=str(data.get("name") or name),
-            created=response.status_code == 201, slug=data.get("slug"),
-        )  # fmt: skip
+            cuid=str(data.get("cuid") or cuid),
+            name=str(data.get("name") or name),
+            created=response.status_code == 201,
+            slug=data.get("slug"),
+        )
 
-    async def summaries(self, project_cuid: str, experiment_cuid: str, created_at_ms: int | None = None) -> dict[str, dict[str, int]]:
+    async def summaries(
+        self, project_cuid: str, experiment_cuid: str, created_at_ms: int | None = None
+    ) -> dict[str, dict[str, int]]:
         """The server's last step per key: {"scalar": {key: step}, "media": {...}, "log": {key: step}}.
 
         `created_at_ms`: the experiment's creation time; the SDK sends it (in seconds) as the
@@ -364,19 +401,30 @@ class CloudAPI:
         return out
 
     async def heartbeat(self, experiment_cuid: str) -> None:
-        await self._call("POST", f"/house/experiments/{experiment_cuid}/heartbeat", json_body={"flagId": "123456"})  # the SDK sends this constant
+        await self._call(
+            "POST", f"/house/experiments/{experiment_cuid}/heartbeat", json_body={"flagId": "123456"}
+        )  # the SDK sends this constant
 
-    async def put_profile(self, workspace: str, project: str, experiment_cuid: str,
-                          kind: Literal["config", "metadata", "requirements", "conda"], value: Any) -> None:  # fmt: skip
-        await self._call("PUT", f"/project/{workspace}/{project}/runs/{experiment_cuid}/profile", json_body={kind: value})
+    async def put_profile(
+        self,
+        workspace: str,
+        project: str,
+        experiment_cuid: str,
+        kind: Literal["config", "metadata", "requirements", "conda"],
+        value: Any,
+    ) -> None:
+        await self._call(
+            "PUT", f"/project/{workspace}/{project}/runs/{experiment_cuid}/profile", json_body={kind: value}
+        )
 
     async def post_series(self, workspace: str, project: str, series: list[dict[str, Any]]) -> None:
         for start in range(0, len(series), MAX_SERIES_PER_CALL):
             chunk = series[start : start + MAX_SERIES_PER_CALL]
             await self._call("POST", f"/projects/{workspace}/{project}/series", json_body={"series": chunk})
 
-    async def post_metrics(self, kind: Literal["scalar", "media", "log"], project_cuid: str, experiment_cuid: str,
-                           items: list[str]) -> None:  # fmt: skip
+    async def post_metrics(
+        self, kind: Literal["scalar", "media", "log"], project_cuid: str, experiment_cuid: str, items: list[str]
+    ) -> None:
         """POST /house/metrics with items already encoded as JSON objects (at most 10,000).
 
         The forwarder encodes each scalar with one f-string, several times faster than building
@@ -389,11 +437,18 @@ class CloudAPI:
         await self._call("POST", "/house/metrics", content=body, extra_headers={"Content-Type": "application/json"})
 
     async def presign(self, experiment_cuid: str, paths: list[str]) -> list[str]:
-        response = await self._call("POST", "/resources/presigned/put", json_body={"experimentId": experiment_cuid, "paths": paths})
+        response = await self._call(
+            "POST", "/resources/presigned/put", json_body={"experimentId": experiment_cuid, "paths": paths}
+        )
         urls = (self._json(response, "POST presigned") or {}).get("urls")
         if not isinstance(urls, list) or len(urls) != len(paths):
-            raise Rejected("POST /resources/presigned/put", 200, "invalid_presigned_response",
-                           f"expected {len(paths)} urls", response.headers.get("traceid", ""))  # fmt: skip
+            raise Rejected(
+                "POST /resources/presigned/put",
+                200,
+                "invalid_presigned_response",
+                f"expected {len(paths)} urls",
+                response.headers.get("traceid", ""),
+            )
         return [str(u) for u in urls]
 
     async def prepare_files(self, experiment_cuid: str, files: list[dict[str, Any]]) -> list[str]:
@@ -401,8 +456,13 @@ class CloudAPI:
         response = await self._call("POST", f"/experiment/{experiment_cuid}/files/prepare", json_body={"files": files})
         urls = (self._json(response, "POST files/prepare") or {}).get("urls")
         if not isinstance(urls, list) or len(urls) != len(files):
-            raise Rejected("POST files/prepare", 200, "invalid_presigned_response",
-                           f"expected {len(files)} urls", response.headers.get("traceid", ""))  # fmt: skip
+            raise Rejected(
+                "POST files/prepare",
+                200,
+                "invalid_presigned_response",
+                f"expected {len(files)} urls",
+                response.headers.get("traceid", ""),
+            )
         return [str(u) for u in urls]
 
     async def complete_files(self, experiment_cuid: str, files: list[dict[str, Any]]) -> None:
@@ -413,8 +473,14 @@ class CloudAPI:
         """PUT the bytes to a presigned URL (object storage: no sid cookie)."""
         await self._send("PUT", "presigned object", url=url, content=data, headers={"Content-Type": content_type})
 
-    async def set_state(self, workspace: str, project: str, experiment_cuid: str,
-                        state: Literal["FINISHED", "CRASHED", "ABORTED"], finished_at_ms: int) -> None:  # fmt: skip
+    async def set_state(
+        self,
+        workspace: str,
+        project: str,
+        experiment_cuid: str,
+        state: Literal["FINISHED", "CRASHED", "ABORTED"],
+        finished_at_ms: int,
+    ) -> None:
         body = {"state": state, "finishedAt": iso_utc(finished_at_ms), "from": "sdk"}
         await self._call("PUT", f"/project/{workspace}/{project}/runs/{experiment_cuid}/state", json_body=body)
 

@@ -47,9 +47,9 @@ from typing import Any
 import httpx
 
 from swanlabd.format import backup
+from swanlabd.local.credentials import resolve_hosts
 from swanlabd.upload import cloudapi, uploadstate
 from swanlabd.upload.cloudapi import CloudAPI, CloudError, RateLimited, Rejected, Unauthorized
-from swanlabd.local.credentials import resolve_hosts
 from swanlabd.upload.uploadstate import LaneCursor, Rejection, UploadState
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2
@@ -70,9 +70,23 @@ MULTIPART_BYTES = 100 * 1024 * 1024
 PROFILE_KINDS = {"config", "metadata", "requirements"}
 # The SDK's preset experiment colours, picked by the project's experiment count.
 PRESET_COLORS = (
-    "#528d59", "#587ad2", "#c24d46", "#9cbe5d", "#6ebad3", "#dfb142", "#6d4ba4", "#8cc5b7",
-    "#892d58", "#40877c", "#d0703c", "#d47694", "#e3b292", "#b15fbb", "#905f4a", "#989fa3",
-)  # fmt: skip
+    "#528d59",
+    "#587ad2",
+    "#c24d46",
+    "#9cbe5d",
+    "#6ebad3",
+    "#dfb142",
+    "#6d4ba4",
+    "#8cc5b7",
+    "#892d58",
+    "#40877c",
+    "#d0703c",
+    "#d47694",
+    "#e3b292",
+    "#b15fbb",
+    "#905f4a",
+    "#989fa3",
+)
 SYSTEM_PREFIX = "__swanlab__."
 STATE_NAMES = {pb.FINISHED: "FINISHED", pb.CRASHED: "CRASHED", pb.ABORTED: "ABORTED"}
 
@@ -226,8 +240,12 @@ class RunUploader:
 
     async def run(self) -> None:
         try:
-            if self.st.complete and self.st.uploaded_bytes >= self._file_size() and self._run_state() != "RUNNING" \
-                    and self._target_host() == self.st.api_host:  # fmt: skip
+            if (
+                self.st.complete
+                and self.st.uploaded_bytes >= self._file_size()
+                and self._run_state() != "RUNNING"
+                and self._target_host() == self.st.api_host
+            ):
                 self.complete = True  # uploaded there before and nothing new since: not one request
                 return
             self.st.complete = False
@@ -250,7 +268,9 @@ class RunUploader:
             raise MissingCredentials(self.run_id)
         api_host, web_host = resolve_hosts(cloud.get("api_host") or None, cloud.get("web_host") or None)
         if self.st.api_host and self.st.api_host != api_host:
-            log.info("run %s: uploading to %s now (was %s): starting over there", self.run_id, api_host, self.st.api_host)
+            log.info(
+                "run %s: uploading to %s now (was %s): starting over there", self.run_id, api_host, self.st.api_host
+            )
             self.st = UploadState(run_id=self.run_id, keys=self.st.keys)
         self.st.api_host, self.st.web_host = api_host, web_host
         if self.api is None or self.api.api_host != api_host:
@@ -282,7 +302,14 @@ class RunUploader:
         else:
             await self._refresh_summary()
         self.save(json_too=True)
-        log.info("run %s: uploading to %s as %s/%s/%s", self.run_id, api_host, project.username, project.name, experiment.cuid)
+        log.info(
+            "run %s: uploading to %s as %s/%s/%s",
+            self.run_id,
+            api_host,
+            project.username,
+            project.name,
+            experiment.cuid,
+        )
 
     def _read_run_start(self) -> pb.RunStart:
         for rec, _ in backup.read_records(self.path, 0):
@@ -343,10 +370,12 @@ class RunUploader:
 
     async def _lane(self, lane: str) -> None:
         steps: dict[str, Callable[[], Awaitable[bool]]] = {
-            "profile": self._profile_step, "console": self._console_step, "media": self._media_step,
+            "profile": self._profile_step,
+            "console": self._console_step,
+            "media": self._media_step,
             "files": self._files_step,
             **{name: functools.partial(self._scalar_step, name, i) for i, name in enumerate(SCALAR)},
-        }  # fmt: skip
+        }
         step = steps[lane]
         while True:
             full = await self._retry(lane, step)
@@ -448,11 +477,21 @@ class RunUploader:
 
     def _reject(self, lane: str, exc: Rejected | OSError, batch: _Batch, what: str) -> None:
         if isinstance(exc, Rejected):
-            rejection = Rejection(lane, what, exc.status, exc.code, exc.server_message, exc.traceid,
-                                  batch.seqs, len(batch.items), int(time.time() * 1000))  # fmt: skip
+            rejection = Rejection(
+                lane,
+                what,
+                exc.status,
+                exc.code,
+                exc.server_message,
+                exc.traceid,
+                batch.seqs,
+                len(batch.items),
+                int(time.time() * 1000),
+            )
         else:
-            rejection = Rejection(lane, what, 0, type(exc).__name__, str(exc), "", batch.seqs, len(batch.items),
-                                  int(time.time() * 1000))  # fmt: skip
+            rejection = Rejection(
+                lane, what, 0, type(exc).__name__, str(exc), "", batch.seqs, len(batch.items), int(time.time() * 1000)
+            )
         self.st.add_rejection(rejection)
         log.error("run %s: %s", self.run_id, rejection.summary())
 
@@ -508,8 +547,7 @@ class RunUploader:
                     await self._columns(lane, batch)
                 pid, eid = self.st.project_cuid, self.st.experiment_cuid
                 items = batch.items if kind == "scalar" else [json.dumps(i, ensure_ascii=False) for i in batch.items]
-                await self._send(lane, batch, f"{kind} metrics",
-                                 lambda: self.api.post_metrics(kind, pid, eid, items))  # type: ignore[union-attr]  # fmt: skip
+                await self._send(lane, batch, f"{kind} metrics", lambda: self.api.post_metrics(kind, pid, eid, items))  # type: ignore[union-attr]
             except _Shrink:
                 return True
         self._commit(lane, batch, kind)
@@ -571,8 +609,20 @@ class RunUploader:
                         cut = mine[room] if room < len(mine) else None  # the first item that does not fit
                         mine, mine_kids, mine_steps = mine[:room], mine_kids[:room], mine_steps[:room]
                         if mine:
-                            self._encode(batch, rec, kind, table, wnames, wjsons, times, mine, mine_kids, mine_steps,
-                                         mine_ms[:room] if mine_ms else None, rows.values)  # fmt: skip
+                            self._encode(
+                                batch,
+                                rec,
+                                kind,
+                                table,
+                                wnames,
+                                wjsons,
+                                times,
+                                mine,
+                                mine_kids,
+                                mine_steps,
+                                mine_ms[:room] if mine_ms else None,
+                                rows.values,
+                            )
                         if cut is not None:
                             batch.full = True
                             batch.cursor = LaneCursor(start, batch.cursor.seq, 0, cut)
@@ -606,9 +656,20 @@ class RunUploader:
         return batch
 
     @staticmethod
-    def _encode(batch: _Batch, rec: pb.Record, kind: str, table: dict[int, tuple[str, int, str]], wnames: dict[int, str],
-                wjsons: dict[int, str], times: dict[int, str], mine: list[int], mine_kids: list[int],
-                mine_steps: list[int], mine_ms: list[int] | None, values: Any) -> None:  # fmt: skip
+    def _encode(
+        batch: _Batch,
+        rec: pb.Record,
+        kind: str,
+        table: dict[int, tuple[str, int, str]],
+        wnames: dict[int, str],
+        wjsons: dict[int, str],
+        times: dict[int, str],
+        mine: list[int],
+        mine_kids: list[int],
+        mine_steps: list[int],
+        mine_ms: list[int] | None,
+        values: Any,
+    ) -> None:
         """Append the items `mine` of one record, all of them new points, column by column."""
         keys, steps = batch.keys, batch.steps
         for kid in set(mine_kids):
@@ -657,12 +718,14 @@ class RunUploader:
                         batch.full = True
                         batch.cursor = LaneCursor(start, batch.cursor.seq, record_epoch)
                         return batch
-                    batch.items.append({
-                        "level": "ERROR" if line.stream == pb.STDERR else "INFO",
-                        "epoch": epoch,
-                        "message": line.text,
-                        "create_time": cloudapi.iso_utc(line.time_ms or rec.time_ms),
-                    })  # fmt: skip
+                    batch.items.append(
+                        {
+                            "level": "ERROR" if line.stream == pb.STDERR else "INFO",
+                            "epoch": epoch,
+                            "message": line.text,
+                            "create_time": cloudapi.iso_utc(line.time_ms or rec.time_ms),
+                        }
+                    )
                     batch.steps[""] = epoch
                     batch.seqs = (batch.seqs[0] if batch.seqs else rec.seq, rec.seq)
             batch.cursor = LaneCursor(end, rec.seq, epoch)
@@ -680,21 +743,30 @@ class RunUploader:
         if refs:
             try:
                 await self._columns("media", batch)
-                ok = await self._send("media", batch, "media upload URLs",
-                                      lambda: self._put_media([r[2] for r in refs]))  # fmt: skip
+                ok = await self._send(
+                    "media", batch, "media upload URLs", lambda: self._put_media([r[2] for r in refs])
+                )
                 if ok:
                     metrics: dict[tuple[str, int], dict[str, Any]] = {}
                     for name, step, path, caption, t_ms in refs:
-                        entry = metrics.setdefault((name, step), {
-                            "key": name, "index": step, "data": [], "more": [], "create_time": cloudapi.iso_utc(t_ms),
-                        })  # fmt: skip
+                        entry = metrics.setdefault(
+                            (name, step),
+                            {
+                                "key": name,
+                                "index": step,
+                                "data": [],
+                                "more": [],
+                                "create_time": cloudapi.iso_utc(t_ms),
+                            },
+                        )
                         entry["data"].append(path)
                         entry["more"].append({"caption": caption} if caption else {})
                     batch.items = list(metrics.values())
                     pid, eid = self.st.project_cuid, self.st.experiment_cuid
                     items = [json.dumps(m) for m in batch.items]
-                    await self._send("media", batch, "media metrics",
-                                     lambda: self.api.post_metrics("media", pid, eid, items))  # type: ignore[union-attr]  # fmt: skip
+                    await self._send(
+                        "media", batch, "media metrics", lambda: self.api.post_metrics("media", pid, eid, items)
+                    )  # type: ignore[union-attr]
             except _Shrink:
                 return True
             except OSError as exc:
@@ -767,8 +839,13 @@ class RunUploader:
         data = await asyncio.to_thread((self.run_dir / saved.path).read_bytes)
         name = saved.path.removeprefix("files/")
         if len(data) >= MULTIPART_BYTES:
-            raise Rejected("POST files/prepare", 413, "too_large",
-                           f"{name}: {len(data)} bytes needs a multipart upload, not supported yet", "")  # fmt: skip
+            raise Rejected(
+                "POST files/prepare",
+                413,
+                "too_large",
+                f"{name}: {len(data)} bytes needs a multipart upload, not supported yet",
+                "",
+            )
         mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
         entry = {"path": name, "size": len(data), "md5": hashlib.md5(data).hexdigest(), "mimeType": mime}
         (url,) = await self.api.prepare_files(self.st.experiment_cuid, [entry])
@@ -791,8 +868,12 @@ class RunUploader:
             batch.items = [found]
             ws, proj, eid = self.st.workspace, self.st.project, self.st.experiment_cuid
             for kind, value in _profile_parts(found):
-                await self._send("profile", batch, f"profile {kind}",
-                                 lambda k=kind, v=value: self.api.put_profile(ws, proj, eid, k, v))  # type: ignore[union-attr]  # fmt: skip
+                await self._send(
+                    "profile",
+                    batch,
+                    f"profile {kind}",
+                    lambda k=kind, v=value: self.api.put_profile(ws, proj, eid, k, v),
+                )  # type: ignore[union-attr]
         self._commit("profile", batch, None)
         return found is not None
 
@@ -844,10 +925,19 @@ class _LossReporter:
         if offset in self.uploader._reported_losses:
             return
         self.uploader._reported_losses.add(offset)
-        self.uploader.st.add_rejection(Rejection(
-            "backup", "read", 0, "damaged", f"{nbytes} bytes at offset {offset} lost in the backup file: {reason}",
-            "", seqs, 0, int(time.time() * 1000),
-        ))  # fmt: skip
+        self.uploader.st.add_rejection(
+            Rejection(
+                "backup",
+                "read",
+                0,
+                "damaged",
+                f"{nbytes} bytes at offset {offset} lost in the backup file: {reason}",
+                "",
+                seqs,
+                0,
+                int(time.time() * 1000),
+            )
+        )
 
 
 def _profile_parts(rec: pb.Record) -> list[tuple[str, Any]]:
@@ -887,9 +977,20 @@ class Forwarder:
     `upload_info(run_id)` feeds status and ls. Which runs are on survives restarts (`fwd/on/`).
     """
 
-    def __init__(self, config: Any, state: Any, *, runstore: Any = None, max_inflight: int = 8, per_run_inflight: int = 4,
-                 retry: RetryPolicy | None = None, heartbeat_s: float = 600.0, poll_s: float = 2.0,
-                 linger_s: float = 0.1, timeout: httpx.Timeout = cloudapi.DEFAULT_TIMEOUT) -> None:  # fmt: skip
+    def __init__(
+        self,
+        config: Any,
+        state: Any,
+        *,
+        runstore: Any = None,
+        max_inflight: int = 8,
+        per_run_inflight: int = 4,
+        retry: RetryPolicy | None = None,
+        heartbeat_s: float = 600.0,
+        poll_s: float = 2.0,
+        linger_s: float = 0.1,
+        timeout: httpx.Timeout = cloudapi.DEFAULT_TIMEOUT,
+    ) -> None:
         self.config = config
         self.state = state
         self.runstore = runstore
@@ -941,7 +1042,9 @@ class Forwarder:
         """storage.events.RunEvents: the run left RUNNING."""
         self.appended(run_id)
 
-    def enable(self, run_id: str, *, cloud: dict[str, str] | None = None, project: str = "", workspace: str = "") -> None:
+    def enable(
+        self, run_id: str, *, cloud: dict[str, str] | None = None, project: str = "", workspace: str = ""
+    ) -> None:
         """Forward this run (now and after restarts) until it is uploaded.
 
         `cloud`: the caller's credentials (`swanlabctl sync`). A run recorded in cloud mode keeps
@@ -970,7 +1073,9 @@ class Forwarder:
             return 0, False, "", ""
         return st.uploaded_bytes, False, st.cloud_url(), st.last_rejection
 
-    async def sync(self, request: service_pb2.SyncRequest, run_ids: list[str]) -> AsyncIterator[service_pb2.SyncProgress]:
+    async def sync(
+        self, request: service_pb2.SyncRequest, run_ids: list[str]
+    ) -> AsyncIterator[service_pb2.SyncProgress]:
         """Switch runs on (every queued run if none named) and stream their progress.
 
         A run is done when everything the file held when sync began is on the server (and its
@@ -980,7 +1085,11 @@ class Forwarder:
         """
         cloud = None
         if request.cloud.api_key:
-            cloud = {"api_host": request.cloud.api_host, "web_host": request.cloud.web_host, "api_key": request.cloud.api_key}
+            cloud = {
+                "api_host": request.cloud.api_host,
+                "web_host": request.cloud.web_host,
+                "api_key": request.cloud.api_key,
+            }
         ids = run_ids or self.queued_runs()
         targets: dict[str, int] = {}
         for run_id in ids:
@@ -1009,17 +1118,28 @@ class Forwarder:
             st = self._stored(run_id)
             done_bytes = st.uploaded_bytes if st else 0
             return service_pb2.SyncProgress(
-                run_id=run_id, records_done=total_records if done_bytes >= target else 0, records_total=total_records,
-                bytes_done=done_bytes, bytes_total=target, done=done_bytes >= target,
+                run_id=run_id,
+                records_done=total_records if done_bytes >= target else 0,
+                records_total=total_records,
+                bytes_done=done_bytes,
+                bytes_total=target,
+                done=done_bytes >= target,
                 error=st.last_rejection if st else "",
-            )  # fmt: skip
+            )
         total_records = max(total_records, uploader.max_seq + 1)
         done_bytes = uploader.uploaded_bytes
-        done = uploader.complete or (uploader.caught_up(target) and (not uploader.st.finish_state or bool(uploader.st.finish_sent)))
+        done = uploader.complete or (
+            uploader.caught_up(target) and (not uploader.st.finish_state or bool(uploader.st.finish_sent))
+        )
         return service_pb2.SyncProgress(
-            run_id=run_id, records_done=total_records if done else uploader.uploaded_seq + 1, records_total=total_records,
-            bytes_done=min(done_bytes, target), bytes_total=target, done=done, error=uploader.error,
-        )  # fmt: skip
+            run_id=run_id,
+            records_done=total_records if done else uploader.uploaded_seq + 1,
+            records_total=total_records,
+            bytes_done=min(done_bytes, target),
+            bytes_total=target,
+            done=done,
+            error=uploader.error,
+        )
 
     def queued_runs(self) -> list[str]:
         """Runs `swanlabctl sync` flushes with no argument: cloud runs with a backlog, offline runs not uploaded."""

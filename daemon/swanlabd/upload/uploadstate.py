@@ -26,7 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["UPLOAD_STATE_FILENAME", "FORMAT_VERSION", "LaneCursor", "Rejection", "UploadState", "read_file", "write_file"]
+__all__ = [
+    "UPLOAD_STATE_FILENAME",
+    "FORMAT_VERSION",
+    "LaneCursor",
+    "Rejection",
+    "UploadState",
+    "read_file",
+    "write_file",
+]
 
 UPLOAD_STATE_FILENAME = "upload-state.json"
 FORMAT_VERSION = 1
