@@ -128,7 +128,7 @@ def run_verify(args: argparse.Namespace) -> int:
     if first is not None and first.WhichOneof("kind") == "header":
         h = first.header
         print(f"  header: run {h.run_id}, format {h.format_version}, {h.created_by}")
-    if last is not None:
+    if first is not None and last is not None:
         print(f"  records: {count} intact, seq {first.seq}..{last.seq}; last record: {_summary(last)}")
     lost_seqs = 0
     for item in losses.items:

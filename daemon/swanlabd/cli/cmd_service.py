@@ -24,7 +24,7 @@ SYSTEM_UNIT = "swanlabd@.service"
 SYSTEM_UNIT_DIR = Path("/etc/systemd/system")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     from swanlabd.service import config
 
     p = subparsers.add_parser("config", help="print the effective configuration (secrets masked)")
