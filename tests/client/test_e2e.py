@@ -1,4 +1,5 @@
-"""swanlab_client with a real swanlabd process: the issue's must-shows 1-4.
+"""swanlab_client with a real swanlabd process: the quickstart, a training process killed or
+stopped mid-run, eight at once, no daemon at all, a daemon gone for good, and the run's end state.
 
 Each test gets its own daemon paths (tests/helpers/daemon.py); scripts run as subprocesses with
 `daemon.env`, so they find that daemon (or auto-start one on those paths) and no other.
