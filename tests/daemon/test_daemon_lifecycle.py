@@ -18,11 +18,44 @@ from helpers.daemon import DaemonProcess
 from helpers.rawclient import client_seqs, finish, keys, kinds, read_backup, rows, run_summary, start_run, stream
 from helpers.waiting import wait_for
 from swanlabd.format import backup
+from swanlabd.service.daemon import CRASH_WATCH_INTERVAL_S
+from swanlabd.service.locks import socket_lock_path
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
 from swanlabd_pb import service_pb2_grpc as svc_grpc
 
 CRASH_BOUND_S = 5.0
+# A run that must stay RUNNING is watched over this many crash-watch ticks: the daemon had that
+# many chances to (wrongly) end it.
+TICKS_WATCHED = 3
+
+
+def holds_for(predicate, seconds: float, what: str, interval: float = 0.05) -> None:
+    """Check predicate() throughout `seconds` s: a claim that something does NOT happen needs a window."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert predicate(), f"{what}: stopped holding"
+        time.sleep(interval)
+    assert predicate(), f"{what}: stopped holding"
+
+
+def stays_running(stub, run_id: str) -> None:
+    holds_for(
+        lambda: run_summary(stub, run_id).state == pb.RUNNING,
+        TICKS_WATCHED * CRASH_WATCH_INTERVAL_S,
+        f"{run_id} RUNNING over {TICKS_WATCHED} crash-watch ticks",
+    )
+
+
+def blocked_on_the_state_db(d: DaemonProcess, pid: int) -> bool:
+    """The daemon `pid` has claimed its socket and tried to open the state DB the test holds.
+
+    It writes its pid into `<socket>.lock` just before it opens the DB, and LevelDB renames LOG
+    to LOG.old at every open attempt, the refused ones included.
+    """
+    lock = socket_lock_path(d.socket)
+    claimed = lock.exists() and lock.read_text().strip() == str(pid)
+    return claimed and (d.home / "state" / "LOG.old").exists()
 
 
 def sleeper() -> subprocess.Popen:
@@ -67,8 +100,7 @@ def test_crash_watch_marks_crashed_within_5s(daemon):
     try:
         run = start_run(stub, pid=proc.pid)
         stream(stub, run.run_id, 1, [[keys(1, {1: "x"})], rows(2, 3)])
-        time.sleep(1)
-        assert run_summary(stub, run.run_id).state == pb.RUNNING
+        stays_running(stub, run.run_id)
     finally:
         proc.kill()
     t0 = time.monotonic()
@@ -147,8 +179,7 @@ def test_socket_taken_between_a_daemons_check_and_its_bind_is_refused(daemon_pat
     daemon_paths.proc = first
     second = None
     try:
-        wait_for(daemon_paths.socket.parent.exists, 20, "first daemon checks its socket")
-        time.sleep(0.5)
+        wait_for(lambda: blocked_on_the_state_db(daemon_paths, first.pid), 20, "first daemon waits for the state DB")
         os.kill(first.pid, signal.SIGSTOP)  # between its socket check and its bind, for as long as we like
         second = subprocess.Popen(
             daemon_command(daemon_paths.socket, daemon_paths.root / "home2"),
@@ -332,8 +363,7 @@ def test_adopt_waits_while_the_client_still_writes(daemon_paths):
     try:
         daemon_paths.start()
         stub = daemon_paths.stub()
-        time.sleep(1.5)
-        assert run_summary(stub, "stillwriting").state == pb.RUNNING
+        stays_running(stub, "stillwriting")
         writer.append([pb.Record(writer=1, finish=pb.Finish(state=pb.FINISHED))])
     finally:
         writer.close()
@@ -346,7 +376,11 @@ def test_monitor_writes_system_rows_into_active_runs():
     with DaemonProcess(env={"SWANLABD_MONITOR_INTERVAL_S": "0.2"}) as d:
         stub = d.stub()
         run = start_run(stub)
-        time.sleep(1.5)
+
+        def system_records() -> int:
+            return sum(r.WhichOneof("kind") == "system" for r in read_backup(run.run_dir))
+
+        wait_for(lambda: system_records() >= 2, 30, "two monitor samples in the backup")
         finish(stub, run.run_id, 1, 0)
         records = read_backup(run.run_dir)
     system = [r for r in records if r.WhichOneof("kind") == "system"]
@@ -475,9 +509,11 @@ def test_daemon_waits_for_a_brief_holder_of_the_state_db(daemon_paths):
     (daemon_paths.home / "state").mkdir(parents=True)
     db = plyvel.DB(str(daemon_paths.home / "state"), create_if_missing=True)
     proc = daemon_paths.spawn()
-    time.sleep(1)
-    db.close()
     daemon_paths.proc = proc
+    try:
+        wait_for(lambda: blocked_on_the_state_db(daemon_paths, proc.pid), 20, "daemon refused by the state DB")
+    finally:
+        db.close()
     daemon_paths.wait_ready()
     assert daemon_paths.stub().Status(svc.StatusRequest(), timeout=5).pid == proc.pid
 
@@ -525,8 +561,7 @@ def test_run_held_by_its_client_at_restart_is_settled_when_the_client_exits(daem
     try:
         daemon.start()
         stub = daemon.stub()
-        time.sleep(1)
-        assert run_summary(stub, run.run_id).state == pb.RUNNING
+        stays_running(stub, run.run_id)
     finally:
         writer.close()
         proc.kill()

@@ -18,13 +18,9 @@ from pathlib import Path
 import pytest
 
 from helpers.daemon import DaemonProcess, socket_accepts
-
-swanlab_client = pytest.importorskip("swanlab_client")
-if not hasattr(swanlab_client, "init"):
-    pytest.skip("swanlab_client has no init() yet (client library not built)", allow_module_level=True)
-
-from swanlabd.format import backup  # noqa: E402
-from swanlabd_pb import records_pb2 as pb  # noqa: E402
+from helpers.waiting import wait_for
+from swanlabd.format import backup
+from swanlabd_pb import records_pb2 as pb
 
 CLIENTS = 8
 ROWS = 2000
@@ -61,8 +57,8 @@ def rows_by_run(run_dir: Path) -> tuple[str, list[float], list[int], int]:
         elif kind == "scalars":
             rows = record.scalars
             at = 0
-            for step, size in zip(rows.steps, rows.row_sizes):
-                for key_id, value in zip(rows.key_ids[at : at + size], rows.values[at : at + size]):
+            for step, size in zip(rows.steps, rows.row_sizes, strict=True):
+                for key_id, value in zip(rows.key_ids[at : at + size], rows.values[at : at + size], strict=True):
                     if keys[(record.writer, key_id)] == "value":
                         values.append(value)
                         steps.append(step)
@@ -90,11 +86,12 @@ def test_sigterm_while_eight_clients_stream_loses_and_doubles_nothing() -> None:
             )
             for i in range(CLIENTS)
         ]
-        deadline = time.monotonic() + 60
-        while not all(r.exists() for r in ready):
-            assert time.monotonic() < deadline, "clients did not start streaming"
+
+        def all_streaming() -> bool:
             assert all(c.poll() is None for c in clients), [c.communicate()[0] for c in clients if c.poll() is not None]
-            time.sleep(0.05)
+            return all(r.exists() for r in ready)
+
+        wait_for(all_streaming, 60, "every client logged a quarter of its rows")
 
         assert all(c.poll() is None for c in clients), "a client finished before the daemon was stopped"
         stopped_at = time.monotonic()

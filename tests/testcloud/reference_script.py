@@ -2,10 +2,13 @@
 
     python reference_script.py --client swanlab         # import swanlab (the official SDK)
     python reference_script.py --client swanlab_client  # import swanlab_client as swanlab
+    python reference_script.py --media none             # log no media (default: --media text)
 
 (or SWANLABD_REFERENCE_CLIENT=...). The cloud comes from the environment (SWANLAB_API_HOST,
 SWANLAB_WEB_HOST, SWANLAB_API_KEY). `expected()` is what the cloud must hold afterwards; the
 test imports this module for it, so the script and the expectations cannot drift apart.
+`--media text` calls `swanlab.Text` whatever the client: a client without it fails the
+script (AttributeError) instead of quietly logging less.
 Runs on Python >= 3.8 with nothing but the client installed (the official SDK's venv).
 """
 
@@ -13,11 +16,13 @@ import argparse
 import importlib
 import math
 import os
+import sys
 
 CONFIG = {"lr": 0.001, "batch_size": 32, "optimizer": {"name": "adam", "betas": [0.9, 0.999]}, "tag": "ref"}
-# Non-finite values go up as "nan" (swanlab-cloud-api.md), whatever their sign.
+# Non-finite values go up as "nan" (docs/cloud-api.md), whatever their sign.
 SPECIAL = {3: float("nan"), 4: float("inf"), 5: float("-inf")}
 CONSOLE_LINES = 5
+MEDIA = ("text", "none")
 TEXT_EVERY = 20
 
 
@@ -47,12 +52,15 @@ def expected(steps):
 
 
 def texts(steps):
-    """{step: (content, caption)} of the text media, logged where the client has `Text`."""
-    return {step: ("text at step %d" % step, "caption %d" % step) for step in range(0, steps, TEXT_EVERY)}
+    """{step: (content, caption)} of the text media that `--media text` logs."""
+    return {step: (f"text at step {step}", f"caption {step}") for step in range(0, steps, TEXT_EVERY)}
 
 
 def console_lines():
-    return ["reference line %d" % i for i in range(CONSOLE_LINES)]
+    """(stream, line) the script prints, in order: stdout lines and one stderr line between them."""
+    lines = [("stdout", f"reference line {i}") for i in range(CONSOLE_LINES)]
+    lines.insert(2, ("stderr", "reference warning line"))
+    return lines
 
 
 def main():
@@ -61,6 +69,7 @@ def main():
     parser.add_argument("--project", default="conformance")
     parser.add_argument("--name", default="reference")
     parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--media", choices=MEDIA, default="text")
     args = parser.parse_args()
     swanlab = importlib.import_module(args.client)
     swanlab.init(
@@ -70,9 +79,9 @@ def main():
         config=CONFIG,
         mode="cloud",
     )
-    for line in console_lines():
-        print(line, flush=True)
-    media = texts(args.steps) if hasattr(swanlab, "Text") else {}
+    for stream, line in console_lines():
+        print(line, file=sys.stderr if stream == "stderr" else sys.stdout, flush=True)
+    media = texts(args.steps) if args.media == "text" else {}
     for step, row in rows(args.steps):
         if step in media:
             content, caption = media[step]

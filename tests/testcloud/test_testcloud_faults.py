@@ -9,6 +9,7 @@ import httpx
 import pytest
 from cloudclient import USER, ApiClient
 
+from helpers.waiting import wait_for
 from swanlab_testcloud import CloudServer, FaultKind
 
 
@@ -99,9 +100,7 @@ def test_down_for_a_duration_comes_back_by_itself(api: ApiClient, cloud: CloudSe
     cloud.go_down(duration_s=0.3)
     with pytest.raises(httpx.ConnectError):
         api.login()
-    deadline = time.monotonic() + 10
-    while not cloud.is_up and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: cloud.is_up, 10, "the cloud back up by itself")
     assert api.login().status_code == 200
 
 
