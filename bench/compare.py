@@ -410,7 +410,7 @@ def workload_throughput(ctx: Context, system: str, rep: int) -> None:
 
 
 def workload_drain(ctx: Context, systems: Sequence[str]) -> None:
-    """Upload drain of a 1,000,000-scalar backlog: bench/bench_drain.py (FORWARDER helper's)."""
+    """Upload drain of a 1,000,000-scalar backlog: bench/bench_drain.py."""
     if not DRAIN.exists():
         ctx.notes.append("drain: skipped, bench/bench_drain.py does not exist yet")
         return

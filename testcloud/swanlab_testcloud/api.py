@@ -1,4 +1,4 @@
-"""The SwanLab cloud API subset (shared/swanlab-cloud-api.md), answered from the Store.
+"""The SwanLab cloud API subset (docs/cloud-api.md), answered from the Store.
 
 Knows nothing of sockets: `CloudApi.handle(Request) -> Reply`. Every way a client can get the
 protocol wrong raises `Rejected(..., error=True)`, which the HTTP layer records in the store's

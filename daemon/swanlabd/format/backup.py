@@ -5,7 +5,7 @@
     ├── StorageError        a write or fsync failed: nothing past it may be acked
     └── BackupFormatError   not a swanlabd backup, or a newer format version (also a ValueError)
 
-The file is the run's queue (design decision 3): `BackupWriter` appends Records (one write()
+The file is the run's queue (docs/backup-format.md): `BackupWriter` appends Records (one write()
 per `append`, so an append is in the page cache, "acked", when it returns), and any number of
 readers follow it with `read_records` from their own cursor. Each Record's payload is its
 serialized bytes plus a masked CRC32C of them, so fragments of different records that damage
@@ -57,7 +57,7 @@ class BackupLocked(BackupError):
 class StorageError(BackupError):
     """A write or fsync failed. After a failed fsync the writer refuses every later call:
     the kernel may have dropped the unwritten pages, so nothing written since the last good
-    fsync can be trusted to reach the disk (design decision 4)."""
+    fsync can be trusted to reach the disk."""
 
 
 class BackupFormatError(BackupError, ValueError):

@@ -4,7 +4,8 @@
     <socket>.lock               flocked from before the socket is checked until exit; holds the
                                 pid while the daemon runs (`swanlabctl status` names a silent one)
 
-The socket lives in a private (0700) directory that belongs to the user (design decision 1).
+The socket lives in a private (0700) directory that belongs to the user: only the
+user can connect, and the API key travels over it.
 """
 
 from __future__ import annotations
