@@ -3,7 +3,7 @@
     class Transport(Protocol):
         start(StartRunRequest) -> StartRunReply      create / attach (learn durable_client_seq)
         send(records) -> int                          one batch; returns durable_client_seq
-        finish(FinishRunRequest) -> int               Finish record + fsync (writer 1) or detach
+        finish(FinishRunRequest) -> int               Finish record + fsync (primary writer) or detach
         close()
 
 `GrpcTransport` talks to swanlabd over its Unix socket; this is the only module that imports
@@ -174,6 +174,11 @@ class FileTransport:
     batches with their writer and client_seq, then the Finish record. `swanlabd` adopts the
     folder at its next start (or `swanlabctl sync PATH`).
 
+    Only the run's primary writer ever writes the file itself: the process that called init(),
+    which is writer 1 or, for a resumed run, the new writer the daemon gave it (a forked child
+    gets no fallback, `DaemonConnector.fallback`). So finish() always writes the Finish record,
+    under this writer's id, as FinishRun does for the primary writer.
+
     Group commit as the daemon does it: a "swanlab-fsync" thread fsyncs the file every
     SYNC_INTERVAL_S while there are unsynced appends; finish() and close() fsync too. The
     BackupWriter is not thread-safe, so appends and fsyncs take `_lock`.
@@ -261,8 +266,7 @@ class FileTransport:
         try:
             self._stop.set()
             with self._lock:
-                if self._writer_id == 1:
-                    self._writer.append([pb.Record(time_ms=done.finish_time_ms, writer=1, finish=done)])
+                self._writer.append([pb.Record(time_ms=done.finish_time_ms, writer=self._writer_id, finish=done)])
                 self._writer.close()
         except backup.StorageError as exc:
             raise DaemonError(f"fallback file: {exc}") from exc
