@@ -29,7 +29,6 @@ import json
 import logging
 import os
 import signal
-import string
 import sys
 import threading
 import time
@@ -57,8 +56,6 @@ _logger = logging.getLogger("swanlab_client")
 
 MODES = ("cloud", "offline", "disabled")
 _MODE_ALIASES = {"online": "cloud", "local": "offline", "cloud-only": "cloud"}
-RUN_ID_ALPHABET = string.ascii_lowercase + string.digits
-RUN_ID_LENGTH = 21  # like SwanLab's experiment cuids (and swanlabd.storage.runstore.new_run_id)
 MAX_CACHED_KEY_TUPLES = 4096
 MAX_CONSOLE_LINE = 8192  # characters kept of one printed line
 _FINISH_STATES = {"success": "FINISHED", "finished": "FINISHED", "crashed": "CRASHED", "aborted": "ABORTED"}
@@ -529,11 +526,9 @@ def init(
     )
     tags = _validate.check_tags(tags)
     config_data = _load_config(config)
-    if id is not None and not (
-        isinstance(id, str) and id and len(id) <= 64 and all(c.isalnum() or c in "-_" for c in id)
-    ):
-        raise InvalidNameError(f"id must be 1-64 letters, digits, '-' or '_', got {id!r}")
-    run_id = id or new_run_id()
+    from swanlabd.local.runfolder import new_run_id  # not at module level: 10 ms more for `import swanlab_client`
+
+    run_id = _validate.check_run_id(id) if id is not None else new_run_id()
     resume_value = {True: "allow", False: "never", None: "allow" if id else "never"}.get(resume, resume)  # type: ignore[arg-type]
     if resume_value not in ("allow", "must", "never"):
         raise InvalidNameError(f"resume must be 'allow', 'must', 'never' or a bool, not {resume!r}")
@@ -632,11 +627,6 @@ def _load_config(value: Mapping[str, Any] | str | None) -> dict[str, Any]:
             raise InvalidNameError(f"config file {path} must hold a mapping, not {type(loaded).__name__}")
         return loaded
     raise InvalidNameError(f"config must be a dict or a path to a JSON/YAML file, not {type(value).__name__}")
-
-
-def new_run_id() -> str:
-    """21 random lowercase letters and digits (os.urandom; the modulo bias is irrelevant here)."""
-    return "".join(RUN_ID_ALPHABET[b % len(RUN_ID_ALPHABET)] for b in os.urandom(RUN_ID_LENGTH))
 
 
 def _start_request(**f: Any) -> Any:

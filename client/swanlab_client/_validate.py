@@ -141,6 +141,19 @@ def check_experiment_name(name: object) -> str:
     return name
 
 
+def check_run_id(run_id: object) -> str:
+    """init(id=...): the daemon's rule for run ids (swanlabd.local.runfolder), as InvalidNameError."""
+    from swanlabd.local.runfolder import check_run_id as check
+
+    if not isinstance(run_id, str):
+        raise InvalidNameError(f"id must be a str, not {type(run_id).__name__}")
+    try:
+        check(run_id)
+    except ValueError as exc:
+        raise InvalidNameError(str(exc)) from None
+    return run_id
+
+
 def check_tags(tags: object) -> list[str]:
     if tags is None:
         return []

@@ -7,7 +7,9 @@ renames it into place, so a folder is either whole or absent. The daemon (`RunSt
 and a client that reaches no daemon (`swanlab_client._transport.FileTransport`) both create
 folders here; the daemon adopts the client's later. They once had a copy each, which drifted.
 
-Blocking file work: the daemon calls `create` in a worker thread.
+Blocking file work: the daemon calls `create` in a worker thread. Light to import (stdlib
+only): the client's init() checks and makes run ids here; protobuf and the backup format load
+with the first RunStart or folder made.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ import shutil
 import string
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from swanlabd.format import backup
-from swanlabd_pb import records_pb2 as pb
-from swanlabd_pb import service_pb2 as svc
+if TYPE_CHECKING:
+    from swanlabd.format.backup import BackupWriter
+    from swanlabd_pb import records_pb2 as pb
+    from swanlabd_pb import service_pb2 as svc
 
 RUN_ID_ALPHABET = string.ascii_lowercase + string.digits
 RUN_ID_LENGTH = 21  # SwanLab experiment cuids are 21 lowercase alphanumerics
@@ -65,6 +69,8 @@ def find_run_folder(runs_dir: Path, run_id: str) -> Path | None:
 
 def new_run_start(request: svc.StartRunRequest, run_id: str) -> pb.RunStart:
     """The new run's RunStart record: the client's, with its run id, start time and pid filled in."""
+    from swanlabd_pb import records_pb2 as pb
+
     start = pb.RunStart()
     start.CopyFrom(request.start)
     start.run_id = run_id
@@ -73,7 +79,7 @@ def new_run_start(request: svc.StartRunRequest, run_id: str) -> pb.RunStart:
     return start
 
 
-def create(run_dir: Path, start: pb.RunStart, request: svc.StartRunRequest) -> backup.BackupWriter:
+def create(run_dir: Path, start: pb.RunStart, request: svc.StartRunRequest) -> BackupWriter:
     """Create the run folder `run_dir` (all or nothing) and return its backup, open for append.
 
     The folder is built under a temporary name (side files, then the backup with its header,
@@ -81,6 +87,9 @@ def create(run_dir: Path, start: pb.RunStart, request: svc.StartRunRequest) -> b
     `runs/` is fsynced so the new entry survives a power loss. Raises FolderInTheWay if
     `run_dir` exists and is not empty (it is never replaced), OSError or BackupError else.
     """
+    from swanlabd.format import backup
+    from swanlabd_pb import records_pb2 as pb
+
     t = int(time.time() * 1000)
     first = [
         pb.Record(time_ms=t, run_start=start),
