@@ -1,8 +1,10 @@
 """`login()` and `sync()`, with the official SDK's signatures (swanlab 0.10.3 `swanlab.login`, `swanlab.sync`).
 
 Light on purpose: importing this module costs nothing beyond the stdlib `swanlabd.local.credentials`;
-httpx (login check) and grpc (sync) are imported inside the calls. The upload itself is the
-daemon's (docs/forwarder.md): `sync()` hands it the runs and follows their progress.
+httpx (the key check, `swanlabd.local.cloudlogin`) and grpc (the Sync RPC, `swanlabd.local.control`)
+are imported inside the calls. `swanlabctl login` and `swanlabctl sync` use the same two modules.
+The upload itself is the daemon's (docs/forwarder.md): `sync()` hands it the runs and follows
+their progress.
 """
 
 from __future__ import annotations
@@ -40,14 +42,14 @@ def login(
     `relogin` is accepted for compatibility: every call checks the key again. The key is never
     printed or logged. Raises AuthenticationError if the server refuses it.
     """
-    from swanlabd.cli.cmd_sync import verify_key
+    from swanlabd.local import cloudlogin
 
     del relogin
     creds = credentials.resolve(api_key=api_key, api_host=host)
     if not creds.api_key:
         raise AuthenticationError("No API key provided and no stored API key found. Please provide an API key.")
     try:
-        verify_key(creds, timeout=timeout)
+        cloudlogin.verify_key(creds, timeout=timeout)
         if save:
             credentials.save_login(creds.api_key, creds.api_host, creds.web_host)
     except credentials.CredentialsError as exc:
@@ -74,12 +76,12 @@ def sync(
     daemon if none runs. Returns the run ids uploaded; raises SyncIncomplete naming the runs that
     are not (and why) when `wait` and something is left after `timeout`.
     """
-    from swanlabd.cli.cmd_sync import sync_runs
+    from swanlabd.local import control
 
     targets = [] if path is None else [path] if isinstance(path, (str, Path)) else list(path)
     paths = [str(Path(p).expanduser().resolve()) for p in targets]
     creds = credentials.resolve(api_key=api_key, api_host=host)
-    results = sync_runs(
+    results = control.sync_runs(
         paths=paths, creds=creds, project=project or "", workspace=workspace or "", wait=wait, timeout=timeout
     )
     if wait:
