@@ -169,7 +169,10 @@ class Run:
 
     def __repr__(self) -> str:
         state = "finished" if self._finished else "running"
-        return f"Run(run_id={self.run_id!r}, project={self.project!r}, experiment_name={self.experiment_name!r}, mode={self.mode!r}, {state})"
+        return (
+            f"Run(run_id={self.run_id!r}, project={self.project!r}, experiment_name={self.experiment_name!r}, "
+            f"mode={self.mode!r}, {state})"
+        )
 
     # -- public ------------------------------------------------------------------------------
 
@@ -349,8 +352,8 @@ class Run:
         # Loaded here, in the caller's thread: a fork() during an import in the sender thread
         # would leave the child a half-initialized module (grpc itself is the one exception,
         # see _transport._grpc).
-        from swanlab_client import _relay, _transport  # noqa: F401
-        from swanlabd.local import spawn  # noqa: F401
+        from swanlab_client import _relay, _transport  # noqa: F401 - imported to be loaded, not used here
+        from swanlabd.local import spawn  # noqa: F401 - imported to be loaded, not used here
 
         self.sender = Sender(
             queue=self._queue,
@@ -380,7 +383,7 @@ class Run:
             return
         from swanlabd_pb import records_pb2 as pb
 
-        sender.request_finish(pb.Finish(state=pb.RunState.Value(state), error=error or "", exit_code=exit_code))
+        sender.request_finish(pb.Finish(state=state, error=error or "", exit_code=exit_code))  # state: its name
         # The sender gives up by itself at finish_timeout_s; the margin covers one blocked call.
         if not sender.finished.wait(self.settings.finish_timeout_s + self.settings.ack_timeout_s):
             _logger.warning(
@@ -529,7 +532,8 @@ def init(
     from swanlabd.local.runfolder import new_run_id  # not at module level: 10 ms more for `import swanlab_client`
 
     run_id = _validate.check_run_id(id) if id is not None else new_run_id()
-    resume_value = {True: "allow", False: "never", None: "allow" if id else "never"}.get(resume, resume)  # type: ignore[arg-type]
+    by_bool = {True: "allow", False: "never", None: "allow" if id else "never"}
+    resume_value = resume if isinstance(resume, str) else by_bool.get(resume, resume)
     if resume_value not in ("allow", "must", "never"):
         raise InvalidNameError(f"resume must be 'allow', 'must', 'never' or a bool, not {resume!r}")
 
@@ -618,7 +622,8 @@ def _load_config(value: Mapping[str, Any] | str | None) -> dict[str, Any]:
         path = Path(value)
         text = path.read_text()
         if path.suffix in (".yaml", ".yml"):
-            import yaml  # only for a YAML config file; PyYAML is the user's dependency then
+            # Only for a YAML config file: PyYAML is then the user's dependency.
+            import yaml  # type: ignore[import-untyped]  # PyYAML ships no type information
 
             loaded = yaml.safe_load(text)
         else:
@@ -699,7 +704,7 @@ def _pip_freeze() -> str:
 
     lines = set()
     for dist in importlib.metadata.distributions():
-        name = dist.metadata.get("Name")
+        name = dist.metadata.get("Name")  # type: ignore[attr-defined]  # an email Message: has get(), unlike the protocol
         if name:
             lines.add(f"{name}=={dist.version}")
     return "\n".join(sorted(lines, key=str.lower)) + "\n"

@@ -191,10 +191,10 @@ class _View:
         self.progress.start()
 
     def update(self, p: RunProgress) -> None:
-        fields = {"records": f"{p.records_done}/{p.records_total} records", "note": p.error[:80]}
+        records, note, total = f"{p.records_done}/{p.records_total} records", p.error[:80], max(p.bytes_total, 1)
         if p.run_id not in self.tasks:
-            self.tasks[p.run_id] = self.progress.add_task(p.run_id, total=max(p.bytes_total, 1), **fields)
-        self.progress.update(self.tasks[p.run_id], completed=p.bytes_done, total=max(p.bytes_total, 1), **fields)
+            self.tasks[p.run_id] = self.progress.add_task(p.run_id, total=total, records=records, note=note)
+        self.progress.update(self.tasks[p.run_id], completed=p.bytes_done, total=total, records=records, note=note)
 
     def close(self) -> None:
         self.progress.stop()
