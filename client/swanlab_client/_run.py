@@ -186,7 +186,8 @@ class Run:
 
     @property
     def writer(self) -> int:
-        """This process's writer id in the run (1 for the process that called init())."""
+        """This process's writer id in the run (1 for the process that called init(), unless it resumed
+        a run: then the new writer id the daemon gave it)."""
         return self.sender.writer if self.sender is not None else 0
 
     @property
@@ -383,7 +384,8 @@ class Run:
             return
         from swanlabd_pb import records_pb2 as pb
 
-        sender.request_finish(pb.Finish(state=state, error=error or "", exit_code=exit_code))  # state: its name
+        # `state` is the RunState's name, which an enum field takes as it takes the number.
+        sender.request_finish(pb.Finish(state=state, error=error or "", exit_code=exit_code))
         # The sender gives up by itself at finish_timeout_s; the margin covers one blocked call.
         if not sender.finished.wait(self.settings.finish_timeout_s + self.settings.ack_timeout_s):
             _logger.warning(

@@ -9,9 +9,9 @@
 `GrpcTransport` talks to swanlabd over its Unix socket; this is the only module that imports
 grpc (`_errors.map_rpc_errors` only catches its errors), and only once a GrpcTransport is
 made: in the sender thread after init(), never at `import swanlab_client`. `FileTransport`
-writes the run folder itself (swanlabd.local.runfolder, as the daemon does) when no daemon can be
-reached or started (contracts.md protocol step 5; a daemon adopts the folder later). A forked child talks through
-`_relay.RelayTransport` instead (see _relay.py for why).
+writes the run folder itself (swanlabd.local.runfolder, as the daemon does) when no daemon can
+be reached or started (contracts.md protocol step 5; a daemon adopts the folder later). A
+forked child talks through `_relay.RelayTransport` instead (see _relay.py for why).
 
 Every failure surfaces as a `DaemonError` (translated in `_errors.map_rpc_errors`); the sender
 treats any of them as "this connection is gone".
