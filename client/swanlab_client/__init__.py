@@ -14,6 +14,7 @@ Importing this package loads no gRPC, protobuf, NumPy or torch: init() loads wha
 """
 
 from swanlab_client._errors import (
+    AuthenticationError,
     DaemonError,
     DaemonInternalError,
     DaemonRejectedError,
@@ -22,16 +23,19 @@ from swanlab_client._errors import (
     InvalidKeyError,
     InvalidNameError,
     InvalidValueError,
+    LoginError,
     LoginRequiredError,
     NotInitializedError,
     RPCStatusCode,
     RunFinishedError,
     SwanlabClientError,
+    SyncError,
+    SyncIncomplete,
     UsageError,
 )
 from swanlab_client._run import Config, Run, config, finish, init, log
 from swanlab_client._settings import Settings
-from swanlab_client._sync import AuthenticationError, SyncIncomplete, login, sync
+from swanlab_client._sync import login, sync
 
 __version__ = "0.1.0"
 
@@ -46,6 +50,7 @@ __all__ = [
     "InvalidKeyError",
     "InvalidNameError",
     "InvalidValueError",
+    "LoginError",
     "LoginRequiredError",
     "NotInitializedError",
     "RPCStatusCode",
@@ -53,6 +58,7 @@ __all__ = [
     "RunFinishedError",
     "Settings",
     "SwanlabClientError",
+    "SyncError",
     "SyncIncomplete",
     "UsageError",
     "config",

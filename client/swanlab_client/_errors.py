@@ -8,6 +8,10 @@
     ├── InvalidValueError (TypeError)   a value that is not a number (the message names the key)
     ├── InvalidNameError (ValueError)   a bad project / experiment name, mode or init() argument
     ├── LoginRequiredError (RuntimeError)  mode="cloud" with no API key anywhere
+    ├── LoginError (RuntimeError)       login() failed: a bad host, or the key could not be saved
+    │   └── AuthenticationError         login(): no key found, or the server refused it or could not be asked
+    ├── SyncError (RuntimeError)        sync(): no daemon reachable or startable, or it refused the request
+    │   └── SyncIncomplete              sync() returned before every run was on the server (carries .runs)
     └── DaemonError                     what the daemon or its socket did (carries .code)
         ├── DaemonUnavailableError      nothing answers on the socket, or it went away
         ├── DaemonTimeoutError          the daemon did not answer in time
@@ -17,8 +21,8 @@
 What a training script can see: the usage and validation errors, raised at the call that made
 them (init, log, finish). Daemon trouble never leaves log(), init() or finish(): the client
 warns once, reconnects, starts a daemon, or writes the run folder itself (design decision 7).
-login() and sync() (_sync.py) raise their own AuthenticationError and SyncIncomplete, both
-RuntimeErrors, as the official SDK's do.
+login() raises only LoginError (AuthenticationError, the official SDK's name, for the key
+itself), sync() only SyncError; _sync.py translates what swanlabd.local raises into them.
 
 gRPC is not imported here: `map_rpc_errors` imports it when first used, which is never before
 init() has loaded the transport.
@@ -99,6 +103,28 @@ class InvalidNameError(SwanlabClientError, ValueError):
 
 class LoginRequiredError(SwanlabClientError, RuntimeError):
     """mode="cloud" and no API key was found."""
+
+
+class LoginError(SwanlabClientError, RuntimeError):
+    """login() failed: the host is not usable, or the checked key could not be saved (netrc)."""
+
+
+class AuthenticationError(LoginError):
+    """No API key was given or found, or the server refused it or could not be asked (as the SDK's
+    `AuthenticationError`)."""
+
+
+class SyncError(SwanlabClientError, RuntimeError):
+    """sync() could not hand the runs to a daemon: none answers and none could be started, or it
+    refused the request (an unknown run id, a folder it cannot adopt), or a host is not usable."""
+
+
+class SyncIncomplete(SyncError):
+    """sync() returned before every run was on the server; `.runs` maps run id -> reason."""
+
+    def __init__(self, runs: dict[str, str]) -> None:
+        self.runs = runs
+        super().__init__("not uploaded: " + "; ".join(f"{run}: {why}" for run, why in runs.items()))
 
 
 class DaemonError(SwanlabClientError):

@@ -31,17 +31,22 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, TYPE_CHECKING, TypeVar
 
 from swanlab_client._errors import DaemonError, DaemonTimeoutError, DaemonUnavailableError, RPCStatusCode, error_class
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
 
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
+
+_Reply = TypeVar("_Reply", svc.StartRunReply, svc.StreamReply, svc.FinishRunReply)
+
 _HEADER = struct.Struct(">IB")
 RELAY_START_TIMEOUT_S = 30.0
 
 
-def write_frame(out: BinaryIO, kind: bytes, payload: bytes) -> None:
+def write_frame(out: IO[bytes], kind: bytes, payload: bytes) -> None:
     out.write(_HEADER.pack(len(payload), kind[0]) + payload)
     out.flush()
 
@@ -79,7 +84,7 @@ class RelayTransport:
             close_fds=True,
         )
 
-    def _call(self, kind: bytes, message, reply_type, timeout: float):  # noqa: ANN001
+    def _call(self, kind: bytes, message: Message, reply_type: type[_Reply], timeout: float) -> _Reply:
         assert self._proc.stdin is not None and self._proc.stdout is not None
         try:
             write_frame(self._proc.stdin, kind, message.SerializeToString())
@@ -127,6 +132,7 @@ def main(argv: list[str]) -> int:
                 kind, payload = read_frame(stdin)
             except DaemonUnavailableError:
                 return 0  # the child closed the pipe (finished, or died)
+            reply: Message
             try:
                 if kind == b"S":
                     reply = transport.start(svc.StartRunRequest.FromString(payload))

@@ -29,7 +29,6 @@ import json
 import logging
 import os
 import signal
-import string
 import sys
 import threading
 import time
@@ -57,8 +56,6 @@ _logger = logging.getLogger("swanlab_client")
 
 MODES = ("cloud", "offline", "disabled")
 _MODE_ALIASES = {"online": "cloud", "local": "offline", "cloud-only": "cloud"}
-RUN_ID_ALPHABET = string.ascii_lowercase + string.digits
-RUN_ID_LENGTH = 21  # like SwanLab's experiment cuids (and swanlabd.storage.runstore.new_run_id)
 MAX_CACHED_KEY_TUPLES = 4096
 MAX_CONSOLE_LINE = 8192  # characters kept of one printed line
 _FINISH_STATES = {"success": "FINISHED", "finished": "FINISHED", "crashed": "CRASHED", "aborted": "ABORTED"}
@@ -172,7 +169,10 @@ class Run:
 
     def __repr__(self) -> str:
         state = "finished" if self._finished else "running"
-        return f"Run(run_id={self.run_id!r}, project={self.project!r}, experiment_name={self.experiment_name!r}, mode={self.mode!r}, {state})"
+        return (
+            f"Run(run_id={self.run_id!r}, project={self.project!r}, experiment_name={self.experiment_name!r}, "
+            f"mode={self.mode!r}, {state})"
+        )
 
     # -- public ------------------------------------------------------------------------------
 
@@ -186,7 +186,8 @@ class Run:
 
     @property
     def writer(self) -> int:
-        """This process's writer id in the run (1 for the process that called init())."""
+        """This process's writer id in the run (1 for the process that called init(), unless it resumed
+        a run: then the new writer id the daemon gave it)."""
         return self.sender.writer if self.sender is not None else 0
 
     @property
@@ -352,8 +353,8 @@ class Run:
         # Loaded here, in the caller's thread: a fork() during an import in the sender thread
         # would leave the child a half-initialized module (grpc itself is the one exception,
         # see _transport._grpc).
-        from swanlab_client import _relay, _transport  # noqa: F401
-        from swanlabd.local import spawn  # noqa: F401
+        from swanlab_client import _relay, _transport  # noqa: F401 - imported to be loaded, not used here
+        from swanlabd.local import spawn  # noqa: F401 - imported to be loaded, not used here
 
         self.sender = Sender(
             queue=self._queue,
@@ -383,7 +384,8 @@ class Run:
             return
         from swanlabd_pb import records_pb2 as pb
 
-        sender.request_finish(pb.Finish(state=pb.RunState.Value(state), error=error or "", exit_code=exit_code))
+        # `state` is the RunState's name, which an enum field takes as it takes the number.
+        sender.request_finish(pb.Finish(state=state, error=error or "", exit_code=exit_code))
         # The sender gives up by itself at finish_timeout_s; the margin covers one blocked call.
         if not sender.finished.wait(self.settings.finish_timeout_s + self.settings.ack_timeout_s):
             _logger.warning(
@@ -529,12 +531,11 @@ def init(
     )
     tags = _validate.check_tags(tags)
     config_data = _load_config(config)
-    if id is not None and not (
-        isinstance(id, str) and id and len(id) <= 64 and all(c.isalnum() or c in "-_" for c in id)
-    ):
-        raise InvalidNameError(f"id must be 1-64 letters, digits, '-' or '_', got {id!r}")
-    run_id = id or new_run_id()
-    resume_value = {True: "allow", False: "never", None: "allow" if id else "never"}.get(resume, resume)  # type: ignore[arg-type]
+    from swanlabd.local.runfolder import new_run_id  # not at module level: 10 ms more for `import swanlab_client`
+
+    run_id = _validate.check_run_id(id) if id is not None else new_run_id()
+    by_bool = {True: "allow", False: "never", None: "allow" if id else "never"}
+    resume_value = resume if isinstance(resume, str) else by_bool.get(resume, resume)
     if resume_value not in ("allow", "must", "never"):
         raise InvalidNameError(f"resume must be 'allow', 'must', 'never' or a bool, not {resume!r}")
 
@@ -623,7 +624,8 @@ def _load_config(value: Mapping[str, Any] | str | None) -> dict[str, Any]:
         path = Path(value)
         text = path.read_text()
         if path.suffix in (".yaml", ".yml"):
-            import yaml  # only for a YAML config file; PyYAML is the user's dependency then
+            # Only for a YAML config file: PyYAML is then the user's dependency.
+            import yaml  # type: ignore[import-untyped]  # PyYAML ships no type information
 
             loaded = yaml.safe_load(text)
         else:
@@ -632,11 +634,6 @@ def _load_config(value: Mapping[str, Any] | str | None) -> dict[str, Any]:
             raise InvalidNameError(f"config file {path} must hold a mapping, not {type(loaded).__name__}")
         return loaded
     raise InvalidNameError(f"config must be a dict or a path to a JSON/YAML file, not {type(value).__name__}")
-
-
-def new_run_id() -> str:
-    """21 random lowercase letters and digits (os.urandom; the modulo bias is irrelevant here)."""
-    return "".join(RUN_ID_ALPHABET[b % len(RUN_ID_ALPHABET)] for b in os.urandom(RUN_ID_LENGTH))
 
 
 def _start_request(**f: Any) -> Any:
@@ -709,7 +706,7 @@ def _pip_freeze() -> str:
 
     lines = set()
     for dist in importlib.metadata.distributions():
-        name = dist.metadata.get("Name")
+        name = dist.metadata.get("Name")  # type: ignore[attr-defined]  # an email Message: has get(), unlike the protocol
         if name:
             lines.add(f"{name}=={dist.version}")
     return "\n".join(sorted(lines, key=str.lower)) + "\n"

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from swanlab_client._transport import Transport
     from swanlabd_pb import records_pb2 as pb
     from swanlabd_pb import service_pb2 as svc
+    from swanlabd_pb.records_pb2 import KeyDef, Record
 
 _logger = logging.getLogger("swanlab_client")
 
@@ -233,11 +234,11 @@ class Sender:
         pb = self._pb
         names = self.tables.key_names
         schemas = self.tables.schemas
-        records: list[pb.Record] = []
+        records: list[Record] = []  # not pb.Record: the local `pb` hides the module in annotations
         n = len(names)  # read after the take: every taken row's keys are below n
         if n - 1 > self.defined:
             t_ms = int(time.time() * 1000)
-            defs: list[pb.KeyDef] = []
+            defs: list[KeyDef] = []
             size = 0
             for i in range(self.defined + 1, n):
                 defs.append(pb.KeyDef(id=i, name=names[i], type=pb.FLOAT))
@@ -265,7 +266,8 @@ class Sender:
             base = int(times[0] * 1000)
             rows = self._rows(steps, sizes, key_ids, values, [int(t * 1000) - base for t in times])
             records.append(pb.Record(time_ms=base, scalars=rows))
-            steps.clear(), sizes.clear(), key_ids.clear(), values.clear(), times.clear()
+            for column in (steps, sizes, key_ids, values, times):
+                column.clear()
 
         for step, ref, vals, t in items:
             if step < 0:
@@ -563,9 +565,9 @@ def _halve(record: pb.Record) -> list[pb.Record] | None:
 
 def _to_float(value: object) -> float:
     try:
-        return float(value)  # type: ignore[arg-type]
+        return float(value)  # type: ignore[arg-type]  # a number log() accepted (_validate.number)
     except OverflowError:
-        return float("inf") if value > 0 else float("-inf")  # type: ignore[operator]
+        return float("inf") if value > 0 else float("-inf")  # type: ignore[operator]  # only an int overflows
 
 
 def pending(sender: Sender | None, queue: Sequence) -> int:

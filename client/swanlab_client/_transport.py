@@ -3,15 +3,15 @@
     class Transport(Protocol):
         start(StartRunRequest) -> StartRunReply      create / attach (learn durable_client_seq)
         send(records) -> int                          one batch; returns durable_client_seq
-        finish(FinishRunRequest) -> int               Finish record + fsync (writer 1) or detach
+        finish(FinishRunRequest) -> int               Finish record + fsync (primary writer) or detach
         close()
 
 `GrpcTransport` talks to swanlabd over its Unix socket; this is the only module that imports
 grpc (`_errors.map_rpc_errors` only catches its errors), and only once a GrpcTransport is
 made: in the sender thread after init(), never at `import swanlab_client`. `FileTransport`
-writes the run folder itself with swanlabd.format.backup when no daemon can be reached or started
-(contracts.md protocol step 5; a daemon adopts the folder later). A forked child talks through
-`_relay.RelayTransport` instead (see _relay.py for why).
+writes the run folder itself (swanlabd.local.runfolder, as the daemon does) when no daemon can
+be reached or started (contracts.md protocol step 5; a daemon adopts the folder later). A
+forked child talks through `_relay.RelayTransport` instead (see _relay.py for why).
 
 Every failure surfaces as a `DaemonError` (translated in `_errors.map_rpc_errors`); the sender
 treats any of them as "this connection is gone".
@@ -19,14 +19,13 @@ treats any of them as "this connection is gone".
 
 from __future__ import annotations
 
-import glob
 import os
 import queue
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from swanlab_client._errors import (
     DaemonError,
@@ -38,6 +37,9 @@ from swanlab_client._errors import (
 from swanlab_client._settings import DAEMON_MAX_MESSAGE_BYTES
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
+
+if TYPE_CHECKING:
+    from swanlabd.format.backup import BackupWriter
 
 _END = object()
 # The fallback file's group commit, as the daemon's default fsync_interval_ms: what was written
@@ -169,10 +171,16 @@ class GrpcTransport:
 class FileTransport:
     """Writes the run folder directly (no daemon). Holds the backup's flock until close().
 
-    Records go in exactly as the daemon would write them: RunStart, Config, Metadata and
-    Requirements as writer-0 records when this transport creates the folder, then the client's
-    batches with their writer and client_seq, then the Finish record. `swanlabd` adopts the
+    Records go in exactly as the daemon would write them: a new folder is made by the daemon's
+    own code (`runfolder.create`: side files, FileHeader, RunStart, Config, Metadata and
+    Requirements as writer-0 records, renamed into place whole), then come the client's batches
+    with their writer and client_seq, then the Finish record. `swanlabd` adopts the
     folder at its next start (or `swanlabctl sync PATH`).
+
+    Only the run's primary writer ever writes the file itself: the process that called init(),
+    which is writer 1 or, for a resumed run, the new writer the daemon gave it (a forked child
+    gets no fallback, `DaemonConnector.fallback`). So finish() always writes the Finish record,
+    under this writer's id, as FinishRun does for the primary writer.
 
     Group commit as the daemon does it: a "swanlab-fsync" thread fsyncs the file every
     SYNC_INTERVAL_S while there are unsynced appends; finish() and close() fsync too. The
@@ -182,7 +190,7 @@ class FileTransport:
     def __init__(self, data_root: Path, run_dir: str = "") -> None:
         self.runs = data_root / "runs"
         self.run_dir = Path(run_dir) if run_dir else None
-        self._writer = None
+        self._writer: BackupWriter | None = None
         self._writer_id = 1
         self._lock = threading.Lock()
         self._dirty = False
@@ -190,49 +198,31 @@ class FileTransport:
 
     def start(self, request: svc.StartRunRequest) -> svc.StartRunReply:
         from swanlabd.format import backup
+        from swanlabd.local import runfolder
 
         run_id = request.start.run_id
         self._writer_id = request.writer or 1
         if self.run_dir is None:
             # The daemon may have created the folder and died before answering.
-            found = sorted(glob.glob(str(self.runs / f"run-*-{glob.escape(run_id)}")))
-            self.run_dir = Path(found[0]) if found else None
+            self.run_dir = runfolder.find_run_folder(self.runs, run_id)
         try:
             if self.run_dir is not None and (self.run_dir / backup.BACKUP_FILENAME).exists():
-                self._writer = backup.BackupWriter.open(self.run_dir / backup.BACKUP_FILENAME)
+                writer = backup.BackupWriter.open(self.run_dir / backup.BACKUP_FILENAME)
             else:
-                self._writer = self._create(request)
+                start = runfolder.new_run_start(request, run_id)
+                self.run_dir = self.runs / runfolder.run_folder_name(run_id, start.start_time_ms)
+                self.runs.mkdir(parents=True, exist_ok=True)  # no daemon may ever have run here
+                writer = runfolder.create(self.run_dir, start, request)
         except backup.BackupLocked as exc:
             raise DaemonUnavailableError(f"{exc}: a daemon still holds the run's file") from exc
         except (OSError, backup.BackupError) as exc:
             raise DaemonUnavailableError(f"cannot write the run folder itself: {exc}") from exc
+        self._writer = writer
         threading.Thread(target=self._group_commit, name="swanlab-fsync", daemon=True).start()
-        durable = self._writer.client_seqs.get(self._writer_id, 0)
+        durable = writer.client_seqs.get(self._writer_id, 0)
         return svc.StartRunReply(
             run_id=run_id, run_dir=str(self.run_dir), writer=self._writer_id, durable_client_seq=durable
         )
-
-    def _create(self, request: svc.StartRunRequest):  # -> backup.BackupWriter
-        from swanlabd.format import backup
-
-        start = pb.RunStart()
-        start.CopyFrom(request.start)
-        start.start_time_ms = start.start_time_ms or int(time.time() * 1000)
-        start.pid = start.pid or request.pid
-        stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(start.start_time_ms / 1000))
-        self.run_dir = self.runs / f"run-{stamp}-{start.run_id}"
-        self.run_dir.mkdir(parents=True, exist_ok=False)
-        writer = backup.BackupWriter.create(self.run_dir / backup.BACKUP_FILENAME, start.run_id)
-        t = int(time.time() * 1000)
-        writer.append(
-            [
-                pb.Record(time_ms=t, run_start=start),
-                pb.Record(time_ms=t, config=request.config),
-                pb.Record(time_ms=t, metadata=request.metadata),
-                pb.Record(time_ms=t, requirements=request.requirements),
-            ]
-        )
-        return writer
 
     def send(self, records: Sequence[pb.Record]) -> int:
         from swanlabd.format import backup
@@ -261,8 +251,7 @@ class FileTransport:
         try:
             self._stop.set()
             with self._lock:
-                if self._writer_id == 1:
-                    self._writer.append([pb.Record(time_ms=done.finish_time_ms, writer=1, finish=done)])
+                self._writer.append([pb.Record(time_ms=done.finish_time_ms, writer=self._writer_id, finish=done)])
                 self._writer.close()
         except backup.StorageError as exc:
             raise DaemonError(f"fallback file: {exc}") from exc

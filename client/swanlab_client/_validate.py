@@ -12,7 +12,7 @@ from __future__ import annotations
 import operator
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from swanlab_client._errors import InvalidKeyError, InvalidNameError, InvalidValueError
 
@@ -73,7 +73,7 @@ def number(key: str, value: object) -> float | int | bool:
     """
     t = type(value)
     if t in FAST_TYPES:
-        return value  # type: ignore[return-value]
+        return value  # type: ignore[return-value]  # type(value) is float, int or bool: mypy cannot see it
     if isinstance(value, (str, bytes, bytearray)) or value is None:
         raise InvalidValueError(key, value)
     np = sys.modules.get("numpy")
@@ -102,7 +102,7 @@ def check_step(step: object) -> int:
     if isinstance(step, bool):
         raise TypeError("step must be an int, not bool")
     try:
-        value = operator.index(step)
+        value = operator.index(step)  # type: ignore[arg-type]  # any object: this call is the check
     except TypeError:
         raise TypeError(f"step must be an int, not {type(step).__name__}") from None
     if not 0 <= value <= MAX_STEP:
@@ -141,9 +141,23 @@ def check_experiment_name(name: object) -> str:
     return name
 
 
+def check_run_id(run_id: object) -> str:
+    """init(id=...): the daemon's rule for run ids (swanlabd.local.runfolder), as InvalidNameError."""
+    from swanlabd.local.runfolder import check_run_id as check
+
+    if not isinstance(run_id, str):
+        raise InvalidNameError(f"id must be a str, not {type(run_id).__name__}")
+    try:
+        check(run_id)
+    except ValueError as exc:
+        raise InvalidNameError(str(exc)) from None
+    return run_id
+
+
 def check_tags(tags: object) -> list[str]:
     if tags is None:
         return []
-    if isinstance(tags, str) or not all(isinstance(t, str) and t for t in tags):  # type: ignore[union-attr]
+    names = list(tags) if isinstance(tags, Iterable) and not isinstance(tags, str) else None
+    if names is None or not all(isinstance(t, str) and t for t in names):
         raise InvalidNameError("tags must be a list of non-empty strings")
-    return list(tags)  # type: ignore[arg-type]
+    return names

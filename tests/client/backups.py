@@ -37,8 +37,9 @@ def read_run(run_dir: str | Path) -> RunContent:
             s = record.scalars
             i = 0
             out = content.rows.setdefault(w, [])
-            for step, size in zip(s.steps, s.row_sizes):
-                out.append((step, {names[w][k]: v for k, v in zip(s.key_ids[i : i + size], s.values[i : i + size])}))
+            for step, size in zip(s.steps, s.row_sizes, strict=True):
+                keys, values = s.key_ids[i : i + size], s.values[i : i + size]
+                out.append((step, {names[w][k]: v for k, v in zip(keys, values, strict=True)}))
                 i += size
         elif kind == "finish":
             content.finish = record.finish

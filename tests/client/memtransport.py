@@ -86,8 +86,9 @@ class MemoryDaemon:
             elif r.HasField("scalars"):
                 s = r.scalars
                 i = 0
-                for step, size in zip(s.steps, s.row_sizes):
-                    out.append((step, {names[k]: v for k, v in zip(s.key_ids[i : i + size], s.values[i : i + size])}))
+                for step, size in zip(s.steps, s.row_sizes, strict=True):
+                    keys, values = s.key_ids[i : i + size], s.values[i : i + size]
+                    out.append((step, {names[k]: v for k, v in zip(keys, values, strict=True)}))
                     i += size
         return out
 
@@ -141,7 +142,7 @@ class MemoryConnector:
     def daemon(self) -> MemoryTransport:
         self.connects += 1
         if self.down:
-            return _Refusing()  # type: ignore[return-value]
+            return _Refusing()  # type: ignore[return-value]  # refuses at start(), so needs nothing else
         return MemoryTransport(self.memory, self.breaks)
 
     def spawn(self) -> bool:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import grpc
 import pytest
 
+from swanlab_client import _errors
 from swanlab_client._errors import (
     _STATUS_ERRORS,
     DaemonError,
@@ -61,3 +64,10 @@ def test_other_exceptions_pass_through():
     with pytest.raises(KeyError):
         with map_rpc_errors("x"):
             raise KeyError("k")
+
+
+def test_the_tree_at_the_top_of_errors_names_every_exception():
+    classes = {name for name, obj in vars(_errors).items() if isinstance(obj, type) and issubclass(obj, Exception)}
+    assert _errors.__doc__ is not None
+    drawn = set(re.findall(r"^ {4}(\w+)|[├└]── (\w+)", _errors.__doc__, re.MULTILINE))
+    assert {a or b for a, b in drawn} == classes

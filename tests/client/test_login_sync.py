@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 from runner import TRAINER
 
 from helpers.daemon import DaemonProcess
@@ -49,3 +51,61 @@ def test_offline_run_then_sync_uploads_it_once(tmp_path: Path):
             assert experiment["state"] == "FINISHED" and experiment["cuid"] == run_id
             scalars = cloud.snapshot(run_id)["scalar"]
             assert sorted(scalars["m/k0"]) == list(range(50))
+
+
+def test_sync_refused_by_the_daemon_raises_the_clients_sync_error(daemon: DaemonProcess, tmp_path: Path, monkeypatch):
+    """Was swanlabd.cli.cmd_sync.SyncError: neither exported nor documented."""
+    import swanlab_client
+
+    monkeypatch.setenv("SWANLABD_SOCKET", str(daemon.socket))
+    monkeypatch.setenv("SWANLABD_HOME", str(daemon.home))
+    with pytest.raises(swanlab_client.SyncError, match="refused the sync") as info:
+        swanlab_client.sync(tmp_path)  # not a run folder: the daemon cannot adopt it
+    assert not isinstance(info.value, swanlab_client.SyncIncomplete)
+
+
+def test_sync_with_no_daemon_possible_raises_sync_error(tmp_path: Path, monkeypatch):
+    import swanlab_client
+
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("SWANLABD_SOCKET", str(tmp_path / "no.sock"))
+    monkeypatch.setenv("SWANLABD_HOME", str(tmp_path / "file" / "home"))  # cannot be made
+    with pytest.raises(swanlab_client.SyncError):
+        swanlab_client.sync()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "says"),
+    [
+        ({"api_key": KEY, "host": "   "}, "LoginError", "host is empty"),
+        ({"api_key": KEY, "host": "http://127.0.0.1:1"}, "AuthenticationError", "cannot reach"),
+        ({"host": "http://127.0.0.1:1"}, "AuthenticationError", "No API key"),
+    ],
+)
+def test_login_raises_only_the_clients_login_errors(kwargs, error, says, tmp_path: Path, monkeypatch):
+    import swanlab_client
+
+    for name in [k for k in os.environ if k.startswith("SWANLAB_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no netrc
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(getattr(swanlab_client, error), match=says):
+        swanlab_client.login(timeout=5, **kwargs)
+    assert issubclass(getattr(swanlab_client, error), swanlab_client.LoginError)
+
+
+def test_a_valid_key_that_cannot_be_saved_is_a_login_error(tmp_path: Path, monkeypatch):
+    import swanlab_client
+    from swanlabd.local import credentials
+
+    for name in [k for k in os.environ if k.startswith("SWANLAB_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("SWANLAB_ROOT", str(tmp_path / "netrc-dir"))
+    (tmp_path / "netrc-dir" / ".netrc").mkdir(parents=True)  # a directory where the netrc goes
+    with CloudServer(tmp_path / "cloud.db", {KEY: USER}) as cloud:
+        try:
+            with pytest.raises(swanlab_client.LoginError, match="cannot be saved") as info:
+                swanlab_client.login(api_key=KEY, host=cloud.url, save=True)
+        finally:
+            credentials.forget_login()
+    assert not isinstance(info.value, swanlab_client.AuthenticationError)

@@ -54,7 +54,7 @@ class RefusingConnector(MemoryConnector):
                 raise connector.error
             return send(records)
 
-        transport.send = refusing_send  # type: ignore[method-assign]
+        transport.send = refusing_send  # type: ignore[method-assign]  # this one connection refuses
         return transport
 
 
@@ -302,7 +302,7 @@ def thread_daemon(monkeypatch):
     try:
         yield config, failing
     finally:
-        served["loop"].call_soon_threadsafe(served["daemon"].shutdown)  # type: ignore[attr-defined]
+        served["loop"].call_soon_threadsafe(served["daemon"].shutdown)  # type: ignore[attr-defined]  # a loop, a Daemon
         thread.join(20)
         shutil.rmtree(root, ignore_errors=True)
 
@@ -333,7 +333,7 @@ def test_a_broken_run_file_at_the_daemon_is_not_hammered(thread_daemon, monkeypa
     )
     warnings: list[str] = []
     handler = logging.Handler(logging.WARNING)
-    handler.emit = lambda record: warnings.append(record.getMessage())  # type: ignore[method-assign]
+    handler.emit = lambda record: warnings.append(record.getMessage())  # type: ignore[method-assign]  # collect only
     logger = logging.getLogger("swanlab_client")
     logger.addHandler(handler)
     try:

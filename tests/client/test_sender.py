@@ -34,7 +34,7 @@ def test_rows_arrive_in_order_with_keydefs_first():
 def test_batches_are_packed_and_bounded():
     mem = MemoryDaemon()
     run = make_run(MemoryConnector(mem))
-    for step in range(1000):
+    for _ in range(1000):
         run.log({f"k{i}": float(i) for i in range(8)})
     drain(run)
     scalars = [r.scalars for r in mem.records[("r1", 1)] if r.HasField("scalars")]

@@ -11,9 +11,11 @@ rate. It exits 0 once every run is on the server, 1 naming each run that is not 
 missing or wrong key, a refused project, data the server rejected, --timeout). Killing it
 loses nothing: the daemon keeps uploading, and the next `sync` resumes from its cursors.
 
-The progress display is rich's (`rich.progress`), imported only here: a maintained library
-that renders several live bars with transfer rates and falls back to plain lines off a TTY.
-No output ever contains the API key.
+This module parses arguments and shows results; the work is in swanlabd/local/, shared with
+the client's `login()` and `sync()`: `cloudlogin.verify_key` checks a key, `control.sync_runs`
+drives the daemon's Sync RPC. The progress display is rich's (`rich.progress`), imported only
+here: a maintained library that renders several live bars with transfer rates and falls back
+to plain lines off a TTY. No output ever contains the API key.
 """
 
 from __future__ import annotations
@@ -21,36 +23,16 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from swanlabd.local import credentials
+from swanlabd.local import cloudlogin, control, credentials
+from swanlabd.local.control import RunProgress
 
 EXIT_OK = 0
 EXIT_NOT_UPLOADED = 1
 EXIT_USAGE = 2
-DAEMON_START_TIMEOUT_S = 20.0
-LOGIN_TIMEOUT_S = 10.0
-BACKUP_FILENAME = "backup.swanlab"
-
-
-class SyncError(RuntimeError):
-    """The daemon could not be reached or started, or refused the request."""
-
-
-@dataclass
-class RunProgress:
-    """The last progress the daemon reported for one run."""
-
-    run_id: str
-    records_done: int = 0
-    records_total: int = 0
-    bytes_done: int = 0
-    bytes_total: int = 0
-    done: bool = False
-    error: str = ""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -90,31 +72,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 # -- login ---------------------------------------------------------------------------------
 
 
-def verify_key(creds: credentials.Credentials, timeout: float = LOGIN_TIMEOUT_S) -> str:
-    """POST /api/login/api_key; returns the username. Raises credentials.LoginFailed."""
-    import httpx
-
-    from swanlabd.upload.cloudapi import SDK_PROTOCOL_VERSION
-
-    assert creds.api_key is not None
-    try:
-        response = httpx.post(
-            f"{creds.api_host}/api/login/api_key",
-            headers={"authorization": creds.api_key, "X-SwanLab-SDK-Version": SDK_PROTOCOL_VERSION},
-            timeout=timeout,
-        )
-    except httpx.HTTPError as exc:
-        raise credentials.LoginFailed(f"cannot reach {creds.api_host}: {type(exc).__name__}") from None
-    if response.status_code in (401, 403):
-        raise credentials.LoginFailed(f"{creds.api_host} refused the API key (HTTP {response.status_code})")
-    if response.status_code >= 400:
-        raise credentials.LoginFailed(f"{creds.api_host} answered HTTP {response.status_code} to the login")
-    try:
-        return str(response.json()["userInfo"]["username"])
-    except (ValueError, KeyError, TypeError):
-        raise credentials.LoginFailed(f"{creds.api_host} gave an unexpected login answer") from None
-
-
 def login_command(args: argparse.Namespace) -> int:
     key = args.api_key
     if not key:
@@ -128,7 +85,7 @@ def login_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         creds = credentials.resolve(api_key=key, api_host=args.host, web_host=args.web_host)
-        username = verify_key(creds)
+        username = cloudlogin.verify_key(creds)
         path = credentials.save_login(
             key, creds.api_host, creds.web_host, path=credentials.netrc_path(local=args.local)
         )
@@ -143,6 +100,9 @@ def login_command(args: argparse.Namespace) -> int:
 
 
 def sync_command(args: argparse.Namespace) -> int:
+    # Here, not at the top: it loads protobuf, which only sync needs of swanlabctl's commands.
+    from swanlabd.format.backup import BACKUP_FILENAME
+
     paths, run_ids = [], []
     for target in args.targets:
         candidate = Path(target)
@@ -153,20 +113,31 @@ def sync_command(args: argparse.Namespace) -> int:
             paths.append(str(candidate.resolve()))
         else:
             run_ids.append(target)
+    view: _View | None = None
+
+    def show(p: RunProgress) -> None:
+        nonlocal view
+        view = view or _View()
+        view.update(p)
+
     try:
         creds = credentials.resolve(api_key=args.api_key, api_host=args.host)
-        results = sync_runs(
-            paths=paths,
-            run_ids=run_ids,
-            creds=creds,
-            project=args.project,
-            workspace=args.workspace,
-            wait=not args.no_wait,
-            timeout=args.timeout,
-            socket=args.socket,
-            display=True,
-        )
-    except SyncError as exc:
+        try:
+            results = control.sync_runs(
+                paths=paths,
+                run_ids=run_ids,
+                creds=creds,
+                project=args.project,
+                workspace=args.workspace,
+                wait=not args.no_wait,
+                timeout=args.timeout,
+                socket=args.socket,
+                on_progress=None if args.no_wait else show,
+            )
+        finally:
+            if view is not None:
+                view.close()
+    except control.ControlError as exc:
         print(f"swanlabctl sync: {exc}", file=sys.stderr)
         return EXIT_NOT_UPLOADED
     except KeyboardInterrupt:
@@ -191,57 +162,6 @@ def report(results: Iterable[RunProgress], *, waited: bool) -> int:
         what = "uploaded with rejections" if r.done else f"not uploaded ({_bytes(r.bytes_total - r.bytes_done)} left)"
         print(f"{r.run_id}: {what}: {r.error or 'timed out waiting'}", file=sys.stderr)
     return EXIT_OK if not left else EXIT_NOT_UPLOADED
-
-
-def sync_runs(
-    *,
-    paths: Sequence[str] = (),
-    run_ids: Sequence[str] = (),
-    creds: credentials.Credentials | None = None,
-    project: str = "",
-    workspace: str = "",
-    wait: bool = True,
-    timeout: float | None = None,
-    socket: Path | None = None,
-    display: bool = False,
-) -> list[RunProgress]:
-    """Hand runs to the daemon's forwarder and follow them until uploaded (or `timeout`).
-
-    Returns the last progress of each run. Raises SyncError if no daemon answers and none can
-    be started, or the daemon refuses the request (unknown run id, a folder it cannot adopt).
-    """
-    import grpc
-
-    from swanlabd_pb import service_pb2, service_pb2_grpc
-
-    socket = socket or _socket_path()
-    ensure_daemon(socket)
-    cloud = service_pb2.Cloud()
-    if creds is not None and creds.api_key:
-        cloud = service_pb2.Cloud(api_host=creds.api_host, web_host=creds.web_host, api_key=creds.api_key)
-    request = service_pb2.SyncRequest(
-        run_ids=list(run_ids), paths=list(paths), cloud=cloud, project=project, workspace=workspace, wait=wait
-    )
-    progress: dict[str, RunProgress] = {}
-    view: _View | None = None
-    with grpc.insecure_channel(f"unix:{socket}") as channel:
-        stub = service_pb2_grpc.SwanlabdStub(channel)
-        call = stub.Sync(request, timeout=timeout)
-        try:
-            for msg in call:
-                p = progress.setdefault(msg.run_id, RunProgress(msg.run_id))
-                p.records_done, p.records_total = msg.records_done, msg.records_total
-                p.bytes_done, p.bytes_total, p.done, p.error = msg.bytes_done, msg.bytes_total, msg.done, msg.error
-                if display and wait:
-                    view = view or _View()
-                    view.update(p)
-        except grpc.RpcError as exc:
-            if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
-                raise SyncError(f"the daemon refused the sync: {exc.code().name}: {exc.details()}") from None
-        finally:
-            if view is not None:
-                view.close()
-    return list(progress.values())
 
 
 class _View:
@@ -271,10 +191,10 @@ class _View:
         self.progress.start()
 
     def update(self, p: RunProgress) -> None:
-        fields = {"records": f"{p.records_done}/{p.records_total} records", "note": p.error[:80]}
+        records, note, total = f"{p.records_done}/{p.records_total} records", p.error[:80], max(p.bytes_total, 1)
         if p.run_id not in self.tasks:
-            self.tasks[p.run_id] = self.progress.add_task(p.run_id, total=max(p.bytes_total, 1), **fields)
-        self.progress.update(self.tasks[p.run_id], completed=p.bytes_done, total=max(p.bytes_total, 1), **fields)
+            self.tasks[p.run_id] = self.progress.add_task(p.run_id, total=total, records=records, note=note)
+        self.progress.update(self.tasks[p.run_id], completed=p.bytes_done, total=total, records=records, note=note)
 
     def close(self) -> None:
         self.progress.stop()
@@ -287,20 +207,3 @@ def _bytes(n: int) -> str:
             return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} TiB"
-
-
-# -- the daemon ----------------------------------------------------------------------------
-
-
-def _socket_path() -> Path:
-    from swanlabd.local import paths
-
-    return paths.default_socket_path()
-
-
-def ensure_daemon(socket_path: Path, timeout: float = DAEMON_START_TIMEOUT_S) -> None:
-    """Start `python -m swanlabd run` detached if nothing accepts on the socket; wait for it."""
-    from swanlabd.local import paths, spawn
-
-    if not spawn.start_daemon(socket_path, paths.default_data_root(), timeout):
-        raise SyncError(f"no daemon answers on {socket_path} and none started within {timeout:.0f}s")

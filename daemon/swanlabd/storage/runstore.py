@@ -20,13 +20,10 @@ keeps an fsync and the final close of one file from overlapping.
 from __future__ import annotations
 
 import asyncio
-import errno
 import json
 import logging
 import os
-import secrets
 import shutil
-import string
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -36,7 +33,8 @@ from pathlib import Path, PurePosixPath
 import psutil
 
 from swanlabd.format import backup
-from swanlabd.local import paths
+from swanlabd.local import paths, runfolder
+from swanlabd.local.runfolder import NEW_FOLDER_PREFIX, check_run_id, new_run_id, new_run_start, run_folder_name
 from swanlabd.storage.errors import (
     MalformedBatch,
     PreconditionFailed,
@@ -54,9 +52,6 @@ from swanlabd_pb import service_pb2
 
 log = logging.getLogger(__name__)
 
-RUN_ID_ALPHABET = string.ascii_lowercase + string.digits
-RUN_ID_LENGTH = 21  # SwanLab experiment cuids are 21 lowercase alphanumerics
-MAX_RUN_ID_LENGTH = 64
 MAX_KEY_NAME_BYTES = 4096
 DAEMON_WRITER = 0
 # What a client may put in a Stream batch. Header, RunStart and system rows are the daemon's;
@@ -64,24 +59,6 @@ DAEMON_WRITER = 0
 CLIENT_KINDS = frozenset({"keys", "scalars", "console", "media", "config", "metadata", "requirements", "file"})
 # How long FinishRun waits for Stream batches still in flight on another HTTP/2 stream.
 FINISH_WAIT_S = 30.0
-# A run folder being built by StartRun: `runs/.new-<folder name>-<random>/`, renamed into place
-# once its backup holds the header and metadata records, so a failed StartRun leaves no
-# half-made folder that blocks its retry. The leading dot keeps it out of adoption.
-NEW_FOLDER_PREFIX = ".new-"
-
-
-def new_run_id() -> str:
-    return "".join(secrets.choice(RUN_ID_ALPHABET) for _ in range(RUN_ID_LENGTH))
-
-
-def run_folder_name(run_id: str, start_ms: int) -> str:
-    """`run-YYYYMMDD_HHMMSS-<run_id>`, local time like the SwanLab SDK's folders."""
-    return f"run-{time.strftime('%Y%m%d_%H%M%S', time.localtime(start_ms / 1000))}-{run_id}"
-
-
-def check_run_id(run_id: str) -> None:
-    if not run_id or len(run_id) > MAX_RUN_ID_LENGTH or not all(c.isalnum() or c in "-_" for c in run_id):
-        raise ValueError(f"run id {run_id!r} must be 1-{MAX_RUN_ID_LENGTH} letters, digits, '-' or '_'")
 
 
 def now_ms() -> int:
@@ -118,33 +95,6 @@ def started_before(pid: int, time_ms: int) -> bool:
         return False
     started = process_start_time(pid)
     return bool(started) and started <= time_ms / 1000 + 1.0
-
-
-def write_side_files(run_dir: Path, config_json: str, metadata_json: str, requirements: pb.Requirements) -> None:
-    """files/config.yaml, files/swanlab-metadata.json, files/requirements.txt (readable copies).
-
-    config.yaml is written as indented JSON, which is valid YAML 1.2: no YAML dependency, and
-    every value (NaN included) round-trips as the client sent it.
-    """
-    files = run_dir / "files"
-    files.mkdir(parents=True, exist_ok=True)
-    config = json.loads(config_json) if config_json else {}
-    (files / "config.yaml").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    metadata = json.loads(metadata_json) if metadata_json else {}
-    (files / "swanlab-metadata.json").write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
-    if requirements.pip:
-        (files / "requirements.txt").write_text(requirements.pip)
-    if requirements.conda:
-        (files / "conda.txt").write_text(requirements.conda)
-
-
-def fsync_dir(path: Path) -> None:
-    """fsync a folder, so the entries made or renamed in it survive a power loss."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def safe_relative_path(value: str) -> bool:
@@ -398,11 +348,7 @@ class RunStore:
         return await self._create(run_id or new_run_id(), req)
 
     async def _create(self, run_id: str, req: service_pb2.StartRunRequest) -> tuple[ActiveRun, int, int]:
-        start = pb.RunStart()
-        start.CopyFrom(req.start)
-        start.run_id = run_id
-        start.start_time_ms = start.start_time_ms or now_ms()
-        start.pid = start.pid or req.pid
+        start = new_run_start(req, run_id)
         for kind, msg in (("config", req.config), ("metadata", req.metadata)):
             try:
                 if msg.json:
@@ -411,17 +357,10 @@ class RunStore:
                 raise RequestError(f"StartRun: {kind} is not valid JSON ({exc})") from None
         run_dir = self.runs_dir / run_folder_name(run_id, start.start_time_ms)
         info = RunInfo.from_start(run_id, str(run_dir), start, pid=req.pid, pid_started=process_start_time(req.pid))
-        t = now_ms()
-        first = [
-            pb.Record(time_ms=t, run_start=start),
-            pb.Record(time_ms=t, config=req.config),
-            pb.Record(time_ms=t, metadata=req.metadata),
-            pb.Record(time_ms=t, requirements=req.requirements),
-        ]
         # Between the rename into place and put_run the folder is not registered: adopt_new skips it.
         self._creating.add(run_dir.name)
         try:
-            writer = await asyncio.to_thread(self._create_folder, run_dir, run_id, req, first)
+            writer = await asyncio.to_thread(self._create_folder, run_dir, start, req)
             run = ActiveRun(info, writer, {}, 0)
             info.records, info.backup_bytes = run.records, run.size
             self.state.put_run(info)
@@ -435,36 +374,12 @@ class RunStore:
         return run, 1, 0
 
     @staticmethod
-    def _create_folder(
-        run_dir: Path, run_id: str, req: service_pb2.StartRunRequest, first: list[pb.Record]
-    ) -> backup.BackupWriter:
-        """Build the folder under a temporary name, then rename it into place (all or nothing)."""
-        tmp = run_dir.with_name(f"{NEW_FOLDER_PREFIX}{run_dir.name}-{secrets.token_hex(4)}")
-        tmp.mkdir()
-        writer = None
-        placed = False
+    def _create_folder(run_dir: Path, start: pb.RunStart, req: service_pb2.StartRunRequest) -> backup.BackupWriter:
+        """Create the run folder, all or nothing (local/runfolder.py); in a worker thread."""
         try:
-            write_side_files(tmp, req.config.json, req.metadata.json, req.requirements)
-            writer = backup.BackupWriter.create(tmp / backup.BACKUP_FILENAME, run_id)
-            writer.append(first)
-            try:
-                os.rename(tmp, run_dir)  # never replaces a folder that holds anything
-            except OSError as exc:
-                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
-                    raise RunExists(run_id, f"{run_dir} is in the way: a folder written without this daemon") from None
-                raise
-            placed = True
-            fsync_dir(run_dir.parent)
-        except BaseException:
-            if writer is not None:
-                try:
-                    writer.close()
-                except backup.StorageError:
-                    pass  # the folder is thrown away; the caller reports the first failure
-            shutil.rmtree(run_dir if placed else tmp, ignore_errors=True)
-            raise
-        writer.path = run_dir / backup.BACKUP_FILENAME
-        return writer
+            return runfolder.create(run_dir, start, req)
+        except runfolder.FolderInTheWay:
+            raise RunExists(start.run_id, f"{run_dir} is in the way: a folder written without this daemon") from None
 
     @staticmethod
     def _same_writer_again(info: RunInfo, pid: int) -> bool:

@@ -37,6 +37,8 @@ from typing import Any, Literal
 
 import httpx
 
+from swanlabd.local.cloudlogin import SDK_PROTOCOL_VERSION
+
 __all__ = [
     "MAX_METRICS_PER_CALL",
     "MAX_SERIES_PER_CALL",
@@ -57,8 +59,6 @@ __all__ = [
     "new_http_client",
 ]
 
-# The SDK version whose protocol we speak; sent as X-SwanLab-SDK-Version like the SDK does.
-SDK_PROTOCOL_VERSION = "0.10.3"
 MAX_METRICS_PER_CALL = 10_000
 MAX_SERIES_PER_CALL = 3_000
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)

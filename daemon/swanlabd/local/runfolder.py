@@ -1,0 +1,152 @@
+"""Run ids and run folders: one definition for the daemon's StartRun and the client's fallback file.
+
+A run folder is `<data root>/runs/run-YYYYMMDD_HHMMSS-<run_id>/` holding `backup.swanlab` (its
+first records: FileHeader, RunStart, Config, Metadata, Requirements) and readable copies of the
+config, metadata and requirements under `files/`. `create` builds it under a temporary name and
+renames it into place, so a folder is either whole or absent. The daemon (`RunStore._create`)
+and a client that reaches no daemon (`swanlab_client._transport.FileTransport`) both create
+folders here; the daemon adopts the client's later. They once had a copy each, which drifted.
+
+Blocking file work: the daemon calls `create` in a worker thread. Light to import (stdlib
+only): the client's init() checks and makes run ids here; protobuf and the backup format load
+with the first RunStart or folder made.
+"""
+
+from __future__ import annotations
+
+import errno
+import glob
+import json
+import os
+import secrets
+import shutil
+import string
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from swanlabd.format.backup import BackupWriter
+    from swanlabd_pb import records_pb2 as pb
+    from swanlabd_pb import service_pb2 as svc
+
+RUN_ID_ALPHABET = string.ascii_lowercase + string.digits
+RUN_ID_LENGTH = 21  # SwanLab experiment cuids are 21 lowercase alphanumerics
+MAX_RUN_ID_LENGTH = 64
+# A run folder being built: `runs/.new-<folder name>-<random>/`, renamed into place once its
+# backup holds the header and metadata records, so a failed create leaves no half-made folder
+# that blocks its retry. The leading dot keeps it out of adoption.
+NEW_FOLDER_PREFIX = ".new-"
+
+
+class FolderInTheWay(FileExistsError):
+    """A folder of the new run's name already holds something (written without this daemon)."""
+
+
+def new_run_id() -> str:
+    return "".join(secrets.choice(RUN_ID_ALPHABET) for _ in range(RUN_ID_LENGTH))
+
+
+def check_run_id(run_id: str) -> None:
+    """Raise ValueError unless `run_id` is 1-64 letters, digits, '-' or '_' (it names a folder)."""
+    if not run_id or len(run_id) > MAX_RUN_ID_LENGTH or not all(c.isalnum() or c in "-_" for c in run_id):
+        raise ValueError(f"run id {run_id!r} must be 1-{MAX_RUN_ID_LENGTH} letters, digits, '-' or '_'")
+
+
+def run_folder_name(run_id: str, start_ms: int) -> str:
+    """`run-YYYYMMDD_HHMMSS-<run_id>`, local time like the SwanLab SDK's folders."""
+    return f"run-{time.strftime('%Y%m%d_%H%M%S', time.localtime(start_ms / 1000))}-{run_id}"
+
+
+def find_run_folder(runs_dir: Path, run_id: str) -> Path | None:
+    """The folder of `run_id` under `runs_dir`, whatever its start time, or None."""
+    # The time stamp is matched digit by digit: a `*` would also match "<time>-x" and find the
+    # folder of run "x-<run_id>".
+    stamp = "[0-9]" * 8 + "_" + "[0-9]" * 6
+    found = sorted(glob.glob(str(runs_dir / f"run-{stamp}-{glob.escape(run_id)}")))
+    return Path(found[0]) if found else None
+
+
+def new_run_start(request: svc.StartRunRequest, run_id: str) -> pb.RunStart:
+    """The new run's RunStart record: the client's, with its run id, start time and pid filled in."""
+    from swanlabd_pb import records_pb2 as pb
+
+    start = pb.RunStart()
+    start.CopyFrom(request.start)
+    start.run_id = run_id
+    start.start_time_ms = start.start_time_ms or int(time.time() * 1000)
+    start.pid = start.pid or request.pid
+    return start
+
+
+def create(run_dir: Path, start: pb.RunStart, request: svc.StartRunRequest) -> BackupWriter:
+    """Create the run folder `run_dir` (all or nothing) and return its backup, open for append.
+
+    The folder is built under a temporary name (side files, then the backup with its header,
+    fsynced by `BackupWriter.create`, and the first records) and renamed into place; then
+    `runs/` is fsynced so the new entry survives a power loss. Raises FolderInTheWay if
+    `run_dir` exists and is not empty (it is never replaced), OSError or BackupError else.
+    """
+    from swanlabd.format import backup
+    from swanlabd_pb import records_pb2 as pb
+
+    t = int(time.time() * 1000)
+    first = [
+        pb.Record(time_ms=t, run_start=start),
+        pb.Record(time_ms=t, config=request.config),
+        pb.Record(time_ms=t, metadata=request.metadata),
+        pb.Record(time_ms=t, requirements=request.requirements),
+    ]
+    tmp = run_dir.with_name(f"{NEW_FOLDER_PREFIX}{run_dir.name}-{secrets.token_hex(4)}")
+    tmp.mkdir()
+    writer = None
+    placed = False
+    try:
+        write_side_files(tmp, request.config.json, request.metadata.json, request.requirements)
+        writer = backup.BackupWriter.create(tmp / backup.BACKUP_FILENAME, start.run_id)
+        writer.append(first)
+        try:
+            os.rename(tmp, run_dir)  # never replaces a folder that holds anything
+        except OSError as exc:
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                raise FolderInTheWay(errno.EEXIST, "a folder is in the way", str(run_dir)) from None
+            raise
+        placed = True
+        fsync_dir(run_dir.parent)
+    except BaseException:
+        if writer is not None:
+            try:
+                writer.close()
+            except backup.StorageError:
+                pass  # the folder is thrown away; the caller reports the first failure
+        shutil.rmtree(run_dir if placed else tmp, ignore_errors=True)
+        raise
+    writer.path = run_dir / backup.BACKUP_FILENAME
+    return writer
+
+
+def write_side_files(run_dir: Path, config_json: str, metadata_json: str, requirements: pb.Requirements) -> None:
+    """files/config.yaml, files/swanlab-metadata.json, files/requirements.txt (readable copies).
+
+    config.yaml is written as indented JSON, which is valid YAML 1.2: no YAML dependency, and
+    every value (NaN included) round-trips as the client sent it.
+    """
+    files = run_dir / "files"
+    files.mkdir(parents=True, exist_ok=True)
+    config = json.loads(config_json) if config_json else {}
+    (files / "config.yaml").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    metadata = json.loads(metadata_json) if metadata_json else {}
+    (files / "swanlab-metadata.json").write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+    if requirements.pip:
+        (files / "requirements.txt").write_text(requirements.pip)
+    if requirements.conda:
+        (files / "conda.txt").write_text(requirements.conda)
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a folder, so the entries made or renamed in it survive a power loss."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
