@@ -20,7 +20,7 @@
 
 What a training script can see: the usage and validation errors, raised at the call that made
 them (init, log, finish). Daemon trouble never leaves log(), init() or finish(): the client
-warns once, reconnects, starts a daemon, or writes the run folder itself (design decision 7).
+warns once, reconnects, starts a daemon, or writes the run folder itself: the logger never stops training.
 login() raises only LoginError (AuthenticationError, the official SDK's name, for the key
 itself), sync() only SyncError; _sync.py translates what swanlabd.local raises into them.
 

@@ -10,7 +10,7 @@
 grpc (`_errors.map_rpc_errors` only catches its errors), and only once a GrpcTransport is
 made: in the sender thread after init(), never at `import swanlab_client`. `FileTransport`
 writes the run folder itself (swanlabd.local.runfolder, as the daemon does) when no daemon can
-be reached or started (contracts.md protocol step 5; a daemon adopts the folder later). A
+be reached or started (a daemon adopts the folder later: docs/client.md). A
 forked child talks through `_relay.RelayTransport` instead (see _relay.py for why).
 
 Every failure surfaces as a `DaemonError` (translated in `_errors.map_rpc_errors`); the sender

@@ -1,7 +1,7 @@
 """An in-memory stand-in for swanlabd, to test the sender's policy without sockets.
 
-`MemoryDaemon` keeps the records of each (run, writer) with the daemon's rules (contracts.md
-protocol): client_seq contiguous, duplicates dropped, gaps refused, key ids defined before use.
+`MemoryDaemon` keeps the records of each (run, writer) with the daemon's rules
+(docs/daemon.md): client_seq contiguous, duplicates dropped, gaps refused, key ids defined before use.
 `MemoryTransport` is one connection to it and can be told to break: before a batch reaches the
 daemon, or after it was appended but before the ack (the two cases replay must handle).
 """

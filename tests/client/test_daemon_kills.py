@@ -1,4 +1,4 @@
-"""Must-show 2: the daemon is SIGKILLed at random moments during a 200,000-row run.
+"""The daemon is SIGKILLed at random moments during a 200,000-row run.
 
 The client notices the broken stream, starts a new daemon (auto-start), attaches as writer 1,
 learns what the daemon holds and replays the rest. The backup must hold every row exactly once,
