@@ -43,19 +43,16 @@ KEYS = 10
 ROWS_PER_RECORD = 100  # what a client's sender thread batches into one record
 SDK_REQUIREMENT = "swanlab==0.10.3"
 
-SDK_SCRIPT = (
-    """
+SDK_SCRIPT = f"""
 import sys, swanlab
 steps, keys, logdir = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 # Hardware monitoring off: the backlog is the same 1,000,000 user scalars on both sides.
 swanlab.merge_settings(swanlab.Settings(probe=swanlab.Settings.Probe(monitor=False)))
-swanlab.init(project="%s", experiment_name="drain", mode="offline", logdir=logdir)
+swanlab.init(project="{PROJECT}", experiment_name="drain", mode="offline", logdir=logdir)
 for step in range(steps):
-    swanlab.log({"k%%d" %% k: step * 0.001 + k for k in range(keys)}, step=step)
+    swanlab.log({{"k%d" % k: step * 0.001 + k for k in range(keys)}}, step=step)
 swanlab.finish()
 """
-    % PROJECT
-)
 
 
 class BenchError(RuntimeError):
@@ -81,7 +78,8 @@ class TestCloud:
         """(points stored, duplicates received)."""
         with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True) as db:
             points = db.execute(
-                "SELECT count(*) FROM metrics WHERE kind = 'scalar' AND key NOT LIKE '\\_\\_swanlab\\_\\_.%' ESCAPE '\\'"
+                "SELECT count(*) FROM metrics WHERE kind = 'scalar'"
+                " AND key NOT LIKE '\\_\\_swanlab\\_\\_.%' ESCAPE '\\'"
             ).fetchone()[0]
             dups = db.execute("SELECT value FROM counters WHERE name = 'duplicates'").fetchone()[0]
         return points, dups
@@ -191,7 +189,7 @@ def drain_swanlabd(root: Path, steps: int) -> tuple[float, dict[str, float]]:
         if result.returncode != 0:
             raise BenchError(f"swanlabctl sync exited {result.returncode}: {result.stderr[-2000:]}")
         check(cloud, steps, "swanlabd")
-        daemon_s, cloud_s, ctl_s = (after - before for after, before in zip(cpu1, cpu0))
+        daemon_s, cloud_s, ctl_s = (after - before for after, before in zip(cpu1, cpu0, strict=True))
         return seconds, {"daemon": daemon_s, "test cloud": cloud_s, "swanlabctl": ctl_s}
     finally:
         cloud.close()
@@ -244,7 +242,7 @@ def drain_swanlab(root: Path, steps: int, python: Path) -> tuple[float, dict[str
         if result.returncode != 0:
             raise BenchError(f"swanlab sync exited {result.returncode}: {result.stderr[-2000:]}")
         check(cloud, steps, "swanlab")
-        cloud_s, sync_s = (after - before for after, before in zip(cpu1, cpu0))
+        cloud_s, sync_s = (after - before for after, before in zip(cpu1, cpu0, strict=True))
         return seconds, {"swanlab sync": sync_s, "test cloud": cloud_s}
     finally:
         cloud.close()

@@ -99,9 +99,8 @@ def ensure_venvs(specs: dict[str, list[str]], log: Callable[[str], None]) -> dic
         venv.parent.mkdir(parents=True, exist_ok=True)
         marker.unlink(missing_ok=True)
         logfile = venv.parent / f"{name}.install.log"
-        script = (
-            f"{shlex.join([sys.executable, '-m', 'venv', str(venv)])} && "
-            f"{shlex.join([str(venv_python(venv)), '-m', 'pip', 'install', '-q', '--disable-pip-version-check', *requirements])}"
+        script = f"{shlex.join([sys.executable, '-m', 'venv', str(venv)])} && " + shlex.join(
+            [str(venv_python(venv)), "-m", "pip", "install", "-q", "--disable-pip-version-check", *requirements]
         )
         with open(logfile, "wb") as out:
             proc = subprocess.Popen(["bash", "-c", script], stdout=out, stderr=subprocess.STDOUT)
@@ -276,7 +275,8 @@ def run_worker(
     killed = proc.returncode == -signal.SIGKILL
     if (proc.returncode != 0 and not (expect_kill and killed)) or not out.exists():
         raise BenchError(
-            f"{system} {workload} worker failed (exit {proc.returncode}):\n{proc.stderr.decode(errors='replace')[-3000:]}"
+            f"{system} {workload} worker failed (exit {proc.returncode}):\n"
+            f"{proc.stderr.decode(errors='replace')[-3000:]}"
         )
     return json.loads(out.read_text())
 
@@ -447,9 +447,9 @@ def calibrate_matmul(python: Path, env: dict[str, str], target_ms: float = 1.0) 
         "    a = np.random.rand(n, n); b = np.random.rand(n, n); a @ b\n"
         "    t = time.perf_counter()\n"
         "    for _ in range(20): a @ b\n"
-        "    if (time.perf_counter() - t) / 20 * 1e3 > %f: break\n"
+        f"    if (time.perf_counter() - t) / 20 * 1e3 > {target_ms:f}: break\n"
         "    best = n\n"
-        "print(best)\n" % target_ms
+        "print(best)\n"
     )
     out = subprocess.run([str(python), "-c", script], env=env, capture_output=True, text=True, check=True)
     return int(out.stdout.strip())

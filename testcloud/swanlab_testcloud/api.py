@@ -108,7 +108,7 @@ Points = tuple[list[str], list[int], list[Any], list[str]]  # keys, steps, value
 def _columns(points: list[tuple[str, int, Any, str]]) -> Points:
     if not points:
         return [], [], [], []
-    keys, steps, values, times = map(list, zip(*points))
+    keys, steps, values, times = map(list, zip(*points, strict=True))
     return keys, steps, values, times
 
 

@@ -283,7 +283,7 @@ class Store:
         """
         ids = self._series_ids(cuid, kind, set(keys))
         with self._tx() as db:
-            rows = zip(map(ids.__getitem__, keys), steps, values, times)
+            rows = zip(map(ids.__getitem__, keys), steps, values, times, strict=True)
             db.execute("SAVEPOINT batch")
             inserted = db.executemany(
                 "INSERT OR IGNORE INTO points (series, step, value, create_time) VALUES (?, ?, ?, ?)", rows
@@ -297,7 +297,7 @@ class Store:
             db.executemany(
                 "INSERT INTO points (series, step, value, create_time) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT DO UPDATE SET dup_count = dup_count + 1",
-                zip(map(ids.__getitem__, keys), steps, values, times),
+                zip(map(ids.__getitem__, keys), steps, values, times, strict=True),
             )
             after = db.execute("SELECT value FROM counters WHERE name = 'duplicates'").fetchone()[0]
         return after - before
@@ -367,7 +367,7 @@ class Store:
         with self._tx() as db:
             db.executemany(
                 "INSERT INTO upload_urls (token, experiment_cuid, path) VALUES (?, ?, ?)",
-                [(token, cuid, path) for token, path in zip(tokens, paths)],
+                [(token, cuid, path) for token, path in zip(tokens, paths, strict=True)],
             )
         return tokens
 

@@ -168,7 +168,8 @@ def record_starts(ends: list[int]) -> list[int]:
 
 
 def short_tmpdir() -> Path:
-    """A short temp dir (a Unix socket path must fit in 107 bytes); on tmpfs when there is one, as fsync is cheap there."""
+    """A short temp dir (a Unix socket path must fit in 107 bytes); on tmpfs when there is one,
+    as fsync is cheap there."""
     import tempfile
 
     base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else "/tmp"

@@ -40,7 +40,9 @@ def original() -> tuple[bytes, list[backup.pb.Record], list[tuple[int, int]]]:
     ends = write_backup(path, written)
     data = path.read_bytes()
     records = [r for r, _ in backup.read_records(path)]
-    spans = [(start // BLOCK_SIZE, (end - 1) // BLOCK_SIZE) for start, end in zip(record_starts(ends), ends)]
+    spans = [
+        (start // BLOCK_SIZE, (end - 1) // BLOCK_SIZE) for start, end in zip(record_starts(ends), ends, strict=True)
+    ]
     shutil.rmtree(scratch)
     return data, records, spans
 

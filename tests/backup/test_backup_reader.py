@@ -41,7 +41,7 @@ def test_damaged_block_in_the_middle_names_the_lost_seqs(tmpdir_short: Path) -> 
     records, _, losses, _ = read_backup(path)
     starts = record_starts(ends)
     # Lost: the record holding the damaged byte and everything after it that touches block 1.
-    hit = next(i for i, (s, e) in enumerate(zip(starts, ends)) if s <= BLOCK_SIZE + 5000 < e)
+    hit = next(i for i, (s, e) in enumerate(zip(starts, ends, strict=True)) if s <= BLOCK_SIZE + 5000 < e)
     survivors = next(i for i, s in enumerate(starts) if s >= 2 * BLOCK_SIZE and i > hit)
     ((offset, nbytes, reason, seqs),) = losses.items
     assert reason == Reason.CHECKSUM_MISMATCH

@@ -334,6 +334,9 @@ def test_framing_knows_nothing_of_protobuf() -> None:
     import subprocess
     import sys
 
-    code = "import sys, swanlabd.format.logreader, swanlabd.format.logwriter; print(sorted(m for m in sys.modules if 'protobuf' in m or 'swanlabd_pb' in m))"
+    code = (
+        "import sys, swanlabd.format.logreader, swanlabd.format.logwriter; "
+        "print(sorted(m for m in sys.modules if 'protobuf' in m or 'swanlabd_pb' in m))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

@@ -182,7 +182,7 @@ def test_daemon_ready_watchdog_status_stopping(notify_socket: NotifySocket) -> N
         assert statuses[-1] == "1 active run, 0 B queued for upload", statuses
         pings = [t for t, fields in notify_socket.messages if "WATCHDOG" in fields]
         assert len(pings) >= 3, notify_socket.messages
-        gaps = [b - a for a, b in zip(pings, pings[1:])]
+        gaps = [b - a for a, b in zip(pings, pings[1:], strict=False)]
         # On time = never later than systemd's deadline (WATCHDOG_USEC); the aim is half of it.
         assert max(gaps) < watchdog_usec / 1e6, gaps
 

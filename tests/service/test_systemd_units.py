@@ -82,7 +82,7 @@ def test_rendering_changes_only_exec_start() -> None:
     for name in (cmd_service.USER_UNIT, cmd_service.SYSTEM_UNIT):
         shipped = cmd_service.unit_text(name).splitlines()
         rendered = cmd_service.render_unit(name).splitlines()
-        diff = [(a, b) for a, b in zip(shipped, rendered) if a != b]
+        diff = [(a, b) for a, b in zip(shipped, rendered, strict=True) if a != b]
         assert len(shipped) == len(rendered) and len(diff) == 1
         command = diff[0][1].removeprefix("ExecStart=").split()
         assert Path(command[0]).is_absolute() and os.access(command[0], os.X_OK)
