@@ -2,7 +2,8 @@
 
 A run folder is `<data root>/runs/run-YYYYMMDD_HHMMSS-<run_id>/` with `backup.swanlab` (the
 queue, swanlabd.format.backup) and readable side files under `files/`. While a run is RUNNING and the
-daemon holds its `BackupWriter`, it is an `ActiveRun` in `RunStore.active`.
+daemon holds its `BackupWriter`, it is an `ActiveRun` (activerun.py) in `RunStore.active`. Reopening
+and adopting read the whole file (scan.py); the crash watch asks procwatch.py whether a writer lives.
 
 Exactly-once: per (run, writer) the daemon knows the highest client_seq it holds (from the
 backup file after a restart: `BackupWriter.open().client_seqs`). A batch is a contiguous range
@@ -27,16 +28,13 @@ import os
 import secrets
 import shutil
 import string
-import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-
-import psutil
 
 from swanlabd.format import backup
 from swanlabd.local import paths
+from swanlabd.storage.activerun import ActiveRun
 from swanlabd.storage.errors import (
     MalformedBatch,
     PreconditionFailed,
@@ -48,6 +46,8 @@ from swanlabd.storage.errors import (
     StorageFailure,
 )
 from swanlabd.storage.events import NoEvents, RunEvents
+from swanlabd.storage.procwatch import process_alive, process_start_time, started_before
+from swanlabd.storage.scan import Scan, scan_backup
 from swanlabd.storage.state import RunInfo, State
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2
@@ -88,38 +88,6 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def process_start_time(pid: int) -> float:
-    """The pid's start time, naming one process rather than a reusable pid; 0.0 = cannot watch it."""
-    if not pid:
-        return 0.0
-    try:
-        return psutil.Process(pid).create_time()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        log.warning("pid %d is not visible from the daemon (another pid namespace?): no crash watch for it", pid)
-        return 0.0
-
-
-def process_alive(pid: int, started: float) -> bool:
-    """True if `pid` is the same live process we recorded (zombies and reused pids count as gone)."""
-    try:
-        p = psutil.Process(pid)
-        if p.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return not started or abs(p.create_time() - started) < 0.5
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.AccessDenied:
-        return True
-
-
-def started_before(pid: int, time_ms: int) -> bool:
-    """True if `pid` is alive and started before `time_ms` (so it can be the process of a run then)."""
-    if not pid or not process_alive(pid, 0.0):
-        return False
-    started = process_start_time(pid)
-    return bool(started) and started <= time_ms / 1000 + 1.0
-
-
 def write_side_files(run_dir: Path, config_json: str, metadata_json: str, requirements: pb.Requirements) -> None:
     """files/config.yaml, files/swanlab-metadata.json, files/requirements.txt (readable copies).
 
@@ -150,113 +118,6 @@ def fsync_dir(path: Path) -> None:
 def safe_relative_path(value: str) -> bool:
     p = PurePosixPath(value)
     return bool(value) and not p.is_absolute() and ".." not in p.parts and "\0" not in value
-
-
-@dataclass
-class Scan:
-    """What a full read of a backup file tells about a run (used to adopt and to recover)."""
-
-    header: pb.FileHeader | None = None
-    run_start: pb.RunStart | None = None
-    finish: pb.Finish | None = None  # the file's last record, if it is a Finish
-    records: int = 0
-    keys: dict[int, dict[int, str]] = field(default_factory=dict)
-    system_rows: int = 0
-    lost_bytes: int = 0
-
-
-def scan_backup(path: Path) -> Scan:
-    """Read a whole backup file; damaged parts are counted, never fatal."""
-    scan = Scan()
-
-    class Reporter:
-        def lost(self, nbytes: int, reason: str, offset: int, seqs: tuple[int, int] | None) -> None:
-            scan.lost_bytes += nbytes
-            log.warning("%s: %d bytes lost at offset %d (%s, seqs %s)", path, nbytes, offset, reason, seqs)
-
-    for record, _ in backup.read_records(path, 0, Reporter()):
-        scan.records += 1
-        kind = record.WhichOneof("kind")
-        # Finished = a Finish record is the last one (a resumed run has records after an old one).
-        scan.finish = record.finish if kind == "finish" else None
-        if kind == "header":
-            scan.header = record.header
-        elif kind == "run_start":
-            scan.run_start = record.run_start
-        elif kind == "keys":
-            scan.keys.setdefault(record.writer, {}).update((k.id, k.name) for k in record.keys.keys)
-        elif kind == "system":
-            scan.system_rows += len(record.system.steps)
-    return scan
-
-
-class ActiveRun:
-    """A RUNNING run whose backup file this daemon holds open (and flocked) for appends."""
-
-    def __init__(
-        self, info: RunInfo, writer: backup.BackupWriter, keys: dict[int, dict[int, str]], system_rows: int
-    ) -> None:
-        self.info = info
-        self.backup = writer
-        self.path = Path(info.run_dir) / backup.BACKUP_FILENAME
-        self.client_seqs: dict[int, int] = dict(writer.client_seqs)
-        self.keys = keys
-        self.system_rows = system_rows
-        self.records = writer.last_seq + 1
-        self.size = writer.size
-        self.closing: str | None = None  # the final state name once FinishRun/crash began
-        self.broken: StorageFailure | None = None
-        self.dirty = False
-        self.closed = False
-        self.io_lock = threading.Lock()
-        self.progress = asyncio.Event()
-
-    @property
-    def run_id(self) -> str:
-        return self.info.run_id
-
-    def held(self, writer: int) -> int:
-        return self.client_seqs.get(writer, 0)
-
-    def append(self, records: Sequence[pb.Record]) -> None:
-        """Write records to the file (page cache). Any failure breaks the file for good."""
-        if self.broken:
-            raise self.broken
-        try:
-            self.size = self.backup.append(records)
-        except Exception as exc:
-            self.broken = StorageFailure(self.run_id, self.path, exc)
-            raise self.broken from exc
-        self.records += len(records)
-        self.dirty = True
-        for r in records:
-            if r.client_seq:
-                self.client_seqs[r.writer] = r.client_seq
-        # Wake FinishRun waiters; a fresh Event for the next wait.
-        self.progress.set()
-        self.progress = asyncio.Event()
-
-    def sync_blocking(self) -> None:
-        """fsync (in a worker thread). A failure is fatal for this file (design: never ack past it)."""
-        with self.io_lock:
-            if self.broken or self.closed:  # close() fsynced already (a group commit raced a finish)
-                return
-            try:
-                self.backup.sync()
-            except Exception as exc:
-                self.broken = StorageFailure(self.run_id, self.path, exc)
-                log.error("%s", self.broken)
-
-    def close_blocking(self) -> None:
-        """fsync and close (in a worker thread); idempotent."""
-        with self.io_lock:
-            self.closed = True
-            try:
-                self.backup.close()
-            except Exception as exc:
-                if not self.broken:
-                    self.broken = StorageFailure(self.run_id, self.path, exc)
-                log.error("closing %s: %s", self.path, exc)
 
 
 def check_batch(run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> list[pb.Record]:
