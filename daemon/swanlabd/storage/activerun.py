@@ -28,16 +28,16 @@ class ActiveRun:
     """A RUNNING run whose backup file this daemon holds open (and flocked) for appends."""
 
     def __init__(
-        self, info: RunInfo, writer: backup.BackupWriter, keys: dict[int, dict[int, str]], system_rows: int
+        self, info: RunInfo, file: backup.BackupWriter, keys: dict[int, dict[int, str]], system_rows: int
     ) -> None:
         self.info = info
-        self.backup = writer
+        self.file = file  # the open BackupWriter; `writer` always means a writer id
         self.path = Path(info.run_dir) / backup.BACKUP_FILENAME
-        self.client_seqs: dict[int, int] = dict(writer.client_seqs)
+        self.client_seqs: dict[int, int] = dict(file.client_seqs)
         self.keys = keys
         self.system_rows = system_rows
-        self.records = writer.last_seq + 1
-        self.size = writer.size
+        self.records = file.last_seq + 1
+        self.size = file.size
         self.closing: str | None = None  # the final state name once FinishRun/crash began
         self.broken: StorageFailure | None = None
         self.dirty = False
@@ -57,7 +57,7 @@ class ActiveRun:
         if self.broken:
             raise self.broken
         try:
-            self.size = self.backup.append(records)
+            self.size = self.file.append(records)
         except Exception as exc:
             self.broken = StorageFailure(self.run_id, self.path, exc)
             raise self.broken from exc
@@ -76,7 +76,7 @@ class ActiveRun:
             if self.broken or self.closed:  # close() fsynced already (a group commit raced a finish)
                 return
             try:
-                self.backup.sync()
+                self.file.sync()
             except Exception as exc:
                 self.broken = StorageFailure(self.run_id, self.path, exc)
                 log.error("%s", self.broken)
@@ -86,7 +86,7 @@ class ActiveRun:
         with self.io_lock:
             self.closed = True
             try:
-                self.backup.close()
+                self.file.close()
             except Exception as exc:
                 if not self.broken:
                     self.broken = StorageFailure(self.run_id, self.path, exc)

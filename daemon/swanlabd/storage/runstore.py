@@ -393,7 +393,7 @@ class RunStore:
     async def _activate(self, info: RunInfo, reopen_finished: bool) -> ActiveRun:
         path = Path(info.run_dir) / backup.BACKUP_FILENAME
         try:
-            writer, scan = await asyncio.to_thread(self._open_and_scan, path)
+            file, scan = await asyncio.to_thread(self._open_and_scan, path)
         except backup.BackupLocked:
             raise PreconditionFailed(f"run {info.run_id}: {path} is held by another process") from None
         except FileNotFoundError:
@@ -401,7 +401,7 @@ class RunStore:
         finally:
             self._activating.pop(info.run_id, None)
         if scan.finish is not None and not reopen_finished:
-            await asyncio.to_thread(writer.close)
+            await asyncio.to_thread(file.close)
             state = pb.RunState.Name(scan.finish.state or pb.FINISHED)
             self.state.update_run(
                 info.run_id,
@@ -412,18 +412,18 @@ class RunStore:
             )
             self.events.ended(info.run_id)
             raise RunClosed(info.run_id, state)
-        run = ActiveRun(info, writer, scan.keys, scan.system_rows)
+        run = ActiveRun(info, file, scan.keys, scan.system_rows)
         self.active[info.run_id] = run
         log.info("run %s reopened: %d records, client_seqs %s", info.run_id, run.records, run.client_seqs)
         return run
 
     @staticmethod
     def _open_and_scan(path: Path) -> tuple[backup.BackupWriter, Scan]:
-        writer = backup.BackupWriter.open(path)
+        file = backup.BackupWriter.open(path)
         try:
-            return writer, scan_backup(path)
+            return file, scan_backup(path)
         except BaseException:
-            writer.close()
+            file.close()
             raise
 
     async def recover(self) -> None:
