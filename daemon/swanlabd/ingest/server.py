@@ -166,7 +166,7 @@ class Servicer(service_pb2_grpc.SwanlabdServicer):
                     before = run.held(writer)
                     durable = store.append_batch(run, writer, req.records)
                     if self.daemon.config.fsync == "always" and durable > before:
-                        await self.daemon.fsync(run)
+                        await store.fsync(run)
                     await context.write(service_pb2.StreamReply(durable_client_seq=durable))
         finally:
             stopping.cancel()

@@ -39,7 +39,7 @@ from swanlabd.ingest import server as server_mod
 from swanlabd.service import locks, sdnotify
 from swanlabd.service.config import DaemonConfig
 from swanlabd.service.errors import StartupError
-from swanlabd.storage.runstore import ActiveRun, RunStore, now_ms
+from swanlabd.storage.runstore import RunStore, now_ms
 from swanlabd.storage.state import State
 
 log = logging.getLogger(__name__)
@@ -219,15 +219,6 @@ class Daemon:
         while True:
             await asyncio.sleep(interval)
             await self.store.sync_dirty()
-
-    async def fsync(self, run: ActiveRun) -> None:
-        """fsync one run now (fsync="always" before an ack); raises its StorageFailure."""
-        await asyncio.to_thread(run.sync_blocking)
-        if run.broken:
-            assert self.state is not None
-            run.info.last_error = str(run.broken)
-            self.state.put_run(run.info)
-            raise run.broken
 
     async def _crash_watch(self) -> None:
         assert self.store is not None

@@ -52,6 +52,13 @@ class ActiveRun:
     def held(self, writer: int) -> int:
         return self.client_seqs.get(writer, 0)
 
+    def current_info(self) -> RunInfo:
+        """Its RunInfo with the live record count, file size and file error copied in."""
+        self.info.records, self.info.backup_bytes = self.records, self.size
+        if self.broken:
+            self.info.last_error = str(self.broken)
+        return self.info
+
     def append(self, records: Sequence[pb.Record]) -> None:
         """Write records to the file (page cache). Any failure breaks the file for good."""
         if self.broken:

@@ -284,8 +284,7 @@ class RunStore:
         try:
             writer = await asyncio.to_thread(self._create_folder, run_dir, run_id, req, first)
             run = ActiveRun(info, writer, {}, 0)
-            info.records, info.backup_bytes = run.records, run.size
-            self.state.put_run(info)
+            self.publish(run)
             self.active[run_id] = run
             self._known_folders.add(run_dir.name)
         except (OSError, backup.BackupError) as exc:
@@ -597,8 +596,7 @@ class RunStore:
             # Like a client append's failure: this run's file is broken (its next batch and
             # FinishRun get the error, status/ls show it); the daemon and other runs go on.
             log.error("%s", exc)
-            run.info.last_error = str(exc)
-            self.state.put_run(run.info)
+            self.publish(run)
             return
         keys.update((k.id, k.name) for k in new)
         run.system_rows += 1
@@ -665,13 +663,9 @@ class RunStore:
             pass
         await asyncio.to_thread(run.close_blocking)
         self.active.pop(run.run_id, None)
-        info = run.info
-        info.state = state
-        info.finished_ms = finish_record.finish.finish_time_ms
-        info.records, info.backup_bytes = run.records, run.size
-        if run.broken:
-            info.last_error = str(run.broken)
-        self.state.put_run(info)
+        run.info.state = state
+        run.info.finished_ms = finish_record.finish.finish_time_ms
+        self.publish(run)
         self.events.ended(run.run_id)
         if run.broken:
             raise run.broken
@@ -702,6 +696,17 @@ class RunStore:
 
     # -- fsync and shutdown ------------------------------------------------------------------
 
+    def publish(self, run: ActiveRun) -> None:
+        """Write an active run's entry with its live counts and file error to the state DB."""
+        self.state.put_run(run.current_info())
+
+    async def fsync(self, run: ActiveRun) -> None:
+        """fsync one run now (fsync="always", before an ack); raises its StorageFailure."""
+        await asyncio.to_thread(run.sync_blocking)
+        if run.broken:
+            self.publish(run)
+            raise run.broken
+
     async def sync_dirty(self) -> None:
         """Group commit: fsync every run written since the last round."""
         for run in list(self.active.values()):
@@ -709,21 +714,14 @@ class RunStore:
                 run.dirty = False
                 await asyncio.to_thread(run.sync_blocking)
                 # Persist the counts too, so ls (even with the daemon down) and the forwarder see them.
-                run.info.records, run.info.backup_bytes = run.records, run.size
-                if run.broken:
-                    run.info.last_error = str(run.broken)
-                self.state.put_run(run.info)
+                self.publish(run)
 
     async def close_all(self) -> None:
         """Shutdown: fsync and close every file; runs stay RUNNING (their clients reconnect)."""
         for run in list(self.active.values()):
             await asyncio.to_thread(run.close_blocking)
             self.active.pop(run.run_id, None)
-            info = run.info
-            info.records, info.backup_bytes = run.records, run.size
-            if run.broken:
-                info.last_error = str(run.broken)
-            self.state.put_run(info)
+            self.publish(run)
 
     # -- summaries ---------------------------------------------------------------------------
 
@@ -731,9 +729,4 @@ class RunStore:
         """Every known run, with live counts for active ones."""
         for info in self.state.runs():
             run = self.active.get(info.run_id)
-            if run is not None:
-                info = run.info
-                info.records, info.backup_bytes = run.records, run.size
-                if run.broken:
-                    info.last_error = str(run.broken)
-            yield info
+            yield run.current_info() if run is not None else info
