@@ -26,6 +26,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from swanlabd import __version__
+from swanlabd.ingest import validate
 from swanlabd.local.limits import MAX_MESSAGE_BYTES
 from swanlabd.storage.errors import (
     PreconditionFailed,
@@ -164,7 +165,8 @@ class Servicer(service_pb2_grpc.SwanlabdServicer):
                             f"stream is bound to run {run.run_id} writer {writer}; got {req.run_id} {req.writer}"
                         )
                     before = run.held(writer)
-                    durable = store.append_batch(run, writer, req.records)
+                    run.check_writable()  # a finished or broken run says so before a malformed batch would
+                    durable = store.append_batch(run, writer, validate.check_batch(run, writer, req.records))
                     if self.daemon.config.fsync == "always" and durable > before:
                         await store.fsync(run)
                     await context.write(service_pb2.StreamReply(durable_client_seq=durable))

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from swanlabd.format import backup
-from swanlabd.storage.errors import StorageFailure
+from swanlabd.storage.errors import RunClosed, StorageFailure
 from swanlabd.storage.state import RunInfo
 from swanlabd_pb import records_pb2 as pb
 
@@ -52,6 +52,13 @@ class ActiveRun:
     def held(self, writer: int) -> int:
         return self.client_seqs.get(writer, 0)
 
+    def check_writable(self) -> None:
+        """Raise why this run takes no more records: it is finishing (RunClosed) or its file broke."""
+        if self.closing:
+            raise RunClosed(self.run_id, self.closing)
+        if self.broken:
+            raise self.broken
+
     def current_info(self) -> RunInfo:
         """Its RunInfo with the live record count, file size and file error copied in."""
         self.info.records, self.info.backup_bytes = self.records, self.size
@@ -73,6 +80,8 @@ class ActiveRun:
         for r in records:
             if r.client_seq:
                 self.client_seqs[r.writer] = r.client_seq
+            if r.WhichOneof("kind") == "keys":  # as scan.py recovers them from the file
+                self.keys.setdefault(r.writer, {}).update((k.id, k.name) for k in r.keys.keys)
         # Wake FinishRun waiters; a fresh Event for the next wait.
         self.progress.set()
         self.progress = asyncio.Event()

@@ -9,7 +9,8 @@ Exactly-once: per (run, writer) the daemon knows the highest client_seq it holds
 backup file after a restart: `BackupWriter.open().client_seqs`). A batch is a contiguous range
 of client_seqs: the part at or below that mark is dropped, a batch that starts past mark+1 is a
 gap (`SequenceGap`), anything malformed is refused whole (`MalformedBatch`) before a byte is
-written. Acked = appended to the file (page cache); fsync is the daemon's group-commit task or
+written; the servicer makes those checks (swanlabd/ingest/validate.py) and `append_batch` writes
+what passed. Acked = appended to the file (page cache); fsync is the daemon's group-commit task or
 `fsync="always"`; a failed fsync breaks the run's file (`StorageFailure`) and nothing is acked
 past it.
 
@@ -30,19 +31,17 @@ import shutil
 import string
 import time
 from collections.abc import Iterable, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from swanlabd.format import backup
 from swanlabd.local import paths
 from swanlabd.storage.activerun import ActiveRun
 from swanlabd.storage.errors import (
-    MalformedBatch,
     PreconditionFailed,
     RequestError,
     RunClosed,
     RunExists,
     RunNotFound,
-    SequenceGap,
     StorageFailure,
 )
 from swanlabd.storage.events import NoEvents, RunEvents
@@ -57,11 +56,7 @@ log = logging.getLogger(__name__)
 RUN_ID_ALPHABET = string.ascii_lowercase + string.digits
 RUN_ID_LENGTH = 21  # SwanLab experiment cuids are 21 lowercase alphanumerics
 MAX_RUN_ID_LENGTH = 64
-MAX_KEY_NAME_BYTES = 4096
 DAEMON_WRITER = 0
-# What a client may put in a Stream batch. Header, RunStart and system rows are the daemon's;
-# Finish goes through FinishRun so it can be ordered after everything the client sent.
-CLIENT_KINDS = frozenset({"keys", "scalars", "console", "media", "config", "metadata", "requirements", "file"})
 # How long FinishRun waits for Stream batches still in flight on another HTTP/2 stream.
 FINISH_WAIT_S = 30.0
 # A run folder being built by StartRun: `runs/.new-<folder name>-<random>/`, renamed into place
@@ -113,99 +108,6 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def safe_relative_path(value: str) -> bool:
-    p = PurePosixPath(value)
-    return bool(value) and not p.is_absolute() and ".." not in p.parts and "\0" not in value
-
-
-def check_batch(run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> list[pb.Record]:
-    """Validate a client batch; return the records to append (duplicates dropped).
-
-    Raises MalformedBatch (nothing of the batch is written) or SequenceGap. Key definitions of
-    the batch take effect only when the whole batch passed.
-    """
-    if not records:
-        return []
-    run_id = run.run_id
-    first = records[0].client_seq
-    if first == 0:
-        raise MalformedBatch(run_id, writer, 0, "client_seq must start at 1 (0 is reserved for daemon records)")
-    for i, r in enumerate(records):
-        if r.client_seq != first + i:
-            raise MalformedBatch(run_id, writer, r.client_seq, f"client_seq not contiguous (expected {first + i})")
-    held = run.held(writer)
-    if first + len(records) - 1 <= held:
-        return []
-    if first > held + 1:
-        raise SequenceGap(run_id, writer, held + 1, first)
-    fresh = list(records[held + 1 - first :])
-    known = run.keys.get(writer, {})
-    staged: dict[int, str] = {}
-    for r in fresh:
-        cs = r.client_seq
-        if r.seq != 0:
-            raise MalformedBatch(run_id, writer, cs, f"seq must be 0 (the daemon assigns it), got {r.seq}")
-        if r.writer not in (0, writer):
-            raise MalformedBatch(run_id, writer, cs, f"record says writer {r.writer} on writer {writer}'s stream")
-        kind = r.WhichOneof("kind")
-        if kind is None:
-            raise MalformedBatch(run_id, writer, cs, "record has no kind")
-        if kind not in CLIENT_KINDS:
-            raise MalformedBatch(
-                run_id, writer, cs, f"kind {kind!r} is not allowed in Stream (daemon-only or FinishRun)"
-            )
-        if kind == "keys":
-            for k in r.keys.keys:
-                if not k.name or len(k.name.encode()) > MAX_KEY_NAME_BYTES:
-                    raise MalformedBatch(
-                        run_id, writer, cs, f"key id {k.id}: name empty or over {MAX_KEY_NAME_BYTES} bytes"
-                    )
-                old = staged.get(k.id, known.get(k.id))
-                if old is not None and old != k.name:
-                    raise MalformedBatch(run_id, writer, cs, f"key id {k.id} redefined from {old!r} to {k.name!r}")
-                staged[k.id] = k.name
-        elif kind == "scalars":
-            s = r.scalars
-            n = len(s.steps)
-            if len(s.row_sizes) != n:
-                raise MalformedBatch(run_id, writer, cs, f"scalars: {n} steps but {len(s.row_sizes)} row_sizes")
-            total = sum(s.row_sizes)
-            if len(s.key_ids) != total or len(s.values) != total:
-                raise MalformedBatch(
-                    run_id,
-                    writer,
-                    cs,
-                    f"scalars: row_sizes sum to {total} but {len(s.key_ids)} key_ids and {len(s.values)} values",
-                )
-            if s.time_deltas_ms and len(s.time_deltas_ms) != n:
-                raise MalformedBatch(run_id, writer, cs, f"scalars: {n} rows but {len(s.time_deltas_ms)} time deltas")
-            undefined = {k for k in set(s.key_ids) if k not in staged and k not in known}
-            if undefined:
-                raise MalformedBatch(
-                    run_id, writer, cs, f"scalars: key ids {sorted(undefined)[:10]} not defined by KeyDefs"
-                )
-        elif kind == "media":
-            for m in r.media.items:
-                if m.key_id not in staged and m.key_id not in known:
-                    raise MalformedBatch(run_id, writer, cs, f"media: key id {m.key_id} not defined by KeyDefs")
-                if not safe_relative_path(m.path):
-                    raise MalformedBatch(run_id, writer, cs, f"media: path {m.path!r} must be relative, inside the run")
-        elif kind == "file":
-            if not safe_relative_path(r.file.path):
-                raise MalformedBatch(run_id, writer, cs, f"file: path {r.file.path!r} must be relative, inside the run")
-        elif kind in ("config", "metadata"):
-            text = getattr(r, kind).json
-            try:
-                if text:
-                    json.loads(text)
-            except ValueError as exc:
-                raise MalformedBatch(run_id, writer, cs, f"{kind}: not valid JSON ({exc})") from None
-        r.writer = writer
-    if staged:
-        run.keys.setdefault(writer, {}).update(staged)
-    return fresh
 
 
 class RunStore:
@@ -558,14 +460,16 @@ class RunStore:
     # -- Stream ------------------------------------------------------------------------------
 
     def append_batch(self, run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> int:
-        """Validate, dedupe and append a client batch; return the writer's durable client_seq."""
-        if run.closing:
-            raise RunClosed(run.run_id, run.closing)
-        if run.broken:
-            raise run.broken
-        fresh = check_batch(run, writer, records)
-        if fresh:
-            run.append(fresh)
+        """Append a checked client batch as `writer`'s; return the writer's durable client_seq.
+
+        `records` passed the protocol's checks (swanlabd/ingest/validate.py): well formed,
+        contiguous, and none of them held yet. Their key definitions take effect with the append.
+        """
+        run.check_writable()
+        if records:
+            for r in records:
+                r.writer = writer  # a client may leave it 0: its stream names the writer
+            run.append(records)
             self.events.appended(run.run_id)
         return run.held(writer)
 
@@ -598,7 +502,6 @@ class RunStore:
             log.error("%s", exc)
             self.publish(run)
             return
-        keys.update((k.id, k.name) for k in new)
         run.system_rows += 1
         self.events.appended(run.run_id)
 
