@@ -5,7 +5,8 @@
       lock the socket (<socket>.lock, flock) and clear a stale socket file
       open the state DB, reopen RUNNING runs, adopt folders written without a daemon
       start the named tasks:
-        server        gRPC on the Unix socket (server.py); on_ready() once connect() works
+        server        gRPC on the Unix socket (ingest/server.py) over DaemonRuns (runservice.py);
+                      on_ready() once connect() works
         fsync         group commit: fsync every written run each fsync_interval_ms
         crash-watch   primary writer's pid gone without FinishRun -> Finish{CRASHED} (<= 1 s)
         adopt         every ADOPT_SCAN_INTERVAL_S: adopt run folders clients wrote without a daemon
@@ -39,6 +40,7 @@ from swanlabd.ingest import server as server_mod
 from swanlabd.service import locks, sdnotify
 from swanlabd.service.config import DaemonConfig
 from swanlabd.service.errors import StartupError
+from swanlabd.service.runservice import DaemonRuns
 from swanlabd.storage.runstore import RunStore, now_ms
 from swanlabd.storage.state import State
 
@@ -65,16 +67,16 @@ class Daemon:
         self.config = config
         self.on_ready = on_ready
         self.stopping = False
-        self.started_ms = 0
         self.state: State | None = None
         self.store: RunStore | None = None
         self.forwarder: Any = None
+        self.runs: DaemonRuns | None = None
         self.server: grpc.aio.Server | None = None
         self._lock_fd: int | None = None
         self._socket_lock_fd: int | None = None
         self._shutdown: asyncio.Event | None = None
         self.stopped = asyncio.Event()  # set when shutdown begins; open streams end on it
-        self._stream_ended = asyncio.Event()
+        self._stream_ended = asyncio.Event()  # a Stream ended: the crash watch looks at once
         self._shutdown_requested = False
         # systemd's NOTIFY_SOCKET/WATCHDOG_USEC, if any (a no-op otherwise): see sdnotify.py.
         self.notifier = sdnotify.Notifier.from_environ()
@@ -100,15 +102,18 @@ class Daemon:
         try:
             # Refuse a taken socket before touching any state: the one-line message is the only output.
             self._socket_lock_fd = locks.prepare_socket(self.config.socket)
-            self.started_ms = now_ms()
+            started_ms = now_ms()
             self.state = await self._open_state()
             self.store = RunStore(self.config.home, self.state)
             await self.store.recover()
             self.forwarder = self._make_forwarder()
             if self.forwarder is not None:
                 self.store.events = self.forwarder
+            self.runs = DaemonRuns(
+                self.config, self.store, self.forwarder, started_ms=started_ms, on_stream_end=self._stream_ended.set
+            )
             try:
-                self.server = await server_mod.start_server(self)
+                self.server = await server_mod.start_server(self.config.socket, self.runs, self.stopped)
             except RuntimeError as exc:
                 raise StartupError(f"cannot listen on {self.config.socket}: {exc}") from None
             log.info(
@@ -253,10 +258,6 @@ class Daemon:
             except OSError as exc:  # runs/ unreadable for a moment: not worth stopping the daemon
                 log.warning("cannot list %s: %s", self.store.runs_dir, exc)
 
-    def stream_ended(self) -> None:
-        """A Stream ended (cleanly or not): the crash watcher looks at once, not at its next tick."""
-        self._stream_ended.set()
-
     async def _monitor(self) -> None:
         from swanlabd.ingest.monitor import Monitor
 
@@ -285,14 +286,9 @@ class Daemon:
 
     def status_line(self) -> str:
         """STATUS= for systemd: active runs, and bytes of cloud runs not uploaded yet."""
-        if self.store is None:
+        if self.store is None or self.runs is None:
             return "starting"
-        queued = sum(
-            max(0, info.backup_bytes - self.upload_info(info.run_id)[0])
-            for info in self.store.infos()
-            if info.mode == "MODE_CLOUD"
-        )
-        return sdnotify.status_line(len(self.store.active), queued)
+        return sdnotify.status_line(len(self.store.active), self.runs.queued_bytes())
 
     # -- forwarder seam ----------------------------------------------------------------------
 
@@ -303,16 +299,6 @@ class Daemon:
         from swanlabd.upload.forwarder import Forwarder
 
         return Forwarder(self.config, self.state, runstore=self.store)
-
-    def enable_forwarding(self, run_id: str) -> None:
-        if self.forwarder is not None:
-            self.forwarder.enable(run_id)
-
-    def upload_info(self, run_id: str) -> tuple[int, bool, str, str]:
-        """(bytes uploaded, forwarding on, cloud URL, last upload error) for status and ls."""
-        if self.forwarder is None:
-            return 0, False, "", ""
-        return self.forwarder.upload_info(run_id)
 
 
 async def cancel(task: asyncio.Task[None] | None) -> None:

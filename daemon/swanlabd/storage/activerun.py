@@ -52,6 +52,10 @@ class ActiveRun:
     def held(self, writer: int) -> int:
         return self.client_seqs.get(writer, 0)
 
+    def knows_writer(self, writer: int) -> bool:
+        """True if writer id `writer` was handed out for this run (by StartRun or an attach)."""
+        return writer < self.info.next_writer or writer == self.info.primary_writer
+
     def check_writable(self) -> None:
         """Raise why this run takes no more records: it is finishing (RunClosed) or its file broke."""
         if self.closing:

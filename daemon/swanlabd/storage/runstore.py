@@ -258,7 +258,7 @@ class RunStore:
             writer = run.info.next_writer
             run.info.next_writer += 1
             self.state.put_run(run.info)
-        elif writer >= run.info.next_writer and writer != run.info.primary_writer:
+        elif not run.knows_writer(writer):
             raise RunNotFound(run_id, f"writer {writer} never attached")
         return run, writer, run.held(writer)
 
