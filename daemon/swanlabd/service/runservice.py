@@ -5,7 +5,9 @@ handlers used to make:
 
 - StartRun stores the credentials its script resolved (primary writer only) and starts
   forwarding a cloud-mode run;
-- Sync adopts the folders it names, refuses unknown runs, then hands the runs to the forwarder;
+- Sync adopts the folders it names, refuses unknown runs, stores the caller's credentials where
+  a run has none of its own, then hands the runs to the forwarder;
+- `keep_credentials` is the one writer of a run's credentials (`cred/<run_id>` in the state DB);
 - with `fsync = "always"` a batch is fsynced before its ack;
 - status and ls combine each run's registry entry with its upload progress.
 
@@ -50,15 +52,29 @@ class DaemonRuns:
         self.started_ms = started_ms
         self.on_stream_end = on_stream_end
 
+    # -- credentials: the one place they are written ----------------------------------------------
+
+    def keep_credentials(self, run_id: str, cloud: service_pb2.Cloud, *, from_script: bool) -> None:
+        """Store the credentials a run uploads with, unless it keeps its own.
+
+        A run recorded in cloud mode keeps the host and key its script resolved (`from_script`:
+        its primary writer's StartRun); any other run uploads with the caller's (`swanlabctl sync`).
+        """
+        if not cloud.api_key:
+            return
+        if not from_script:
+            info = self.state.get_run(run_id)
+            own = self.state.get_cloud(run_id)
+            if info is not None and info.mode == "MODE_CLOUD" and own and own.get("api_key"):
+                return
+        self.state.put_cloud(run_id, {"api_host": cloud.api_host, "web_host": cloud.web_host, "api_key": cloud.api_key})
+
     # -- RunService ----------------------------------------------------------------------------
 
     async def start(self, request: service_pb2.StartRunRequest) -> Started:
         run, writer, durable = await self.store.start_run(request)
-        cloud = request.cloud
-        if cloud.api_key and writer == run.info.primary_writer:
-            self.state.put_cloud(
-                run.run_id, {"api_host": cloud.api_host, "web_host": cloud.web_host, "api_key": cloud.api_key}
-            )
+        if writer == run.info.primary_writer:
+            self.keep_credentials(run.run_id, request.cloud, from_script=True)
         if run.info.mode == "MODE_CLOUD" and self.forwarder is not None:
             self.forwarder.enable(run.run_id)
         return Started(run.run_id, run.info.run_dir, writer, durable)
@@ -105,6 +121,9 @@ class DaemonRuns:
                 raise RunNotFound(run_id)
         if self.forwarder is None:
             raise PreconditionFailed("this daemon does not forward (forward=false, or no forwarder installed)")
+        run_ids = run_ids or self.forwarder.queued_runs()
+        for run_id in run_ids:
+            self.keep_credentials(run_id, request.cloud, from_script=False)
         async for progress in self.forwarder.sync(request, run_ids):
             yield progress
 
