@@ -75,7 +75,8 @@ class Daemon:
         self._lock_fd: int | None = None
         self._socket_lock_fd: int | None = None
         self._shutdown: asyncio.Event | None = None
-        self.stopped = asyncio.Event()  # set when shutdown begins; open streams end on it
+        # Set when shutdown begins: the servicer refuses new work, open streams end, health says NOT_SERVING.
+        self.stopped = asyncio.Event()
         self._stream_ended = asyncio.Event()  # a Stream ended: the crash watch looks at once
         self._shutdown_requested = False
         # systemd's NOTIFY_SOCKET/WATCHDOG_USEC, if any (a no-op otherwise): see sdnotify.py.
@@ -286,9 +287,9 @@ class Daemon:
 
     def status_line(self) -> str:
         """STATUS= for systemd: active runs, and bytes of cloud runs not uploaded yet."""
-        if self.store is None or self.runs is None:
+        if self.runs is None:
             return "starting"
-        return sdnotify.status_line(len(self.store.active), self.runs.queued_bytes())
+        return sdnotify.status_line(len(self.runs.store.active), self.runs.queued_bytes())
 
     # -- forwarder seam ----------------------------------------------------------------------
 
