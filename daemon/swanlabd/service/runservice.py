@@ -52,7 +52,7 @@ class DaemonRuns:
         self.started_ms = started_ms
         self.on_stream_end = on_stream_end
 
-    # -- credentials: the one place they are written ----------------------------------------------
+    # -- credentials: the one place they are written ---------------------------------------
 
     def keep_credentials(self, run_id: str, cloud: service_pb2.Cloud, *, from_script: bool) -> None:
         """Store the credentials a run uploads with, unless it keeps its own.
@@ -69,7 +69,7 @@ class DaemonRuns:
                 return
         self.state.put_cloud(run_id, {"api_host": cloud.api_host, "web_host": cloud.web_host, "api_key": cloud.api_key})
 
-    # -- RunService ----------------------------------------------------------------------------
+    # -- RunService ------------------------------------------------------------------------
 
     async def start(self, request: service_pb2.StartRunRequest) -> Started:
         run, writer, durable = await self.store.start_run(request)
@@ -121,13 +121,14 @@ class DaemonRuns:
                 raise RunNotFound(run_id)
         if self.forwarder is None:
             raise PreconditionFailed("this daemon does not forward (forward=false, or no forwarder installed)")
+        # None named: every queued run (the forwarder's choice); those take the caller's credentials too.
         run_ids = run_ids or self.forwarder.queued_runs()
         for run_id in run_ids:
             self.keep_credentials(run_id, request.cloud, from_script=False)
         async for progress in self.forwarder.sync(request, run_ids):
             yield progress
 
-    # -- status --------------------------------------------------------------------------------
+    # -- status ----------------------------------------------------------------------------
 
     def queued_bytes(self) -> int:
         """Bytes of cloud runs not uploaded yet (status, and systemd's STATUS= line)."""
