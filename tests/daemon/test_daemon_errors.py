@@ -11,7 +11,10 @@ import errno
 import inspect
 import os
 import tempfile
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -37,6 +40,21 @@ DOCUMENTED = {  # service.proto's header comment
     errors.ShuttingDown: grpc.StatusCode.UNAVAILABLE,
     errors.StorageFailure: grpc.StatusCode.INTERNAL,
 }
+
+
+async def eventually(probe: Callable[[], Awaitable[Any]], timeout: float, what: str) -> Any:
+    """`await probe()`'s first truthy value, as helpers.waiting.wait_for, without blocking the loop
+    the daemon under test runs on."""
+    deadline = time.monotonic() + timeout
+    while not (value := await probe()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s")
+        await asyncio.sleep(0.05)
+    return value
+
+
+async def run_summaries(stub) -> dict[str, svc.RunSummary]:
+    return {r.run_id: r for r in (await stub.ListRuns(svc.ListRunsRequest())).runs}
 
 
 def test_every_request_error_has_its_documented_status_code():
@@ -153,11 +171,12 @@ def test_failed_group_commit_breaks_the_run(short_dir, failing_fsync):
         failing_fsync["fail"] = True
         acks, err = await stream_batches(stub, run.run_id, [[keys(1, {1: "x"})]])
         assert acks == [1]  # acked once written; the fsync comes after
-        for _ in range(100):
-            summary = (await stub.ListRuns(svc.ListRunsRequest())).runs[0]
-            if summary.last_error:
-                break
-            await asyncio.sleep(0.05)
+
+        async def broken():
+            summary = (await run_summaries(stub))[run.run_id]
+            return summary if summary.last_error else None
+
+        summary = await eventually(broken, 10, "the failed group commit in the run's last_error")
         assert "fsync failed" in summary.last_error
         acks, err = await stream_batches(stub, run.run_id, [rows(2, 1)])
         assert acks == [] and err.code() == grpc.StatusCode.INTERNAL
@@ -259,11 +278,12 @@ def test_failed_system_sample_write_breaks_only_that_run(short_dir, full_disk):
         bad = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p")))
         good = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p")))
         full.add(bad.run_dir + "/")
-        for _ in range(100):
-            runs = {r.run_id: r for r in (await stub.ListRuns(svc.ListRunsRequest())).runs}
-            if runs[bad.run_id].last_error:
-                break
-            await asyncio.sleep(0.05)
+
+        async def broken():
+            runs = await run_summaries(stub)
+            return runs if runs[bad.run_id].last_error else None
+
+        runs = await eventually(broken, 10, "the failed sample in the run's last_error")
         assert "No space left on device" in runs[bad.run_id].last_error
         full.clear()
         # The broken file stays broken; nothing is acked past the failure.
@@ -273,11 +293,11 @@ def test_failed_system_sample_write_breaks_only_that_run(short_dir, full_disk):
         acks, err = await stream_batches(stub, good.run_id, [[keys(1, {1: "x"})], rows(2, 1)])
         assert acks == [1, 2] and err is None
         before = daemon.store.active[good.run_id].system_rows
-        for _ in range(100):
-            if daemon.store.active[good.run_id].system_rows > before:
-                break
-            await asyncio.sleep(0.05)
-        assert daemon.store.active[good.run_id].system_rows > before
+
+        async def sampled():
+            return daemon.store.active[good.run_id].system_rows > before
+
+        await eventually(sampled, 10, "a system row in the good run")
         assert not runs[good.run_id].last_error
         status = await stub.Status(svc.StatusRequest())
         assert status.pid == os.getpid()
@@ -297,12 +317,13 @@ def test_crash_finish_that_cannot_be_written_breaks_only_that_run(short_dir, ful
         finally:
             proc.kill()
             await proc.wait()
-        for _ in range(200):
-            summary = (await stub.ListRuns(svc.ListRunsRequest())).runs[0]
-            if summary.state == pb.CRASHED:
-                break
-            await asyncio.sleep(0.05)
-        assert summary.state == pb.CRASHED and "No space left on device" in summary.last_error
+
+        async def crashed():
+            summary = (await run_summaries(stub))[run.run_id]
+            return summary if summary.state == pb.CRASHED else None
+
+        summary = await eventually(crashed, 20, "the run marked CRASHED")
+        assert "No space left on device" in summary.last_error
         full_disk.clear()
         other = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p")))
         acks, err = await stream_batches(stub, other.run_id, [[keys(1, {1: "x"})]])

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.waiting import wait_for
 from swanlabd.ingest import monitor
 from swanlabd.ingest.monitor import PREFIX, Monitor
 
@@ -29,7 +30,7 @@ TREE_KEYS = {"cpu.thds", "mem.proc", "mem.proc.pct", "proc.cpu.pct", "proc.count
 
 def test_host_sample_has_the_sdk_keys_and_sane_values(tmp_path: Path) -> None:
     m = Monitor(tmp_path, use_nvml=False)
-    time.sleep(0.2)
+    time.sleep(0.2)  # not a wait: rates are measured over the time since the Monitor was made
     sample = m.sample()
     assert {PREFIX + k for k in HOST_KEYS} <= set(sample)
     assert f"{PREFIX}cpu.0.pct" in sample
@@ -42,13 +43,18 @@ def test_host_sample_has_the_sdk_keys_and_sane_values(tmp_path: Path) -> None:
 
 def test_process_tree_counts_children() -> None:
     m = Monitor(use_nvml=False)
-    code = "import subprocess, sys, time; c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)']); time.sleep(30)"
+    code = (
+        "import subprocess, sys, time; "
+        "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)']); time.sleep(30)"
+    )
     parent = subprocess.Popen([sys.executable, "-c", code])
     try:
-        deadline = time.monotonic() + 20
-        while (tree := m.sample_process_tree(parent.pid)).get(PREFIX + "proc.count", 0) < 2:
-            assert time.monotonic() < deadline, tree
-            time.sleep(0.1)
+        tree = wait_for(
+            lambda: (t := m.sample_process_tree(parent.pid)).get(PREFIX + "proc.count", 0) >= 2 and t,
+            20,
+            "the parent and its child in the tree",
+            interval=0.1,
+        )
         assert set(tree) == {PREFIX + k for k in TREE_KEYS}
         assert tree[PREFIX + "mem.proc"] > 1.0  # two Pythons: megabytes resident
         assert tree[PREFIX + "cpu.thds"] >= 2
@@ -138,16 +144,20 @@ def test_daemon_writes_system_metrics_into_an_active_run() -> None:
             service_pb2.StartRunRequest(start=pb.RunStart(project="p", mode=pb.MODE_OFFLINE), pid=os.getpid()),
             timeout=10,
         )
-        time.sleep(1.5)
         path = Path(reply.run_dir) / backup.BACKUP_FILENAME
-        names: dict[int, str] = {}
-        rows = []
-        for record, _ in backup.read_records(path):
-            if record.writer == 0 and record.WhichOneof("kind") == "keys":
-                names.update((k.id, k.name) for k in record.keys.keys)
-            elif record.WhichOneof("kind") == "system":
-                rows.append({names[i]: v for i, v in zip(record.system.key_ids, record.system.values)})
-    assert len(rows) >= 2, rows
+
+        def system_rows() -> list[dict[str, float]]:
+            names: dict[int, str] = {}
+            rows = []
+            for record, _ in backup.read_records(path):
+                if record.writer == 0 and record.WhichOneof("kind") == "keys":
+                    names.update((k.id, k.name) for k in record.keys.keys)
+                elif record.WhichOneof("kind") == "system":
+                    values = zip(record.system.key_ids, record.system.values, strict=True)
+                    rows.append({names[i]: v for i, v in values})
+            return rows
+
+        rows = wait_for(lambda: len(r := system_rows()) >= 2 and r, 20, "two system rows in the run")
     # Host metrics and the stats of the run's process (this test) in one row.
     assert {PREFIX + "cpu.pct", PREFIX + "mem.pct", PREFIX + "mem.proc", PREFIX + "proc.count"} <= set(rows[-1])
 

@@ -181,7 +181,7 @@ class Monitor:
 
 def _init_nvml() -> ModuleType | None:
     try:
-        import pynvml  # type: ignore[import-not-found]  # optional: only on NVIDIA hosts
+        import pynvml  # optional: only on NVIDIA hosts
     except ImportError:
         return None
     try:

@@ -5,7 +5,8 @@
       lock the socket (<socket>.lock, flock) and clear a stale socket file
       open the state DB, reopen RUNNING runs, adopt folders written without a daemon
       start the named tasks:
-        server        gRPC on the Unix socket (server.py); on_ready() once connect() works
+        server        gRPC on the Unix socket (ingest/server.py) over DaemonRuns (runservice.py);
+                      on_ready() once connect() works
         fsync         group commit: fsync every written run each fsync_interval_ms
         crash-watch   primary writer's pid gone without FinishRun -> Finish{CRASHED} (<= 1 s)
         adopt         every ADOPT_SCAN_INTERVAL_S: adopt run folders clients wrote without a daemon
@@ -39,7 +40,8 @@ from swanlabd.ingest import server as server_mod
 from swanlabd.service import locks, sdnotify
 from swanlabd.service.config import DaemonConfig
 from swanlabd.service.errors import StartupError
-from swanlabd.storage.runstore import ActiveRun, RunStore, now_ms
+from swanlabd.service.runservice import DaemonRuns
+from swanlabd.storage.runstore import RunStore, now_ms
 from swanlabd.storage.state import State
 
 log = logging.getLogger(__name__)
@@ -65,16 +67,17 @@ class Daemon:
         self.config = config
         self.on_ready = on_ready
         self.stopping = False
-        self.started_ms = 0
         self.state: State | None = None
         self.store: RunStore | None = None
         self.forwarder: Any = None
+        self.runs: DaemonRuns | None = None
         self.server: grpc.aio.Server | None = None
         self._lock_fd: int | None = None
         self._socket_lock_fd: int | None = None
         self._shutdown: asyncio.Event | None = None
-        self.stopped = asyncio.Event()  # set when shutdown begins; open streams end on it
-        self._stream_ended = asyncio.Event()
+        # Set when shutdown begins: the servicer refuses new work, open streams end, health says NOT_SERVING.
+        self.stopped = asyncio.Event()
+        self._stream_ended = asyncio.Event()  # a Stream ended: the crash watch looks at once
         self._shutdown_requested = False
         # systemd's NOTIFY_SOCKET/WATCHDOG_USEC, if any (a no-op otherwise): see sdnotify.py.
         self.notifier = sdnotify.Notifier.from_environ()
@@ -100,15 +103,18 @@ class Daemon:
         try:
             # Refuse a taken socket before touching any state: the one-line message is the only output.
             self._socket_lock_fd = locks.prepare_socket(self.config.socket)
-            self.started_ms = now_ms()
+            started_ms = now_ms()
             self.state = await self._open_state()
             self.store = RunStore(self.config.home, self.state)
             await self.store.recover()
             self.forwarder = self._make_forwarder()
             if self.forwarder is not None:
                 self.store.events = self.forwarder
+            self.runs = DaemonRuns(
+                self.config, self.store, self.forwarder, started_ms=started_ms, on_stream_end=self._stream_ended.set
+            )
             try:
-                self.server = await server_mod.start_server(self)
+                self.server = await server_mod.start_server(self.config.socket, self.runs, self.stopped)
             except RuntimeError as exc:
                 raise StartupError(f"cannot listen on {self.config.socket}: {exc}") from None
             log.info(
@@ -220,15 +226,6 @@ class Daemon:
             await asyncio.sleep(interval)
             await self.store.sync_dirty()
 
-    async def fsync(self, run: ActiveRun) -> None:
-        """fsync one run now (fsync="always" before an ack); raises its StorageFailure."""
-        await asyncio.to_thread(run.sync_blocking)
-        if run.broken:
-            assert self.state is not None
-            run.info.last_error = str(run.broken)
-            self.state.put_run(run.info)
-            raise run.broken
-
     async def _crash_watch(self) -> None:
         assert self.store is not None
         store = self.store
@@ -262,10 +259,6 @@ class Daemon:
             except OSError as exc:  # runs/ unreadable for a moment: not worth stopping the daemon
                 log.warning("cannot list %s: %s", self.store.runs_dir, exc)
 
-    def stream_ended(self) -> None:
-        """A Stream ended (cleanly or not): the crash watcher looks at once, not at its next tick."""
-        self._stream_ended.set()
-
     async def _monitor(self) -> None:
         from swanlabd.ingest.monitor import Monitor
 
@@ -294,14 +287,9 @@ class Daemon:
 
     def status_line(self) -> str:
         """STATUS= for systemd: active runs, and bytes of cloud runs not uploaded yet."""
-        if self.store is None:
+        if self.runs is None:
             return "starting"
-        queued = sum(
-            max(0, info.backup_bytes - self.upload_info(info.run_id)[0])
-            for info in self.store.infos()
-            if info.mode == "MODE_CLOUD"
-        )
-        return sdnotify.status_line(len(self.store.active), queued)
+        return sdnotify.status_line(len(self.runs.store.active), self.runs.queued_bytes())
 
     # -- forwarder seam ----------------------------------------------------------------------
 
@@ -312,16 +300,6 @@ class Daemon:
         from swanlabd.upload.forwarder import Forwarder
 
         return Forwarder(self.config, self.state, runstore=self.store)
-
-    def enable_forwarding(self, run_id: str) -> None:
-        if self.forwarder is not None:
-            self.forwarder.enable(run_id)
-
-    def upload_info(self, run_id: str) -> tuple[int, bool, str, str]:
-        """(bytes uploaded, forwarding on, cloud URL, last upload error) for status and ls."""
-        if self.forwarder is None:
-            return 0, False, "", ""
-        return self.forwarder.upload_info(run_id)
 
 
 async def cancel(task: asyncio.Task[None] | None) -> None:

@@ -2,13 +2,15 @@
 
 A run folder is `<data root>/runs/run-YYYYMMDD_HHMMSS-<run_id>/` with `backup.swanlab` (the
 queue, swanlabd.format.backup) and readable side files under `files/`. While a run is RUNNING and the
-daemon holds its `BackupWriter`, it is an `ActiveRun` in `RunStore.active`.
+daemon holds its `BackupWriter`, it is an `ActiveRun` (activerun.py) in `RunStore.active`. Reopening
+and adopting read the whole file (scan.py); the crash watch asks procwatch.py whether a writer lives.
 
 Exactly-once: per (run, writer) the daemon knows the highest client_seq it holds (from the
 backup file after a restart: `BackupWriter.open().client_seqs`). A batch is a contiguous range
 of client_seqs: the part at or below that mark is dropped, a batch that starts past mark+1 is a
 gap (`SequenceGap`), anything malformed is refused whole (`MalformedBatch`) before a byte is
-written. Acked = appended to the file (page cache); fsync is the daemon's group-commit task or
+written; the servicer makes those checks (swanlabd/ingest/validate.py) and `append_batch` writes
+what passed. Acked = appended to the file (page cache); fsync is the daemon's group-commit task or
 `fsync="always"`; a failed fsync breaks the run's file (`StorageFailure`) and nothing is acked
 past it.
 
@@ -24,277 +26,38 @@ import json
 import logging
 import os
 import shutil
-import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-
-import psutil
+from pathlib import Path
 
 from swanlabd.format import backup
 from swanlabd.local import paths, runfolder
 from swanlabd.local.runfolder import NEW_FOLDER_PREFIX, check_run_id, new_run_id, new_run_start, run_folder_name
+from swanlabd.storage.activerun import ActiveRun
 from swanlabd.storage.errors import (
-    MalformedBatch,
     PreconditionFailed,
     RequestError,
     RunClosed,
     RunExists,
     RunNotFound,
-    SequenceGap,
     StorageFailure,
 )
 from swanlabd.storage.events import NoEvents, RunEvents
+from swanlabd.storage.procwatch import process_alive, process_start_time, started_before
+from swanlabd.storage.scan import Scan, scan_backup
 from swanlabd.storage.state import RunInfo, State
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2
 
 log = logging.getLogger(__name__)
 
-MAX_KEY_NAME_BYTES = 4096
 DAEMON_WRITER = 0
-# What a client may put in a Stream batch. Header, RunStart and system rows are the daemon's;
-# Finish goes through FinishRun so it can be ordered after everything the client sent.
-CLIENT_KINDS = frozenset({"keys", "scalars", "console", "media", "config", "metadata", "requirements", "file"})
 # How long FinishRun waits for Stream batches still in flight on another HTTP/2 stream.
 FINISH_WAIT_S = 30.0
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def process_start_time(pid: int) -> float:
-    """The pid's start time, naming one process rather than a reusable pid; 0.0 = cannot watch it."""
-    if not pid:
-        return 0.0
-    try:
-        return psutil.Process(pid).create_time()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        log.warning("pid %d is not visible from the daemon (another pid namespace?): no crash watch for it", pid)
-        return 0.0
-
-
-def process_alive(pid: int, started: float) -> bool:
-    """True if `pid` is the same live process we recorded (zombies and reused pids count as gone)."""
-    try:
-        p = psutil.Process(pid)
-        if p.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return not started or abs(p.create_time() - started) < 0.5
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.AccessDenied:
-        return True
-
-
-def started_before(pid: int, time_ms: int) -> bool:
-    """True if `pid` is alive and started before `time_ms` (so it can be the process of a run then)."""
-    if not pid or not process_alive(pid, 0.0):
-        return False
-    started = process_start_time(pid)
-    return bool(started) and started <= time_ms / 1000 + 1.0
-
-
-def safe_relative_path(value: str) -> bool:
-    p = PurePosixPath(value)
-    return bool(value) and not p.is_absolute() and ".." not in p.parts and "\0" not in value
-
-
-@dataclass
-class Scan:
-    """What a full read of a backup file tells about a run (used to adopt and to recover)."""
-
-    header: pb.FileHeader | None = None
-    run_start: pb.RunStart | None = None
-    finish: pb.Finish | None = None  # the file's last record, if it is a Finish
-    records: int = 0
-    keys: dict[int, dict[int, str]] = field(default_factory=dict)
-    system_rows: int = 0
-    lost_bytes: int = 0
-
-
-def scan_backup(path: Path) -> Scan:
-    """Read a whole backup file; damaged parts are counted, never fatal."""
-    scan = Scan()
-
-    class Reporter:
-        def lost(self, nbytes: int, reason: str, offset: int, seqs: tuple[int, int] | None) -> None:
-            scan.lost_bytes += nbytes
-            log.warning("%s: %d bytes lost at offset %d (%s, seqs %s)", path, nbytes, offset, reason, seqs)
-
-    for record, _ in backup.read_records(path, 0, Reporter()):
-        scan.records += 1
-        kind = record.WhichOneof("kind")
-        # Finished = a Finish record is the last one (a resumed run has records after an old one).
-        scan.finish = record.finish if kind == "finish" else None
-        if kind == "header":
-            scan.header = record.header
-        elif kind == "run_start":
-            scan.run_start = record.run_start
-        elif kind == "keys":
-            scan.keys.setdefault(record.writer, {}).update((k.id, k.name) for k in record.keys.keys)
-        elif kind == "system":
-            scan.system_rows += len(record.system.steps)
-    return scan
-
-
-class ActiveRun:
-    """A RUNNING run whose backup file this daemon holds open (and flocked) for appends."""
-
-    def __init__(
-        self, info: RunInfo, writer: backup.BackupWriter, keys: dict[int, dict[int, str]], system_rows: int
-    ) -> None:
-        self.info = info
-        self.backup = writer
-        self.path = Path(info.run_dir) / backup.BACKUP_FILENAME
-        self.client_seqs: dict[int, int] = dict(writer.client_seqs)
-        self.keys = keys
-        self.system_rows = system_rows
-        self.records = writer.last_seq + 1
-        self.size = writer.size
-        self.closing: str | None = None  # the final state name once FinishRun/crash began
-        self.broken: StorageFailure | None = None
-        self.dirty = False
-        self.closed = False
-        self.io_lock = threading.Lock()
-        self.progress = asyncio.Event()
-
-    @property
-    def run_id(self) -> str:
-        return self.info.run_id
-
-    def held(self, writer: int) -> int:
-        return self.client_seqs.get(writer, 0)
-
-    def append(self, records: Sequence[pb.Record]) -> None:
-        """Write records to the file (page cache). Any failure breaks the file for good."""
-        if self.broken:
-            raise self.broken
-        try:
-            self.size = self.backup.append(records)
-        except Exception as exc:
-            self.broken = StorageFailure(self.run_id, self.path, exc)
-            raise self.broken from exc
-        self.records += len(records)
-        self.dirty = True
-        for r in records:
-            if r.client_seq:
-                self.client_seqs[r.writer] = r.client_seq
-        # Wake FinishRun waiters; a fresh Event for the next wait.
-        self.progress.set()
-        self.progress = asyncio.Event()
-
-    def sync_blocking(self) -> None:
-        """fsync (in a worker thread). A failure is fatal for this file (design: never ack past it)."""
-        with self.io_lock:
-            if self.broken or self.closed:  # close() fsynced already (a group commit raced a finish)
-                return
-            try:
-                self.backup.sync()
-            except Exception as exc:
-                self.broken = StorageFailure(self.run_id, self.path, exc)
-                log.error("%s", self.broken)
-
-    def close_blocking(self) -> None:
-        """fsync and close (in a worker thread); idempotent."""
-        with self.io_lock:
-            self.closed = True
-            try:
-                self.backup.close()
-            except Exception as exc:
-                if not self.broken:
-                    self.broken = StorageFailure(self.run_id, self.path, exc)
-                log.error("closing %s: %s", self.path, exc)
-
-
-def check_batch(run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> list[pb.Record]:
-    """Validate a client batch; return the records to append (duplicates dropped).
-
-    Raises MalformedBatch (nothing of the batch is written) or SequenceGap. Key definitions of
-    the batch take effect only when the whole batch passed.
-    """
-    if not records:
-        return []
-    run_id = run.run_id
-    first = records[0].client_seq
-    if first == 0:
-        raise MalformedBatch(run_id, writer, 0, "client_seq must start at 1 (0 is reserved for daemon records)")
-    for i, r in enumerate(records):
-        if r.client_seq != first + i:
-            raise MalformedBatch(run_id, writer, r.client_seq, f"client_seq not contiguous (expected {first + i})")
-    held = run.held(writer)
-    if first + len(records) - 1 <= held:
-        return []
-    if first > held + 1:
-        raise SequenceGap(run_id, writer, held + 1, first)
-    fresh = list(records[held + 1 - first :])
-    known = run.keys.get(writer, {})
-    staged: dict[int, str] = {}
-    for r in fresh:
-        cs = r.client_seq
-        if r.seq != 0:
-            raise MalformedBatch(run_id, writer, cs, f"seq must be 0 (the daemon assigns it), got {r.seq}")
-        if r.writer not in (0, writer):
-            raise MalformedBatch(run_id, writer, cs, f"record says writer {r.writer} on writer {writer}'s stream")
-        kind = r.WhichOneof("kind")
-        if kind is None:
-            raise MalformedBatch(run_id, writer, cs, "record has no kind")
-        if kind not in CLIENT_KINDS:
-            raise MalformedBatch(
-                run_id, writer, cs, f"kind {kind!r} is not allowed in Stream (daemon-only or FinishRun)"
-            )
-        if kind == "keys":
-            for k in r.keys.keys:
-                if not k.name or len(k.name.encode()) > MAX_KEY_NAME_BYTES:
-                    raise MalformedBatch(
-                        run_id, writer, cs, f"key id {k.id}: name empty or over {MAX_KEY_NAME_BYTES} bytes"
-                    )
-                old = staged.get(k.id, known.get(k.id))
-                if old is not None and old != k.name:
-                    raise MalformedBatch(run_id, writer, cs, f"key id {k.id} redefined from {old!r} to {k.name!r}")
-                staged[k.id] = k.name
-        elif kind == "scalars":
-            s = r.scalars
-            n = len(s.steps)
-            if len(s.row_sizes) != n:
-                raise MalformedBatch(run_id, writer, cs, f"scalars: {n} steps but {len(s.row_sizes)} row_sizes")
-            total = sum(s.row_sizes)
-            if len(s.key_ids) != total or len(s.values) != total:
-                raise MalformedBatch(
-                    run_id,
-                    writer,
-                    cs,
-                    f"scalars: row_sizes sum to {total} but {len(s.key_ids)} key_ids and {len(s.values)} values",
-                )
-            if s.time_deltas_ms and len(s.time_deltas_ms) != n:
-                raise MalformedBatch(run_id, writer, cs, f"scalars: {n} rows but {len(s.time_deltas_ms)} time deltas")
-            undefined = {k for k in set(s.key_ids) if k not in staged and k not in known}
-            if undefined:
-                raise MalformedBatch(
-                    run_id, writer, cs, f"scalars: key ids {sorted(undefined)[:10]} not defined by KeyDefs"
-                )
-        elif kind == "media":
-            for m in r.media.items:
-                if m.key_id not in staged and m.key_id not in known:
-                    raise MalformedBatch(run_id, writer, cs, f"media: key id {m.key_id} not defined by KeyDefs")
-                if not safe_relative_path(m.path):
-                    raise MalformedBatch(run_id, writer, cs, f"media: path {m.path!r} must be relative, inside the run")
-        elif kind == "file":
-            if not safe_relative_path(r.file.path):
-                raise MalformedBatch(run_id, writer, cs, f"file: path {r.file.path!r} must be relative, inside the run")
-        elif kind in ("config", "metadata"):
-            text = getattr(r, kind).json
-            try:
-                if text:
-                    json.loads(text)
-            except ValueError as exc:
-                raise MalformedBatch(run_id, writer, cs, f"{kind}: not valid JSON ({exc})") from None
-        r.writer = writer
-    if staged:
-        run.keys.setdefault(writer, {}).update(staged)
-    return fresh
 
 
 class RunStore:
@@ -360,10 +123,9 @@ class RunStore:
         # Between the rename into place and put_run the folder is not registered: adopt_new skips it.
         self._creating.add(run_dir.name)
         try:
-            writer = await asyncio.to_thread(self._create_folder, run_dir, start, req)
-            run = ActiveRun(info, writer, {}, 0)
-            info.records, info.backup_bytes = run.records, run.size
-            self.state.put_run(info)
+            file = await asyncio.to_thread(self._create_folder, run_dir, start, req)
+            run = ActiveRun(info, file, {}, 0)
+            self.publish(run)
             self.active[run_id] = run
             self._known_folders.add(run_dir.name)
         except (OSError, backup.BackupError) as exc:
@@ -411,7 +173,7 @@ class RunStore:
             writer = run.info.next_writer
             run.info.next_writer += 1
             self.state.put_run(run.info)
-        elif writer >= run.info.next_writer and writer != run.info.primary_writer:
+        elif not run.knows_writer(writer):
             raise RunNotFound(run_id, f"writer {writer} never attached")
         return run, writer, run.held(writer)
 
@@ -447,7 +209,7 @@ class RunStore:
     async def _activate(self, info: RunInfo, reopen_finished: bool) -> ActiveRun:
         path = Path(info.run_dir) / backup.BACKUP_FILENAME
         try:
-            writer, scan = await asyncio.to_thread(self._open_and_scan, path)
+            file, scan = await asyncio.to_thread(self._open_and_scan, path)
         except backup.BackupLocked:
             raise PreconditionFailed(f"run {info.run_id}: {path} is held by another process") from None
         except FileNotFoundError:
@@ -455,7 +217,7 @@ class RunStore:
         finally:
             self._activating.pop(info.run_id, None)
         if scan.finish is not None and not reopen_finished:
-            await asyncio.to_thread(writer.close)
+            await asyncio.to_thread(file.close)
             state = pb.RunState.Name(scan.finish.state or pb.FINISHED)
             self.state.update_run(
                 info.run_id,
@@ -466,18 +228,18 @@ class RunStore:
             )
             self.events.ended(info.run_id)
             raise RunClosed(info.run_id, state)
-        run = ActiveRun(info, writer, scan.keys, scan.system_rows)
+        run = ActiveRun(info, file, scan.keys, scan.system_rows)
         self.active[info.run_id] = run
         log.info("run %s reopened: %d records, client_seqs %s", info.run_id, run.records, run.client_seqs)
         return run
 
     @staticmethod
     def _open_and_scan(path: Path) -> tuple[backup.BackupWriter, Scan]:
-        writer = backup.BackupWriter.open(path)
+        file = backup.BackupWriter.open(path)
         try:
-            return writer, scan_backup(path)
+            return file, scan_backup(path)
         except BaseException:
-            writer.close()
+            file.close()
             raise
 
     async def recover(self) -> None:
@@ -613,14 +375,16 @@ class RunStore:
     # -- Stream ------------------------------------------------------------------------------
 
     def append_batch(self, run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> int:
-        """Validate, dedupe and append a client batch; return the writer's durable client_seq."""
-        if run.closing:
-            raise RunClosed(run.run_id, run.closing)
-        if run.broken:
-            raise run.broken
-        fresh = check_batch(run, writer, records)
-        if fresh:
-            run.append(fresh)
+        """Append a checked client batch as `writer`'s; return the writer's durable client_seq.
+
+        `records` passed the protocol's checks (swanlabd/ingest/validate.py): well formed,
+        contiguous, and none of them held yet. Their key definitions take effect with the append.
+        """
+        run.check_writable()
+        if records:
+            for r in records:
+                r.writer = writer  # a client may leave it 0: its stream names the writer
+            run.append(records)
             self.events.appended(run.run_id)
         return run.held(writer)
 
@@ -651,10 +415,8 @@ class RunStore:
             # Like a client append's failure: this run's file is broken (its next batch and
             # FinishRun get the error, status/ls show it); the daemon and other runs go on.
             log.error("%s", exc)
-            run.info.last_error = str(exc)
-            self.state.put_run(run.info)
+            self.publish(run)
             return
-        keys.update((k.id, k.name) for k in new)
         run.system_rows += 1
         self.events.appended(run.run_id)
 
@@ -719,13 +481,9 @@ class RunStore:
             pass
         await asyncio.to_thread(run.close_blocking)
         self.active.pop(run.run_id, None)
-        info = run.info
-        info.state = state
-        info.finished_ms = finish_record.finish.finish_time_ms
-        info.records, info.backup_bytes = run.records, run.size
-        if run.broken:
-            info.last_error = str(run.broken)
-        self.state.put_run(info)
+        run.info.state = state
+        run.info.finished_ms = finish_record.finish.finish_time_ms
+        self.publish(run)
         self.events.ended(run.run_id)
         if run.broken:
             raise run.broken
@@ -756,6 +514,17 @@ class RunStore:
 
     # -- fsync and shutdown ------------------------------------------------------------------
 
+    def publish(self, run: ActiveRun) -> None:
+        """Write an active run's entry with its live counts and file error to the state DB."""
+        self.state.put_run(run.current_info())
+
+    async def fsync(self, run: ActiveRun) -> None:
+        """fsync one run now (fsync="always", before an ack); raises its StorageFailure."""
+        await asyncio.to_thread(run.sync_blocking)
+        if run.broken:
+            self.publish(run)
+            raise run.broken
+
     async def sync_dirty(self) -> None:
         """Group commit: fsync every run written since the last round."""
         for run in list(self.active.values()):
@@ -763,21 +532,14 @@ class RunStore:
                 run.dirty = False
                 await asyncio.to_thread(run.sync_blocking)
                 # Persist the counts too, so ls (even with the daemon down) and the forwarder see them.
-                run.info.records, run.info.backup_bytes = run.records, run.size
-                if run.broken:
-                    run.info.last_error = str(run.broken)
-                self.state.put_run(run.info)
+                self.publish(run)
 
     async def close_all(self) -> None:
         """Shutdown: fsync and close every file; runs stay RUNNING (their clients reconnect)."""
         for run in list(self.active.values()):
             await asyncio.to_thread(run.close_blocking)
             self.active.pop(run.run_id, None)
-            info = run.info
-            info.records, info.backup_bytes = run.records, run.size
-            if run.broken:
-                info.last_error = str(run.broken)
-            self.state.put_run(info)
+            self.publish(run)
 
     # -- summaries ---------------------------------------------------------------------------
 
@@ -785,9 +547,4 @@ class RunStore:
         """Every known run, with live counts for active ones."""
         for info in self.state.runs():
             run = self.active.get(info.run_id)
-            if run is not None:
-                info = run.info
-                info.records, info.backup_bytes = run.records, run.size
-                if run.broken:
-                    info.last_error = str(run.broken)
-            yield info
+            yield run.current_info() if run is not None else info

@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import plyvel
 
@@ -68,13 +68,14 @@ class RunInfo:
             **fields,
         )
 
+    # The generated stubs type an enum's Value() as int; the cast names the enum the fields take.
     @property
-    def run_state(self) -> int:
-        return pb.RunState.Value(self.state)
+    def run_state(self) -> pb.RunState:
+        return cast(pb.RunState, pb.RunState.Value(self.state))
 
     @property
-    def mode_value(self) -> int:
-        return pb.Mode.Value(self.mode)
+    def mode_value(self) -> pb.Mode:
+        return cast(pb.Mode, pb.Mode.Value(self.mode))
 
     def to_json(self) -> bytes:
         return json.dumps(dataclasses.asdict(self), separators=(",", ":")).encode()

@@ -1042,21 +1042,14 @@ class Forwarder:
         """storage.events.RunEvents: the run left RUNNING."""
         self.appended(run_id)
 
-    def enable(
-        self, run_id: str, *, cloud: dict[str, str] | None = None, project: str = "", workspace: str = ""
-    ) -> None:
+    def enable(self, run_id: str, *, project: str = "", workspace: str = "") -> None:
         """Forward this run (now and after restarts) until it is uploaded.
 
-        `cloud`: the caller's credentials (`swanlabctl sync`). A run recorded in cloud mode keeps
-        the host and key its script resolved; any other run uploads with the caller's.
+        It uploads with the credentials in the state DB (the service layer's `keep_credentials`).
         """
         info = self.state.get_run(run_id)
         if info is None:
             raise KeyError(run_id)
-        if cloud and cloud.get("api_key"):
-            own = self.state.get_cloud(run_id)
-            if info.mode != "MODE_CLOUD" or not (own and own.get("api_key")):
-                self.state.put_cloud(run_id, cloud)
         overrides = {k: v for k, v in (("project", project), ("workspace", workspace)) if v}
         self._on.put(run_id.encode(), json.dumps(overrides).encode())
         uploader = self._start(run_id)
@@ -1083,17 +1076,10 @@ class Forwarder:
         return. The stream ends when every run is done or blocked (needs the user: a missing or
         wrong key, a refused project); a blocked run's message carries the reason.
         """
-        cloud = None
-        if request.cloud.api_key:
-            cloud = {
-                "api_host": request.cloud.api_host,
-                "web_host": request.cloud.web_host,
-                "api_key": request.cloud.api_key,
-            }
         ids = run_ids or self.queued_runs()
         targets: dict[str, int] = {}
         for run_id in ids:
-            self.enable(run_id, cloud=cloud, project=request.project, workspace=request.workspace)
+            self.enable(run_id, project=request.project, workspace=request.workspace)
             targets[run_id] = self._size(run_id)
         sent: dict[str, tuple[Any, ...]] = {}
         while True:

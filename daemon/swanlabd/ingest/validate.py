@@ -1,0 +1,116 @@
+"""Protocol checks of a Stream batch, made by the servicer before storage appends a byte.
+
+A batch is refused whole (`MalformedBatch`, INVALID_ARGUMENT) for a kind a client may not send,
+a record without a kind, `seq` set, another writer's id, client_seqs that are 0 or not contiguous,
+scalar columns that do not agree, key ids no KeyDefs of this writer defined, a key redefined or
+named empty or too long, a media or file path outside the run folder, config or metadata that is
+not JSON. A batch that starts past what the daemon holds is a gap (`SequenceGap`,
+FAILED_PRECONDITION: replay from there).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+
+from swanlabd.storage.activerun import ActiveRun
+from swanlabd.storage.errors import MalformedBatch, SequenceGap
+from swanlabd_pb import records_pb2 as pb
+
+MAX_KEY_NAME_BYTES = 4096
+# What a client may put in a Stream batch. Header, RunStart and system rows are the daemon's;
+# Finish goes through FinishRun so it can be ordered after everything the client sent.
+CLIENT_KINDS = frozenset({"keys", "scalars", "console", "media", "config", "metadata", "requirements", "file"})
+
+
+def safe_relative_path(value: str) -> bool:
+    """A path a record may name: relative and inside the run folder (no `..`, no NUL)."""
+    p = PurePosixPath(value)
+    return bool(value) and not p.is_absolute() and ".." not in p.parts and "\0" not in value
+
+
+def check_batch(run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> list[pb.Record]:
+    """Check a client batch against the protocol and what `run` holds; return the records to append.
+
+    Records at or below what the daemon holds for `writer` are dropped (a replay is idempotent).
+    Raises MalformedBatch (nothing of the batch may be written) or SequenceGap. Reads the run and
+    never changes it: the batch's key definitions take effect when storage appends it.
+    """
+    if not records:
+        return []
+    run_id = run.run_id
+    first = records[0].client_seq
+    if first == 0:
+        raise MalformedBatch(run_id, writer, 0, "client_seq must start at 1 (0 is reserved for daemon records)")
+    for i, r in enumerate(records):
+        if r.client_seq != first + i:
+            raise MalformedBatch(run_id, writer, r.client_seq, f"client_seq not contiguous (expected {first + i})")
+    held = run.held(writer)
+    if first + len(records) - 1 <= held:
+        return []
+    if first > held + 1:
+        raise SequenceGap(run_id, writer, held + 1, first)
+    fresh = list(records[held + 1 - first :])
+    known = run.keys.get(writer, {})
+    staged: dict[int, str] = {}
+    for r in fresh:
+        cs = r.client_seq
+        if r.seq != 0:
+            raise MalformedBatch(run_id, writer, cs, f"seq must be 0 (the daemon assigns it), got {r.seq}")
+        if r.writer not in (0, writer):
+            raise MalformedBatch(run_id, writer, cs, f"record says writer {r.writer} on writer {writer}'s stream")
+        kind = r.WhichOneof("kind")
+        if kind is None:
+            raise MalformedBatch(run_id, writer, cs, "record has no kind")
+        if kind not in CLIENT_KINDS:
+            raise MalformedBatch(
+                run_id, writer, cs, f"kind {kind!r} is not allowed in Stream (daemon-only or FinishRun)"
+            )
+        if kind == "keys":
+            for k in r.keys.keys:
+                if not k.name or len(k.name.encode()) > MAX_KEY_NAME_BYTES:
+                    raise MalformedBatch(
+                        run_id, writer, cs, f"key id {k.id}: name empty or over {MAX_KEY_NAME_BYTES} bytes"
+                    )
+                old = staged.get(k.id, known.get(k.id))
+                if old is not None and old != k.name:
+                    raise MalformedBatch(run_id, writer, cs, f"key id {k.id} redefined from {old!r} to {k.name!r}")
+                staged[k.id] = k.name
+        elif kind == "scalars":
+            s = r.scalars
+            n = len(s.steps)
+            if len(s.row_sizes) != n:
+                raise MalformedBatch(run_id, writer, cs, f"scalars: {n} steps but {len(s.row_sizes)} row_sizes")
+            total = sum(s.row_sizes)
+            if len(s.key_ids) != total or len(s.values) != total:
+                raise MalformedBatch(
+                    run_id,
+                    writer,
+                    cs,
+                    f"scalars: row_sizes sum to {total} but {len(s.key_ids)} key_ids and {len(s.values)} values",
+                )
+            if s.time_deltas_ms and len(s.time_deltas_ms) != n:
+                raise MalformedBatch(run_id, writer, cs, f"scalars: {n} rows but {len(s.time_deltas_ms)} time deltas")
+            undefined = {k for k in set(s.key_ids) if k not in staged and k not in known}
+            if undefined:
+                raise MalformedBatch(
+                    run_id, writer, cs, f"scalars: key ids {sorted(undefined)[:10]} not defined by KeyDefs"
+                )
+        elif kind == "media":
+            for m in r.media.items:
+                if m.key_id not in staged and m.key_id not in known:
+                    raise MalformedBatch(run_id, writer, cs, f"media: key id {m.key_id} not defined by KeyDefs")
+                if not safe_relative_path(m.path):
+                    raise MalformedBatch(run_id, writer, cs, f"media: path {m.path!r} must be relative, inside the run")
+        elif kind == "file":
+            if not safe_relative_path(r.file.path):
+                raise MalformedBatch(run_id, writer, cs, f"file: path {r.file.path!r} must be relative, inside the run")
+        elif kind in ("config", "metadata"):
+            text = getattr(r, kind).json
+            try:
+                if text:
+                    json.loads(text)
+            except ValueError as exc:
+                raise MalformedBatch(run_id, writer, cs, f"{kind}: not valid JSON ({exc})") from None
+    return fresh

@@ -1,0 +1,144 @@
+"""`DaemonRuns`: the daemon's policy behind the RPCs, the service side of `ingest.ports.RunService`.
+
+It turns each RPC into calls on the run store and the forwarder, and owns the decisions the
+handlers used to make:
+
+- StartRun stores the credentials its script resolved (primary writer only) and starts
+  forwarding a cloud-mode run;
+- Sync adopts the folders it names, refuses unknown runs, stores the caller's credentials where
+  a run has none of its own, then hands the runs to the forwarder;
+- `keep_credentials` is the one writer of a run's credentials (`cred/<run_id>` in the state DB);
+- with `fsync = "always"` a batch is fsynced before its ack;
+- status and ls combine each run's registry entry with its upload progress.
+
+Runs on the daemon's event loop, like the store it drives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from swanlabd.ingest.ports import DaemonStatus, RunView, Started
+from swanlabd.service.config import DaemonConfig
+from swanlabd.storage.activerun import ActiveRun
+from swanlabd.storage.errors import PreconditionFailed, RunNotFound
+from swanlabd.storage.runstore import RunStore
+from swanlabd.storage.state import RunInfo
+from swanlabd_pb import records_pb2 as pb
+from swanlabd_pb import service_pb2
+
+if TYPE_CHECKING:
+    from swanlabd.upload.forwarder import Forwarder
+
+
+class DaemonRuns:
+    """`RunService` over a `RunStore` and the forwarder (None when the daemon does not forward)."""
+
+    def __init__(
+        self,
+        config: DaemonConfig,
+        store: RunStore,
+        forwarder: Forwarder | None,
+        *,
+        started_ms: int,
+        on_stream_end: Callable[[], None],
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.state = store.state
+        self.forwarder = forwarder
+        self.started_ms = started_ms
+        self.on_stream_end = on_stream_end
+
+    # -- credentials: the one place they are written ---------------------------------------
+
+    def keep_credentials(self, run_id: str, cloud: service_pb2.Cloud, *, from_script: bool) -> None:
+        """Store the credentials a run uploads with, unless it keeps its own.
+
+        A run recorded in cloud mode keeps the host and key its script resolved (`from_script`:
+        its primary writer's StartRun); any other run uploads with the caller's (`swanlabctl sync`).
+        """
+        if not cloud.api_key:
+            return
+        if not from_script:
+            info = self.state.get_run(run_id)
+            own = self.state.get_cloud(run_id)
+            if info is not None and info.mode == "MODE_CLOUD" and own and own.get("api_key"):
+                return
+        self.state.put_cloud(run_id, {"api_host": cloud.api_host, "web_host": cloud.web_host, "api_key": cloud.api_key})
+
+    # -- RunService ------------------------------------------------------------------------
+
+    async def start(self, request: service_pb2.StartRunRequest) -> Started:
+        run, writer, durable = await self.store.start_run(request)
+        if writer == run.info.primary_writer:
+            self.keep_credentials(run.run_id, request.cloud, from_script=True)
+        if run.info.mode == "MODE_CLOUD" and self.forwarder is not None:
+            self.forwarder.enable(run.run_id)
+        return Started(run.run_id, run.info.run_dir, writer, durable)
+
+    async def open_stream(self, run_id: str, writer: int) -> ActiveRun:
+        run = await self.store.get_active(run_id)
+        if not run.knows_writer(writer):
+            raise RunNotFound(run_id, f"writer {writer} never attached (StartRun attach first)")
+        return run
+
+    async def append(self, run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> int:
+        before = run.held(writer)
+        durable = self.store.append_batch(run, writer, records)
+        if self.config.fsync == "always" and durable > before:
+            await self.store.fsync(run)
+        return durable
+
+    def stream_ended(self) -> None:
+        self.on_stream_end()
+
+    async def finish(self, run_id: str, writer: int, last_client_seq: int, finish: pb.Finish) -> int:
+        return await self.store.finish_run(run_id, writer, last_client_seq, finish)
+
+    def status(self) -> DaemonStatus:
+        views = self._views(self.store.infos())
+        return DaemonStatus(
+            socket=str(self.config.socket),
+            data_root=str(self.config.home),
+            started_ms=self.started_ms,
+            active_runs=[view for view in views if view.info.run_id in self.store.active],
+            queued_bytes=queued_bytes(views),
+        )
+
+    def list_runs(self) -> list[RunView]:
+        return self._views(sorted(self.store.infos(), key=lambda i: (i.created_ms, i.run_id)))
+
+    async def sync(self, request: service_pb2.SyncRequest) -> AsyncIterator[service_pb2.SyncProgress]:
+        run_ids = list(request.run_ids)
+        for path in request.paths:
+            info = await self.store.adopt(Path(path))
+            run_ids.append(info.run_id)
+        for run_id in run_ids:
+            if self.state.get_run(run_id) is None:
+                raise RunNotFound(run_id)
+        if self.forwarder is None:
+            raise PreconditionFailed("this daemon does not forward (forward=false, or no forwarder installed)")
+        # None named: every queued run (the forwarder's choice); those take the caller's credentials too.
+        run_ids = run_ids or self.forwarder.queued_runs()
+        for run_id in run_ids:
+            self.keep_credentials(run_id, request.cloud, from_script=False)
+        async for progress in self.forwarder.sync(request, run_ids):
+            yield progress
+
+    # -- status ----------------------------------------------------------------------------
+
+    def queued_bytes(self) -> int:
+        """Bytes of cloud runs not uploaded yet (status, and systemd's STATUS= line)."""
+        return queued_bytes(self._views(self.store.infos()))
+
+    def _views(self, infos: Iterable[RunInfo]) -> list[RunView]:
+        if self.forwarder is None:
+            return [RunView(info) for info in infos]
+        return [RunView(info, *self.forwarder.upload_info(info.run_id)) for info in infos]
+
+
+def queued_bytes(views: Iterable[RunView]) -> int:
+    return sum(view.bytes_not_uploaded for view in views if view.info.mode == "MODE_CLOUD")

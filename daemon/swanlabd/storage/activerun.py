@@ -1,0 +1,113 @@
+"""`ActiveRun`: a RUNNING run whose backup file this daemon holds open (and flocked) for appends.
+
+It keeps what the append path needs in memory: the highest client_seq held per writer, each
+writer's key ids, the record count and file size. A failed write or fsync breaks the file for good
+(`broken`): nothing is acked past it.
+
+Threading: `append` runs on the event loop; `sync_blocking` and `close_blocking` run in a worker
+thread, and `io_lock` keeps an fsync and the final close from overlapping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from swanlabd.format import backup
+from swanlabd.storage.errors import RunClosed, StorageFailure
+from swanlabd.storage.state import RunInfo
+from swanlabd_pb import records_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+
+class ActiveRun:
+    """A RUNNING run whose backup file this daemon holds open (and flocked) for appends."""
+
+    def __init__(
+        self, info: RunInfo, file: backup.BackupWriter, keys: dict[int, dict[int, str]], system_rows: int
+    ) -> None:
+        self.info = info
+        self.file = file  # the open BackupWriter; `writer` always means a writer id
+        self.path = Path(info.run_dir) / backup.BACKUP_FILENAME
+        self.client_seqs: dict[int, int] = dict(file.client_seqs)
+        self.keys = keys
+        self.system_rows = system_rows
+        self.records = file.last_seq + 1
+        self.size = file.size
+        self.closing: str | None = None  # the final state name once FinishRun/crash began
+        self.broken: StorageFailure | None = None
+        self.dirty = False
+        self.closed = False
+        self.io_lock = threading.Lock()
+        self.progress = asyncio.Event()
+
+    @property
+    def run_id(self) -> str:
+        return self.info.run_id
+
+    def held(self, writer: int) -> int:
+        return self.client_seqs.get(writer, 0)
+
+    def knows_writer(self, writer: int) -> bool:
+        """True if writer id `writer` was handed out for this run (by StartRun or an attach)."""
+        return writer < self.info.next_writer or writer == self.info.primary_writer
+
+    def check_writable(self) -> None:
+        """Raise why this run takes no more records: it is finishing (RunClosed) or its file broke."""
+        if self.closing:
+            raise RunClosed(self.run_id, self.closing)
+        if self.broken:
+            raise self.broken
+
+    def current_info(self) -> RunInfo:
+        """Its RunInfo with the live record count, file size and file error copied in."""
+        self.info.records, self.info.backup_bytes = self.records, self.size
+        if self.broken:
+            self.info.last_error = str(self.broken)
+        return self.info
+
+    def append(self, records: Sequence[pb.Record]) -> None:
+        """Write records to the file (page cache). Any failure breaks the file for good."""
+        if self.broken:
+            raise self.broken
+        try:
+            self.size = self.file.append(records)
+        except Exception as exc:
+            self.broken = StorageFailure(self.run_id, self.path, exc)
+            raise self.broken from exc
+        self.records += len(records)
+        self.dirty = True
+        for r in records:
+            if r.client_seq:
+                self.client_seqs[r.writer] = r.client_seq
+            if r.WhichOneof("kind") == "keys":  # as scan.py recovers them from the file
+                self.keys.setdefault(r.writer, {}).update((k.id, k.name) for k in r.keys.keys)
+        # Wake FinishRun waiters; a fresh Event for the next wait.
+        self.progress.set()
+        self.progress = asyncio.Event()
+
+    def sync_blocking(self) -> None:
+        """fsync (in a worker thread). A failure is fatal for this file (design: never ack past it)."""
+        with self.io_lock:
+            if self.broken or self.closed:  # close() fsynced already (a group commit raced a finish)
+                return
+            try:
+                self.file.sync()
+            except Exception as exc:
+                self.broken = StorageFailure(self.run_id, self.path, exc)
+                log.error("%s", self.broken)
+
+    def close_blocking(self) -> None:
+        """fsync and close (in a worker thread); idempotent."""
+        with self.io_lock:
+            self.closed = True
+            try:
+                self.file.close()
+            except Exception as exc:
+                if not self.broken:
+                    self.broken = StorageFailure(self.run_id, self.path, exc)
+                log.error("closing %s: %s", self.path, exc)
