@@ -159,7 +159,7 @@ class _Layout:
         item_rows = list(chain.from_iterable(map(repeat, range(len(sizes)), sizes)))
         rows = list(map(item_rows.__getitem__, mine))
         kids = list(map(key_ids.__getitem__, mine))
-        return cls(key_ids, sizes, len(parts), mine, rows, kids, len(set(zip(kids, rows))) == len(mine))
+        return cls(key_ids, sizes, len(parts), mine, rows, kids, len(set(zip(kids, rows, strict=True))) == len(mine))
 
 
 class RunUploader:
@@ -690,9 +690,9 @@ class RunUploader:
             stamps = map(times.__getitem__, mine_ms)
         batch.items.extend(
             f'{{"key":{k},"index":{i},"data":{d},"create_time":"{t}"}}'
-            for k, i, d, t in zip(map(wjsons.__getitem__, mine_kids), mine_steps, data, stamps)
+            for k, i, d, t in zip(map(wjsons.__getitem__, mine_kids), mine_steps, data, stamps, strict=True)
         )
-        for kid, step in dict(zip(mine_kids, mine_steps)).items():
+        for kid, step in dict(zip(mine_kids, mine_steps, strict=True)).items():
             steps[wnames[kid]] = step
         batch.seqs = (batch.seqs[0] if batch.seqs else rec.seq, rec.seq)
 
@@ -777,7 +777,7 @@ class RunUploader:
     async def _put_media(self, paths: list[str]) -> None:
         assert self.api is not None
         urls = await self.api.presign(self.st.experiment_cuid, paths)
-        for path, url in zip(paths, urls):
+        for path, url in zip(paths, urls, strict=True):  # presign checks it got one URL per path
             data = await asyncio.to_thread((self.run_dir / path).read_bytes)
             await self.api.put_object(url, data)
 

@@ -76,7 +76,10 @@ class Rejection:
 
     def summary(self) -> str:
         where = f" records {self.seqs[0]}-{self.seqs[1]}" if self.seqs else ""
-        return f"{self.lane}: {self.items} item(s){where} rejected by the server: HTTP {self.status} {self.code}: {self.message}"
+        return (
+            f"{self.lane}: {self.items} item(s){where} rejected by the server: "
+            f"HTTP {self.status} {self.code}: {self.message}"
+        )
 
 
 @dataclass
