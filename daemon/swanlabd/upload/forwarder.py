@@ -5,7 +5,8 @@
         setup      RunStart -> login -> project get/create -> experiment(cuid = run id)
                    -> server summaries when the experiment already existed (resume)
         lanes      profile | scalar0-3 | console | media | files : each reads the backup from its own
-                   cursor, sends batches, advances its cursor after the server accepted them
+                   cursor, sends batches (built by batches.py, pure code), advances its cursor
+                   after the server accepted them
         heartbeat  at start, then every 10 min while the run lives or has a backlog
         finisher   all lanes at end of file, run no longer RUNNING -> PUT state -> complete
 
@@ -28,29 +29,26 @@ All on the daemon's event loop; not thread-safe.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import functools
 import hashlib
 import json
 import logging
-import math
 import mimetypes
 import random
 import time
-import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
-from itertools import chain, compress, repeat
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
 from swanlabd.format import backup
 from swanlabd.local.credentials import resolve_hosts
-from swanlabd.upload import cloudapi, uploadstate
+from swanlabd.upload import batches, cloudapi, uploadstate
+from swanlabd.upload.batches import LANES, MEDIA_BATCH, SCALAR, Batch, KeyTable
 from swanlabd.upload.cloudapi import CloudAPI, CloudError, RateLimited, Rejected, Unauthorized
-from swanlabd.upload.uploadstate import LaneCursor, Rejection, UploadState
+from swanlabd.upload.uploadstate import Rejection, UploadState
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2
 
@@ -58,16 +56,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["LANES", "Forwarder", "MissingCredentials", "RetryPolicy", "RunUploader"]
 
-# Scalar keys are spread over SCALAR_LANES lanes by a hash of the key, so a backlog goes up as
-# several requests in flight while each key's points still reach the server in step order
-# (which is what makes the server's "last step per key" summaries an exact resume point).
-SCALAR_LANES = 4
-SCALAR = tuple(f"scalar{i}" for i in range(SCALAR_LANES))
-LANES = ("profile", *SCALAR, "console", "media", "files")
-MEDIA_BATCH = 64
 # The SDK uploads files of this size and more in parts (prepare-multipart); not done here yet.
 MULTIPART_BYTES = 100 * 1024 * 1024
-PROFILE_KINDS = {"config", "metadata", "requirements"}
 # The SDK's preset experiment colours, picked by the project's experiment count.
 PRESET_COLORS = (
     "#528d59",
@@ -87,7 +77,6 @@ PRESET_COLORS = (
     "#905f4a",
     "#989fa3",
 )
-SYSTEM_PREFIX = "__swanlab__."
 STATE_NAMES = {pb.FINISHED: "FINISHED", pb.CRASHED: "CRASHED", pb.ABORTED: "ABORTED"}
 
 
@@ -118,50 +107,6 @@ class RetryPolicy:
         return random.uniform(d / 2, d)
 
 
-@dataclass
-class _Batch:
-    """What a lane read from its cursor: items to send and where the cursor goes once they are in."""
-
-    cursor: LaneCursor
-    items: list[Any] = field(default_factory=list)
-    steps: dict[str, int] = field(default_factory=dict)  # key -> highest step in this batch
-    keys: dict[str, tuple[int, str]] = field(default_factory=dict)  # key -> (KeyType, section) used
-    seqs: tuple[int, int] | None = None
-    full: bool = False  # stopped at the size limit: more may follow right away
-
-
-def _json_str(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _iso(times: dict[int, str], t_ms: int) -> str:
-    ts = times.get(t_ms)
-    if ts is None:
-        ts = times[t_ms] = cloudapi.iso_utc(t_ms)
-    return ts
-
-
-@dataclass
-class _Layout:
-    """Which items of a ScalarRows record belong to one scalar lane, and in which rows."""
-
-    key_ids: list[int]
-    sizes: list[int]
-    known: int  # how many keys the writer had defined: a new KeyDefs can make more items the lane's
-    mine: list[int]  # item indexes of the lane's keys
-    rows: list[int]  # the row of each
-    kids: list[int]  # the key id of each
-    no_repeats: bool  # no key of the lane twice in one row
-
-    @classmethod
-    def of(cls, key_ids: list[int], sizes: list[int], parts: dict[int, int], part: int) -> _Layout:
-        mine = list(compress(range(len(key_ids)), map(part.__eq__, map(parts.get, key_ids))))
-        item_rows = list(chain.from_iterable(map(repeat, range(len(sizes)), sizes)))
-        rows = list(map(item_rows.__getitem__, mine))
-        kids = list(map(key_ids.__getitem__, mine))
-        return cls(key_ids, sizes, len(parts), mine, rows, kids, len(set(zip(kids, rows, strict=True))) == len(mine))
-
-
 class RunUploader:
     """Uploads one run. Created and driven by `Forwarder`; see the module docstring for its tasks."""
 
@@ -172,12 +117,7 @@ class RunUploader:
         self.path = run_dir / backup.BACKUP_FILENAME
         self.st = fwd.load_state(run_id, run_dir)
         self.api: CloudAPI | None = None
-        # writer -> key id -> (name, KeyType, section)
-        self.keymap: dict[int, dict[int, tuple[str, int, str]]] = {}
-        self.partmap: dict[int, dict[int, int]] = {}  # writer -> key id -> scalar lane index
-        for wk, (name, ktype, section) in self.st.keys.items():
-            writer, kid = wk.split(":")
-            self._add_key(int(writer), int(kid), name, int(ktype), section)
+        self.keys = KeyTable.from_stored(self.st.keys)
         self.wakeups = {lane: asyncio.Event() for lane in LANES}
         self.idle = {lane: False for lane in LANES}
         # lane -> the file size when its last read began, recorded when that read hit the end
@@ -317,6 +257,10 @@ class RunUploader:
                 return rec.run_start
         raise MissingRunStart(self.run_id, self.path)
 
+    def _session(self) -> CloudAPI:
+        assert self.api is not None, "setup makes the session before anything else runs"
+        return self.api
+
     async def _refresh_summary(self) -> None:
         assert self.api is not None
         summary = await self.api.summaries(self.st.project_cuid, self.st.experiment_cuid, self.st.experiment_created_ms)
@@ -437,18 +381,15 @@ class RunUploader:
             except TimeoutError:
                 pass
 
-    def _records(self, lane: str) -> Iterable[tuple[pb.Record, int, int]]:
+    def _records(self, lane: str) -> Iterator[tuple[pb.Record, int, int]]:
         """(record, start offset, end offset) from the lane's cursor; KeyDefs and Finish noted on the way."""
         start = self.st.cursor(lane).offset
         self._read_size[lane] = self._file_size()
         for rec, end in backup.read_records(self.path, start, reporter=_LossReporter(self)):
             kind = rec.WhichOneof("kind")
             if kind == "keys":
-                table = self.keymap.get(rec.writer, {})
-                for k in rec.keys.keys:
-                    if k.id not in table:
-                        self._add_key(rec.writer, k.id, k.name, k.type, k.section)
-                        self.st.keys[f"{rec.writer}:{k.id}"] = [k.name, k.type, k.section]
+                for k in self.keys.learn(rec):
+                    self.st.keys[f"{rec.writer}:{k.id}"] = [k.name, k.type, k.section]
             elif kind == "finish":
                 # Kept in the upload state: after a restart no lane may read this record again.
                 self.st.finish_state = rec.finish.state or pb.FINISHED
@@ -458,15 +399,11 @@ class RunUploader:
             yield rec, start, end
             start = end
 
-    def _add_key(self, writer: int, kid: int, name: str, ktype: int, section: str) -> None:
-        self.keymap.setdefault(writer, {})[kid] = (name, ktype, section)
-        self.partmap.setdefault(writer, {})[kid] = zlib.crc32(name.encode()) % SCALAR_LANES
-
     async def _maybe_refresh(self) -> None:
         if self.need_summary:
             await self._refresh_summary()
 
-    def _commit(self, lane: str, batch: _Batch, kind: str | None) -> None:
+    def _commit(self, lane: str, batch: Batch, kind: str | None) -> None:
         if kind is not None and batch.steps:
             last = self.st.last_steps.setdefault(kind, {})
             for key, step in batch.steps.items():
@@ -475,27 +412,18 @@ class RunUploader:
         self.st.cursors[lane] = batch.cursor
         self.save(json_too=False)
 
-    def _reject(self, lane: str, exc: Rejected | OSError, batch: _Batch, what: str) -> None:
+    def _reject(self, lane: str, exc: Rejected | OSError, batch: Batch, what: str) -> None:
+        now_ms = int(time.time() * 1000)
         if isinstance(exc, Rejected):
             rejection = Rejection(
-                lane,
-                what,
-                exc.status,
-                exc.code,
-                exc.server_message,
-                exc.traceid,
-                batch.seqs,
-                len(batch.items),
-                int(time.time() * 1000),
+                lane, what, exc.status, exc.code, exc.server_message, exc.traceid, batch.seqs, len(batch.items), now_ms
             )
         else:
-            rejection = Rejection(
-                lane, what, 0, type(exc).__name__, str(exc), "", batch.seqs, len(batch.items), int(time.time() * 1000)
-            )
+            rejection = Rejection(lane, what, 0, type(exc).__name__, str(exc), "", batch.seqs, len(batch.items), now_ms)
         self.st.add_rejection(rejection)
         log.error("run %s: %s", self.run_id, rejection.summary())
 
-    async def _send(self, lane: str, batch: _Batch, what: str, call: Callable[[], Awaitable[None]]) -> bool:
+    async def _send(self, lane: str, batch: Batch, what: str, call: Callable[[], Awaitable[None]]) -> bool:
         """Send one request of a batch; False if the server rejected it (recorded, batch skipped).
 
         A 413 on a batch of more than one item halves the lane's batch size instead: raises
@@ -511,262 +439,57 @@ class RunUploader:
             return False
         return True
 
-    async def _columns(self, lane: str, batch: _Batch) -> None:
-        assert self.api is not None
-        sent = set(self.st.columns)
-        new = [key for key in batch.keys if key not in sent]
+    async def _columns(self, lane: str, batch: Batch) -> None:
+        new, series = batches.columns(batch, self.st.columns)
         if not new:
             return
-        series = []
-        for key in new:
-            ktype, section = batch.keys[key]
-            if key.startswith(SYSTEM_PREFIX) or ktype == pb.SYSTEM:
-                column: dict[str, Any] = {"key": key, "type": "SYSTEM"}
-            else:
-                column = {"key": key, "type": pb.KeyType.Name(ktype) if ktype else "FLOAT"}
-                parts = key.split("/")
-                section = section or ("/".join(parts[:1]) if len(parts) >= 2 else "")
-                if section:
-                    column["sectionName"] = section
-            series.append(column)
-        ws, proj = self.st.workspace, self.st.project
-        await self._send(lane, batch, "columns", lambda: self.api.post_series(ws, proj, series))  # type: ignore[union-attr]
+        api, ws, proj = self._session(), self.st.workspace, self.st.project
+        await self._send(lane, batch, "columns", lambda: api.post_series(ws, proj, series))
         self.st.columns.extend(new)
 
-    # scalar lane: user scalars and system metrics -----------------------------------------
-
-    async def _scalar_step(self, lane: str, part: int) -> bool:
-        await self._maybe_refresh()
-        return await self._send_metrics(lane, self._scalar_batch(lane, part, self.limits[lane]), "scalar")
-
-    async def _send_metrics(self, lane: str, batch: _Batch, kind: str) -> bool:
-        assert self.api is not None
+    async def _send_metrics(self, lane: str, batch: Batch, kind: Literal["scalar", "log"]) -> bool:
         if batch.items:
             try:
                 if kind != "log":
                     await self._columns(lane, batch)
-                pid, eid = self.st.project_cuid, self.st.experiment_cuid
-                items = batch.items if kind == "scalar" else [json.dumps(i, ensure_ascii=False) for i in batch.items]
-                await self._send(lane, batch, f"{kind} metrics", lambda: self.api.post_metrics(kind, pid, eid, items))  # type: ignore[union-attr]
+                api, pid, eid, items = self._session(), self.st.project_cuid, self.st.experiment_cuid, batch.items
+                await self._send(lane, batch, f"{kind} metrics", lambda: api.post_metrics(kind, pid, eid, items))
             except _Shrink:
                 return True
         self._commit(lane, batch, kind)
         return batch.full
 
-    def _scalar_batch(self, lane: str, part: int, limit: int) -> _Batch:
-        """Up to `limit` new points of this lane's keys, as JSON text, from the lane's cursor.
-
-        The hot loop of a backlog drain. Each scalar lane sees every record, and reading a
-        protobuf column costs per element, so a record's layout (which items are this lane's,
-        in which rows) is worked out once and reused while the records repeat it, as a training
-        loop's do. A record whose points are all new (steps rising, no key twice in a row, all
-        above the keys' last steps) is encoded column by column; any other goes point by point.
-        Time strings are memoised per millisecond.
-        """
+    async def _scalar_step(self, lane: str, part: int) -> bool:
+        await self._maybe_refresh()
         last = self.st.last_steps.setdefault("scalar", {})
-        cur = self.st.cursor(lane)
-        batch = _Batch(cursor=LaneCursor(cur.offset, cur.seq))
-        items, steps, keys = batch.items, batch.steps, batch.keys
-        # writer -> key id -> name, and -> name as JSON; steps holds each seen key's last step so far
-        names: dict[int, dict[int, str]] = {}
-        jsons: dict[int, dict[int, str]] = {}
-        layouts: dict[int, _Layout] = {}
-        times: dict[int, str] = {}
-        skip = cur.item
-        for rec, start, end in self._records(lane):
-            kind = rec.WhichOneof("kind")
-            if kind == "scalars" or kind == "system":
-                rows = rec.system if kind == "system" else rec.scalars
-                writer = rec.writer
-                layout = layouts.get(writer)
-                key_ids, sizes = rows.key_ids[:], rows.row_sizes[:]
-                parts = self.partmap.get(writer, {})
-                if layout is None or layout.key_ids != key_ids or layout.sizes != sizes or layout.known != len(parts):
-                    layout = layouts[writer] = _Layout.of(key_ids, sizes, parts, part)
-                mine, mine_rows, mine_kids = layout.mine, layout.rows, layout.kids
-                if skip:
-                    first = bisect.bisect_left(mine, skip)
-                    mine, mine_rows, mine_kids = mine[first:], mine_rows[first:], mine_kids[first:]
-                if mine:
-                    row_steps = rows.steps[:]
-                    mine_steps = list(map(row_steps.__getitem__, mine_rows))
-                    table = self.keymap[writer]
-                    wnames = names.setdefault(writer, {})
-                    wjsons = jsons.setdefault(writer, {})
-                    kids = set(mine_kids)
-                    for kid in kids - wnames.keys():
-                        name = wnames[kid] = table[kid][0]
-                        wjsons[kid] = _json_str(name)
-                        steps.setdefault(name, last.get(name, -1))
-                    deltas = rows.time_deltas_ms[:]
-                    mine_ms = [rec.time_ms + deltas[r] for r in mine_rows] if deltas else None
-                    if (
-                        layout.no_repeats
-                        and all(map(int.__lt__, row_steps, row_steps[1:]))
-                        and mine_steps[0] > max(steps[wnames[kid]] for kid in kids)
-                    ):
-                        room = limit - len(items)
-                        cut = mine[room] if room < len(mine) else None  # the first item that does not fit
-                        mine, mine_kids, mine_steps = mine[:room], mine_kids[:room], mine_steps[:room]
-                        if mine:
-                            self._encode(
-                                batch,
-                                rec,
-                                kind,
-                                table,
-                                wnames,
-                                wjsons,
-                                times,
-                                mine,
-                                mine_kids,
-                                mine_steps,
-                                mine_ms[:room] if mine_ms else None,
-                                rows.values,
-                            )
-                        if cut is not None:
-                            batch.full = True
-                            batch.cursor = LaneCursor(start, batch.cursor.seq, 0, cut)
-                            return batch
-                    else:
-                        values = rows.values
-                        for n, i in enumerate(mine):
-                            kid = mine_kids[n]
-                            name = wnames[kid]
-                            step = mine_steps[n]
-                            if step <= steps[name]:
-                                continue  # the server has it, or an older step (the SDK drops those too)
-                            if name not in keys:
-                                kdef = table[kid]
-                                keys[name] = (kdef[1] or (pb.SYSTEM if kind == "system" else pb.FLOAT), kdef[2])
-                            if len(items) >= limit:
-                                batch.full = True
-                                batch.cursor = LaneCursor(start, batch.cursor.seq, 0, i)
-                                return batch
-                            value = values[i]
-                            data = repr(value) if value - value == 0.0 else '"nan"'  # inf - inf and nan are nan
-                            ts = _iso(times, mine_ms[n] if mine_ms else rec.time_ms)
-                            items.append(f'{{"key":{wjsons[kid]},"index":{step},"data":{data},"create_time":"{ts}"}}')
-                            steps[name] = step
-                            batch.seqs = (batch.seqs[0] if batch.seqs else rec.seq, rec.seq)
-            skip = 0
-            batch.cursor = LaneCursor(end, rec.seq)
-            if len(items) >= limit:
-                batch.full = True
-                return batch
-        return batch
-
-    @staticmethod
-    def _encode(
-        batch: _Batch,
-        rec: pb.Record,
-        kind: str,
-        table: dict[int, tuple[str, int, str]],
-        wnames: dict[int, str],
-        wjsons: dict[int, str],
-        times: dict[int, str],
-        mine: list[int],
-        mine_kids: list[int],
-        mine_steps: list[int],
-        mine_ms: list[int] | None,
-        values: Any,
-    ) -> None:
-        """Append the items `mine` of one record, all of them new points, column by column."""
-        keys, steps = batch.keys, batch.steps
-        for kid in set(mine_kids):
-            name = wnames[kid]
-            if name not in keys:
-                kdef = table[kid]
-                keys[name] = (kdef[1] or (pb.SYSTEM if kind == "system" else pb.FLOAT), kdef[2])
-        mine_values = list(map(values.__getitem__, mine))
-        if all(map(math.isfinite, mine_values)):
-            data = list(map(repr, mine_values))
-        else:
-            data = [repr(v) if v - v == 0.0 else '"nan"' for v in mine_values]  # inf - inf and nan are nan
-        if mine_ms is None:
-            stamps: Iterable[str] = repeat(_iso(times, rec.time_ms), len(mine))
-        else:
-            for t_ms in set(mine_ms) - times.keys():
-                times[t_ms] = cloudapi.iso_utc(t_ms)
-            stamps = map(times.__getitem__, mine_ms)
-        batch.items.extend(
-            f'{{"key":{k},"index":{i},"data":{d},"create_time":"{t}"}}'
-            for k, i, d, t in zip(map(wjsons.__getitem__, mine_kids), mine_steps, data, stamps, strict=True)
+        batch = batches.scalar_batch(
+            self._records(lane), self.keys, part, self.st.cursor(lane), last, self.limits[lane]
         )
-        for kid, step in dict(zip(mine_kids, mine_steps, strict=True)).items():
-            steps[wnames[kid]] = step
-        batch.seqs = (batch.seqs[0] if batch.seqs else rec.seq, rec.seq)
-
-    # console lane ------------------------------------------------------------------------
+        return await self._send_metrics(lane, batch, "scalar")
 
     async def _console_step(self) -> bool:
         await self._maybe_refresh()
-        return await self._send_metrics("console", self._console_batch(self.limits["console"]), "log")
-
-    def _console_batch(self, limit: int) -> _Batch:
         last = self.st.last_steps.setdefault("log", {}).get("", 0)
-        cur = self.st.cursor("console")
-        batch = _Batch(cursor=LaneCursor(cur.offset, cur.seq, cur.epoch))
-        epoch = cur.epoch
-        for rec, start, end in self._records("console"):
-            if rec.WhichOneof("kind") == "console":
-                record_epoch = epoch
-                for line in rec.console.lines:
-                    epoch += 1
-                    if epoch <= last:
-                        continue
-                    if len(batch.items) >= limit:
-                        batch.full = True
-                        batch.cursor = LaneCursor(start, batch.cursor.seq, record_epoch)
-                        return batch
-                    batch.items.append(
-                        {
-                            "level": "ERROR" if line.stream == pb.STDERR else "INFO",
-                            "epoch": epoch,
-                            "message": line.text,
-                            "create_time": cloudapi.iso_utc(line.time_ms or rec.time_ms),
-                        }
-                    )
-                    batch.steps[""] = epoch
-                    batch.seqs = (batch.seqs[0] if batch.seqs else rec.seq, rec.seq)
-            batch.cursor = LaneCursor(end, rec.seq, epoch)
-            if len(batch.items) >= limit:
-                batch.full = True
-                return batch
-        return batch
-
-    # media lane --------------------------------------------------------------------------
+        batch = batches.console_batch(self._records("console"), self.st.cursor("console"), last, self.limits["console"])
+        return await self._send_metrics("console", batch, "log")
 
     async def _media_step(self) -> bool:
-        assert self.api is not None
+        api = self._session()
         await self._maybe_refresh()
-        batch, refs = self._media_batch(self.limits["media"])
-        if refs:
+        last = self.st.last_steps.setdefault("media", {})
+        batch, media = batches.media_batch(
+            self._records("media"), self.keys, self.st.cursor("media"), last, self.limits["media"]
+        )
+        if media:
             try:
                 await self._columns("media", batch)
-                ok = await self._send(
-                    "media", batch, "media upload URLs", lambda: self._put_media([r[2] for r in refs])
-                )
-                if ok:
-                    metrics: dict[tuple[str, int], dict[str, Any]] = {}
-                    for name, step, path, caption, t_ms in refs:
-                        entry = metrics.setdefault(
-                            (name, step),
-                            {
-                                "key": name,
-                                "index": step,
-                                "data": [],
-                                "more": [],
-                                "create_time": cloudapi.iso_utc(t_ms),
-                            },
-                        )
-                        entry["data"].append(path)
-                        entry["more"].append({"caption": caption} if caption else {})
-                    batch.items = list(metrics.values())
-                    pid, eid = self.st.project_cuid, self.st.experiment_cuid
-                    items = [json.dumps(m) for m in batch.items]
+                paths = [m.path for m in media]
+                if await self._send("media", batch, "media upload URLs", lambda: self._put_media(paths)):
+                    batch.items = batches.media_metrics(media)
+                    pid, eid, items = self.st.project_cuid, self.st.experiment_cuid, batch.items
                     await self._send(
-                        "media", batch, "media metrics", lambda: self.api.post_metrics("media", pid, eid, items)
-                    )  # type: ignore[union-attr]
+                        "media", batch, "media metrics", lambda: api.post_metrics("media", pid, eid, items)
+                    )
             except _Shrink:
                 return True
             except OSError as exc:
@@ -775,67 +498,24 @@ class RunUploader:
         return batch.full
 
     async def _put_media(self, paths: list[str]) -> None:
-        assert self.api is not None
-        urls = await self.api.presign(self.st.experiment_cuid, paths)
+        api = self._session()
+        urls = await api.presign(self.st.experiment_cuid, paths)
         for path, url in zip(paths, urls, strict=True):  # presign checks it got one URL per path
             data = await asyncio.to_thread((self.run_dir / path).read_bytes)
-            await self.api.put_object(url, data)
-
-    def _media_batch(self, limit: int) -> tuple[_Batch, list[tuple[str, int, str, str, int]]]:
-        last = self.st.last_steps.setdefault("media", {})
-        batch = _Batch(cursor=LaneCursor(**vars(self.st.cursor("media"))))
-        refs: list[tuple[str, int, str, str, int]] = []
-        for rec, start, end in self._records("media"):
-            kind = rec.WhichOneof("kind")
-            if kind == "media":
-                table = self.keymap.get(rec.writer, {})
-                for item in rec.media.items:
-                    kdef = table.get(item.key_id)
-                    if kdef is None:
-                        continue
-                    name = kdef[0]
-                    prev = batch.steps.get(name, last.get(name, -1))
-                    # Several media of one key share a step (a list of images): same-step items
-                    # inside the batch go together; the server holds older steps already.
-                    if item.step < prev or (item.step == prev and name not in batch.steps):
-                        continue
-                    if len(refs) >= limit and name not in batch.steps:
-                        batch.full = True
-                        batch.cursor = LaneCursor(start, batch.cursor.seq)
-                        return batch, refs
-                    refs.append((name, item.step, item.path, item.caption, rec.time_ms))
-                    batch.items.append(item.path)
-                    batch.steps[name] = item.step
-                    batch.keys.setdefault(name, (kdef[1] or pb.IMAGE, kdef[2]))
-                    batch.seqs = (batch.seqs[0] if batch.seqs else rec.seq, rec.seq)
-            batch.cursor = LaneCursor(end, rec.seq)
-            if len(refs) >= limit:
-                batch.full = True
-                return batch, refs
-        return batch, refs
-
-    # files lane: SavedFile records, one at a time (prepare, PUT, complete) ----------------
+            await api.put_object(url, data)
 
     async def _files_step(self) -> bool:
-        batch = _Batch(cursor=LaneCursor(**vars(self.st.cursor("files"))))
-        found: pb.Record | None = None
-        for rec, _start, end in self._records("files"):
-            batch.cursor = LaneCursor(end, rec.seq)
-            if rec.WhichOneof("kind") == "file":
-                found = rec
-                break
-        if found is not None:
-            batch.seqs, batch.items = (found.seq, found.seq), [found]
-            saved = found.file
+        batch, saved = batches.files_batch(self._records("files"), self.st.cursor("files"))
+        if saved is not None:
             try:
-                await self._send("files", batch, "saved file", lambda: self._put_file(saved))
+                await self._send("files", batch, "saved file", functools.partial(self._put_file, saved))
             except OSError as exc:
                 self._reject("files", exc, batch, "saved file")
         self._commit("files", batch, None)
-        return found is not None
+        return batch.full
 
     async def _put_file(self, saved: pb.SavedFile) -> None:
-        assert self.api is not None
+        api = self._session()
         data = await asyncio.to_thread((self.run_dir / saved.path).read_bytes)
         name = saved.path.removeprefix("files/")
         if len(data) >= MULTIPART_BYTES:
@@ -848,34 +528,19 @@ class RunUploader:
             )
         mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
         entry = {"path": name, "size": len(data), "md5": hashlib.md5(data).hexdigest(), "mimeType": mime}
-        (url,) = await self.api.prepare_files(self.st.experiment_cuid, [entry])
-        await self.api.put_object(url, data, mime)
-        await self.api.complete_files(self.st.experiment_cuid, [{"path": name, "state": "UPLOADED"}])
-
-    # profile lane: config, metadata, requirements (idempotent PUTs) ------------------------
+        (url,) = await api.prepare_files(self.st.experiment_cuid, [entry])
+        await api.put_object(url, data, mime)
+        await api.complete_files(self.st.experiment_cuid, [{"path": name, "state": "UPLOADED"}])
 
     async def _profile_step(self) -> bool:
-        assert self.api is not None
-        batch = _Batch(cursor=LaneCursor(**vars(self.st.cursor("profile"))))
-        found: pb.Record | None = None
-        for rec, _start, end in self._records("profile"):
-            batch.cursor = LaneCursor(end, rec.seq)
-            if rec.WhichOneof("kind") in PROFILE_KINDS:
-                found = rec
-                break
-        if found is not None:
-            batch.seqs = (found.seq, found.seq)
-            batch.items = [found]
-            ws, proj, eid = self.st.workspace, self.st.project, self.st.experiment_cuid
-            for kind, value in _profile_parts(found):
-                await self._send(
-                    "profile",
-                    batch,
-                    f"profile {kind}",
-                    lambda k=kind, v=value: self.api.put_profile(ws, proj, eid, k, v),
-                )  # type: ignore[union-attr]
+        api = self._session()
+        batch, parts = batches.profile_batch(self._records("profile"), self.st.cursor("profile"))
+        ws, proj, eid = self.st.workspace, self.st.project, self.st.experiment_cuid
+        for kind, value in parts:
+            put = functools.partial(api.put_profile, ws, proj, eid, kind, value)
+            await self._send("profile", batch, f"profile {kind}", put)
         self._commit("profile", batch, None)
-        return found is not None
+        return batch.full
 
     # -- state files -----------------------------------------------------------------------
 
@@ -938,35 +603,6 @@ class _LossReporter:
                 int(time.time() * 1000),
             )
         )
-
-
-def _profile_parts(rec: pb.Record) -> list[tuple[str, Any]]:
-    kind = rec.WhichOneof("kind")
-    if kind == "config":
-        return [("config", _sdk_config(_loads(rec.config.json)))]
-    if kind == "metadata":
-        return [("metadata", _loads(rec.metadata.json))]
-    parts: list[tuple[str, Any]] = []
-    if rec.requirements.pip:
-        parts.append(("requirements", rec.requirements.pip))
-    if rec.requirements.conda:
-        parts.append(("conda", rec.requirements.conda))
-    return parts
-
-
-def _loads(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text) if text else {}
-    except json.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _sdk_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The profile's config is `{key: {value, desc, sort}}`; wrap a plain dict that way."""
-    if config and all(isinstance(v, dict) and "value" in v for v in config.values()):
-        return config
-    return {k: {"value": v, "desc": "", "sort": i} for i, (k, v) in enumerate(config.items())}
 
 
 class Forwarder:
