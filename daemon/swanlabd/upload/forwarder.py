@@ -10,6 +10,10 @@
         heartbeat  at start, then every 10 min while the run lives or has a backlog
         finisher   all lanes at end of file, run no longer RUNNING -> PUT state -> complete
 
+An uploader reads its run's state once, when made; storage then tells the forwarder what
+changes (storage/events.py): `appended` wakes the run's lanes, `ended` lets its finisher finish.
+Sizes come from the backup file (or the run's RunInfo): nothing here reads the run store.
+
 The unit that flows is a batch of at most 10,000 metric items built straight from the file:
 nothing waits in memory, the backup file is the queue. A lane never blocks another: each has
 its own cursor, its own retry loop and its own error. Every HTTP request holds two FIFO
@@ -31,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-import json
 import logging
 import mimetypes
 import random
@@ -110,11 +113,12 @@ class RetryPolicy:
 class RunUploader:
     """Uploads one run. Created and driven by `Forwarder`; see the module docstring for its tasks."""
 
-    def __init__(self, fwd: Forwarder, run_id: str, run_dir: Path) -> None:
+    def __init__(self, fwd: Forwarder, run_id: str, run_dir: Path, *, running: bool) -> None:
         self.fwd = fwd
         self.run_id = run_id
         self.run_dir = run_dir
         self.path = run_dir / backup.BACKUP_FILENAME
+        self.running = running
         self.st = fwd.load_state(run_id, run_dir)
         self.api: CloudAPI | None = None
         self.keys = KeyTable.from_stored(self.st.keys)
@@ -150,6 +154,11 @@ class RunUploader:
         self.kicked.set()
         self.wake()
 
+    def set_running(self, running: bool) -> None:
+        """The run ended (False), or was resumed (True): the finisher waits only for a running run."""
+        self.running = running
+        self.wake()
+
     @property
     def error(self) -> str:
         for where in ("setup", *LANES, "state", "heartbeat"):
@@ -183,7 +192,7 @@ class RunUploader:
             if (
                 self.st.complete
                 and self.st.uploaded_bytes >= self._file_size()
-                and self._run_state() != "RUNNING"
+                and not self.running
                 and self._target_host() == self.st.api_host
             ):
                 self.complete = True  # uploaded there before and nothing new since: not one request
@@ -217,7 +226,7 @@ class RunUploader:
             gates = (self.gate, self.fwd.host_gate(api_host))
             self.api = CloudAPI(self.fwd.http_client(api_host), api_host, cloud["api_key"], gates=gates)
         await self.api.login()
-        overrides = self.fwd.overrides(self.run_id)
+        overrides = self.fwd.state.get_forwarding(self.run_id) or {}
         workspace = overrides.get("workspace") or start.workspace or self.st.workspace or self.api.username
         project_name = overrides.get("project") or start.project or self.st.project or "swanlabd"
         project = await self.api.get_or_create_project(workspace, project_name, start.visibility or "PRIVATE")
@@ -279,7 +288,7 @@ class RunUploader:
             self.idle_changed.clear()
             if not self.caught_up(self._file_size()):
                 continue
-            if self._run_state() == "RUNNING":
+            if self.running:
                 continue
             if self.st.finish_state and not self.st.finish_sent:
                 await self._retry("state", self._send_state)
@@ -336,7 +345,7 @@ class RunUploader:
                 pass
             self.wakeups[lane].clear()
             self.idle[lane] = False
-            if self._run_state() == "RUNNING":
+            if self.running:
                 await asyncio.sleep(self.fwd.linger_s)  # let a burst of appends make one batch
 
     async def _retry(self, where: str, op: Callable[[], Awaitable[Any]]) -> Any:
@@ -545,7 +554,7 @@ class RunUploader:
     # -- state files -----------------------------------------------------------------------
 
     def save(self, *, json_too: bool) -> None:
-        """Cursor to plyvel now; to the run folder's upload-state.json at most once a second."""
+        """Cursor to the state DB now; to the run folder's upload-state.json at most once a second."""
         self.st.uploaded_bytes = self.uploaded_bytes
         self.fwd.store_state(self.st)
         now = time.monotonic()
@@ -565,10 +574,6 @@ class RunUploader:
             return self.path.stat().st_size
         except OSError:
             return 0
-
-    def _run_state(self) -> str:
-        info = self.fwd.state.get_run(self.run_id)
-        return info.state if info is not None else "RUNNING"
 
 
 class MissingRunStart(Exception):
@@ -609,8 +614,9 @@ class Forwarder:
     """Uploads every run with forwarding on; the daemon's `forwarder` task (contracts.md seam).
 
     `enable(run_id)` switches a run on (the daemon calls it for cloud runs; Sync for the rest);
-    `wake(run_id)` after appends; `sync(...)` streams progress for the Sync RPC;
-    `upload_info(run_id)` feeds status and ls. Which runs are on survives restarts (`fwd/on/`).
+    storage calls `appended` and `ended` (it is the run store's `RunEvents`); `sync(...)` streams
+    progress for the Sync RPC; `upload_info(run_id)` feeds status and ls. Which runs are on
+    survives restarts (`State.put_forwarding`).
     """
 
     def __init__(
@@ -618,7 +624,6 @@ class Forwarder:
         config: Any,
         state: Any,
         *,
-        runstore: Any = None,
         max_inflight: int = 8,
         per_run_inflight: int = 4,
         retry: RetryPolicy | None = None,
@@ -629,7 +634,6 @@ class Forwarder:
     ) -> None:
         self.config = config
         self.state = state
-        self.runstore = runstore
         self.retry = retry or RetryPolicy()
         self.heartbeat_s = heartbeat_s
         self.poll_s = poll_s
@@ -638,9 +642,6 @@ class Forwarder:
         self.max_inflight = max_inflight
         self.per_run_inflight = max(1, min(per_run_inflight, max_inflight))
         self._host_gates: dict[str, asyncio.Semaphore] = {}
-        db = state.sub(b"fwd/")
-        self._on = db.prefixed_db(b"on/")  # run_id -> {"project": ..., "workspace": ...}
-        self._up = db.prefixed_db(b"up/")  # run_id -> UploadState JSON
         self._uploaders: dict[str, RunUploader] = {}
         self._http: dict[str, httpx.AsyncClient] = {}
         self._stopped = asyncio.Event()
@@ -651,7 +652,7 @@ class Forwarder:
     async def run(self) -> None:
         """Resume every run that was on when the daemon stopped; then serve until shutdown()."""
         for info in list(self.state.runs()):
-            on = self._on.get(info.run_id.encode()) is not None
+            on = self.state.get_forwarding(info.run_id) is not None
             if on or (self.config.forward and info.mode == "MODE_CLOUD" and not self._complete(info.run_id)):
                 self._start(info.run_id)
         await self._stopped.wait()
@@ -676,7 +677,9 @@ class Forwarder:
 
     def ended(self, run_id: str) -> None:
         """storage.events.RunEvents: the run left RUNNING."""
-        self.appended(run_id)
+        uploader = self._uploaders.get(run_id)
+        if uploader is not None:
+            uploader.set_running(False)
 
     def enable(
         self, run_id: str, *, cloud: dict[str, str] | None = None, project: str = "", workspace: str = ""
@@ -694,7 +697,7 @@ class Forwarder:
             if info.mode != "MODE_CLOUD" or not (own and own.get("api_key")):
                 self.state.put_cloud(run_id, cloud)
         overrides = {k: v for k, v in (("project", project), ("workspace", workspace)) if v}
-        self._on.put(run_id.encode(), json.dumps(overrides).encode())
+        self.state.put_forwarding(run_id, overrides)
         uploader = self._start(run_id)
         if uploader is not None:
             uploader.kick()
@@ -800,9 +803,6 @@ class Forwarder:
         return st.complete and st.uploaded_bytes >= self._size(run_id)
 
     def _size(self, run_id: str) -> int:
-        active = getattr(self.runstore, "active", {}).get(run_id)
-        if active is not None:
-            return active.size
         info = self.state.get_run(run_id)
         if info is None:
             return 0
@@ -814,13 +814,17 @@ class Forwarder:
     def _start(self, run_id: str) -> RunUploader | None:
         if self._closing:
             return None
+        info = self.state.get_run(run_id)
         uploader = self._uploaders.get(run_id)
         if uploader is not None and uploader.task is not None and not uploader.task.done():
+            if info is not None and info.state == "RUNNING" and not uploader.running:
+                # Resumed after it ended (StartRun enables it again): storage sends no event for that.
+                uploader.set_running(True)
             return uploader
-        info = self.state.get_run(run_id)
         if info is None:
             return None
-        uploader = RunUploader(self, run_id, Path(info.run_dir))
+        # The state DB changes before storage's events go out: from here on `ended` keeps this current.
+        uploader = RunUploader(self, run_id, Path(info.run_dir), running=info.state == "RUNNING")
         self._uploaders[run_id] = uploader
         uploader.task = asyncio.create_task(self._drive(uploader), name=f"fwd-{run_id}")
         return uploader
@@ -836,11 +840,7 @@ class Forwarder:
             uploader.errors["setup"] = "internal error in the forwarder (see the daemon log)"
             return
         if uploader.complete:
-            self._on.delete(uploader.run_id.encode())
-
-    def overrides(self, run_id: str) -> dict[str, str]:
-        raw = self._on.get(run_id.encode())
-        return json.loads(raw) if raw else {}
+            self.state.delete_forwarding(uploader.run_id)
 
     def host_gate(self, api_host: str) -> asyncio.Semaphore:
         """The FIFO bound on requests in flight to one api host, shared by every run that uploads there."""
@@ -855,11 +855,11 @@ class Forwarder:
             client = self._http[api_host] = cloudapi.new_http_client(timeout=self.timeout)
         return client
 
-    # -- upload state in plyvel ------------------------------------------------------------
+    # -- upload state in the state DB ------------------------------------------------------------
 
     def load_state(self, run_id: str, run_dir: Path) -> UploadState:
-        """From plyvel; else from the folder's upload-state.json (a copied folder); else new."""
-        raw = self._up.get(run_id.encode())
+        """From the state DB; else from the folder's upload-state.json (a copied folder); else new."""
+        raw = self.state.get_upload_state(run_id)
         if raw is not None:
             try:
                 return UploadState.from_json(raw)
@@ -871,10 +871,10 @@ class Forwarder:
         return UploadState(run_id=run_id)
 
     def store_state(self, st: UploadState) -> None:
-        self._up.put(st.run_id.encode(), st.to_json())
+        self.state.put_upload_state(st.run_id, st.to_json())
 
     def _stored(self, run_id: str) -> UploadState | None:
-        raw = self._up.get(run_id.encode())
+        raw = self.state.get_upload_state(run_id)
         if raw is None:
             return None
         try:
