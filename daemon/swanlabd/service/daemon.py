@@ -311,7 +311,7 @@ class Daemon:
             return None
         from swanlabd.upload.forwarder import Forwarder
 
-        return Forwarder(self.config, self.state)
+        return Forwarder(self.config, self.state) if self.state is not None else None
 
     def enable_forwarding(self, run_id: str) -> None:
         if self.forwarder is not None:
