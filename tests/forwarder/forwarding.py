@@ -3,6 +3,7 @@ are not unique across the test folders, so tests import from here, never from ea
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,19 @@ def points(cloud: CloudServer, run_id: str, key: str) -> dict[int, Any]:
     if experiment is None:
         return {}
     return cloud.store.metrics(run_id, "scalar").get(key, {})
+
+
+def complete_upload_state(run_dir: str) -> dict[str, Any] | None:
+    """The run folder's upload-state.json once it says the upload is complete, else None.
+
+    The file is written at most once a second while lanes work, and always when the upload
+    completes: only then does it hold everything (the server's FINISHED comes just before).
+    """
+    try:
+        state: dict[str, Any] = json.loads((Path(run_dir) / "upload-state.json").read_text())
+    except FileNotFoundError:
+        return None
+    return state if state["complete"] else None
 
 
 def finished(cloud: CloudServer, run_id: str) -> str | None:

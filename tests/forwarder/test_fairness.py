@@ -32,7 +32,7 @@ def test_a_live_run_is_not_starved_by_a_big_backlog(fwd_daemon, cloud):
     for step in range(5):
         sent = time.monotonic()
         stream(stub, live.run_id, 1, [[scalars(step + 2, step, {1: float(step)})]])
-        wait_for(lambda: step in points(cloud, live.run_id, "live/loss"), LIVE_BOUND_S, f"live step {step}")
+        wait_for(lambda s=step: s in points(cloud, live.run_id, "live/loss"), LIVE_BOUND_S, f"live step {step}")
         latencies.append(time.monotonic() - sent)
     backlog_left = BACKLOG_ROWS - len(points(cloud, big, "loss"))
     print(f"live run during a backlog: max {max(latencies):.2f}s; backlog rows still to go then: {backlog_left}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from forwarding import cloud_run, finished, points
+from forwarding import cloud_run, complete_upload_state, finished, points
 
 from helpers.rawclient import finish, scalars, stream
 from helpers.waiting import wait_for
@@ -66,7 +66,7 @@ def test_a_rejected_batch_is_recorded_and_shown_and_the_rest_goes_on(fwd_daemon,
     ls = json.loads(fwd_daemon.ctl("ls", "--json").stdout)
     (summary,) = [r for r in ls["runs"] if r["run_id"] == run.run_id]
     assert "HTTP 400" in summary["last_error"] or "FileNotFoundError" in summary["last_error"], summary
-    state = json.loads((Path(run.run_dir) / "upload-state.json").read_text())
+    state = wait_for(lambda: complete_upload_state(run.run_dir), 30, "the complete upload's upload-state.json")
     reasons = [(r["lane"], r["status"], r["code"]) for r in state["rejected"]]
     assert ("scalar2", 400, "503") not in reasons  # the server's own code is kept, not invented
     assert any(status == 400 for _, status, _ in reasons) and any(code == "FileNotFoundError" for *_, code in reasons)
@@ -100,7 +100,7 @@ def test_a_413_halves_the_batch_and_loses_nothing(fwd_daemon, cloud):
     assert wait_for(lambda: finished(cloud, run.run_id), 30, "final state") == "FINISHED"
     assert too_big.fired == 2
     assert sorted(points(cloud, run.run_id, "loss")) == list(range(500))
-    state = json.loads((Path(run.run_dir) / "upload-state.json").read_text())
+    state = wait_for(lambda: complete_upload_state(run.run_dir), 30, "the complete upload's upload-state.json")
     assert state["rejected"] == [] and cloud.duplicate_count() == 0
 
 
@@ -121,6 +121,6 @@ def test_saved_files_go_up_and_a_missing_one_is_recorded(fwd_daemon, cloud):
     finish(stub, run.run_id, 1, 2)
     assert wait_for(lambda: finished(cloud, run.run_id), 30, "final state") == "FINISHED"
     assert cloud.store.objects(run.run_id)["files/notes.txt"] == b"saved with swanlab.save()"
-    state = json.loads((Path(run.run_dir) / "upload-state.json").read_text())
+    state = wait_for(lambda: complete_upload_state(run.run_dir), 30, "the complete upload's upload-state.json")
     assert [(r["lane"], r["code"]) for r in state["rejected"]] == [("files", "FileNotFoundError")]
     assert cloud.errors() == []

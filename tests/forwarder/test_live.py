@@ -19,7 +19,9 @@ def test_data_reaches_the_server_during_the_run(fwd_daemon, cloud):
     for step in range(1, 6):
         sent = time.monotonic()
         stream(stub, run.run_id, 1, [[scalars(step + 1, step, {1: step / 10})]])
-        wait_for(lambda: step in points(cloud, run.run_id, "train/loss"), LIVE_BOUND_S, f"step {step} on the server")
+        wait_for(
+            lambda s=step: s in points(cloud, run.run_id, "train/loss"), LIVE_BOUND_S, f"step {step} on the server"
+        )
         latencies.append(time.monotonic() - sent)
     assert cloud.store.experiment(run.run_id)["state"] == "RUNNING"  # during the run, not at its end
     print(f"log() -> server: median {sorted(latencies)[2]:.3f}s, max {max(latencies):.3f}s")

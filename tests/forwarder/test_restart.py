@@ -89,7 +89,7 @@ def test_final_state_is_sent_after_a_restart_at_the_end(cloud):
         cloud.remove_fault(refuse)
         metric_calls = sum(1 for r in cloud.requests() if r["path"] == "/api/house/metrics")
         second = Forwarder(config, state)
-        asyncio.run(upload_until(second, lambda: second._complete(RUN_ID)))
+        asyncio.run(upload_until(second, lambda: RUN_ID not in second.queued_runs()))
         experiment = cloud.store.experiment(RUN_ID)
         assert (experiment["state"], experiment["state_calls"]) == ("CRASHED", 1)
         assert sum(1 for r in cloud.requests() if r["path"] == "/api/house/metrics") == metric_calls

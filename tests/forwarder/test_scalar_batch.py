@@ -13,14 +13,16 @@ import math
 import random
 import shutil
 import tempfile
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from swanlabd.format import backup
-from swanlabd.upload import forwarder
-from swanlabd.upload.uploadstate import UploadState
+from swanlabd.upload import batches, cloudapi
+from swanlabd.upload.batches import KeyTable
+from swanlabd.upload.uploadstate import LaneCursor
 from swanlabd_pb import records_pb2 as pb
 
 KEYS = 6
@@ -83,26 +85,35 @@ def expected(items: list[tuple[str, int, float, int]], part: int) -> list[dict]:
     last: dict[str, int] = {}
     out = []
     for key, step, value, time_ms in items:
-        if forwarder.zlib.crc32(key.encode()) % forwarder.SCALAR_LANES != part or step <= last.get(key, -1):
+        if zlib.crc32(key.encode()) % batches.SCALAR_LANES != part or step <= last.get(key, -1):
             continue
         last[key] = step
         data = value if math.isfinite(value) else "nan"
-        out.append({"key": key, "index": step, "data": data, "create_time": forwarder.cloudapi.iso_utc(time_ms)})
+        out.append({"key": key, "index": step, "data": data, "create_time": cloudapi.iso_utc(time_ms)})
     return out
 
 
+def records(path: Path, offset: int, keys: KeyTable) -> Iterator[tuple[pb.Record, int, int]]:
+    """A lane's read from `offset`, as the uploader makes it: each KeyDefs taught to `keys` on the way."""
+    for rec, end in backup.read_records(path, offset):
+        keys.learn(rec)
+        yield rec, offset, end
+        offset = end
+
+
 def drain(run_dir: Path, part: int, limit: int) -> list[dict]:
-    fwd = SimpleNamespace(
-        load_state=lambda run_id, _dir: UploadState(run_id=run_id), store_state=lambda _st: None, per_run_inflight=4
-    )
-    uploader = forwarder.RunUploader(fwd, "run1", run_dir)  # type: ignore[arg-type]
-    lane = forwarder.SCALAR[part]
+    """Every batch of scalar lane `part` from the start, each accepted as the server would."""
+    keys, cursor, last = KeyTable(), LaneCursor(), {}
     sent: list[dict] = []
     while True:
-        batch = uploader._scalar_batch(lane, part, limit)
+        batch = batches.scalar_batch(
+            records(run_dir / backup.BACKUP_FILENAME, cursor.offset, keys), keys, part, cursor, last, limit
+        )
         assert len(batch.items) <= limit
         sent += [json.loads(item) for item in batch.items]
-        uploader._commit(lane, batch, "scalar")
+        for key, step in batch.steps.items():
+            last[key] = max(step, last.get(key, -1))
+        cursor = batch.cursor
         if not batch.full:
             return sent
 
@@ -112,7 +123,7 @@ def test_every_lane_sends_each_new_point_once_in_order(seed: int) -> None:
     run_dir = Path(tempfile.mkdtemp(prefix="sd-sb-", dir="/tmp"))
     try:
         items = write_run(run_dir, seed)
-        for part in range(forwarder.SCALAR_LANES):
+        for part in range(batches.SCALAR_LANES):
             want = expected(items, part)
             # A small limit cuts batches inside records: the cursor's item index must resume exactly.
             assert drain(run_dir, part, 7) == want

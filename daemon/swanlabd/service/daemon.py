@@ -299,7 +299,7 @@ class Daemon:
             return None
         from swanlabd.upload.forwarder import Forwarder
 
-        return Forwarder(self.config, self.state, runstore=self.store)
+        return Forwarder(self.config, self.state) if self.state is not None else None
 
 
 async def cancel(task: asyncio.Task[None] | None) -> None:

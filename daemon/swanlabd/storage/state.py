@@ -138,3 +138,28 @@ class State:
     def close(self) -> None:
         if not self.db.closed:
             self.db.close()
+
+    # -- the forwarder's keys: fwd/on/<run_id> (forwarding on), fwd/up/<run_id> (upload state) --
+
+    def get_forwarding(self, run_id: str) -> dict[str, str] | None:
+        """The run's upload overrides (`project`, `workspace`) while forwarding is on for it; else None."""
+        raw = self.sub(b"fwd/on/").get(run_id.encode())
+        if raw is None:
+            return None
+        overrides: dict[str, str] = json.loads(raw)
+        return overrides
+
+    def put_forwarding(self, run_id: str, overrides: dict[str, str]) -> None:
+        """Forwarding on for the run, until `delete_forwarding` (it survives restarts)."""
+        self.sub(b"fwd/on/").put(run_id.encode(), json.dumps(overrides).encode())
+
+    def delete_forwarding(self, run_id: str) -> None:
+        self.sub(b"fwd/on/").delete(run_id.encode())
+
+    def get_upload_state(self, run_id: str) -> bytes | None:
+        """The forwarder's upload state of the run: JSON, upload/uploadstate.py's to read."""
+        raw: bytes | None = self.sub(b"fwd/up/").get(run_id.encode())
+        return raw
+
+    def put_upload_state(self, run_id: str, raw: bytes) -> None:
+        self.sub(b"fwd/up/").put(run_id.encode(), raw)

@@ -2,7 +2,7 @@
 
 It is kept twice, with the same content (docs/forwarder.md, "Cursors"):
 
-- in the daemon's state DB under the forwarder's prefix (`fwd/up/<run_id>`), written after every
+- in the daemon's state DB (`State.put_upload_state`, key `fwd/up/<run_id>`), written after every
   batch the server accepted: cheap, and private to this host;
 - in the run folder as `upload-state.json`, written at most once a second and when a lane goes
   idle: a folder copied to another host (`swanlabctl sync PATH`) then uploads into the same
@@ -11,30 +11,40 @@ It is kept twice, with the same content (docs/forwarder.md, "Cursors"):
 Neither copy holds a secret: no API key, no session id. A cursor is a byte offset into the
 backup file (the resume point `backup.read_records` yields). Each lane's cursor means "every
 record of my kinds before this offset is on the server, or was rejected and recorded in
-`rejected`". Items after a cursor that the server may already hold (a batch cut mid-record, a
-response lost after the server committed) are recognised by `last_steps`, the highest step per
-key the server has, which is also what the server's summaries report.
+`rejected`" (damaged bytes are recorded there too, by `LossRecorder`). Items after a cursor that
+the server may already hold (a batch cut mid-record, a response lost after the server
+committed) are recognised by `last_steps`, the highest step per key the server has, which is
+also what the server's summaries report.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from swanlabd.storage.state import State
 
 __all__ = [
     "UPLOAD_STATE_FILENAME",
     "FORMAT_VERSION",
     "LaneCursor",
+    "LossRecorder",
     "Rejection",
     "UploadState",
+    "load",
     "read_file",
+    "read_stored",
     "write_file",
 ]
+
+log = logging.getLogger(__name__)
 
 UPLOAD_STATE_FILENAME = "upload-state.json"
 FORMAT_VERSION = 1
@@ -76,7 +86,10 @@ class Rejection:
 
     def summary(self) -> str:
         where = f" records {self.seqs[0]}-{self.seqs[1]}" if self.seqs else ""
-        return f"{self.lane}: {self.items} item(s){where} rejected by the server: HTTP {self.status} {self.code}: {self.message}"
+        return (
+            f"{self.lane}: {self.items} item(s){where} rejected by the server: "
+            f"HTTP {self.status} {self.code}: {self.message}"
+        )
 
 
 @dataclass
@@ -169,3 +182,48 @@ def write_file(run_dir: Path, state: UploadState) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_stored(state: State, run_id: str) -> UploadState | None:
+    """The state DB's copy, or None if there is none or it is unreadable."""
+    raw = state.get_upload_state(run_id)
+    if raw is None:
+        return None
+    try:
+        return UploadState.from_json(raw)
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def load(state: State, run_id: str, run_dir: Path) -> UploadState:
+    """The state DB's copy; else the folder's upload-state.json (a folder copied here); else a new one."""
+    raw = state.get_upload_state(run_id)
+    if raw is not None:
+        try:
+            return UploadState.from_json(raw)
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning("run %s: unreadable upload state in the state DB (%s); reading the folder's", run_id, exc)
+    from_file = read_file(run_dir)
+    if from_file is not None and from_file.run_id == run_id:
+        return from_file
+    return UploadState(run_id=run_id)
+
+
+class LossRecorder:
+    """`backup.read_records`' reporter: damaged bytes become a rejection in `state`, once per offset.
+
+    `seen` is shared by every read of one upload, so lanes that read the same damage report it once.
+    """
+
+    def __init__(self, state: UploadState, seen: set[int]) -> None:
+        self.state = state
+        self.seen = seen
+
+    def lost(self, nbytes: int, reason: str, offset: int, seqs: tuple[int, int] | None) -> None:
+        if offset in self.seen:
+            return
+        self.seen.add(offset)
+        message = f"{nbytes} bytes at offset {offset} lost in the backup file: {reason}"
+        self.state.add_rejection(
+            Rejection("backup", "read", 0, "damaged", message, "", seqs, 0, int(time.time() * 1000))
+        )

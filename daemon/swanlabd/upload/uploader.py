@@ -1,0 +1,566 @@
+"""One run's upload: `RunUploader`, started and stopped by the forwarder (docs/forwarder.md).
+
+    RunUploader (one asyncio task per run with forwarding on, plus one per lane)
+      setup      RunStart -> login -> project get/create -> experiment(cuid = run id)
+                 -> server summaries when the experiment already existed (resume)
+      lanes      profile | scalar0-3 | console | media | files : each reads the backup from its own
+                 cursor, builds a batch (batches.py), sends it, advances its cursor after the
+                 server accepted it
+      heartbeat  at start, then every 10 min while the run lives or has a backlog
+      finisher   all lanes at end of file, run ended -> PUT state -> complete
+
+The unit that flows is a batch of at most 10,000 metric items built straight from the file:
+nothing waits in memory, the backup file is the queue. A lane never blocks another: each has
+its own cursor, its own retry loop and its own error. Every HTTP request holds two FIFO
+semaphores: its run's (`Tuning.per_run_inflight`, 4) and its api host's (`Tuning.max_inflight`,
+8, hosts.py), so a run with a huge backlog or slow answers leaves half of a host's slots to the
+others.
+
+Retry: forever, as retry.py's policy says; 401 logs in again (cloudapi). A 4xx that rejects
+data is recorded in the run's upload state (`swanlabctl status`/`ls` show it) and the lane
+moves on; a 4xx on setup (project, experiment, login with a wrong key) blocks the run until the
+user acts, shown the same way. After any failure where the server may have stored the data
+(`maybe_committed`), the next batch first asks the server's summaries, so a retried batch skips
+what the server has.
+
+The uploader hears of its run from the forwarder, which hears it from storage (RunEvents):
+`wake()` when the file grew, `set_running(False)` when the run ended. Whether the run is still
+being written is read from the state DB once, when the uploader is made.
+
+All on the daemon's event loop; not thread-safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import logging
+import mimetypes
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from swanlabd.format import backup
+from swanlabd.local.credentials import resolve_hosts
+from swanlabd.storage.state import State
+from swanlabd.upload import batches, retry, uploadstate
+from swanlabd.upload.batches import LANES, MEDIA_BATCH, SCALAR, Batch, KeyTable
+from swanlabd.upload.cloudapi import MAX_METRICS_PER_CALL, CloudAPI, CloudError, Rejected
+from swanlabd.upload.hosts import Hosts
+from swanlabd.upload.retry import NeedsUser
+from swanlabd.upload.tuning import Tuning
+from swanlabd.upload.uploadstate import LossRecorder, Rejection, UploadState
+from swanlabd_pb import records_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+__all__ = ["MissingCredentials", "MissingRunStart", "RunUploader"]
+
+T = TypeVar("T")
+
+# The SDK uploads files of this size and more in parts (prepare-multipart); not done here yet.
+MULTIPART_BYTES = 100 * 1024 * 1024
+# The SDK's preset experiment colours, picked by the project's experiment count.
+PRESET_COLORS = (
+    "#528d59",
+    "#587ad2",
+    "#c24d46",
+    "#9cbe5d",
+    "#6ebad3",
+    "#dfb142",
+    "#6d4ba4",
+    "#8cc5b7",
+    "#892d58",
+    "#40877c",
+    "#d0703c",
+    "#d47694",
+    "#e3b292",
+    "#b15fbb",
+    "#905f4a",
+    "#989fa3",
+)
+FinalState = Literal["FINISHED", "CRASHED", "ABORTED"]
+STATE_NAMES: dict[int, FinalState] = {pb.FINISHED: "FINISHED", pb.CRASHED: "CRASHED", pb.ABORTED: "ABORTED"}
+
+
+class MissingCredentials(NeedsUser):
+    """The run has no API key: neither its script nor `swanlabctl sync` gave one."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(
+            f"run {run_id}: no SwanLab API key; run `swanlabctl login` or set SWANLAB_API_KEY, then `swanlabctl sync`"
+        )
+
+
+class MissingRunStart(NeedsUser):
+    """The backup file has no RunStart record (yet): nothing to name the experiment by."""
+
+    def __init__(self, run_id: str, path: Path) -> None:
+        super().__init__(f"run {run_id}: {path} has no RunStart record yet")
+
+
+class _Shrink(Exception):
+    """A 413: read the batch again with the smaller limit now set."""
+
+
+class RunUploader:
+    """Uploads one run; see the module docstring for its tasks.
+
+    `running`: the run is still being written (its state when the forwarder made the uploader).
+    """
+
+    def __init__(
+        self, run_id: str, run_dir: Path, *, state: State, hosts: Hosts, tuning: Tuning, running: bool
+    ) -> None:
+        self.run_id = run_id
+        self.run_dir = run_dir
+        self.path = run_dir / backup.BACKUP_FILENAME
+        self.state = state
+        self.hosts = hosts
+        self.tuning = tuning
+        self.running = running
+        self.st = uploadstate.load(state, run_id, run_dir)
+        self.api: CloudAPI | None = None
+        self.keys = KeyTable.from_stored(self.st.keys)
+        self.wakeups = {lane: asyncio.Event() for lane in LANES}
+        self.idle = {lane: False for lane in LANES}
+        # lane -> the file size when its last read began, recorded when that read hit the end
+        self.eof_size: dict[str, int] = {}
+        self._read_size: dict[str, int] = {}
+        self.idle_changed = asyncio.Event()
+        self.kicked = asyncio.Event()
+        self.errors: dict[str, str] = {}
+        self.blocked = False
+        self.need_summary = False
+        self.max_seq = 0
+        self.complete = False
+        self.limits = {lane: MAX_METRICS_PER_CALL for lane in LANES}
+        self.limits["media"] = MEDIA_BATCH
+        self.gate = asyncio.Semaphore(tuning.run_inflight)
+        self._json_saved = 0.0
+        self._reported_losses: set[int] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    # -- public face -----------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """The file grew (or may have): idle lanes read again."""
+        for event in self.wakeups.values():
+            event.set()
+
+    def kick(self) -> None:
+        """Retry now: cut the current backoff short (`swanlabctl sync`)."""
+        self.kicked.set()
+        self.wake()
+
+    def set_running(self, running: bool) -> None:
+        """The run ended (False), or was resumed (True): the finisher waits only for a running run."""
+        self.running = running
+        self.wake()
+
+    @property
+    def error(self) -> str:
+        for where in ("setup", *LANES, "state", "heartbeat"):
+            if self.errors.get(where):
+                return self.errors[where]
+        return self.st.last_rejection
+
+    @property
+    def uploaded_bytes(self) -> int:
+        """The lowest lane cursor; the whole file once every lane read to its end.
+
+        (Damaged bytes at the very end of a file are reported, not read: a cursor stops before
+        them, yet nothing is left to upload.)
+        """
+        if self.caught_up(self._file_size()):
+            return self._file_size()
+        return min((self.st.cursor(lane).offset for lane in LANES), default=0)
+
+    def caught_up(self, target: int) -> bool:
+        """Every lane idle after reading the file to its end, the file then at least `target` bytes."""
+        return all(self.idle.values()) and all(self.eof_size.get(lane, -1) >= target for lane in LANES)
+
+    @property
+    def uploaded_seq(self) -> int:
+        return min((self.st.cursor(lane).seq for lane in LANES), default=0)
+
+    # -- the run's life --------------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            if (
+                self.st.complete
+                and self.st.uploaded_bytes >= self._file_size()
+                and not self.running
+                and self._target_host() == self.st.api_host
+            ):
+                self.complete = True  # uploaded there before and nothing new since: not one request
+                return
+            self.st.complete = False
+            await self._retry("setup", self._setup)
+            tasks = [asyncio.create_task(self._lane(lane), name=f"fwd-{self.run_id}-{lane}") for lane in LANES]
+            tasks.append(asyncio.create_task(self._heartbeat(), name=f"fwd-{self.run_id}-heartbeat"))
+            try:
+                await self._finisher()
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            self.save(json_too=True)
+
+    async def _setup(self) -> None:
+        start = self._read_run_start()
+        cloud = self.state.get_cloud(self.run_id) or {}
+        if not cloud.get("api_key"):
+            raise MissingCredentials(self.run_id)
+        api_host, web_host = resolve_hosts(cloud.get("api_host") or None, cloud.get("web_host") or None)
+        if self.st.api_host and self.st.api_host != api_host:
+            log.info(
+                "run %s: uploading to %s now (was %s): starting over there", self.run_id, api_host, self.st.api_host
+            )
+            self.st = UploadState(run_id=self.run_id, keys=self.st.keys)
+        self.st.api_host, self.st.web_host = api_host, web_host
+        if self.api is None or self.api.api_host != api_host:
+            gates = (self.gate, self.hosts.gate(api_host))
+            self.api = CloudAPI(self.hosts.client(api_host), api_host, cloud["api_key"], gates=gates)
+        await self.api.login()
+        overrides = self.state.get_forwarding(self.run_id) or {}
+        workspace = overrides.get("workspace") or start.workspace or self.st.workspace or self.api.username
+        project_name = overrides.get("project") or start.project or self.st.project or "swanlabd"
+        project = await self.api.get_or_create_project(workspace, project_name, start.visibility or "PRIVATE")
+        experiment = await self.api.create_experiment(
+            project.username,
+            project.name,
+            cuid=self.run_id,
+            name=start.experiment_name or self.st.experiment_name or self.run_id,
+            created_at_ms=start.start_time_ms or int(time.time() * 1000),
+            color=start.colors[0] if start.colors else PRESET_COLORS[project.experiments % len(PRESET_COLORS)],
+            description=start.description,
+            tags=list(start.tags),
+            job_type=start.job_type,
+            group=start.group,
+        )
+        self.st.workspace, self.st.project, self.st.project_cuid = project.username, project.name, project.cuid
+        self.st.experiment_cuid, self.st.experiment_name = experiment.cuid, experiment.name
+        self.st.experiment_created_ms = self.st.experiment_created_ms or start.start_time_ms
+        if experiment.created:
+            # The server has nothing of this run (a first upload, or a server that lost it).
+            self.st.cursors, self.st.last_steps, self.st.columns, self.st.finish_sent = {}, {}, [], ""
+        else:
+            await self._refresh_summary()
+        self.save(json_too=True)
+        log.info(
+            "run %s: uploading to %s as %s/%s/%s",
+            self.run_id,
+            api_host,
+            project.username,
+            project.name,
+            experiment.cuid,
+        )
+
+    def _read_run_start(self) -> pb.RunStart:
+        for rec, _ in backup.read_records(self.path, 0):
+            if rec.WhichOneof("kind") == "run_start":
+                return rec.run_start
+        raise MissingRunStart(self.run_id, self.path)
+
+    def _session(self) -> CloudAPI:
+        assert self.api is not None, "setup makes the session before anything else runs"
+        return self.api
+
+    async def _refresh_summary(self) -> None:
+        api = self._session()
+        summary = await api.summaries(self.st.project_cuid, self.st.experiment_cuid, self.st.experiment_created_ms)
+        for kind, steps in summary.items():
+            last = self.st.last_steps.setdefault(kind, {})
+            for key, step in steps.items():
+                # Console lines are one series whatever key the server files them under.
+                key = "" if kind == "log" else key
+                if step > last.get(key, -1):
+                    last[key] = step
+        self.need_summary = False
+
+    async def _finisher(self) -> None:
+        while True:
+            await self.idle_changed.wait()
+            self.idle_changed.clear()
+            if not self.caught_up(self._file_size()):
+                continue
+            if self.running:
+                continue
+            if self.st.finish_state and not self.st.finish_sent:
+                await self._retry("state", self._send_state)
+            self.complete = self.st.complete = True
+            self.errors.pop("heartbeat", None)
+            self.save(json_too=True)
+            log.info("run %s: upload complete (%d bytes)", self.run_id, self._file_size())
+            return
+
+    async def _send_state(self) -> None:
+        api = self._session()
+        name = STATE_NAMES.get(self.st.finish_state, "FINISHED")
+        finished = self.st.finish_ms or int(time.time() * 1000)
+        await api.set_state(self.st.workspace, self.st.project, self.st.experiment_cuid, name, finished)
+        self.st.finish_sent = name
+
+    async def _heartbeat(self) -> None:
+        api = self._session()
+        attempt = 0
+        while True:
+            try:
+                await api.heartbeat(self.st.experiment_cuid)
+                self.errors.pop("heartbeat", None)
+                attempt, delay = 0, self.tuning.heartbeat_s
+            except CloudError as exc:
+                self.errors["heartbeat"] = f"heartbeat: {exc}"
+                delay = self.tuning.retry.delay(attempt)
+                attempt += 1
+            await asyncio.sleep(delay)
+
+    async def _retry(self, where: str, op: Callable[[], Awaitable[T]]) -> T:
+        attempt = 0
+        while True:
+            try:
+                result = await op()
+            except Exception as exc:
+                failed = retry.failure(exc, where, attempt, self.tuning.retry, self.path)
+                if failed is None:
+                    raise
+            else:
+                if self.errors.pop(where, None) is not None:
+                    log.info("run %s: %s recovered", self.run_id, where)
+                if where == "setup":
+                    self.blocked = False
+                return result
+            if failed.maybe_committed:
+                self.need_summary = True
+            if self.errors.get(where) != failed.message:
+                log.warning("run %s: %s", self.run_id, failed.message)
+            self.errors[where] = failed.message
+            if where == "setup":
+                self.blocked = failed.blocked
+            attempt += 1
+            self.kicked.clear()
+            try:
+                await asyncio.wait_for(self.kicked.wait(), failed.delay)
+                attempt = 0
+            except TimeoutError:
+                pass
+
+    # -- lanes -----------------------------------------------------------------------------
+
+    async def _lane(self, lane: str) -> None:
+        steps: dict[str, Callable[[], Awaitable[bool]]] = {
+            "profile": self._profile_step,
+            "console": self._console_step,
+            "media": self._media_step,
+            "files": self._files_step,
+            **{name: functools.partial(self._scalar_step, name, i) for i, name in enumerate(SCALAR)},
+        }
+        step = steps[lane]
+        while True:
+            full = await self._retry(lane, step)
+            if full:
+                await asyncio.sleep(0)  # let other runs' lanes take their turn
+                continue
+            self.eof_size[lane] = self._read_size.get(lane, 0)
+            self.idle[lane] = True
+            self.idle_changed.set()
+            self.save(json_too=False)
+            try:
+                await asyncio.wait_for(self.wakeups[lane].wait(), self.tuning.poll_s)
+            except TimeoutError:
+                pass
+            self.wakeups[lane].clear()
+            self.idle[lane] = False
+            if self.running:
+                await asyncio.sleep(self.tuning.linger_s)  # let a burst of appends make one batch
+
+    def _records(self, lane: str) -> Iterator[tuple[pb.Record, int, int]]:
+        """(record, start offset, end offset) from the lane's cursor; KeyDefs and Finish noted on the way."""
+        start = self.st.cursor(lane).offset
+        self._read_size[lane] = self._file_size()
+        losses = LossRecorder(self.st, self._reported_losses)
+        for rec, end in backup.read_records(self.path, start, reporter=losses):
+            kind = rec.WhichOneof("kind")
+            if kind == "keys":
+                for k in self.keys.learn(rec):
+                    self.st.keys[f"{rec.writer}:{k.id}"] = [k.name, k.type, k.section]
+            elif kind == "finish":
+                # Kept in the upload state: after a restart no lane may read this record again.
+                self.st.finish_state = rec.finish.state or pb.FINISHED
+                self.st.finish_ms = rec.finish.finish_time_ms or rec.time_ms
+            if rec.seq > self.max_seq:
+                self.max_seq = rec.seq
+            yield rec, start, end
+            start = end
+
+    async def _maybe_refresh(self) -> None:
+        if self.need_summary:
+            await self._refresh_summary()
+
+    def _commit(self, lane: str, batch: Batch, kind: str | None) -> None:
+        if kind is not None and batch.steps:
+            last = self.st.last_steps.setdefault(kind, {})
+            for key, step in batch.steps.items():
+                if step > last.get(key, -1):
+                    last[key] = step
+        self.st.cursors[lane] = batch.cursor
+        self.save(json_too=False)
+
+    def _reject(self, lane: str, exc: Rejected | OSError, batch: Batch, what: str) -> None:
+        now_ms = int(time.time() * 1000)
+        if isinstance(exc, Rejected):
+            rejection = Rejection(
+                lane, what, exc.status, exc.code, exc.server_message, exc.traceid, batch.seqs, len(batch.items), now_ms
+            )
+        else:
+            rejection = Rejection(lane, what, 0, type(exc).__name__, str(exc), "", batch.seqs, len(batch.items), now_ms)
+        self.st.add_rejection(rejection)
+        log.error("run %s: %s", self.run_id, rejection.summary())
+
+    async def _send(self, lane: str, batch: Batch, what: str, call: Callable[[], Awaitable[None]]) -> bool:
+        """Send one request of a batch; False if the server rejected it (recorded, batch skipped).
+
+        A 413 on a batch of more than one item halves the lane's batch size instead: raises
+        `_Shrink` so the lane reads a smaller batch.
+        """
+        try:
+            await call()
+        except Rejected as exc:
+            if exc.status == 413 and len(batch.items) > 1:
+                self.limits[lane] = max(1, len(batch.items) // 2)
+                raise _Shrink() from exc
+            self._reject(lane, exc, batch, what)
+            return False
+        return True
+
+    async def _columns(self, lane: str, batch: Batch) -> None:
+        new, series = batches.columns(batch, self.st.columns)
+        if not new:
+            return
+        api, ws, proj = self._session(), self.st.workspace, self.st.project
+        await self._send(lane, batch, "columns", lambda: api.post_series(ws, proj, series))
+        self.st.columns.extend(new)
+
+    async def _send_metrics(self, lane: str, batch: Batch, kind: Literal["scalar", "log"]) -> bool:
+        if batch.items:
+            try:
+                if kind != "log":
+                    await self._columns(lane, batch)
+                api, pid, eid, items = self._session(), self.st.project_cuid, self.st.experiment_cuid, batch.items
+                await self._send(lane, batch, f"{kind} metrics", lambda: api.post_metrics(kind, pid, eid, items))
+            except _Shrink:
+                return True
+        self._commit(lane, batch, kind)
+        return batch.full
+
+    async def _scalar_step(self, lane: str, part: int) -> bool:
+        await self._maybe_refresh()
+        last = self.st.last_steps.setdefault("scalar", {})
+        batch = batches.scalar_batch(
+            self._records(lane), self.keys, part, self.st.cursor(lane), last, self.limits[lane]
+        )
+        return await self._send_metrics(lane, batch, "scalar")
+
+    async def _console_step(self) -> bool:
+        await self._maybe_refresh()
+        last = self.st.last_steps.setdefault("log", {}).get("", 0)
+        batch = batches.console_batch(self._records("console"), self.st.cursor("console"), last, self.limits["console"])
+        return await self._send_metrics("console", batch, "log")
+
+    async def _media_step(self) -> bool:
+        api = self._session()
+        await self._maybe_refresh()
+        last = self.st.last_steps.setdefault("media", {})
+        batch, media = batches.media_batch(
+            self._records("media"), self.keys, self.st.cursor("media"), last, self.limits["media"]
+        )
+        if media:
+            try:
+                await self._columns("media", batch)
+                paths = [m.path for m in media]
+                if await self._send("media", batch, "media upload URLs", lambda: self._put_media(paths)):
+                    batch.items = batches.media_metrics(media)
+                    pid, eid, items = self.st.project_cuid, self.st.experiment_cuid, batch.items
+                    await self._send(
+                        "media", batch, "media metrics", lambda: api.post_metrics("media", pid, eid, items)
+                    )
+            except _Shrink:
+                return True
+            except OSError as exc:
+                self._reject("media", exc, batch, "media file")
+        self._commit("media", batch, "media")
+        return batch.full
+
+    async def _put_media(self, paths: list[str]) -> None:
+        api = self._session()
+        urls = await api.presign(self.st.experiment_cuid, paths)
+        for path, url in zip(paths, urls, strict=True):  # presign checks it got one URL per path
+            data = await asyncio.to_thread((self.run_dir / path).read_bytes)
+            await api.put_object(url, data)
+
+    async def _files_step(self) -> bool:
+        batch, saved = batches.files_batch(self._records("files"), self.st.cursor("files"))
+        if saved is not None:
+            try:
+                await self._send("files", batch, "saved file", functools.partial(self._put_file, saved))
+            except OSError as exc:
+                self._reject("files", exc, batch, "saved file")
+        self._commit("files", batch, None)
+        return batch.full
+
+    async def _put_file(self, saved: pb.SavedFile) -> None:
+        api = self._session()
+        data = await asyncio.to_thread((self.run_dir / saved.path).read_bytes)
+        name = saved.path.removeprefix("files/")
+        if len(data) >= MULTIPART_BYTES:
+            raise Rejected(
+                "POST files/prepare",
+                413,
+                "too_large",
+                f"{name}: {len(data)} bytes needs a multipart upload, not supported yet",
+                "",
+            )
+        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        entry = {"path": name, "size": len(data), "md5": hashlib.md5(data).hexdigest(), "mimeType": mime}
+        (url,) = await api.prepare_files(self.st.experiment_cuid, [entry])
+        await api.put_object(url, data, mime)
+        await api.complete_files(self.st.experiment_cuid, [{"path": name, "state": "UPLOADED"}])
+
+    async def _profile_step(self) -> bool:
+        api = self._session()
+        batch, parts = batches.profile_batch(self._records("profile"), self.st.cursor("profile"))
+        ws, proj, eid = self.st.workspace, self.st.project, self.st.experiment_cuid
+        for kind, value in parts:
+            put = functools.partial(api.put_profile, ws, proj, eid, kind, value)
+            await self._send("profile", batch, f"profile {kind}", put)
+        self._commit("profile", batch, None)
+        return batch.full
+
+    # -- state files -----------------------------------------------------------------------
+
+    def save(self, *, json_too: bool) -> None:
+        """Cursor to the state DB now; to the run folder's upload-state.json at most once a second."""
+        self.st.uploaded_bytes = self.uploaded_bytes
+        self.state.put_upload_state(self.st.run_id, self.st.to_json())
+        now = time.monotonic()
+        if json_too or now - self._json_saved >= 1.0:
+            self._json_saved = now
+            try:
+                uploadstate.write_file(self.run_dir, self.st)
+            except OSError as exc:
+                log.warning("run %s: cannot write %s: %s", self.run_id, uploadstate.UPLOAD_STATE_FILENAME, exc)
+
+    def _target_host(self) -> str:
+        cloud = self.state.get_cloud(self.run_id) or {}
+        return resolve_hosts(cloud.get("api_host") or None, cloud.get("web_host") or None)[0]
+
+    def _file_size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
