@@ -36,7 +36,7 @@ def test_console_lines_are_numbered_through_the_run_and_a_cut_resumes_inside_the
     assert [json.loads(i)["message"] for i in first.items] == ["a", "b", "c"]
     assert first.full and first.cursor == LaneCursor(20, 2, 2) and first.steps == {"": 3} and first.seqs == (1, 3)
     second = batches.console_batch(positioned(recs, first=2), first.cursor, last=3, limit=3)
-    assert [(json.loads(i)["epoch"], json.loads(i)["level"]) for i in second.items] == [(4, "ERROR"), (5, "ERROR")]
+    assert [(json.loads(i)["epoch"], json.loads(i)["level"]) for i in second.items] == [(4, "INFO"), (5, "INFO")]
     assert not second.full and second.cursor == LaneCursor(30, 3, 5)
     assert json.loads(second.items[0])["create_time"] == cloudapi.iso_utc(3000)
 

@@ -35,7 +35,7 @@ def test_offline_run_synced_twice_sends_nothing_the_second_time(fwd_daemon, clou
     assert f"{run_id}: uploaded" in first.stdout
     assert_complete(cloud, run_id, 2000)
     log = cloud.store.metrics(run_id, "log")[""]
-    assert [log[1]["message"], log[2]["message"], log[2]["level"]] == ["epoch 1 done", "oops", "ERROR"]
+    assert [log[1]["message"], log[2]["message"], log[2]["level"]] == ["epoch 1 done", "oops", "INFO"]
     calls, requests = metric_calls(cloud), len(cloud.requests())
     second = ctl_sync(fwd_daemon, cloud)
     assert second.returncode == 0, second.stderr

@@ -336,7 +336,8 @@ def console_batch(records: Records, cursor: LaneCursor, last: int, limit: int) -
                     batch.cursor = LaneCursor(start, batch.cursor.seq, record_epoch)
                     return batch
                 item = {
-                    "level": "ERROR" if line.stream == pb.STDERR else "INFO",
+                    # The official SDK uploads every printed line, stdout or stderr, as INFO.
+                    "level": "INFO",
                     "epoch": epoch,
                     "message": line.text,
                     "create_time": cloudapi.iso_utc(line.time_ms or rec.time_ms),
