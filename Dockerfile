@@ -24,7 +24,7 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links /wheels swanlabd && rm -rf /wheels
 
 ENV SWANLABD_SOCKET=/run/swanlabd/swanlabd.sock \
-    SWANLABD_HOME=/var/lib/swanlabd \
+    SWANLABD_DATA_ROOT=/var/lib/swanlabd \
     PYTHONUNBUFFERED=1
 USER swanlabd:swanlabd
 # New named volumes copy these directories' owner and 0700 mode from the image.

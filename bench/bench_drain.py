@@ -153,7 +153,7 @@ def drain_swanlabd(root: Path, steps: int) -> tuple[float, dict[str, float]]:
     run_dir = write_swanlabd_backlog(root / "copied", steps)
     home, sock = root / "home", root / "s" / "swanlabd.sock"
     daemon_env = clean_env(
-        SWANLABD_HOME=str(home), SWANLABD_SOCKET=str(sock), SWANLABD_FORWARD="true", SWANLABD_MONITOR_INTERVAL_S="0"
+        SWANLABD_DATA_ROOT=str(home), SWANLABD_SOCKET=str(sock), SWANLABD_UPLOAD="true", SWANLABD_MONITOR_INTERVAL_S="0"
     )
     daemon = subprocess.Popen(
         [sys.executable, "-m", "swanlabd", "run"],

@@ -156,11 +156,11 @@ class Daemon:
 
     def env(self) -> dict[str, str]:
         return {
-            "SWANLABD_HOME": str(self.home),
+            "SWANLABD_DATA_ROOT": str(self.home),
             "SWANLABD_SOCKET": str(self.socket),
             # Hardware sampling and uploads off: the anchors run offline without monitoring too.
             "SWANLABD_MONITOR_INTERVAL_S": "0",
-            "SWANLABD_FORWARD": "false",
+            "SWANLABD_UPLOAD": "false",
             "SWANLABD_LOG_FILE": str(self.home / "swanlabd.log"),
         }
 

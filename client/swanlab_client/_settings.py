@@ -1,7 +1,7 @@
 """How the client behaves: where the daemon is, bounds, timeouts. One frozen dataclass.
 
 `init(settings=Settings(...))` overrides the defaults; paths default to what swanlabd itself
-uses (swanlabd.local.paths: `$SWANLABD_SOCKET`, `$SWANLABD_HOME`, then XDG), so a client and the
+uses (swanlabd.local.paths: `$SWANLABD_SOCKET`, `$SWANLABD_DATA_ROOT`, then XDG), so a client and the
 daemon it starts agree without configuration. Nothing here imports more than the stdlib.
 """
 
@@ -37,7 +37,7 @@ class Settings:
     """The daemon's Unix socket ($SWANLABD_SOCKET, else $XDG_RUNTIME_DIR/swanlab/swanlabd.sock, else
     /tmp/swanlabd-<uid>/swanlabd.sock)."""
     data_root: Path = field(default_factory=paths.default_data_root)
-    """The daemon's data root ($SWANLABD_HOME, else XDG): where an auto-started daemon logs
+    """The daemon's data root ($SWANLABD_DATA_ROOT, else XDG): where an auto-started daemon logs
     (<data_root>/swanlabd.log) and where the client writes a run folder itself if no daemon can run."""
     autostart: bool = field(default_factory=_env_autostart)
     """Start `python -m swanlabd run` (detached) when nothing answers on the socket

@@ -22,9 +22,9 @@ USER = "syncer"
 def test_offline_run_then_sync_uploads_it_once(tmp_path: Path):
     with CloudServer(tmp_path / "cloud.db", {KEY: USER}) as cloud:
         cloud_env = {"SWANLAB_API_HOST": cloud.url, "SWANLAB_WEB_HOST": cloud.url, "HOME": str(tmp_path)}
-        with DaemonProcess(env={**cloud_env, "SWANLABD_FORWARD": "true"}) as d:
+        with DaemonProcess(env={**cloud_env, "SWANLABD_UPLOAD": "true"}) as d:
             env = {k: v for k, v in d.env.items() if not k.startswith("SWANLAB_")} | cloud_env
-            env |= {"SWANLABD_SOCKET": str(d.socket), "SWANLABD_HOME": str(d.home)}
+            env |= {"SWANLABD_SOCKET": str(d.socket), "SWANLABD_DATA_ROOT": str(d.home)}
             out = subprocess.run(
                 [sys.executable, str(TRAINER), "--rows", "50", "--project", "synced"],
                 env=env,
@@ -58,7 +58,7 @@ def test_sync_refused_by_the_daemon_raises_the_clients_sync_error(daemon: Daemon
     import swanlab_client
 
     monkeypatch.setenv("SWANLABD_SOCKET", str(daemon.socket))
-    monkeypatch.setenv("SWANLABD_HOME", str(daemon.home))
+    monkeypatch.setenv("SWANLABD_DATA_ROOT", str(daemon.home))
     with pytest.raises(swanlab_client.SyncError, match="refused the sync") as info:
         swanlab_client.sync(tmp_path)  # not a run folder: the daemon cannot adopt it
     assert not isinstance(info.value, swanlab_client.SyncIncomplete)
@@ -69,7 +69,7 @@ def test_sync_with_no_daemon_possible_raises_sync_error(tmp_path: Path, monkeypa
 
     (tmp_path / "file").write_text("")
     monkeypatch.setenv("SWANLABD_SOCKET", str(tmp_path / "no.sock"))
-    monkeypatch.setenv("SWANLABD_HOME", str(tmp_path / "file" / "home"))  # cannot be made
+    monkeypatch.setenv("SWANLABD_DATA_ROOT", str(tmp_path / "file" / "home"))  # cannot be made
     with pytest.raises(swanlab_client.SyncError):
         swanlab_client.sync()
 

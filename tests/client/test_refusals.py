@@ -282,7 +282,7 @@ def thread_daemon(monkeypatch):
 
     monkeypatch.setattr(os, "fsync", fsync)
     config = DaemonConfig(
-        socket=root / "s" / "d.sock", home=root / "home", forward=False, monitor_interval_s=0, fsync="always"
+        socket=root / "s" / "d.sock", data_root=root / "home", upload=False, monitor_interval_s=0, fsync="always"
     )
     ready = threading.Event()
     served: dict[str, object] = {}
@@ -324,7 +324,7 @@ def test_a_broken_run_file_at_the_daemon_is_not_hammered(thread_daemon, monkeypa
         monkeypatch.setattr(_transport.GrpcTransport, name, counted)
     settings = swanlab.Settings(
         socket=config.socket,
-        data_root=config.home,
+        data_root=config.data_root,
         autostart=False,
         fallback=False,
         hooks=False,

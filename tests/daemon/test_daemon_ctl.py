@@ -47,7 +47,7 @@ def test_status_names_a_silent_daemon_and_what_it_holds(daemon):
     os.kill(daemon.pid, signal.SIGSTOP)
     try:
         # Each waits out the RPC timeout: run them side by side.
-        other_home = ("status", "--home", str(daemon.root / "other"))
+        other_home = ("status", "--data-root", str(daemon.root / "other"))
         with ThreadPoolExecutor(4) as pool:
             out, as_json, ls, socket_only = pool.map(
                 lambda args: daemon.ctl(*args), [("status",), ("status", "--json"), ("ls",), other_home]

@@ -1,7 +1,7 @@
 """Error translation and storage failures, with the daemon in this process (to inject a failed fsync).
 
 A failed fsync means the kernel may have dropped pages: the run's file is broken, the batch is
-answered INTERNAL, nothing is acked past it, and other runs carry on (design decision 4).
+answered INTERNAL, nothing is acked past it, and other runs carry on.
 """
 
 from __future__ import annotations
@@ -83,8 +83,8 @@ def run_in_process_daemon(short_dir: Path, body, **config) -> None:
     async def main():
         cfg = DaemonConfig(
             socket=short_dir / "s" / "d.sock",
-            home=short_dir / "home",
-            forward=False,
+            data_root=short_dir / "home",
+            upload=False,
             **{"monitor_interval_s": 0, **config},
         )
         daemon = Daemon(cfg)
@@ -214,7 +214,9 @@ def test_unexpected_exception_is_internal_and_daemon_keeps_serving(short_dir, mo
 
 
 def test_shutdown_is_idempotent_and_safe_before_run(short_dir):
-    cfg = DaemonConfig(socket=short_dir / "s" / "d.sock", home=short_dir / "home", forward=False, monitor_interval_s=0)
+    cfg = DaemonConfig(
+        socket=short_dir / "s" / "d.sock", data_root=short_dir / "home", upload=False, monitor_interval_s=0
+    )
     daemon = Daemon(cfg)
     daemon.shutdown()
     daemon.shutdown()
@@ -231,7 +233,7 @@ def test_startrun_that_failed_midway_leaves_nothing_behind_and_its_retry_succeed
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await stub.StartRun(request)
         assert info.value.code() == grpc.StatusCode.INTERNAL and "fsync failed" in info.value.details()
-        runs = daemon.config.home / "runs"
+        runs = daemon.config.data_root / "runs"
         assert list(runs.iterdir()) == []
         failing_fsync["fail"] = False
         reply = await stub.StartRun(request)

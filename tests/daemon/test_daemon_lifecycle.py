@@ -134,7 +134,7 @@ def test_crash_watch_after_daemon_restart(daemon):
 def test_second_daemon_on_same_data_root_is_refused(daemon):
     other_socket = daemon.root / "other.sock"
     out = subprocess.run(
-        [sys.executable, "-m", "swanlabd", "run", "--socket", str(other_socket), "--home", str(daemon.home)],
+        [sys.executable, "-m", "swanlabd", "run", "--socket", str(other_socket), "--data-root", str(daemon.home)],
         env=daemon.env,
         capture_output=True,
         text=True,
@@ -149,7 +149,16 @@ def test_second_daemon_on_same_data_root_is_refused(daemon):
 
 def test_second_daemon_on_same_socket_is_refused(daemon):
     out = subprocess.run(
-        [sys.executable, "-m", "swanlabd", "run", "--socket", str(daemon.socket), "--home", str(daemon.root / "home2")],
+        [
+            sys.executable,
+            "-m",
+            "swanlabd",
+            "run",
+            "--socket",
+            str(daemon.socket),
+            "--data-root",
+            str(daemon.root / "home2"),
+        ],
         env=daemon.env,
         capture_output=True,
         text=True,
@@ -164,7 +173,7 @@ def test_second_daemon_on_same_socket_is_refused(daemon):
 
 
 def daemon_command(socket, home) -> list[str]:
-    return [sys.executable, "-m", "swanlabd", "run", "--socket", str(socket), "--home", str(home)]
+    return [sys.executable, "-m", "swanlabd", "run", "--socket", str(socket), "--data-root", str(home)]
 
 
 def test_socket_taken_between_a_daemons_check_and_its_bind_is_refused(daemon_paths):
@@ -491,7 +500,7 @@ def test_unusable_data_root_is_a_one_line_startup_error(tmp_path):
     d = DaemonProcess()
     try:
         out = subprocess.run(
-            [sys.executable, "-m", "swanlabd", "run", "--socket", str(d.socket), "--home", str(blocker / "home")],
+            [sys.executable, "-m", "swanlabd", "run", "--socket", str(d.socket), "--data-root", str(blocker / "home")],
             env=d.env,
             capture_output=True,
             text=True,
@@ -528,7 +537,7 @@ def test_sync_adopts_a_copied_folder_and_refuses_non_folders(daemon):
     # With forwarding off the daemon still adopts the folder, then says it cannot upload.
     with pytest.raises(grpc.RpcError) as info:
         list(stub.Sync(svc.SyncRequest(paths=[run_dir]), timeout=10))
-    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "forward" in info.value.details()
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "upload=false" in info.value.details()
     adopted = run_summary(stub, "copiedrun")
     assert adopted.run_dir == run_dir and adopted.state == pb.FINISHED and adopted.records == 7
 

@@ -1,4 +1,4 @@
-"""The client <-> daemon protocol (contracts.md) against the real daemon: round trip, replay,
+"""The client <-> daemon protocol against the real daemon: round trip, replay,
 gaps, malformed batches, attach, finish."""
 
 from __future__ import annotations

@@ -116,8 +116,8 @@ def test_servicer_serves_a_run_service_and_translates_its_errors(short_dir: Path
 @pytest.fixture
 def runs(tmp_path: Path) -> Iterator[DaemonRuns]:
     state = State(tmp_path / "state")
-    config = DaemonConfig(socket=tmp_path / "d.sock", home=tmp_path / "home", forward=False)
-    yield DaemonRuns(config, RunStore(config.home, state), None, started_ms=0, on_stream_end=lambda: None)
+    config = DaemonConfig(socket=tmp_path / "d.sock", data_root=tmp_path / "home", upload=False)
+    yield DaemonRuns(config, RunStore(config.data_root, state), None, started_ms=0, on_stream_end=lambda: None)
     state.close()
 
 

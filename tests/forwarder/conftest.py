@@ -29,7 +29,7 @@ def cloud() -> Iterator[CloudServer]:
 @pytest.fixture
 def fwd_daemon() -> Iterator[DaemonProcess]:
     """A daemon with forwarding on; no SWANLAB_* of the developer's leaks into it."""
-    d = DaemonProcess(env={"SWANLABD_FORWARD": "true"})
+    d = DaemonProcess(env={"SWANLABD_UPLOAD": "true"})
     d.env = {k: v for k, v in d.env.items() if not k.startswith("SWANLAB_")}
     try:
         d.start()

@@ -52,7 +52,7 @@ def finished(cloud: CloudServer, run_id: str) -> str | None:
     return experiment["state"] if experiment and experiment["state"] != "RUNNING" else None
 
 
-# Generous: the "typically within 2 s" is measured and printed, the bound only catches a
+# Generous: the usual "within 2 s" is measured and printed, the bound only catches a
 # forwarder that waits for the end of the run.
 LIVE_BOUND_S = 10.0
 

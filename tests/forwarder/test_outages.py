@@ -1,4 +1,4 @@
-"""Outages (must-show 2): the cloud down for 60 s mid-run, then 5xx bursts, 429s, resets, slow
+"""Outages: the cloud down for 60 s mid-run, then 5xx bursts, 429s, resets, slow
 answers and dropped responses. Every point arrives exactly once, FinishRun returns in under a
 second while the cloud is down, and the daemon sets the final state after recovery."""
 

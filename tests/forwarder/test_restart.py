@@ -76,7 +76,7 @@ def test_final_state_is_sent_after_a_restart_at_the_end(cloud):
     try:
         state.put_run(RunInfo(run_id=RUN_ID, run_dir=str(run_dir), mode="MODE_OFFLINE", state="CRASHED"))
         state.put_cloud(RUN_ID, {"api_host": cloud.url, "web_host": cloud.url, "api_key": API_KEY})
-        config = DaemonConfig(home=root, socket=root / "s.sock")
+        config = DaemonConfig(data_root=root, socket=root / "s.sock")
         refuse = cloud.add_fault(FaultKind.STATUS, "/api/project/alice/p/runs/restart1/state", status=503)
         first = Forwarder(config, state)
 

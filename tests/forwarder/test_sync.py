@@ -1,4 +1,4 @@
-"""`swanlabctl sync` (must-shows 3 and 4): an offline run synced twice, a sync killed half-way
+"""`swanlabctl sync`: an offline run synced twice, a sync killed half-way
 and run again, a run folder copied to another data root: one experiment, all data, no duplicate."""
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def test_run_folder_copied_to_another_data_root_syncs_into_the_same_experiment(f
     stream(stub, run.run_id, 1, batches(5, 300, 700, per_batch=100))
     finish(stub, run.run_id, 1, 11)
     fwd_daemon.stop()
-    other = DaemonProcess(env={"SWANLABD_FORWARD": "true"})
+    other = DaemonProcess(env={"SWANLABD_UPLOAD": "true"})
     try:
         copy = other.root / "from-host-a" / Path(run.run_dir).name
         shutil.copytree(run.run_dir, copy)

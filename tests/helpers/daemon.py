@@ -41,8 +41,8 @@ class DaemonProcess:
 
     Not thread-safe; one per test. `env` is the environment for child processes (clients,
     swanlabctl) so they talk to this daemon and no other. By default forwarding and the host
-    monitor are off (SWANLABD_FORWARD=false, SWANLABD_MONITOR_INTERVAL_S=0); pass
-    `env={"SWANLABD_FORWARD": "true", ...}` to turn them on.
+    monitor are off (SWANLABD_UPLOAD=false, SWANLABD_MONITOR_INTERVAL_S=0); pass
+    `env={"SWANLABD_UPLOAD": "true", ...}` to turn them on.
     """
 
     def __init__(
@@ -63,9 +63,9 @@ class DaemonProcess:
         self.env: dict[str, str] = {
             **os.environ,
             "SWANLABD_SOCKET": str(self.socket),
-            "SWANLABD_HOME": str(self.home),
+            "SWANLABD_DATA_ROOT": str(self.home),
             # Never talk to a real cloud from a test by accident.
-            "SWANLABD_FORWARD": "false",
+            "SWANLABD_UPLOAD": "false",
             "SWANLABD_MONITOR_INTERVAL_S": "0",
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
@@ -83,7 +83,7 @@ class DaemonProcess:
             "run",
             "--socket",
             str(self.socket),
-            "--home",
+            "--data-root",
             str(self.home),
             "--fsync",
             self.fsync,

@@ -79,10 +79,28 @@ def test_empty_environment_value_counts_as_unset(clean_env: Path, monkeypatch: p
     assert load_config().config.fsync_interval_ms == 22
 
 
+def test_old_key_names_still_work_in_files_environment_and_flags(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(config.user_config_path(), 'home = "/from/file"\nforward = false\n')
+    loaded = load_config()
+    assert (loaded.config.data_root, loaded.config.upload) == (Path("/from/file"), False)
+    assert loaded.sources["data_root"] == f"file {config.user_config_path()}"
+    monkeypatch.setenv("SWANLABD_HOME", "/from/env")
+    assert load_config().config.data_root == Path("/from/env")
+    monkeypatch.setenv("SWANLABD_DATA_ROOT", "/new/env")  # the current name wins
+    assert load_config().config.data_root == Path("/new/env")
+    parser = argparse.ArgumentParser()
+    config.add_arguments(parser)
+    args = parser.parse_args(["--home", "/from/flag", "--forward", "true"])
+    loaded = config.load_from_args(args)
+    assert (loaded.config.data_root, loaded.config.upload) == (Path("/from/flag"), True)
+
+
 def test_relative_paths_become_absolute(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(clean_env)
-    c = load_config(flags={"home": "data", "log_file": "~/d.log"}).config
-    assert c.home == clean_env / "data"
+    c = load_config(flags={"data_root": "data", "log_file": "~/d.log"}).config
+    assert c.data_root == clean_env / "data"
     assert c.log_file is not None and c.log_file.is_absolute() and "~" not in str(c.log_file)
 
 
@@ -92,7 +110,7 @@ INVALID = [
     ("fsync_interval_ms", "0", "an integer > 0 and <= 60000"),
     ("fsync_interval_ms", "100000", "an integer > 0 and <= 60000"),
     ("fsync_interval_ms", "fast", "an integer > 0 and <= 60000"),
-    ("forward", "maybe", "true or false"),
+    ("upload", "maybe", "true or false"),
     ("monitor_interval_s", "-1", "a number >= 0"),
     ("monitor_interval_s", "often", "a number >= 0"),
     ("log_level", "loud", "one of debug, info, warning, error"),
@@ -128,17 +146,17 @@ def test_each_invalid_value_names_key_source_and_expectation(
 
 
 def test_file_values_of_the_wrong_toml_type_are_reported(clean_env: Path) -> None:
-    path = write(clean_env / "c.toml", "fsync_interval_ms = [1, 2]\nforward = 3.5\n")
+    path = write(clean_env / "c.toml", "fsync_interval_ms = [1, 2]\nupload = 3.5\n")
     with pytest.raises(ConfigError) as info:
         load_config(config_file=path)
     assert "fsync_interval_ms = [1, 2]" in str(info.value)
-    assert "forward = 3.5" in str(info.value)
+    assert "upload = 3.5" in str(info.value)
 
 
 def test_unknown_key_in_file(clean_env: Path) -> None:
     path = write(clean_env / "c.toml", "fsync_intervall_ms = 5\n")
     with pytest.raises(
-        ConfigError, match=r"unknown key 'fsync_intervall_ms' in file .*c\.toml \(known keys: socket, home"
+        ConfigError, match=r"unknown key 'fsync_intervall_ms' in file .*c\.toml \(known keys: socket, data_root"
     ):
         load_config(config_file=path)
 
@@ -218,7 +236,7 @@ def test_swanlabd_config_exits_2_with_one_line(clean_env: Path) -> None:
 def test_daemon_refuses_to_start_on_invalid_config(clean_env: Path, args: list[str], needle: str) -> None:
     root = Path(tempfile.mkdtemp(prefix="sd-", dir="/tmp"))
     try:
-        out = swanlabd("run", "--socket", str(root / "s.sock"), "--home", str(root / "home"), *args)
+        out = swanlabd("run", "--socket", str(root / "s.sock"), "--data-root", str(root / "home"), *args)
         assert out.returncode == 2, out.stderr
         assert needle in out.stderr
         assert len(out.stderr.strip().splitlines()) == 1, out.stderr

@@ -33,7 +33,7 @@ def test_runs_as_a_non_root_user(final_stage: dict[str, list[str]]) -> None:
 def test_socket_and_data_root_are_volumes(final_stage: dict[str, list[str]]) -> None:
     env = " ".join(final_stage["ENV"])
     socket = re.search(r"SWANLABD_SOCKET=(\S+)", env)
-    home = re.search(r"SWANLABD_HOME=(\S+)", env)
+    home = re.search(r"SWANLABD_DATA_ROOT=(\S+)", env)
     assert socket and home
     volumes = json.loads(final_stage["VOLUME"][-1])
     assert str(Path(socket.group(1)).parent) in volumes

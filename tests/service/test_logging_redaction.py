@@ -168,7 +168,7 @@ def test_daemon_sighup_reopens_its_log_file_and_never_logs_the_api_key() -> None
     from swanlabd_pb import records_pb2 as pb
     from swanlabd_pb import service_pb2
 
-    d = DaemonProcess(env={"SWANLABD_LOG_LEVEL": "debug", "SWANLABD_FORWARD": "true"})
+    d = DaemonProcess(env={"SWANLABD_LOG_LEVEL": "debug", "SWANLABD_UPLOAD": "true"})
     log_file = d.root / "swanlabd.log"
     d.env["SWANLABD_LOG_FILE"] = str(log_file)
     try:

@@ -216,7 +216,7 @@ def swanlabd_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     work = tmp_path_factory.mktemp("swanlabd")
     with CloudServer(work / "cloud.db", {API_KEY: USER}) as cloud:
         env = cloud_env(cloud, work)
-        with DaemonProcess(env={**env, "SWANLABD_FORWARD": "true"}) as daemon:
+        with DaemonProcess(env={**env, "SWANLABD_UPLOAD": "true"}) as daemon:
             # daemon.env starts from os.environ: keep a developer's own SWANLAB_* out of the script.
             script_env = {k: v for k, v in daemon.env.items() if not k.startswith("SWANLAB_")} | env
             result = run_script(sys.executable, "swanlab_client", CLIENT_MEDIA, script_env, work)

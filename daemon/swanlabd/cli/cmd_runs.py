@@ -34,7 +34,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--socket", type=Path, help="daemon socket (default: $SWANLABD_SOCKET or the per-user path)")
-    parser.add_argument("--home", type=Path, help="data root, read when no daemon answers (default: $SWANLABD_HOME)")
+    parser.add_argument(
+        "--data-root",
+        "--home",
+        dest="data_root",
+        type=Path,
+        help="data root, read when no daemon answers (default: $SWANLABD_DATA_ROOT; --home is its old name)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
 
 
@@ -126,7 +132,7 @@ def status_command(args: argparse.Namespace) -> int:
     reply, hung = _call(socket, "Status", service_pb2.StatusRequest())
     if reply is None:
         # Down, or alive but not answering (starting, hung, stopped, or serving another socket).
-        silent, line = _silent_daemon(socket, args.home or paths.default_data_root(), hung)
+        silent, line = _silent_daemon(socket, args.data_root or paths.default_data_root(), hung)
         if args.json:
             print(json.dumps({"running": False, "socket": str(socket), **({"silent_pid": silent} if silent else {})}))
         else:
@@ -162,7 +168,7 @@ def ls_command(args: argparse.Namespace) -> int:
         import plyvel
 
         source = "state DB (daemon not running)"
-        home = args.home or paths.default_data_root()
+        home = args.data_root or paths.default_data_root()
         try:
             reply = _list_from_state(home)
         except plyvel.IOError:

@@ -140,5 +140,5 @@ def cmd_install_service(args: argparse.Namespace) -> int:
         print("  systemctl daemon-reload")
         print(f"  systemctl enable --now swanlabd@{account}")
         print(f"and give {account}'s training jobs:")
-        print(f"  SWANLABD_SOCKET=/run/swanlabd/{account}/swanlabd.sock SWANLABD_HOME=/var/lib/swanlabd/{account}")
+        print(f"  SWANLABD_SOCKET=/run/swanlabd/{account}/swanlabd.sock SWANLABD_DATA_ROOT=/var/lib/swanlabd/{account}")
     return 0

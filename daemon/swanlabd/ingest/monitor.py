@@ -1,4 +1,4 @@
-"""The host sampler (design decision 8): one per daemon, written into every active run.
+"""The host sampler: one per daemon, written into every active run.
 
 `Monitor.sample()` returns host-wide metrics; `Monitor.sample_process_tree(pid)` returns the
 stats of a training process and all its descendants (DataLoader workers, ...). Keys and units

@@ -7,7 +7,7 @@ A handler never lets an exception escape unmapped: anything unexpected is logged
 traceback and answered INTERNAL, and the daemon keeps serving.
 
 Socket: `unix:<path>` (never `unix-abstract:`) in a directory created 0700, so only the user can
-connect (design decision 1). `<socket>.lock` next to it is flocked from before the daemon checks
+connect. `<socket>.lock` next to it is flocked from before the daemon checks
 the socket until it exits: one daemon per socket, whatever its data root. A request may be up
 to MAX_MESSAGE_BYTES (larger ones get RESOURCE_EXHAUSTED from grpc): that bounds what one batch
 costs the daemon's memory.

@@ -11,7 +11,9 @@ import socket
 from pathlib import Path
 
 SOCKET_ENV = "SWANLABD_SOCKET"
-HOME_ENV = "SWANLABD_HOME"
+DATA_ROOT_ENV = "SWANLABD_DATA_ROOT"
+# The variable's earlier name, still read when the current one is unset.
+OLD_DATA_ROOT_ENV = "SWANLABD_HOME"
 SOCKET_NAME = "swanlabd.sock"
 
 
@@ -26,9 +28,10 @@ def default_socket_path() -> Path:
 
 
 def default_data_root() -> Path:
-    """`$SWANLABD_HOME`, else `$XDG_DATA_HOME/swanlabd`, else `~/.local/share/swanlabd`."""
-    if os.environ.get(HOME_ENV):
-        return Path(os.environ[HOME_ENV])
+    """`$SWANLABD_DATA_ROOT` (or `$SWANLABD_HOME`), else `$XDG_DATA_HOME/swanlabd`, else `~/.local/share/swanlabd`."""
+    for name in (DATA_ROOT_ENV, OLD_DATA_ROOT_ENV):
+        if os.environ.get(name):
+            return Path(os.environ[name])
     data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return Path(data_home) / "swanlabd"
 

@@ -30,7 +30,7 @@ def start_daemon(socket: Path, data_root: Path, timeout_s: float) -> bool:
         return True
     data_root.mkdir(parents=True, exist_ok=True)
     # Absolute paths: the daemon runs with cwd="/" (it must not pin the script's directory).
-    env = {**os.environ, "SWANLABD_SOCKET": os.path.abspath(socket), "SWANLABD_HOME": os.path.abspath(data_root)}
+    env = {**os.environ, "SWANLABD_SOCKET": os.path.abspath(socket), "SWANLABD_DATA_ROOT": os.path.abspath(data_root)}
     with open(data_root / DAEMON_LOG, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "swanlabd", "run"],

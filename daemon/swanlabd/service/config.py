@@ -39,6 +39,9 @@ from swanlabd.local import paths
 ENV_PREFIX = "SWANLABD_"
 CONFIG_ENV = "SWANLABD_CONFIG"
 SYSTEM_CONFIG_PATH = Path("/etc/swanlabd/config.toml")
+# Earlier names of keys, still accepted in files, the environment (SWANLABD_HOME) and flags
+# (--home); the current name wins where both are given.
+OLD_NAMES = {"home": "data_root", "forward": "upload"}
 # sun_path in struct sockaddr_un is 108 bytes including the terminating NUL.
 MAX_SOCKET_PATH_BYTES = 107
 
@@ -49,12 +52,14 @@ class DaemonConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", env_ignore_empty=True)
 
     socket: Path = Field(default_factory=paths.default_socket_path, description="Unix socket the daemon serves on.")
-    home: Path = Field(default_factory=paths.default_data_root, description="Data root: run folders and the state DB.")
+    data_root: Path = Field(
+        default_factory=paths.default_data_root, description="Data root: run folders and the state DB."
+    )
     fsync: Literal["group", "always"] = Field(
         default="group", description="`group`: fsync at most every fsync_interval_ms; `always`: before every ack."
     )
     fsync_interval_ms: int = Field(default=1000, gt=0, le=60_000, description="Group-commit interval.")
-    forward: bool = Field(default=True, description="Upload runs in cloud mode to the SwanLab cloud.")
+    upload: bool = Field(default=True, description="Upload runs in cloud mode to the SwanLab cloud.")
     monitor_interval_s: float = Field(default=10.0, ge=0, description="Hardware sampling period; 0 turns it off.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Daemon log level.")
     log_file: Path | None = Field(default=None, description="Daemon log file; unset: stderr (journald).")
@@ -69,7 +74,7 @@ class DaemonConfig(BaseSettings):
         # `log_file = ""` in a file or `--log-file ""` mean "no file", not the current directory.
         return None if value == "" else value
 
-    @field_validator("socket", "home", "log_file", mode="after")
+    @field_validator("socket", "data_root", "log_file", mode="after")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         # A daemon outlives the directory it was started from: resolve relative paths once.
@@ -140,7 +145,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         # Values stay strings here: pydantic validates them exactly as it does env values, so a
         # bad flag gets the same message as a bad file or environment entry.
         help_text = f"{field.description} Accepts {describe_expected(key)}; env {env_var(key)}."
-        group.add_argument(flag(key), dest=f"cfg_{key}", metavar="VALUE", help=help_text.replace("%", "%%"))
+        old = [flag(name) for name, new in OLD_NAMES.items() if new == key]
+        group.add_argument(flag(key), *old, dest=f"cfg_{key}", metavar="VALUE", help=help_text.replace("%", "%%"))
 
 
 def load_from_args(args: argparse.Namespace) -> Loaded:
@@ -167,12 +173,18 @@ def load_config(
     else:
         files = [path for path in default_config_files() if path.is_file()]
     for path in files:
-        for key, value in _read_toml(path).items():
-            values[key], sources[key] = value, f"file {path}"
+        data = _read_toml(path)
+        for key, value in data.items():
+            if key in OLD_NAMES and OLD_NAMES[key] in data:
+                continue
+            values[OLD_NAMES.get(key, key)], sources[OLD_NAMES.get(key, key)] = value, f"file {path}"
     for key in DaemonConfig.model_fields:
-        if environ.get(env_var(key)):
-            values[key], sources[key] = environ[env_var(key)], f"environment variable {env_var(key)}"
+        names = [env_var(key), *(env_var(old) for old, new in OLD_NAMES.items() if new == key)]
+        name = next((name for name in names if environ.get(name)), None)
+        if name is not None:
+            values[key], sources[key] = environ[name], f"environment variable {name}"
     for key, value in (flags or {}).items():
+        key = OLD_NAMES.get(key, key)
         values[key], sources[key] = value, f"flag {flag(key)}"
     try:
         # Everything is passed explicitly, so the settings' own environment reading changes nothing.
@@ -191,9 +203,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"config file {path}: cannot read it: {exc.strerror}", source=f"file {path}") from None
     for key in data:
-        if key not in DaemonConfig.model_fields:
+        if key not in DaemonConfig.model_fields and key not in OLD_NAMES:
             raise ConfigError(
-                f"invalid configuration: unknown key {key!r} in file {path} (known keys: {', '.join(DaemonConfig.model_fields)})",
+                f"invalid configuration: unknown key {key!r} in file {path} "
+                f"(known keys: {', '.join(DaemonConfig.model_fields)})",
                 key=key,
                 source=f"file {path}",
             )

@@ -10,7 +10,7 @@
         fsync         group commit: fsync every written run each fsync_interval_ms
         crash-watch   primary writer's pid gone without FinishRun -> Finish{CRASHED} (<= 1 s)
         adopt         every ADOPT_SCAN_INTERVAL_S: adopt run folders clients wrote without a daemon
-        forwarder     swanlabd.upload.forwarder.Forwarder.run(), if installed and config.forward
+        forwarder     swanlabd.upload.forwarder.Forwarder.run(), if installed and config.upload
         monitor       host + process-tree metrics into every active run, each monitor_interval_s
         sd-notify     under systemd: watchdog pings and STATUS= lines (sdnotify.py)
       wait for the first task to fail (or for shutdown()), then stop the rest in order:
@@ -97,7 +97,7 @@ class Daemon:
         self._shutdown = asyncio.Event()
         if self._shutdown_requested:
             return
-        self._lock_fd = locks.lock_data_root(self.config.home)
+        self._lock_fd = locks.lock_data_root(self.config.data_root)
         tasks: dict[str, asyncio.Task[None]] = {}
         failure: BaseException | None = None
         try:
@@ -105,7 +105,7 @@ class Daemon:
             self._socket_lock_fd = locks.prepare_socket(self.config.socket)
             started_ms = now_ms()
             self.state = await self._open_state()
-            self.store = RunStore(self.config.home, self.state)
+            self.store = RunStore(self.config.data_root, self.state)
             await self.store.recover()
             self.forwarder = self._make_forwarder()
             if self.forwarder is not None:
@@ -120,7 +120,7 @@ class Daemon:
             log.info(
                 "swanlabd serving on %s (data root %s, pid %d, fsync=%s)",
                 self.config.socket,
-                self.config.home,
+                self.config.data_root,
                 os.getpid(),
                 self.config.fsync,
             )
@@ -192,14 +192,14 @@ class Daemon:
             locks.release_socket(self._socket_lock_fd)
             self._socket_lock_fd = None
         if self._lock_fd is not None:
-            locks.unlock_data_root(self.config.home, self._lock_fd)
+            locks.unlock_data_root(self.config.data_root, self._lock_fd)
             self._lock_fd = None
         if self.server is not None:
             log.info("swanlabd stopped")
 
     async def _open_state(self) -> State:
         """Open the state DB; wait out a brief holder (`swanlabctl ls` reads it while no daemon runs)."""
-        path = self.config.home / "state"
+        path = self.config.data_root / "state"
         deadline = time.monotonic() + STATE_OPEN_WAIT_S
         repaired = False
         while True:
@@ -263,7 +263,7 @@ class Daemon:
         from swanlabd.ingest.monitor import Monitor
 
         assert self.store is not None
-        monitor = Monitor(self.config.home)
+        monitor = Monitor(self.config.data_root)
         try:
             while True:
                 await asyncio.sleep(self.config.monitor_interval_s)
@@ -295,7 +295,7 @@ class Daemon:
 
     def _make_forwarder(self) -> Any:
         """The FORWARDER's `swanlabd.upload.forwarder.Forwarder`, if that module is installed and forward is on."""
-        if not self.config.forward or importlib.util.find_spec("swanlabd.upload.forwarder") is None:
+        if not self.config.upload or importlib.util.find_spec("swanlabd.upload.forwarder") is None:
             return None
         from swanlabd.upload.forwarder import Forwarder
 

@@ -102,7 +102,7 @@ class DaemonRuns:
         views = self._views(self.store.infos())
         return DaemonStatus(
             socket=str(self.config.socket),
-            data_root=str(self.config.home),
+            data_root=str(self.config.data_root),
             started_ms=self.started_ms,
             active_runs=[view for view in views if view.info.run_id in self.store.active],
             queued_bytes=queued_bytes(views),
@@ -120,7 +120,7 @@ class DaemonRuns:
             if self.state.get_run(run_id) is None:
                 raise RunNotFound(run_id)
         if self.forwarder is None:
-            raise PreconditionFailed("this daemon does not forward (forward=false, or no forwarder installed)")
+            raise PreconditionFailed("this daemon does not upload (upload=false in its configuration)")
         # None named: every queued run (the forwarder's choice); those take the caller's credentials too.
         run_ids = run_ids or self.forwarder.queued_runs()
         for run_id in run_ids:

@@ -16,7 +16,7 @@ Start-up failures are the service layer's (swanlabd/service/errors.py): they nev
 
 The server maps these to status codes in one place (`server.translate_errors`). The client
 library turns those codes into its own errors; a training script never sees a daemon exception:
-`log()` warns and keeps going (design decision 7). Every exception carries the ids it is about.
+`log()` warns and keeps going. Every exception carries the ids it is about.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The daemon's private state DB (plyvel/LevelDB at `<data root>/state/`), design decision 5.
+"""The daemon's private state DB (plyvel/LevelDB at `<data root>/state/`).
 
 Key layout (each prefix is its own sub-DB, so owners never step on each other's keys):
 

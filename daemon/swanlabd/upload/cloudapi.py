@@ -3,7 +3,7 @@
 One `CloudAPI` is one login session (api host + key + the `sid` cookie); the forwarder gives
 each run its own session (the server invalidates a `sid` when a run finishes) and shares one
 `httpx.AsyncClient` per api host for the connection pool. The protocol is written down in
-shared/swanlab-cloud-api.md; docs/forwarder.md says what the forwarder does with each error.
+docs/cloud-api.md; docs/forwarder.md says what the forwarder does with each error.
 
 Errors are translated at one boundary (`CloudAPI._send`), so callers only ever see this tree:
 

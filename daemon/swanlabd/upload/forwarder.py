@@ -40,13 +40,13 @@ class ForwarderConfig(Protocol):
     """What the forwarder reads of the daemon's configuration (service/config.py's DaemonConfig has it)."""
 
     @property
-    def forward(self) -> bool:
+    def upload(self) -> bool:
         """Upload runs in cloud mode without being asked."""
         ...
 
 
 class Forwarder:
-    """Uploads every run with forwarding on; the daemon's `forwarder` task (contracts.md seam).
+    """Uploads every run with forwarding on; the daemon's `forwarder` task (storage's RunEvents land here).
 
     `enable(run_id)` switches a run on (the daemon calls it for cloud runs; Sync for the rest);
     storage calls `appended` and `ended` (it is the run store's `RunEvents`); `sync(...)` streams
@@ -69,7 +69,7 @@ class Forwarder:
         """Resume every run that was on when the daemon stopped; then serve until shutdown()."""
         for info in list(self.state.runs()):
             on = self.state.get_forwarding(info.run_id) is not None
-            if on or (self.config.forward and info.mode == "MODE_CLOUD" and not self._complete(info.run_id)):
+            if on or (self.config.upload and info.mode == "MODE_CLOUD" and not self._complete(info.run_id)):
                 self._start(info.run_id)
         await self._stopped.wait()
 
