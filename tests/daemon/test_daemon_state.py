@@ -26,7 +26,7 @@ def test_run_registry_round_trip_and_update(state):
     state.put_run(RunInfo(run_id="r1", run_dir="/x/run-1", mode="MODE_CLOUD", pid=42))
     state.put_run(RunInfo(run_id="r2", run_dir="/x/run-2"))
     info = state.update_run("r1", state="CRASHED", last_error="process 42 exited")
-    assert info.run_state == pb.CRASHED and info.mode_value == pb.MODE_CLOUD
+    assert info.state.pb == pb.CRASHED and info.mode.pb == pb.MODE_CLOUD
     assert state.get_run("r1") == info
     assert sorted(i.run_id for i in state.runs()) == ["r1", "r2"]
     assert state.get_run("nope") is None

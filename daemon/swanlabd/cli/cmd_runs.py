@@ -202,8 +202,8 @@ def _list_from_state(home: Path) -> Any:
                 run_dir=info.run_dir,
                 project=info.project,
                 experiment_name=info.experiment_name,
-                mode=info.mode_value,
-                state=info.run_state,
+                mode=info.mode.pb,
+                state=info.state.pb,
                 records=info.records,
                 backup_bytes=info.backup_bytes,
                 bytes_not_uploaded=info.backup_bytes,
@@ -215,14 +215,14 @@ def _list_from_state(home: Path) -> Any:
 
 
 def _print_table(runs: Any) -> None:
-    from swanlabd_pb import records_pb2 as pb
+    from swanlabd.format.runstate import Mode, RunState
 
     header = ("RUN ID", "STATE", "MODE", "RECORDS", "NOT UPLOADED", "PATH")
     rows = [
         (
             r.run_id,
-            pb.RunState.Name(r.state),
-            pb.Mode.Name(r.mode).removeprefix("MODE_").lower(),
+            RunState.of(r.state),
+            Mode.of(r.mode).label,
             str(r.records),
             human_bytes(r.bytes_not_uploaded),
             r.run_dir,

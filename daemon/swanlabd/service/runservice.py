@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from swanlabd.format.runstate import Mode
 from swanlabd.ingest.ports import DaemonStatus, RunView, Started
 from swanlabd.service.config import DaemonConfig
 from swanlabd.storage.activerun import ActiveRun
@@ -65,7 +66,7 @@ class DaemonRuns:
         if not from_script:
             info = self.state.get_run(run_id)
             own = self.state.get_cloud(run_id)
-            if info is not None and info.mode == "MODE_CLOUD" and own and own.get("api_key"):
+            if info is not None and info.mode == Mode.CLOUD and own and own.get("api_key"):
                 return
         self.state.put_cloud(run_id, {"api_host": cloud.api_host, "web_host": cloud.web_host, "api_key": cloud.api_key})
 
@@ -75,7 +76,7 @@ class DaemonRuns:
         run, writer, durable = await self.store.start_run(request)
         if writer == run.info.primary_writer:
             self.keep_credentials(run.run_id, request.cloud, from_script=True)
-        if run.info.mode == "MODE_CLOUD" and self.forwarder is not None:
+        if run.info.mode == Mode.CLOUD and self.forwarder is not None:
             self.forwarder.enable(run.run_id)
         return Started(run.run_id, run.info.run_dir, writer, durable)
 
@@ -141,4 +142,4 @@ class DaemonRuns:
 
 
 def queued_bytes(views: Iterable[RunView]) -> int:
-    return sum(view.bytes_not_uploaded for view in views if view.info.mode == "MODE_CLOUD")
+    return sum(view.bytes_not_uploaded for view in views if view.info.mode == Mode.CLOUD)

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from swanlabd.format import backup
+from swanlabd.format.runstate import Mode, RunState
 from swanlabd.local import paths, runfolder
 from swanlabd.local.runfolder import NEW_FOLDER_PREFIX, check_run_id, new_run_id, new_run_start, run_folder_name
 from swanlabd.storage.activerun import ActiveRun
@@ -148,7 +149,7 @@ class RunStore:
         """The process that started this RUNNING run asks again (pid and its start time match)."""
         return bool(
             pid
-            and info.state == "RUNNING"
+            and info.state == RunState.RUNNING
             and info.pid == pid
             and process_alive(pid, info.pid_started)
             and (info.pid_started or started_before(pid, info.created_ms))
@@ -162,7 +163,7 @@ class RunStore:
         run.info.primary_writer = writer
         run.info.pid = req.pid
         run.info.pid_started = process_start_time(req.pid)
-        run.info.state = "RUNNING"
+        run.info.state = RunState.RUNNING
         run.closing = None
         self.state.put_run(run.info)
         return run, writer, 0
@@ -189,7 +190,7 @@ class RunStore:
         info = self.state.get_run(run_id)
         if info is None:
             raise RunNotFound(run_id)
-        if info.state != "RUNNING":
+        if info.state != RunState.RUNNING:
             raise RunClosed(run_id, info.state)
         return await self.activate(info)
 
@@ -218,7 +219,7 @@ class RunStore:
             self._activating.pop(info.run_id, None)
         if scan.finish is not None and not reopen_finished:
             await asyncio.to_thread(file.close)
-            state = pb.RunState.Name(scan.finish.state or pb.FINISHED)
+            state = RunState.of(scan.finish.state)
             self.state.update_run(
                 info.run_id,
                 state=state,
@@ -245,7 +246,7 @@ class RunStore:
     async def recover(self) -> None:
         """At daemon start: reopen RUNNING runs, adopt folders written without a daemon."""
         for info in list(self.state.runs()):
-            if info.state == "RUNNING":
+            if info.state == RunState.RUNNING:
                 try:
                     await self.activate(info)
                 except RunClosed as exc:
@@ -331,7 +332,7 @@ class RunStore:
         if not path.is_file():
             log.error("run %s: %s is gone; marking CRASHED", info.run_id, path)
             self._unsettled.discard(info.run_id)
-            crashed = self.state.update_run(info.run_id, state="CRASHED", last_error=f"{path} is gone")
+            crashed = self.state.update_run(info.run_id, state=RunState.CRASHED, last_error=f"{path} is gone")
             self.events.ended(info.run_id)
             return crashed
         return await self._settle(info, await asyncio.to_thread(scan_backup, path))
@@ -340,7 +341,7 @@ class RunStore:
         """Give a run we did not write its final state: its own Finish record, or CRASHED."""
         self._unsettled.discard(info.run_id)
         if scan.finish is not None:
-            state = pb.RunState.Name(scan.finish.state or pb.FINISHED)
+            state = RunState.of(scan.finish.state)
             settled = self.state.update_run(info.run_id, state=state, records=scan.records)
             self.events.ended(info.run_id)
             return settled
@@ -359,7 +360,7 @@ class RunStore:
                     pid=start.pid,
                     project=start.project,
                     experiment_name=start.experiment_name,
-                    mode=pb.Mode.Name(start.mode),
+                    mode=Mode.of(start.mode),
                     created_ms=start.start_time_ms,
                 )
             self._unsettled.add(info.run_id)
@@ -429,7 +430,7 @@ class RunStore:
             info = self.state.get_run(run_id)
             if info is None:
                 raise RunNotFound(run_id)
-            if info.state != "RUNNING":
+            if info.state != RunState.RUNNING:
                 return last_client_seq  # a retried FinishRun after the first one landed
             try:
                 run = await self.activate(info)
@@ -473,7 +474,7 @@ class RunStore:
         await self._close_run(run, pb.Record(time_ms=now_ms(), writer=DAEMON_WRITER, finish=finish))
 
     async def _close_run(self, run: ActiveRun, finish_record: pb.Record) -> None:
-        state = pb.RunState.Name(finish_record.finish.state)
+        state = RunState.of(finish_record.finish.state)
         run.closing = state
         try:
             run.append([finish_record])
@@ -506,7 +507,7 @@ class RunStore:
         found = []
         for run_id in list(self._unsettled):
             info = self.state.get_run(run_id)
-            if info is None or info.state != "RUNNING" or run_id in self.active:
+            if info is None or info.state != RunState.RUNNING or run_id in self.active:
                 self._unsettled.discard(run_id)
             elif run_id not in self._activating and not (info.pid and process_alive(info.pid, info.pid_started)):
                 found.append(info)

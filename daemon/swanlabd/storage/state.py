@@ -18,10 +18,11 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import plyvel
 
+from swanlabd.format.runstate import Mode, RunState
 from swanlabd.local import redaction
 from swanlabd_pb import records_pb2 as pb
 
@@ -33,7 +34,7 @@ CRED_PREFIX = b"cred/"
 class RunInfo:
     """What the daemon remembers about a run between restarts.
 
-    `state` is a `pb.RunState` name (RUNNING, FINISHED, CRASHED, ABORTED). `pid` and
+    `state` and `mode` are the run's enums (format/runstate.py), stored as their names. `pid` and
     `pid_started` identify the primary writer's process (pid plus its start time, so a reused pid
     is not mistaken for the client). `next_writer` is the id the next attaching process gets.
     """
@@ -42,8 +43,8 @@ class RunInfo:
     run_dir: str
     project: str = ""
     experiment_name: str = ""
-    mode: str = "MODE_OFFLINE"
-    state: str = "RUNNING"
+    mode: Mode = Mode.OFFLINE
+    state: RunState = RunState.RUNNING
     created_ms: int = 0
     finished_ms: int = 0
     pid: int = 0
@@ -55,6 +56,10 @@ class RunInfo:
     last_error: str = ""
     adopted: bool = False
 
+    def __post_init__(self) -> None:
+        # Names read back from JSON, or given by a caller, become the enums (ValueError if unknown).
+        self.state, self.mode = RunState(self.state), Mode(self.mode)
+
     @classmethod
     def from_start(cls, run_id: str, run_dir: str, start: pb.RunStart, **fields: Any) -> RunInfo:
         """A run's entry, named and described by its RunStart record."""
@@ -63,19 +68,10 @@ class RunInfo:
             run_dir=run_dir,
             project=start.project,
             experiment_name=start.experiment_name,
-            mode=pb.Mode.Name(start.mode),
+            mode=Mode.of(start.mode),
             created_ms=start.start_time_ms,
             **fields,
         )
-
-    # The generated stubs type an enum's Value() as int; the cast names the enum the fields take.
-    @property
-    def run_state(self) -> pb.RunState:
-        return cast(pb.RunState, pb.RunState.Value(self.state))
-
-    @property
-    def mode_value(self) -> pb.Mode:
-        return cast(pb.Mode, pb.Mode.Value(self.mode))
 
     def to_json(self) -> bytes:
         return json.dumps(dataclasses.asdict(self), separators=(",", ":")).encode()

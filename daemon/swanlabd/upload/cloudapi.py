@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 import httpx
 
+from swanlabd.format.runstate import RunState
 from swanlabd.local.cloudlogin import SDK_PROTOCOL_VERSION
 
 __all__ = [
@@ -478,7 +479,7 @@ class CloudAPI:
         workspace: str,
         project: str,
         experiment_cuid: str,
-        state: Literal["FINISHED", "CRASHED", "ABORTED"],
+        state: RunState,
         finished_at_ms: int,
     ) -> None:
         body = {"state": state, "finishedAt": iso_utc(finished_at_ms), "from": "sdk"}

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from swanlabd.format import backup
+from swanlabd.format.runstate import Mode, RunState
 from swanlabd.storage.state import State
 from swanlabd.upload import uploadstate
 from swanlabd.upload.hosts import Hosts
@@ -69,7 +70,7 @@ class Forwarder:
         """Resume every run that was on when the daemon stopped; then serve until shutdown()."""
         for info in list(self.state.runs()):
             on = self.state.get_forwarding(info.run_id) is not None
-            if on or (self.config.upload and info.mode == "MODE_CLOUD" and not self._complete(info.run_id)):
+            if on or (self.config.upload and info.mode == Mode.CLOUD and not self._complete(info.run_id)):
                 self._start(info.run_id)
         await self._stopped.wait()
 
@@ -184,7 +185,7 @@ class Forwarder:
         """Runs `swanlabctl sync` flushes with no argument: cloud runs with a backlog, offline runs not uploaded."""
         queued = []
         for info in self.state.runs():
-            if info.mode in ("MODE_CLOUD", "MODE_OFFLINE") and not self._complete(info.run_id):
+            if info.mode in (Mode.CLOUD, Mode.OFFLINE) and not self._complete(info.run_id):
                 queued.append(info.run_id)
         return queued
 
@@ -198,7 +199,7 @@ class Forwarder:
             return uploader.complete
         st = self._stored(run_id)
         info = self.state.get_run(run_id)
-        if st is None or info is None or info.state == "RUNNING":
+        if st is None or info is None or info.state == RunState.RUNNING:
             return False
         return st.complete and st.uploaded_bytes >= self._size(run_id)
 
@@ -217,14 +218,14 @@ class Forwarder:
         info = self.state.get_run(run_id)
         uploader = self._uploaders.get(run_id)
         if uploader is not None and uploader.task is not None and not uploader.task.done():
-            if info is not None and info.state == "RUNNING" and not uploader.running:
+            if info is not None and info.state == RunState.RUNNING and not uploader.running:
                 # Resumed after it ended (StartRun enables it again): storage sends no event for that.
                 uploader.set_running(True)
             return uploader
         if info is None:
             return None
         # The state DB changes before storage's events go out: from here on `ended` keeps this current.
-        running = info.state == "RUNNING"
+        running = info.state == RunState.RUNNING
         uploader = RunUploader(
             run_id, Path(info.run_dir), state=self.state, hosts=self.hosts, tuning=self.tuning, running=running
         )

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from swanlabd.format import backup
+from swanlabd.format.runstate import RunState
 from swanlabd.local.credentials import resolve_hosts
 from swanlabd.storage.state import State
 from swanlabd.upload import batches, retry, uploadstate
@@ -81,8 +82,6 @@ PRESET_COLORS = (
     "#905f4a",
     "#989fa3",
 )
-FinalState = Literal["FINISHED", "CRASHED", "ABORTED"]
-STATE_NAMES: dict[int, FinalState] = {pb.FINISHED: "FINISHED", pb.CRASHED: "CRASHED", pb.ABORTED: "ABORTED"}
 
 
 class MissingCredentials(NeedsUser):
@@ -301,7 +300,8 @@ class RunUploader:
 
     async def _send_state(self) -> None:
         api = self._session()
-        name = STATE_NAMES.get(self.st.finish_state, "FINISHED")
+        state = RunState.of(self.st.finish_state)
+        name = state if state.final else RunState.FINISHED
         finished = self.st.finish_ms or int(time.time() * 1000)
         await api.set_state(self.st.workspace, self.st.project, self.st.experiment_cuid, name, finished)
         self.st.finish_sent = name
