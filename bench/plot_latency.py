@@ -13,7 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-import numpy as np  # noqa: E402
+import numpy as np  # noqa: E402  (after matplotlib.use, with the imports it orders)
 
 LABELS = {"swanlabd": "swanlab_client + swanlabd", "swanlab": "SwanLab 0.10.3 offline", "wandb": "W&B 0.31.0 offline"}
 

@@ -107,7 +107,7 @@ class ReopenableFileHandler(logging.StreamHandler[IO[str]]):
         old.close()
 
     def close(self) -> None:
-        with self.lock:  # type: ignore[union-attr]
+        with self.lock:  # type: ignore[union-attr]  # created in Handler.__init__
             self.stream.close()
         super().close()
 
