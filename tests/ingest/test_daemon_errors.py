@@ -10,14 +10,11 @@ import asyncio
 import errno
 import inspect
 import os
-import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pytest
+from inprocess import eventually, run_in_process_daemon, run_summaries, stream_batches
 
 from helpers.rawclient import keys, rows
 from swanlabd.format import backup
@@ -27,7 +24,6 @@ from swanlabd.service.daemon import Daemon
 from swanlabd.storage import errors
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
-from swanlabd_pb import service_pb2_grpc
 
 DOCUMENTED = {  # service.proto's header comment
     errors.MalformedBatch: grpc.StatusCode.INVALID_ARGUMENT,
@@ -42,21 +38,6 @@ DOCUMENTED = {  # service.proto's header comment
 }
 
 
-async def eventually(probe: Callable[[], Awaitable[Any]], timeout: float, what: str) -> Any:
-    """`await probe()`'s first truthy value, as helpers.waiting.wait_for, without blocking the loop
-    the daemon under test runs on."""
-    deadline = time.monotonic() + timeout
-    while not (value := await probe()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout}s")
-        await asyncio.sleep(0.05)
-    return value
-
-
-async def run_summaries(stub) -> dict[str, svc.RunSummary]:
-    return {r.run_id: r for r in (await stub.ListRuns(svc.ListRunsRequest())).runs}
-
-
 def test_every_request_error_has_its_documented_status_code():
     raised_in_rpcs = {
         cls
@@ -66,40 +47,6 @@ def test_every_request_error_has_its_documented_status_code():
     assert raised_in_rpcs == set(DOCUMENTED)
     for cls, code in DOCUMENTED.items():
         assert server.status_code(cls.__new__(cls)) == code, cls
-
-
-@pytest.fixture
-def short_dir():
-    d = Path(tempfile.mkdtemp(prefix="sd-", dir="/tmp"))
-    yield d
-    import shutil
-
-    shutil.rmtree(d, ignore_errors=True)
-
-
-def run_in_process_daemon(short_dir: Path, body, **config) -> None:
-    """Run `await body(stub, daemon)` against a Daemon served by this process's event loop."""
-
-    async def main():
-        cfg = DaemonConfig(
-            socket=short_dir / "s" / "d.sock",
-            data_root=short_dir / "home",
-            upload=False,
-            **{"monitor_interval_s": 0, **config},
-        )
-        daemon = Daemon(cfg)
-        ready = asyncio.Event()
-        daemon.on_ready = ready.set
-        task = asyncio.create_task(daemon.run())
-        await asyncio.wait_for(ready.wait(), 20)
-        try:
-            async with grpc.aio.insecure_channel(f"unix:{cfg.socket}") as channel:
-                await body(service_pb2_grpc.SwanlabdStub(channel), daemon)
-        finally:
-            daemon.shutdown()
-            await asyncio.wait_for(task, 20)
-
-    asyncio.run(main())
 
 
 @pytest.fixture
@@ -115,28 +62,6 @@ def failing_fsync(monkeypatch):
 
     monkeypatch.setattr(os, "fsync", fsync)
     return state
-
-
-async def stream_batches(stub, run_id, batches):
-    call = stub.Stream()
-    acks = []
-    try:
-        for i, batch in enumerate(batches):
-            await call.write(
-                svc.StreamRequest(run_id=run_id if i == 0 else "", writer=1 if i == 0 else 0, records=batch)
-            )
-            reply = await call.read()
-            if reply is grpc.aio.EOF:
-                break
-            acks.append(reply.durable_client_seq)
-        await call.done_writing()
-        code = await call.code()
-        if code != grpc.StatusCode.OK:
-            metadata = (await call.initial_metadata(), await call.trailing_metadata())
-            raise grpc.aio.AioRpcError(code, *metadata, await call.details())
-    except grpc.aio.AioRpcError as exc:
-        return acks, exc
-    return acks, None
 
 
 def test_failed_fsync_in_always_mode_is_internal_and_nothing_is_acked_past_it(short_dir, failing_fsync):
