@@ -59,14 +59,14 @@ def run_in_process_daemon(short_dir: Path, body, **config) -> None:
     asyncio.run(main())
 
 
-async def stream_batches(stub, run_id, batches):
-    """Send each batch on one Stream as writer 1; return (acks, the AioRpcError it ended with or None)."""
+async def stream_batches(stub, run_id, batches, writer=1):
+    """Send each batch on one Stream as `writer`; return (acks, the AioRpcError it ended with or None)."""
     call = stub.Stream()
     acks = []
     try:
         for i, batch in enumerate(batches):
             await call.write(
-                svc.StreamRequest(run_id=run_id if i == 0 else "", writer=1 if i == 0 else 0, records=batch)
+                svc.StreamRequest(run_id=run_id if i == 0 else "", writer=writer if i == 0 else 0, records=batch)
             )
             reply = await call.read()
             if reply is grpc.aio.EOF:

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 import grpc
+import plyvel
 import pytest
 from inprocess import eventually, run_in_process_daemon, run_summaries, stream_batches
 
@@ -177,6 +178,30 @@ def test_startrun_that_failed_midway_leaves_nothing_behind_and_its_retry_succeed
             "keys",
             "finish",
         ]
+
+    run_in_process_daemon(short_dir, body)
+
+
+def test_startrun_whose_registration_failed_leaves_nothing_behind_and_its_retry_succeeds(short_dir, monkeypatch):
+    """The folder is made but the state DB refuses the run's entry: the folder goes too (an
+    unregistered folder would be in its retry's way, its backup still locked by the daemon)."""
+
+    async def body(stub, daemon):
+        def refuse(info):
+            raise plyvel.IOError("IO error: No space left on device (injected)")
+
+        request = svc.StartRunRequest(start=pb.RunStart(run_id="unregistered01", project="p"), pid=os.getpid())
+        with monkeypatch.context() as patch:
+            patch.setattr(daemon.store.state, "put_run", refuse)
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await stub.StartRun(request)
+        assert info.value.code() == grpc.StatusCode.INTERNAL and "No space left on device" in info.value.details()
+        assert list(daemon.store.runs_dir.iterdir()) == []
+        reply = await stub.StartRun(request)
+        assert (reply.run_id, reply.writer) == ("unregistered01", 1)
+        await stub.FinishRun(svc.FinishRunRequest(run_id="unregistered01", writer=1))
+        assert [p.name for p in daemon.store.runs_dir.iterdir()] == [Path(reply.run_dir).name]
+        backup.BackupWriter.open(Path(reply.run_dir) / backup.BACKUP_FILENAME).close()  # not held by the daemon
 
     run_in_process_daemon(short_dir, body)
 

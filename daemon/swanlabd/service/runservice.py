@@ -4,7 +4,7 @@ It turns each RPC into calls on the run store and the forwarder, and owns the de
 handlers used to make:
 
 - StartRun stores the credentials its script resolved (primary writer only) and starts
-  forwarding a cloud-mode run;
+  forwarding a cloud-mode run, both as part of starting it (even if the RPC is cancelled);
 - Sync adopts the folders it names, refuses unknown runs, stores the caller's credentials where
   a run has none of its own, then hands the runs to the forwarder;
 - `keep_credentials` is the one writer of a run's credentials (`cred/<run_id>` in the state DB);
@@ -16,6 +16,7 @@ Runs on the daemon's event loop, like the store it drives.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,12 +74,16 @@ class DaemonRuns:
     # -- RunService ------------------------------------------------------------------------
 
     async def start(self, request: service_pb2.StartRunRequest) -> Started:
-        run, writer, durable = await self.store.start_run(request)
+        run, writer, durable = await self.store.start_run(request, functools.partial(self._started, request))
+        return Started(run.run_id, run.info.run_dir, writer, durable)
+
+    def _started(self, request: service_pb2.StartRunRequest, run: ActiveRun, writer: int) -> None:
+        """What a started run takes from its StartRun. The run store calls this in the task that
+        starts the run, so it comes with the run even if the RPC was cancelled meanwhile."""
         if writer == run.info.primary_writer:
             self.keep_credentials(run.run_id, request.cloud, from_script=True)
         if run.info.mode == Mode.CLOUD and self.forwarder is not None:
             self.forwarder.enable(run.run_id)
-        return Started(run.run_id, run.info.run_dir, writer, durable)
 
     async def open_stream(self, run_id: str, writer: int) -> ActiveRun:
         run = await self.store.get_active(run_id)

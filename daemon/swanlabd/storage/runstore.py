@@ -16,7 +16,9 @@ past it.
 
 Threading: every method runs on the daemon's event loop except the blocking file work
 (open, fsync, close, scans), which goes through `asyncio.to_thread`; `ActiveRun.io_lock`
-keeps an fsync and the final close of one file from overlapping.
+keeps an fsync and the final close of one file from overlapping. A thread's work goes on when
+the RPC awaiting it is cancelled, so the work that opens a run's file (StartRun, reopening) runs
+as a task of its own that the RPC only awaits: it always registers what it opened, or undoes it.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from swanlabd.format import backup
@@ -74,7 +76,12 @@ class RunStore:
         self.runs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.state = state
         self.active: dict[str, ActiveRun] = {}
-        self._activating: dict[str, asyncio.Lock] = {}
+        # Work that opens a run's file, one task per run id, joined by later requests for that run
+        # and never cancelled with a caller (see start_run and activate); close_all waits for it.
+        self._starting: dict[str, asyncio.Task[tuple[ActiveRun, int, int]]] = {}
+        self._activating: dict[str, asyncio.Task[ActiveRun]] = {}
+        # How many StartRuns await the start of each run id: 0 means every caller went away.
+        self._waiting: dict[str, int] = {}
         # RUNNING runs whose file we could not open (their client writes it): the crash watcher's list.
         self._unsettled: set[str] = set()
         # For adopt_new: folder names of registered runs, of runs StartRun is creating, and of
@@ -86,30 +93,69 @@ class RunStore:
 
     # -- StartRun ----------------------------------------------------------------------------
 
-    async def start_run(self, req: service_pb2.StartRunRequest) -> tuple[ActiveRun, int, int]:
-        """Create, resume or attach to a run; return (run, writer id, durable client_seq)."""
+    async def start_run(
+        self, req: service_pb2.StartRunRequest, started: Callable[[ActiveRun, int], None] | None = None
+    ) -> tuple[ActiveRun, int, int]:
+        """Create, resume or attach to a run; return (run, writer id, durable client_seq).
+
+        All or nothing whatever becomes of the caller: the work runs as a task of its own, one at
+        a time per run id, and a caller cancelled meanwhile (its deadline passed, its client went
+        away) does not stop it between making a folder and registering it. A StartRun for a run id
+        whose start is under way waits for it, then decides afresh: a retry from the same process
+        finds the run made for it (`_same_writer_again`) instead of racing its making.
+        `started(run, writer)` runs in that task once the run is started, so what the caller adds
+        to it (the service layer: credentials, forwarding) comes with it too.
+        """
         run_id = req.start.run_id
         if run_id:
             try:
                 check_run_id(run_id)
             except ValueError as exc:
                 raise RequestError(f"StartRun: {exc}") from None
+        elif req.attach:
+            raise RequestError("StartRun: attach needs start.run_id")
+        run_id = run_id or new_run_id()
+        self._waiting[run_id] = self._waiting.get(run_id, 0) + 1
+        try:
+            while (under_way := self._starting.get(run_id)) is not None:
+                await asyncio.wait({under_way})  # its outcome is not ours: we decide afresh after it
+            task = asyncio.create_task(self._start(run_id, req, started), name=f"StartRun {run_id}")
+            self._starting[run_id] = task
+            # shield: cancelling this caller leaves the task running (and takes care of its exception).
+            return await asyncio.shield(task)
+        finally:
+            self._waiting[run_id] -= 1
+            if not self._waiting[run_id]:
+                del self._waiting[run_id]
+
+    async def _start(
+        self, run_id: str, req: service_pb2.StartRunRequest, started: Callable[[ActiveRun, int], None] | None
+    ) -> tuple[ActiveRun, int, int]:
+        """start_run's task."""
+        try:
+            run, writer, durable = await self._decide(run_id, req)
+            if started is not None:
+                started(run, writer)
+            return run, writer, durable
+        finally:
+            self._starting.pop(run_id, None)
+
+    async def _decide(self, run_id: str, req: service_pb2.StartRunRequest) -> tuple[ActiveRun, int, int]:
+        """Attach, answer a retry, resume or create, as the request and the run's state say."""
         if req.attach:
-            if not run_id:
-                raise RequestError("StartRun: attach needs start.run_id")
             return await self._attach(run_id, req.writer, req.pid)
-        info = self.state.get_run(run_id) if run_id else None
+        info = self.state.get_run(run_id) if req.start.run_id else None
         if info is not None:
             if self._same_writer_again(info, req.pid):
-                # A retried StartRun (its reply was lost to a daemon crash): same run, same writer.
+                # A retried StartRun (its reply was lost to a deadline or a daemon crash): same run, same writer.
                 run = await self.get_active(run_id)
                 return run, run.info.primary_writer, run.held(run.info.primary_writer)
             if req.start.resume in ("", "never"):
                 raise RunExists(run_id)
             return await self._resume(info, req)
         if req.start.resume == "must":
-            raise RunNotFound(run_id, "resume='must'")
-        return await self._create(run_id or new_run_id(), req)
+            raise RunNotFound(req.start.run_id, "resume='must'")
+        return await self._create(run_id, req)
 
     async def _create(self, run_id: str, req: service_pb2.StartRunRequest) -> tuple[ActiveRun, int, int]:
         start = new_run_start(req, run_id)
@@ -125,8 +171,18 @@ class RunStore:
         self._creating.add(run_dir.name)
         try:
             file = await asyncio.to_thread(self._create_folder, run_dir, start, req)
-            run = ActiveRun(info, file, {}, 0)
-            self.publish(run)
+            try:
+                if not self._waiting.get(run_id) and not (req.start.run_id and info.pid_started):
+                    # Every caller went away, and none can come back for this run: none knows its
+                    # id, or its process was gone before we noted it (no crash watch could end it).
+                    log.info("run %s: its StartRun was cancelled and no process can claim it; not kept", run_id)
+                    raise RunNotFound(run_id, "its StartRun was cancelled; the run was not kept")
+                run = ActiveRun(info, file, {}, 0)
+                self.publish(run)
+            except Exception:
+                # Not registered, so not kept: the folder would be in its retry's way, its file locked.
+                await asyncio.to_thread(self._remove_folder, run_dir, file)
+                raise
             self.active[run_id] = run
             self._known_folders.add(run_dir.name)
         except (OSError, backup.BackupError) as exc:
@@ -143,6 +199,15 @@ class RunStore:
             return runfolder.create(run_dir, start, req)
         except runfolder.FolderInTheWay:
             raise RunExists(start.run_id, f"{run_dir} is in the way: a folder written without this daemon") from None
+
+    @staticmethod
+    def _remove_folder(run_dir: Path, file: backup.BackupWriter) -> None:
+        """Undo `_create_folder` (in a worker thread): the run was never registered, so nothing points here."""
+        try:
+            file.close()
+        except backup.StorageError as exc:
+            log.warning("closing %s before removing it: %s", file.path, exc)
+        shutil.rmtree(run_dir, ignore_errors=True)
 
     @staticmethod
     def _same_writer_again(info: RunInfo, pid: int) -> bool:
@@ -199,15 +264,26 @@ class RunStore:
 
         A file that ends with a Finish record (its client wrote it while no daemon held the file)
         is not reopened unless `reopen_finished` (resume): the run takes that state, RunClosed.
+        The opening is a task of its own: a caller cancelled meanwhile (a Stream or FinishRun whose
+        client went away) leaves the run in `active`, never its file open and locked by nobody.
         """
         # One opener per run: a second flock from this process would fail like a foreign one.
-        lock = self._activating.setdefault(info.run_id, asyncio.Lock())
-        async with lock:
-            if info.run_id in self.active:  # another request activated it while we waited
-                return self.active[info.run_id]
-            return await self._activate(info, reopen_finished)
+        while (under_way := self._activating.get(info.run_id)) is not None:
+            await asyncio.wait({under_way})
+        run = self.active.get(info.run_id)
+        if run is not None:  # another request activated it while we waited
+            return run
+        task = asyncio.create_task(self._activate(info, reopen_finished), name=f"open {info.run_id}")
+        self._activating[info.run_id] = task
+        return await asyncio.shield(task)
 
     async def _activate(self, info: RunInfo, reopen_finished: bool) -> ActiveRun:
+        try:
+            return await self._open(info, reopen_finished)
+        finally:
+            self._activating.pop(info.run_id, None)
+
+    async def _open(self, info: RunInfo, reopen_finished: bool) -> ActiveRun:
         path = Path(info.run_dir) / backup.BACKUP_FILENAME
         try:
             file, scan = await asyncio.to_thread(self._open_and_scan, path)
@@ -215,8 +291,6 @@ class RunStore:
             raise PreconditionFailed(f"run {info.run_id}: {path} is held by another process") from None
         except FileNotFoundError:
             raise RunNotFound(info.run_id, f"{path} is gone") from None
-        finally:
-            self._activating.pop(info.run_id, None)
         if scan.finish is not None and not reopen_finished:
             await asyncio.to_thread(file.close)
             state = RunState.of(scan.finish.state)
@@ -536,7 +610,13 @@ class RunStore:
                 self.publish(run)
 
     async def close_all(self) -> None:
-        """Shutdown: fsync and close every file; runs stay RUNNING (their clients reconnect)."""
+        """Shutdown: fsync and close every file; runs stay RUNNING (their clients reconnect).
+
+        StartRuns and reopenings under way finish first (their callers are gone by now): a file
+        they open after this point would stay open and locked until the process exits.
+        """
+        while under_way := [*self._starting.values(), *self._activating.values()]:
+            await asyncio.wait(under_way)
         for run in list(self.active.values()):
             await asyncio.to_thread(run.close_blocking)
             self.active.pop(run.run_id, None)
