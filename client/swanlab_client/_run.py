@@ -47,7 +47,7 @@ from swanlab_client._errors import (
 )
 from swanlab_client._sender import CONFIG, CONSOLE, RunTables, Sender, Warner, pending
 from swanlab_client._settings import Settings
-from swanlab_client._validate import FAST_TYPES
+from swanlab_client._validate import FAST_TYPES, MAX_STEP
 
 if TYPE_CHECKING:
     from swanlab_client._transport import Transport
@@ -198,7 +198,9 @@ class Run:
         """Queue one row: {key: number}, nested dicts flattened with '/'. See swanlab_client.log."""
         if step is None:
             step = self._step
-        elif type(step) is not int or step < self._last:
+            if step > MAX_STEP:
+                raise ValueError(f"the next automatic step would be {step}, past the last step allowed (2**63-1)")
+        elif type(step) is not int or not self._last <= step <= MAX_STEP:
             step = self._check_step(step)
         if type(data) is not dict:
             return self._log_slow(data, step)

@@ -79,7 +79,8 @@ def number(key: str, value: object) -> float | int | bool:
     np = sys.modules.get("numpy")
     if np is not None:
         if isinstance(value, np.generic):
-            if isinstance(value, (np.floating, np.integer, np.bool_)):
+            # timedelta64 is an np.integer, but a duration: float() refuses it.
+            if isinstance(value, (np.floating, np.integer, np.bool_)) and not isinstance(value, np.timedelta64):
                 FAST_TYPES.add(t)  # a plain scalar type: later rows take the fast path
                 return value
             raise InvalidValueError(key, value, f"NumPy {t.__name__} is not a real number")
