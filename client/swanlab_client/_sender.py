@@ -424,6 +424,8 @@ class Sender:
         The fallback is taken only when the daemon answers but cannot take the run, or when
         nothing answers and no daemon can be started (autostart off, or the spawn failed): a
         daemon that is merely restarting is waited for, with log() blocking once the queue is full.
+        A daemon whose socket accepts but which does not answer StartRun in time (stopped by
+        SIGSTOP, hung) is handled as a dead one: each such timeout is a failed start.
         """
         delay = 0.1
         while True:
@@ -432,6 +434,7 @@ class Sender:
             if not self.on_fallback:
                 error = self._try_start(self._connector.daemon())
                 if error is None:
+                    self._failed_spawns = 0
                     return
                 if (
                     error.code == RPCStatusCode.FAILED_PRECONDITION
@@ -450,7 +453,9 @@ class Sender:
                         delay = min(delay * 2, 1.0)
                         continue
                     self._last_spawn = time.monotonic()
-                    if self._connector.spawn():
+                    # spawn() is True once the socket accepts, which a stopped daemon's does too:
+                    # after a timeout only an answer proves the daemon alive.
+                    if self._connector.spawn() and not isinstance(error, DaemonTimeoutError):
                         self._failed_spawns = 0
                         continue  # a daemon accepts now: try it at once
                     self._failed_spawns += 1
