@@ -527,7 +527,10 @@ def init(
     project = _validate.check_project(
         project or os.environ.get("SWANLAB_PROJ_NAME") or _validate.default_project(os.getcwd())
     )
-    workspace = workspace or os.environ.get("SWANLAB_WORKSPACE") or ""
+    workspace = _validate.check_text("workspace", workspace or os.environ.get("SWANLAB_WORKSPACE") or "")
+    for field, text in (("description", description), ("group", group), ("job_type", job_type), ("color", color)):
+        if text is not None:
+            _validate.check_text(field, text)
     experiment_name = _validate.check_experiment_name(
         experiment_name or os.environ.get("SWANLAB_EXP_NAME") or time.strftime("run-%b%d_%H-%M-%S")
     )

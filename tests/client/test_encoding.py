@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from memtransport import MemoryConnector, MemoryDaemon, drain, make_run
 
-from swanlab_client import _run
+import swanlab_client
+from swanlab_client import InvalidNameError, _run
 from swanlab_client._settings import Settings
 from swanlab_client._validate import MAX_STEP
 from swanlabd_pb import records_pb2 as pb
@@ -91,6 +92,20 @@ def test_no_automatic_step_past_int64():
     run.log({"a": 1.0}, step=MAX_STEP)
     with pytest.raises(ValueError, match=r"2\*\*63-1"):
         run.log({"a": 2.0})
+
+
+@pytest.mark.parametrize("field", ["experiment_name", "description", "tags", "workspace", "group", "job_type"])
+def test_init_names_the_field_that_utf8_cannot_encode(tmp_path, field):
+    """A surrogate-escaped name (from os.listdir() or sys.argv) is refused at init(), naming the field."""
+    value: object = ["ok", "caf\udce9"] if field == "tags" else "caf\udce9"
+    settings = Settings(
+        socket=tmp_path / "none.sock", data_root=tmp_path, autostart=False, fallback=False, hooks=False, console=False
+    )
+    with pytest.raises(InvalidNameError) as info:
+        run = swanlab_client.init(project="p", mode="offline", reinit=True, settings=settings, **{field: value})
+        run.finish()
+    assert (field if field != "tags" else "tags[1]") in str(info.value)
+    assert "'\\udce9' at index 3" in str(info.value)
 
 
 def test_the_console_tee_does_not_hide_a_print_the_real_stream_refuses(monkeypatch):
