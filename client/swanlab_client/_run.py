@@ -589,8 +589,9 @@ def log(data: Mapping[str, Any], step: int | None = None) -> None:
     Numbers: int, float, bool, NumPy scalars, 0-d NumPy arrays and 0-d torch tensors; NaN and
     +-inf are kept. Anything else raises InvalidValueError (a TypeError) naming the key, and
     invalid keys raise InvalidKeyError (a ValueError); then nothing of the row is logged.
-    step: None = one more than the last step; an explicit step must be an int >= 0. A step lower
-    than the previous one is stored as logged, with a warning (once per run).
+    step: None = one more than the last step; an explicit step must be an int from 0 to 2**63-1
+    (ValueError past it, as for an automatic step). A step lower than the previous one is stored
+    as logged, with a warning (once per run).
     Daemon trouble never raises here: the row is kept and sent (or written) later.
     """
     run = _current
