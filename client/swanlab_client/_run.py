@@ -47,7 +47,7 @@ from swanlab_client._errors import (
 )
 from swanlab_client._sender import CONFIG, CONSOLE, RunTables, Sender, Warner, pending
 from swanlab_client._settings import Settings
-from swanlab_client._validate import FAST_TYPES
+from swanlab_client._validate import FAST_TYPES, MAX_STEP
 
 if TYPE_CHECKING:
     from swanlab_client._transport import Transport
@@ -198,7 +198,9 @@ class Run:
         """Queue one row: {key: number}, nested dicts flattened with '/'. See swanlab_client.log."""
         if step is None:
             step = self._step
-        elif type(step) is not int or step < self._last:
+            if step > MAX_STEP:
+                raise ValueError(f"the next automatic step would be {step}, past the last step allowed (2**63-1)")
+        elif type(step) is not int or not self._last <= step <= MAX_STEP:
             step = self._check_step(step)
         if type(data) is not dict:
             return self._log_slow(data, step)
@@ -525,7 +527,10 @@ def init(
     project = _validate.check_project(
         project or os.environ.get("SWANLAB_PROJ_NAME") or _validate.default_project(os.getcwd())
     )
-    workspace = workspace or os.environ.get("SWANLAB_WORKSPACE") or ""
+    workspace = _validate.check_text("workspace", workspace or os.environ.get("SWANLAB_WORKSPACE") or "")
+    for field, text in (("description", description), ("group", group), ("job_type", job_type), ("color", color)):
+        if text is not None:
+            _validate.check_text(field, text)
     experiment_name = _validate.check_experiment_name(
         experiment_name or os.environ.get("SWANLAB_EXP_NAME") or time.strftime("run-%b%d_%H-%M-%S")
     )
@@ -584,8 +589,9 @@ def log(data: Mapping[str, Any], step: int | None = None) -> None:
     Numbers: int, float, bool, NumPy scalars, 0-d NumPy arrays and 0-d torch tensors; NaN and
     +-inf are kept. Anything else raises InvalidValueError (a TypeError) naming the key, and
     invalid keys raise InvalidKeyError (a ValueError); then nothing of the row is logged.
-    step: None = one more than the last step; an explicit step must be an int >= 0. A step lower
-    than the previous one is stored as logged, with a warning (once per run).
+    step: None = one more than the last step; an explicit step must be an int from 0 to 2**63-1
+    (ValueError past it, as for an automatic step). A step lower than the previous one is stored
+    as logged, with a warning (once per run).
     Daemon trouble never raises here: the row is kept and sent (or written) later.
     """
     run = _current

@@ -7,7 +7,9 @@ Policy lives here; I/O lives in a `Transport` (_transport.py). The sender
   is kept) and encodes it in large batches: KeyDefs for keys this writer has not defined yet,
   then ScalarRows records of up to `batch_max_values` scalars as packed columns; every record
   stays under RECORD_MAX_BYTES and every request under REQUEST_MAX_BYTES (_settings.py), far
-  below what the daemon accepts;
+  below what the daemon accepts. An item that cannot be encoded (log() refuses what it can
+  foresee) is dropped alone with a warning, never its batch; printed text that UTF-8 cannot
+  encode (lone surrogates) is kept with U+FFFD in their place;
 - numbers every record with this writer's client_seq (1, 2, 3 ...) and keeps it in `unacked`
   until the daemon says it is durable (written to the backup file);
 - sends one batch at a time and waits for its ack (`Transport.send`), so a batch is whatever
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections import deque
@@ -66,6 +69,9 @@ VALUE_BYTES = 14
 # Queue items other than rows carry a negative marker in the `step` slot (steps are >= 0):
 CONFIG = -1  # (CONFIG, config json, None, time)
 CONSOLE = -2  # (CONSOLE, line, pb.STDOUT | pb.STDERR, time)
+# What UTF-8 cannot encode: a lone surrogate (os.listdir() and sys.argv decode bytes that are not
+# UTF-8 to U+DC80..U+DCFF).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Connector(Protocol):
@@ -140,6 +146,7 @@ class Sender:
         self.unacked: list[pb.Record] = []
         self.defined = 0  # key ids 1..defined have a KeyDef on this writer's stream
         self.line_no = 0  # console lines sent by this writer
+        self.dropped = 0  # queued items that could not be encoded (each warned about)
         self.transport: Transport | None = None
         self.on_fallback = False
         self.finish_request: pb.Finish | None = None
@@ -231,6 +238,37 @@ class Sender:
         return items
 
     def _encode(self, items: list[tuple]) -> list[pb.Record]:
+        """Records for `items`. An item that cannot be encoded is dropped alone, with a warning.
+
+        A failure is found by halving: the halves that encode are kept (a few more, smaller
+        records than one pass would give), so a bad row never takes its neighbours or the
+        KeyDefs they need.
+        """
+        try:
+            return self._pack(items)
+        except Exception as exc:  # noqa: BLE001 - whatever an item does wrong, it costs only that item
+            if len(items) == 1:
+                self._drop(items[0], exc)
+                return []
+        half = len(items) // 2
+        return self._encode(items[:half]) + self._encode(items[half:])
+
+    def _drop(self, item: tuple, exc: Exception) -> None:
+        step = item[0]
+        what = "the config" if step == CONFIG else "a console line" if step == CONSOLE else f"the row at step {step}"
+        self.dropped += 1
+        self._warn.once(
+            "unencodable-" + type(exc).__name__,
+            "%s of run %s cannot be encoded and is dropped (%s: %s); the rest of the run is kept "
+            "(a swanlab_client bug, please report it; warned once per kind of error)",
+            what,
+            self.run_id,
+            type(exc).__name__,
+            exc,
+        )
+
+    def _pack(self, items: list[tuple]) -> list[pb.Record]:
+        """Encode `items` in as few records as the bounds allow; raises without changing any state."""
         pb = self._pb
         names = self.tables.key_names
         schemas = self.tables.schemas
@@ -248,7 +286,7 @@ class Sender:
                     defs, size = [], 0
             if defs:
                 records.append(pb.Record(time_ms=t_ms, keys=pb.KeyDefs(keys=defs)))
-            self.defined = n - 1
+        line_no = self.line_no
         steps: list[int] = []
         sizes: list[int] = []
         key_ids: list[int] = []
@@ -276,8 +314,18 @@ class Sender:
                 if step == CONFIG:
                     records.append(pb.Record(time_ms=t_ms, config=pb.Config(json=ref)))
                     continue
-                self.line_no += 1
-                line = pb.ConsoleLine(line_no=self.line_no, text=ref, stream=vals, time_ms=t_ms)
+                line_no += 1
+                try:
+                    line = pb.ConsoleLine(line_no=line_no, text=ref, stream=vals, time_ms=t_ms)
+                except UnicodeEncodeError:
+                    line = pb.ConsoleLine(
+                        line_no=line_no, text=_SURROGATE.sub("\ufffd", ref), stream=vals, time_ms=t_ms
+                    )
+                    self._warn.once(
+                        "surrogates",
+                        "printed text had characters UTF-8 cannot encode (lone surrogates, e.g. a file name "
+                        "that is not UTF-8 from os.listdir()); the console log has U+FFFD in their place",
+                    )
                 size = (len(ref) if ref.isascii() else 4 * len(ref)) + 32
                 if (
                     records
@@ -301,6 +349,9 @@ class Sender:
             if len(values) >= limit or row_bytes >= RECORD_MAX_BYTES:
                 flush()
         flush()
+        # Everything is encoded: only now are the keys defined and the lines and records numbered.
+        self.defined = max(self.defined, n - 1)
+        self.line_no = line_no
         for record in records:
             record.client_seq = self.next_cs
             self.next_cs += 1
@@ -312,7 +363,7 @@ class Sender:
         pb = self._pb
         try:
             return pb.ScalarRows(steps=steps, row_sizes=sizes, key_ids=key_ids, values=values, time_deltas_ms=deltas)
-        except (OverflowError, TypeError, ValueError):
+        except OverflowError:
             # An int beyond the range of a double: stored as +-inf (its sign kept), said once.
             self._warn.once("overflow", "an integer value is too large for a float64; stored as +-inf")
             safe = [_to_float(v) for v in values]
@@ -373,6 +424,8 @@ class Sender:
         The fallback is taken only when the daemon answers but cannot take the run, or when
         nothing answers and no daemon can be started (autostart off, or the spawn failed): a
         daemon that is merely restarting is waited for, with log() blocking once the queue is full.
+        A daemon whose socket accepts but which does not answer StartRun in time (stopped by
+        SIGSTOP, hung) is handled as a dead one: each such timeout is a failed start.
         """
         delay = 0.1
         while True:
@@ -381,6 +434,7 @@ class Sender:
             if not self.on_fallback:
                 error = self._try_start(self._connector.daemon())
                 if error is None:
+                    self._failed_spawns = 0
                     return
                 if (
                     error.code == RPCStatusCode.FAILED_PRECONDITION
@@ -399,7 +453,9 @@ class Sender:
                         delay = min(delay * 2, 1.0)
                         continue
                     self._last_spawn = time.monotonic()
-                    if self._connector.spawn():
+                    # spawn() is True once the socket accepts, which a stopped daemon's does too:
+                    # after a timeout only an answer proves the daemon alive.
+                    if self._connector.spawn() and not isinstance(error, DaemonTimeoutError):
                         self._failed_spawns = 0
                         continue  # a daemon accepts now: try it at once
                     self._failed_spawns += 1

@@ -79,7 +79,8 @@ def number(key: str, value: object) -> float | int | bool:
     np = sys.modules.get("numpy")
     if np is not None:
         if isinstance(value, np.generic):
-            if isinstance(value, (np.floating, np.integer, np.bool_)):
+            # timedelta64 is an np.integer, but a duration: float() refuses it.
+            if isinstance(value, (np.floating, np.integer, np.bool_)) and not isinstance(value, np.timedelta64):
                 FAST_TYPES.add(t)  # a plain scalar type: later rows take the fast path
                 return value
             raise InvalidValueError(key, value, f"NumPy {t.__name__} is not a real number")
@@ -138,7 +139,21 @@ def check_experiment_name(name: object) -> str:
         raise InvalidNameError("experiment_name must not be empty")
     if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
         raise InvalidNameError(f"experiment_name is {len(name)} characters; the limit is {MAX_EXPERIMENT_NAME_LENGTH}")
-    return name
+    return check_text("experiment_name", name)
+
+
+def check_text(field: str, text: object) -> str:
+    """`text` if it is a str UTF-8 can encode (init() sends UTF-8), else InvalidNameError naming `field`."""
+    if not isinstance(text, str):
+        raise InvalidNameError(f"{field} must be a str, not {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidNameError(
+            f"{field} has a character UTF-8 cannot encode ({text[exc.start]!r} at index {exc.start}: a lone "
+            "surrogate, as os.listdir(), sys.argv or os.environ give for bytes that are not UTF-8)"
+        ) from None
+    return text
 
 
 def check_run_id(run_id: object) -> str:
@@ -160,4 +175,6 @@ def check_tags(tags: object) -> list[str]:
     names = list(tags) if isinstance(tags, Iterable) and not isinstance(tags, str) else None
     if names is None or not all(isinstance(t, str) and t for t in names):
         raise InvalidNameError("tags must be a list of non-empty strings")
+    for i, tag in enumerate(names):
+        check_text(f"tags[{i}]", tag)
     return names

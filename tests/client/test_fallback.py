@@ -129,3 +129,34 @@ def test_a_folder_in_the_way_is_never_replaced(tmp_path: Path):
         runfolder.create(run_dir, runfolder.new_run_start(request, "inway"), request)
     assert [p.name for p in run_dir.iterdir()] == ["notes.txt"]
     assert [p.name for p in run_dir.parent.iterdir()] == [run_dir.name]  # the temporary folder is gone
+
+
+STOPPED = """
+import json, time
+import swanlab_client as s
+run = s.init(project="p", experiment_name="stopped", mode="offline", settings=s.Settings(connect_timeout_s=0.5))
+for step in range(50):
+    s.log({"a": float(step)}, step=step)
+started = time.monotonic()
+s.finish()
+print(json.dumps({"finish_s": time.monotonic() - started, "run_dir": str(run.run_dir)}), flush=True)
+"""
+
+
+def test_a_stopped_daemon_is_handled_as_a_dead_one(daemon: DaemonProcess):
+    """SIGSTOP: the socket accepts, nothing answers. The run goes to the fallback file, as with no daemon."""
+    assert daemon.pid is not None
+    os.kill(daemon.pid, signal.SIGSTOP)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", STOPPED], env=daemon.env, capture_output=True, text=True, timeout=120
+        )
+    finally:
+        os.kill(daemon.pid, signal.SIGCONT)
+    assert done.returncode == 0, done.stderr
+    assert "writing run" in done.stderr, done.stderr
+    result = json.loads(done.stdout)
+    assert result["finish_s"] < 30, result  # the sender gave up on the daemon before finish(); finish_timeout_s is 90
+    content = read_run(result["run_dir"])
+    assert content.rows[1] == [(step, {"a": float(step)}) for step in range(50)]
+    assert content.finish is not None and content.finish.state == pb.FINISHED

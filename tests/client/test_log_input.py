@@ -84,6 +84,7 @@ def test_same_step_twice_is_fine_and_auto_steps_continue(mem_run):
         ({"a": [1, 2]}, InvalidValueError, ["'a'", "list"]),
         ({"a": np.zeros(3)}, InvalidValueError, ["'a'", "0-d"]),
         ({"a": 1 + 2j}, InvalidValueError, ["'a'", "complex"]),
+        ({"a": np.timedelta64(5, "s")}, InvalidValueError, ["'a'", "timedelta64"]),
         ({"k" * 300: 1}, InvalidKeyError, ["300 characters", "255"]),
         ({3: 1}, InvalidKeyError, ["must be str", "int"]),
         ({"": 1}, InvalidKeyError, ["empty"]),

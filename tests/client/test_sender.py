@@ -8,9 +8,10 @@ import time
 from collections import deque
 
 import pytest
-from memtransport import SETTINGS, MemoryConnector, MemoryDaemon, drain, make_run, turn
+from memtransport import SETTINGS, MemoryConnector, MemoryDaemon, MemoryTransport, drain, make_run, turn
 
-from swanlab_client._errors import DaemonRejectedError, RPCStatusCode
+from swanlab_client import _sender
+from swanlab_client._errors import DaemonRejectedError, DaemonTimeoutError, RPCStatusCode
 from swanlab_client._sender import CONFIG, Sender, Warner
 from swanlab_client._settings import Settings
 from swanlabd_pb import records_pb2 as pb
@@ -217,3 +218,37 @@ def test_finish_is_bounded_when_nothing_can_take_the_data(caplog):
     assert time.monotonic() - started < 5
     assert run.sender.finished.is_set()
     assert any("gave up" in r.getMessage() and "10 queued rows" in r.getMessage() for r in caplog.records)
+
+
+class StoppedDaemon(MemoryConnector):
+    """A daemon stopped by SIGSTOP: its socket accepts (spawn() is True at once), StartRun times out."""
+
+    def daemon(self) -> MemoryTransport:
+        transport = super().daemon()
+
+        def start(request: svc.StartRunRequest) -> svc.StartRunReply:
+            raise DaemonTimeoutError("StartRun: Deadline Exceeded", RPCStatusCode.DEADLINE_EXCEEDED)
+
+        transport.start = start  # type: ignore[method-assign]  # this one connection never answers
+        return transport
+
+    def spawn(self) -> bool:
+        self.spawns += 1
+        return True
+
+
+def test_a_daemon_that_accepts_but_never_answers_is_handled_as_a_dead_one(monkeypatch):
+    """After SPAWNS_BEFORE_FALLBACK timeouts the sender takes the fallback file, as for a dead daemon."""
+    monkeypatch.setattr(_sender, "SPAWN_INTERVAL_S", 0.01)
+    connector = StoppedDaemon(MemoryDaemon())
+    connector.fallback_memory = file_mem = MemoryDaemon()
+    settings = Settings(flush_interval_s=0.001, autostart=True, hooks=False, finish_timeout_s=10)
+    run = make_run(connector, settings)
+    run.sender.start_thread(daemon=True)
+    for step in range(20):
+        run.log({"a": step})
+    run._finish("FINISHED", None)
+    assert run.sender.finished.is_set() and run.sender.on_fallback
+    assert [s for s, _ in file_mem.rows("r1")] == list(range(20))
+    assert file_mem.finished[("r1", 1)].state == pb.FINISHED
+    assert connector.spawns == _sender.SPAWNS_BEFORE_FALLBACK
