@@ -19,13 +19,24 @@ import sys
 import time
 from pathlib import Path
 
+from swanlabd.local import paths
 from swanlabd.local.paths import socket_accepts
 
 DAEMON_LOG = "swanlabd.log"
 
 
 def start_daemon(socket: Path, data_root: Path, timeout_s: float) -> bool:
-    """Spawn a detached daemon for `socket`/`data_root`; True once the socket accepts."""
+    """Spawn a detached daemon for `socket`/`data_root`; True once the socket accepts.
+
+    False at once, spawning nothing, for a socket `paths.check_socket` refuses: whatever accepts
+    there is not to be talked to, and a daemon cannot take a directory another user owns.
+    """
+    try:
+        paths.check_socket(socket)
+    except FileNotFoundError:
+        pass  # nothing there yet: ours to start
+    except paths.UntrustedSocket:
+        return False
     if socket_accepts(socket):
         return True
     data_root.mkdir(parents=True, exist_ok=True)

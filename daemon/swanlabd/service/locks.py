@@ -92,9 +92,15 @@ def prepare_socket(path: Path) -> int:
             )
         os.chmod(directory, 0o700)
     try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         raise StartupError(f"cannot create {lock}: {exc.strerror or exc}") from None
+    owner = os.fstat(fd).st_uid
+    if owner != os.getuid():
+        # Left by someone while the directory was open to others: whoever holds it could keep
+        # every daemon out, or read the pid we write.
+        os.close(fd)
+        raise StartupError(f"{lock} belongs to uid {owner}, not to us ({os.getuid()}): remove it")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         if path.exists() or path.is_symlink():
