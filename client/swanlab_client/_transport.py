@@ -252,7 +252,7 @@ class FileTransport:
             else:
                 start = runfolder.new_run_start(request, run_id)
                 self.run_dir = self.runs / runfolder.run_folder_name(run_id, start.start_time_ms)
-                self.runs.mkdir(parents=True, exist_ok=True)  # no daemon may ever have run here
+                paths.make_private_dir(self.runs)  # no daemon may ever have run here
                 writer = runfolder.create(self.run_dir, start, request)
         except backup.BackupLocked as exc:
             raise DaemonUnavailableError(f"{exc}: a daemon still holds the run's file") from exc

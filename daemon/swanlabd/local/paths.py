@@ -90,6 +90,24 @@ def default_data_root() -> Path:
     return Path(data_home) / "swanlabd"
 
 
+def make_private_dir(path: Path) -> None:
+    """Create `path` and its missing parents 0700, as the XDG spec asks; existing ones keep their mode.
+
+    `Path.mkdir(parents=True, mode=...)` gives the mode to the last folder only.
+    """
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            pass  # made meanwhile (another client, or the daemon): its maker chose the mode
+
+
 def runs_dir(data_root: Path) -> Path:
     """Run folders live here: `<data_root>/runs/run-YYYYMMDD_HHMMSS-<id>/`."""
     return data_root / "runs"

@@ -98,7 +98,7 @@ def create(run_dir: Path, start: pb.RunStart, request: svc.StartRunRequest) -> B
         pb.Record(time_ms=t, requirements=request.requirements),
     ]
     tmp = run_dir.with_name(f"{NEW_FOLDER_PREFIX}{run_dir.name}-{secrets.token_hex(4)}")
-    tmp.mkdir()
+    tmp.mkdir(mode=0o700)  # private, whoever's umask: configs, output and metrics are the user's
     writer = None
     placed = False
     try:
@@ -132,15 +132,22 @@ def write_side_files(run_dir: Path, config_json: str, metadata_json: str, requir
     every value (NaN included) round-trips as the client sent it.
     """
     files = run_dir / "files"
-    files.mkdir(parents=True, exist_ok=True)
+    files.mkdir(mode=0o700, exist_ok=True)
     config = json.loads(config_json) if config_json else {}
-    (files / "config.yaml").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    _write_private(files / "config.yaml", json.dumps(config, indent=2, sort_keys=True) + "\n")
     metadata = json.loads(metadata_json) if metadata_json else {}
-    (files / "swanlab-metadata.json").write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+    _write_private(files / "swanlab-metadata.json", json.dumps(metadata, indent=2, sort_keys=True) + "\n")
     if requirements.pip:
-        (files / "requirements.txt").write_text(requirements.pip)
+        _write_private(files / "requirements.txt", requirements.pip)
     if requirements.conda:
-        (files / "conda.txt").write_text(requirements.conda)
+        _write_private(files / "conda.txt", requirements.conda)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a new file 0600 (the run folder's files stay private when copied out of it)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with open(fd, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def fsync_dir(path: Path) -> None:
