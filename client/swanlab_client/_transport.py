@@ -34,6 +34,8 @@ from swanlab_client._errors import (
     DaemonRejectedError,
     DaemonTimeoutError,
     DaemonUnavailableError,
+    RPCStatusCode,
+    error_for,
     map_rpc_errors,
 )
 from swanlab_client._settings import DAEMON_MAX_MESSAGE_BYTES
@@ -80,7 +82,8 @@ _warned_sockets: set[Path] = set()
 
 
 def _check_socket(socket: Path) -> None:
-    """Raise DaemonUnavailableError unless the socket is there and only this user can have made it.
+    """Raise DaemonUnavailableError (UNAVAILABLE, as gRPC would) unless the socket is there and only
+    this user can have made it.
 
     An untrusted socket is warned about once per process and path; the sender then treats it as
     "no daemon": it writes the run folder itself (the fallback), so training goes on.
@@ -88,7 +91,7 @@ def _check_socket(socket: Path) -> None:
     try:
         paths.check_socket(socket)
     except FileNotFoundError:
-        raise DaemonUnavailableError(f"no daemon socket at {socket}") from None
+        raise error_for(RPCStatusCode.UNAVAILABLE, f"StartRun: no socket at {socket}") from None
     except paths.UntrustedSocket as exc:
         if socket not in _warned_sockets:
             _warned_sockets.add(socket)
@@ -97,7 +100,7 @@ def _check_socket(socket: Path) -> None:
                 "in a directory only you can write; until then runs are written to the data root directly",
                 exc,
             )
-        raise DaemonUnavailableError(f"untrusted socket: {exc}") from None
+        raise error_for(RPCStatusCode.UNAVAILABLE, f"StartRun: not connecting to an untrusted socket: {exc}") from None
 
 
 class GrpcTransport:
