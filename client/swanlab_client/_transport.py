@@ -96,8 +96,7 @@ def _check_socket(socket: Path) -> None:
         if socket not in _warned_sockets:
             _warned_sockets.add(socket)
             _logger.warning(
-                "swanlab_client: not connecting to swanlabd: %s. Remove it, or set SWANLABD_SOCKET to a socket "
-                "in a directory only you can write; until then runs are written to the data root directly",
+                "swanlab_client: not connecting to swanlabd: %s. Meanwhile runs are written to the data root directly",
                 exc,
             )
         raise error_for(RPCStatusCode.UNAVAILABLE, f"StartRun: not connecting to an untrusted socket: {exc}") from None

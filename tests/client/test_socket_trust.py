@@ -87,12 +87,16 @@ def root() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def squat(directory: Path, *, uid: int, gid: int, mode: int, socket_uid: int | None = None) -> FakeDaemon:
+def squat(
+    directory: Path, *, uid: int, gid: int, mode: int, socket_uid: int | None = None, parent_mode: int | None = None
+) -> FakeDaemon:
     directory.mkdir()
     fake = FakeDaemon(directory / "swanlabd.sock")
     os.chown(fake.path, socket_uid if socket_uid is not None else uid, gid)
     os.chown(directory, uid, gid)
     os.chmod(directory, mode)
+    if parent_mode is not None:
+        os.chmod(directory.parent, parent_mode)
     return fake
 
 
@@ -103,6 +107,8 @@ CASES = {
     "our directory, open to all": dict(uid=os.getuid(), gid=os.getgid(), mode=0o777),
     # Our private directory holding another user's socket (it was open once).
     "socket of another user": dict(uid=os.getuid(), gid=os.getgid(), mode=0o700, socket_uid=NOBODY.pw_uid),
+    # All ours, but anyone may rename the directory away and put theirs in its place.
+    "parent open to all": dict(uid=os.getuid(), gid=os.getgid(), mode=0o700, parent_mode=0o777),
 }
 
 
@@ -134,9 +140,10 @@ def test_the_client_sends_nothing_to_a_socket_it_does_not_trust_and_writes_the_r
         fake.close()
     assert proc.returncode == 0, err
     assert not fake.contacted()
-    warnings = [line for line in err.splitlines() if str(fake.path.parent) in line]
-    assert len(warnings) == 1, err  # warned once, on one line, naming the directory
-    assert "SWANLABD_SOCKET" in warnings[0], warnings[0]  # and saying what to do
+    warnings = [line for line in err.splitlines() if "not connecting" in line]
+    assert len(warnings) == 1, err  # warned once, on one line,
+    named = fake.path.parent.parent if "parent" in case else fake.path.parent
+    assert str(named) in warnings[0] and "SWANLABD_SOCKET" in warnings[0], warnings[0]  # naming it and what to do
     # The data still landed: in the fallback folder under the data root.
     run_dir = Path(next(line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("RUN_DIR ")))
     assert run_dir.parent == data_root / "runs"

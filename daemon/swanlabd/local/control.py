@@ -55,10 +55,7 @@ def _check(socket: Path) -> None:
     except FileNotFoundError:
         pass  # a daemon is yet to be started; checked again once it is
     except UntrustedSocket as exc:
-        raise ControlError(
-            f"not connecting: {exc}. Remove it, or pass --socket / set SWANLABD_SOCKET to a socket in a "
-            "directory only you can write"
-        ) from None
+        raise ControlError(f"not connecting: {exc}") from None
 
 
 def sync_runs(

@@ -23,7 +23,13 @@ MAX_SOCKET_PATH_BYTES = 107
 
 
 class UntrustedSocket(Exception):
-    """The socket (or its directory) may belong to someone else: nothing must be sent to it."""
+    """The socket (or its directory) may belong to someone else: nothing must be sent to it.
+
+    The message names the path and what to do about it, in one line.
+    """
+
+
+_OR_ELSEWHERE = "or set SWANLABD_SOCKET to a socket in a directory only you can write"
 
 
 def default_socket_path() -> Path:
@@ -55,29 +61,30 @@ def check_socket(path: Path) -> None:
     the socket is not there (yet): the caller must not connect then either, as another user
     could create it in between.
     """
-    directory = path.parent
+    directory, parent = path.parent, path.parent.parent
     uid = os.getuid()
-    parent = os.stat(directory.parent)
-    if parent.st_uid not in (uid, 0) or (parent.st_mode & stat.S_IWOTH and not parent.st_mode & stat.S_ISVTX):
+    up = os.stat(parent)
+    if up.st_uid not in (uid, 0) or (up.st_mode & stat.S_IWOTH and not up.st_mode & stat.S_ISVTX):
         raise UntrustedSocket(
-            f"{directory.parent} (parent of the swanlabd socket directory) can be changed by other users "
-            f"(owner uid {parent.st_uid}, mode {stat.S_IMODE(parent.st_mode):o})"
+            f"{parent}, which holds the swanlabd socket directory, can be changed by other users (owner uid "
+            f"{up.st_uid}, mode {stat.S_IMODE(up.st_mode):o}): make it yours and `chmod o-w` it, {_OR_ELSEWHERE}"
         )
     st = os.stat(directory)
     if st.st_uid != uid:
         raise UntrustedSocket(
-            f"swanlabd socket directory {directory} belongs to uid {st.st_uid}, not to you (uid {uid}): "
-            "another user may be posing as the daemon"
+            f"swanlabd socket directory {directory} belongs to uid {st.st_uid}, not to you (uid {uid}), so another "
+            f"user may be posing as the daemon: have it removed, {_OR_ELSEWHERE}"
         )
     sock = os.lstat(path)  # FileNotFoundError: nothing there yet
     if stat.S_IMODE(st.st_mode) & 0o077:
         raise UntrustedSocket(
-            f"swanlabd socket directory {directory} is open to other users (mode {stat.S_IMODE(st.st_mode):o}, not 700)"
+            f"swanlabd socket directory {directory} is open to other users (mode {stat.S_IMODE(st.st_mode):o}): "
+            f"`chmod 700` it, {_OR_ELSEWHERE}"
         )
     if sock.st_uid != uid or sock.st_mode & 0o022:
         raise UntrustedSocket(
-            f"swanlabd socket {path} belongs to uid {sock.st_uid} with mode {stat.S_IMODE(sock.st_mode):o}: "
-            f"it must be yours (uid {uid}) and not writable by others"
+            f"swanlabd socket {path} (owner uid {sock.st_uid}, mode {stat.S_IMODE(sock.st_mode):o}) must belong to "
+            f"you (uid {uid}) and be writable by you alone: remove it, {_OR_ELSEWHERE}"
         )
 
 
