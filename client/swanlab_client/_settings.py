@@ -35,7 +35,7 @@ class Settings:
 
     socket: Path = field(default_factory=paths.default_socket_path)
     """The daemon's Unix socket ($SWANLABD_SOCKET, else $XDG_RUNTIME_DIR/swanlab/swanlabd.sock, else
-    /tmp/swanlabd-<uid>/swanlabd.sock)."""
+    <data root>/socket/swanlabd.sock). Nothing is sent to one that may not be the user's."""
     data_root: Path = field(default_factory=paths.default_data_root)
     """The daemon's data root ($SWANLABD_DATA_ROOT, else XDG): where an auto-started daemon logs
     (<data_root>/swanlabd.log) and where the client writes a run folder itself if no daemon can run."""

@@ -6,9 +6,10 @@
         finish(FinishRunRequest) -> int               Finish record + fsync (primary writer) or detach
         close()
 
-`GrpcTransport` talks to swanlabd over its Unix socket; this is the only module that imports
-grpc (`_errors.map_rpc_errors` only catches its errors), and only once a GrpcTransport is
-made: in the sender thread after init(), never at `import swanlab_client`. `FileTransport`
+`GrpcTransport` talks to swanlabd over its Unix socket, once it has checked that only this user
+can have made that socket; this is the only module that imports grpc (`_errors.map_rpc_errors`
+only catches its errors), and only once a GrpcTransport starts: in the sender thread after
+init(), never at `import swanlab_client`. `FileTransport`
 writes the run folder itself (swanlabd.local.runfolder, as the daemon does) when no daemon can
 be reached or started (a daemon adopts the folder later: docs/client.md). A
 forked child talks through `_relay.RelayTransport` instead (see _relay.py for why).
@@ -19,28 +20,33 @@ treats any of them as "this connection is gone".
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from swanlab_client._errors import (
     DaemonError,
     DaemonRejectedError,
     DaemonTimeoutError,
     DaemonUnavailableError,
+    RPCStatusCode,
+    error_for,
     map_rpc_errors,
 )
 from swanlab_client._settings import DAEMON_MAX_MESSAGE_BYTES
+from swanlabd.local import paths
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
 
 if TYPE_CHECKING:
     from swanlabd.format.backup import BackupWriter
 
+_logger = logging.getLogger("swanlab_client")
 _END = object()
 # The fallback file's group commit, as the daemon's default fsync_interval_ms: what was written
 # is fsynced within this time.
@@ -72,16 +78,62 @@ def _grpc():  # -> the grpc module
     return grpc
 
 
+_warned_sockets: set[Path] = set()
+
+
+def _check_socket(socket: Path) -> None:
+    """Raise DaemonUnavailableError (UNAVAILABLE, as gRPC would) unless the socket is there and only
+    this user can have made it.
+
+    An untrusted socket is warned about once per process and path; the sender then treats it as
+    "no daemon": it writes the run folder itself (the fallback), so training goes on.
+    """
+    try:
+        paths.check_socket(socket)
+    except FileNotFoundError:
+        raise error_for(RPCStatusCode.UNAVAILABLE, f"StartRun: no socket at {socket}") from None
+    except paths.UntrustedSocket as exc:
+        if socket not in _warned_sockets:
+            _warned_sockets.add(socket)
+            _logger.warning(
+                "swanlab_client: not connecting to swanlabd: %s. Meanwhile runs are written to the data root directly",
+                exc,
+            )
+        raise error_for(RPCStatusCode.UNAVAILABLE, f"StartRun: not connecting to an untrusted socket: {exc}") from None
+
+
 class GrpcTransport:
-    """One channel and at most one open Stream to the daemon. Used by the sender thread only."""
+    """One channel and at most one open Stream to the daemon. Used by the sender thread only.
+
+    Nothing reaches the socket before `start` has checked that only this user can have made it
+    (`paths.check_socket`): StartRun carries the API key.
+    """
 
     def __init__(self, socket: Path, *, connect_timeout_s: float, ack_timeout_s: float) -> None:
-        grpc = _grpc()
-        from swanlabd_pb import service_pb2_grpc
-
+        self.socket = socket
         self.target = f"unix:{socket}"
         self._connect_timeout = connect_timeout_s
         self._ack_timeout = ack_timeout_s
+        self._channel: Any = None  # a grpc.Channel, made by start() once the socket passed the check
+        self._stub: Any = None
+        self._run: tuple[str, int] | None = None
+        self._requests: queue.SimpleQueue[object] | None = None
+        self._replies: queue.SimpleQueue[int | DaemonError] | None = None
+        self._call = None  # the open Stream call (a grpc.Future)
+
+    def start(self, request: svc.StartRunRequest) -> svc.StartRunReply:
+        if self._stub is None:
+            _check_socket(self.socket)
+            self._connect()
+        with map_rpc_errors("StartRun"):
+            reply = self._stub.StartRun(request, timeout=self._connect_timeout)
+        self._run = (reply.run_id, reply.writer)
+        return reply
+
+    def _connect(self) -> None:
+        grpc = _grpc()
+        from swanlabd_pb import service_pb2_grpc
+
         self._channel = grpc.insecure_channel(
             self.target,
             options=[
@@ -94,16 +146,6 @@ class GrpcTransport:
             ],
         )
         self._stub = service_pb2_grpc.SwanlabdStub(self._channel)
-        self._run: tuple[str, int] | None = None
-        self._requests: queue.SimpleQueue[object] | None = None
-        self._replies: queue.SimpleQueue[int | DaemonError] | None = None
-        self._call = None  # the open Stream call (a grpc.Future)
-
-    def start(self, request: svc.StartRunRequest) -> svc.StartRunReply:
-        with map_rpc_errors("StartRun"):
-            reply = self._stub.StartRun(request, timeout=self._connect_timeout)
-        self._run = (reply.run_id, reply.writer)
-        return reply
 
     def send(self, records: Sequence[pb.Record]) -> int:
         if self._run is None:
@@ -136,7 +178,8 @@ class GrpcTransport:
 
     def close(self) -> None:
         self._end_stream()
-        self._channel.close()
+        if self._channel is not None:
+            self._channel.close()
 
     def _open_stream(self) -> None:
         requests: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -211,7 +254,7 @@ class FileTransport:
             else:
                 start = runfolder.new_run_start(request, run_id)
                 self.run_dir = self.runs / runfolder.run_folder_name(run_id, start.start_time_ms)
-                self.runs.mkdir(parents=True, exist_ok=True)  # no daemon may ever have run here
+                paths.make_private_dir(self.runs)  # no daemon may ever have run here
                 writer = runfolder.create(self.run_dir, start, request)
         except backup.BackupLocked as exc:
             raise DaemonUnavailableError(f"{exc}: a daemon still holds the run's file") from exc

@@ -167,3 +167,20 @@ def test_files_holding_secrets_are_private(tmp_path: Path) -> None:
         d.close()
     netrc = credentials.save_login("k" * 24, "https://api.example.org", path=tmp_path / ".swanlab" / ".netrc")
     assert mode(netrc) == 0o600
+
+
+def test_a_socket_lock_left_by_another_user_is_refused() -> None:
+    d = DaemonProcess()
+    d.socket.parent.mkdir(mode=0o700)
+    lock = d.socket.parent / (d.socket.name + ".lock")
+    lock.write_text("")
+    nobody = pwd.getpwnam("nobody")
+    os.chown(lock, nobody.pw_uid, nobody.pw_gid)
+    try:
+        proc = d.spawn()
+        assert proc.wait(timeout=30) == 1
+        out = d.output()
+        assert f"{lock} belongs to uid {nobody.pw_uid}" in out, out
+        assert not d.socket.exists()
+    finally:
+        d.close()

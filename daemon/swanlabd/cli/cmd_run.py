@@ -25,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import asyncio
+    import os
     import signal
 
     from swanlabd.service import config, logging_setup
@@ -36,6 +37,9 @@ def run(args: argparse.Namespace) -> int:
     except config.ConfigError as exc:
         print(f"swanlabd: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    # Everything the daemon makes is its user's alone (run folders, state DB, socket, pid file), as
+    # the systemd units' UMask=0077, also when started from a shell or by a client with umask 022.
+    os.umask(0o077)
     logs = logging_setup.configure(cfg)
     daemon = Daemon(cfg)
 

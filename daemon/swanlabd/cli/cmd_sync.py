@@ -6,10 +6,12 @@
 
 `sync` starts a daemon if none answers, hands the runs to its forwarder (the one upload path:
 docs/forwarder.md) with the caller's credentials (SWANLAB_API_KEY / SWANLAB_API_HOST /
-~/.swanlab/.netrc, or --api-key/--host), and shows one progress line per run: records, bytes,
-rate. It exits 0 once every run is on the server, 1 naming each run that is not and why (a
-missing or wrong key, a refused project, data the server rejected, --timeout). Killing it
-loses nothing: the daemon keeps uploading, and the next `sync` resumes from its cursors.
+~/.swanlab/.netrc, or --api-key-file / --api-key / --host), and shows one progress line per
+run: records, bytes, rate. It exits 0 once every run is on the server, 1 naming each run that
+is not and why (a missing or wrong key, a refused project, data the server rejected,
+--timeout). Killing it loses nothing: the daemon keeps uploading, and the next `sync` resumes
+from its cursors. A key on the command line is visible in `ps`: `--api-key -` reads it from
+stdin instead, `--api-key-file PATH` from a file.
 
 This module parses arguments and shows results; the work is in swanlabd/local/, shared with
 the client's `login()` and `sync()`: `cloudlogin.verify_key` checks a key, `control.sync_runs`
@@ -44,11 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sync.add_argument(
         "--workspace", default="", help="upload into this workspace instead of the run's (default: your user)"
     )
-    sync.add_argument(
-        "--api-key",
-        default=None,
-        help="API key for runs recorded offline (default: SWANLAB_API_KEY, ~/.swanlab/.netrc)",
-    )
+    add_api_key_arguments(sync, "for runs recorded offline (default: SWANLAB_API_KEY, ~/.swanlab/.netrc)")
     sync.add_argument(
         "--host", default=None, help="SwanLab API host for runs recorded offline (default: SWANLAB_API_HOST)"
     )
@@ -62,24 +60,67 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sync.set_defaults(func=sync_command)
 
     login = subparsers.add_parser("login", help="check an API key against the server and save it to ~/.swanlab/.netrc")
-    login.add_argument("--api-key", default=None, help="the key (default: prompt, or read one line from stdin)")
+    add_api_key_arguments(login, "to check and save (default: prompt, or read one line from stdin)")
     login.add_argument("--host", default=None, help="SwanLab API host (default: SWANLAB_API_HOST or the public cloud)")
     login.add_argument("--web-host", default=None, help="SwanLab web host (default: derived from the API host)")
     login.add_argument("--local", action="store_true", help="write ./.swanlab/.netrc (project level) instead")
     login.set_defaults(func=login_command)
 
 
+# -- the API key ---------------------------------------------------------------------------
+
+
+def add_api_key_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--api-key KEY|-` and `--api-key-file PATH`, one or the other."""
+    given = parser.add_mutually_exclusive_group()
+    given.add_argument(
+        "--api-key",
+        metavar="KEY",
+        default=None,
+        help=f"the API key {what}; `-` reads it from stdin. A key written here is visible to other users "
+        "of this host (ps, /proc): prefer `-`, --api-key-file or SWANLAB_API_KEY",
+    )
+    given.add_argument("--api-key-file", metavar="PATH", type=Path, default=None, help="read the API key from PATH")
+
+
+class KeyInputError(Exception):
+    """The key could not be read from where the command line said (a usage error)."""
+
+
+def api_key_from_args(args: argparse.Namespace) -> str | None:
+    """The key given with --api-key (`-`: stdin) or --api-key-file; None if neither was given."""
+    if args.api_key_file is not None:
+        try:
+            key = args.api_key_file.read_text().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise KeyInputError(f"cannot read --api-key-file {args.api_key_file}: {exc}") from None
+        if not key:
+            raise KeyInputError(f"--api-key-file {args.api_key_file} is empty")
+        return key
+    if args.api_key == "-":
+        key = read_key_from_stdin()
+        if not key:
+            raise KeyInputError("--api-key -: no API key on stdin")
+        return key
+    return args.api_key
+
+
+def read_key_from_stdin() -> str:
+    """A prompt with hidden input on a terminal, else one line of stdin."""
+    if sys.stdin.isatty():
+        return getpass.getpass("SwanLab API key (input hidden): ").strip()
+    return sys.stdin.readline().strip()
+
+
 # -- login ---------------------------------------------------------------------------------
 
 
 def login_command(args: argparse.Namespace) -> int:
-    key = args.api_key
-    if not key:
-        if sys.stdin.isatty():
-            key = getpass.getpass("SwanLab API key (input hidden): ")
-        else:
-            key = sys.stdin.readline()
-        key = key.strip()
+    try:
+        key = api_key_from_args(args) or read_key_from_stdin()
+    except KeyInputError as exc:
+        print(f"swanlabctl login: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if not key:
         print("swanlabctl login: no API key given", file=sys.stderr)
         return EXIT_USAGE
@@ -121,7 +162,12 @@ def sync_command(args: argparse.Namespace) -> int:
         view.update(p)
 
     try:
-        creds = credentials.resolve(api_key=args.api_key, api_host=args.host)
+        api_key = api_key_from_args(args)
+    except KeyInputError as exc:
+        print(f"swanlabctl sync: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        creds = credentials.resolve(api_key=api_key, api_host=args.host)
         try:
             results = control.sync_runs(
                 paths=paths,

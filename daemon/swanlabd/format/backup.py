@@ -221,7 +221,7 @@ class BackupWriter:
         Never overwrites: an existing file raises FileExistsError (other OSErrors pass too).
         """
         path = Path(path)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o600)
         writer = cls(path, _lock(path, fd), 0, run_id, -1, {})
         header = pb.FileHeader(
             magic=MAGIC, format_version=FORMAT_VERSION, run_id=run_id, created_by=f"swanlabd {__version__}"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from swanlabd.local import credentials, spawn
-from swanlabd.local.paths import default_data_root, default_socket_path
+from swanlabd.local.paths import UntrustedSocket, check_socket, default_data_root, default_socket_path
 
 DAEMON_START_TIMEOUT_S = 20.0
 
@@ -38,9 +38,24 @@ class RunProgress:
 
 
 def ensure_daemon(socket: Path, timeout: float = DAEMON_START_TIMEOUT_S) -> None:
-    """Start `python -m swanlabd run` detached if nothing accepts on the socket; wait for it."""
+    """Start `python -m swanlabd run` detached if nothing accepts on the socket; wait for it.
+
+    Then check that only this user can have made the socket (`check_socket`): the caller
+    sends its API key there. Raises ControlError otherwise.
+    """
+    _check(socket)
     if not spawn.start_daemon(socket, default_data_root(), timeout):
         raise ControlError(f"no daemon answers on {socket} and none started within {timeout:.0f}s")
+    _check(socket)
+
+
+def _check(socket: Path) -> None:
+    try:
+        check_socket(socket)
+    except FileNotFoundError:
+        pass  # a daemon is yet to be started; checked again once it is
+    except UntrustedSocket as exc:
+        raise ControlError(f"not connecting: {exc}") from None
 
 
 def sync_runs(

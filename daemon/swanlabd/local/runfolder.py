@@ -33,6 +33,15 @@ if TYPE_CHECKING:
 RUN_ID_ALPHABET = string.ascii_lowercase + string.digits
 RUN_ID_LENGTH = 21  # SwanLab experiment cuids are 21 lowercase alphanumerics
 MAX_RUN_ID_LENGTH = 64
+# ASCII only: a run id names a folder and is the experiment's cuid in the cloud's URLs.
+RUN_ID_CHARS = frozenset(string.ascii_letters + string.digits + "-_")
+# The names init() accepts (swanlab_client/_validate.py, as the official SDK): a project name is
+# 1-100 letters, digits, '-', '_', '.' or '+'; an experiment name 1-255 characters, not all blank.
+# A workspace (a user or an organisation) is held to the project rule. Empty is allowed for each
+# in a file, as StartRun allows it: the uploader then uses its defaults.
+MAX_PROJECT_LENGTH = 100
+NAME_CHARS = frozenset(string.ascii_letters + string.digits + "-_.+")
+MAX_EXPERIMENT_NAME_LENGTH = 255
 # A run folder being built: `runs/.new-<folder name>-<random>/`, renamed into place once its
 # backup holds the header and metadata records, so a failed create leaves no half-made folder
 # that blocks its retry. The leading dot keeps it out of adoption.
@@ -48,9 +57,27 @@ def new_run_id() -> str:
 
 
 def check_run_id(run_id: str) -> None:
-    """Raise ValueError unless `run_id` is 1-64 letters, digits, '-' or '_' (it names a folder)."""
-    if not run_id or len(run_id) > MAX_RUN_ID_LENGTH or not all(c.isalnum() or c in "-_" for c in run_id):
+    """Raise ValueError unless `run_id` is 1-64 ASCII letters, digits, '-' or '_' (it names a folder)."""
+    if not run_id or len(run_id) > MAX_RUN_ID_LENGTH or not RUN_ID_CHARS.issuperset(run_id):
         raise ValueError(f"run id {run_id!r} must be 1-{MAX_RUN_ID_LENGTH} letters, digits, '-' or '_'")
+
+
+def check_run_start(run_id: str, start: pb.RunStart) -> None:
+    """Raise ValueError unless a backup's run id and its RunStart's ids and names are ones the
+    daemon's StartRun and the client's init() accept: a folder the daemon did not write may name
+    anything, and these end up in folder names and cloud requests."""
+    check_run_id(run_id)
+    if start.run_id and start.run_id != run_id:
+        raise ValueError(f"RunStart names run {start.run_id!r}, the file's header run {run_id!r}")
+    for what, value in (("project", start.project), ("workspace", start.workspace)):
+        if len(value) > MAX_PROJECT_LENGTH or not NAME_CHARS.issuperset(value):
+            raise ValueError(
+                f"{what} {value!r} must be up to {MAX_PROJECT_LENGTH} letters, digits, '-', '_', '.' or '+'"
+            )
+    name = start.experiment_name
+    if name and (not name.strip() or len(name) > MAX_EXPERIMENT_NAME_LENGTH):
+        shown = name if len(name) <= 60 else name[:57] + "..."
+        raise ValueError(f"experiment name {shown!r} must be up to {MAX_EXPERIMENT_NAME_LENGTH} characters, not blank")
 
 
 def run_folder_name(run_id: str, start_ms: int) -> str:
@@ -98,7 +125,7 @@ def create(run_dir: Path, start: pb.RunStart, request: svc.StartRunRequest) -> B
         pb.Record(time_ms=t, requirements=request.requirements),
     ]
     tmp = run_dir.with_name(f"{NEW_FOLDER_PREFIX}{run_dir.name}-{secrets.token_hex(4)}")
-    tmp.mkdir()
+    tmp.mkdir(mode=0o700)  # private, whoever's umask: configs, output and metrics are the user's
     writer = None
     placed = False
     try:
@@ -132,15 +159,22 @@ def write_side_files(run_dir: Path, config_json: str, metadata_json: str, requir
     every value (NaN included) round-trips as the client sent it.
     """
     files = run_dir / "files"
-    files.mkdir(parents=True, exist_ok=True)
+    files.mkdir(mode=0o700, exist_ok=True)
     config = json.loads(config_json) if config_json else {}
-    (files / "config.yaml").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    _write_private(files / "config.yaml", json.dumps(config, indent=2, sort_keys=True) + "\n")
     metadata = json.loads(metadata_json) if metadata_json else {}
-    (files / "swanlab-metadata.json").write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+    _write_private(files / "swanlab-metadata.json", json.dumps(metadata, indent=2, sort_keys=True) + "\n")
     if requirements.pip:
-        (files / "requirements.txt").write_text(requirements.pip)
+        _write_private(files / "requirements.txt", requirements.pip)
     if requirements.conda:
-        (files / "conda.txt").write_text(requirements.conda)
+        _write_private(files / "conda.txt", requirements.conda)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a new file 0600 (the run folder's files stay private when copied out of it)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with open(fd, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 def fsync_dir(path: Path) -> None:

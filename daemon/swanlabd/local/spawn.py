@@ -2,7 +2,8 @@
 
 The daemon is started in its own session (start_new_session: no controlling terminal, so the
 script's Ctrl+C or its end does not reach it), with stdin from /dev/null and stdout/stderr
-appended to `<data root>/swanlabd.log`. It outlives the script; the next script reuses it.
+appended to `<data root>/swanlabd.log` (0600, in a data root made 0700: what a run logs is
+private). It outlives the script; the next script reuses it.
 The client's auto-start and `swanlabctl sync` both come here, so a daemon is started on demand
 in one way. Light on purpose (stdlib only): the client imports it.
 
@@ -19,19 +20,31 @@ import sys
 import time
 from pathlib import Path
 
+from swanlabd.local import paths
 from swanlabd.local.paths import socket_accepts
 
 DAEMON_LOG = "swanlabd.log"
 
 
 def start_daemon(socket: Path, data_root: Path, timeout_s: float) -> bool:
-    """Spawn a detached daemon for `socket`/`data_root`; True once the socket accepts."""
+    """Spawn a detached daemon for `socket`/`data_root`; True once the socket accepts.
+
+    False at once, spawning nothing, for a socket `paths.check_socket` refuses: whatever accepts
+    there is not to be talked to, and a daemon cannot take a directory another user owns.
+    """
+    try:
+        paths.check_socket(socket)
+    except FileNotFoundError:
+        pass  # nothing there yet: ours to start
+    except paths.UntrustedSocket:
+        return False
     if socket_accepts(socket):
         return True
-    data_root.mkdir(parents=True, exist_ok=True)
+    paths.make_private_dir(data_root)
     # Absolute paths: the daemon runs with cwd="/" (it must not pin the script's directory).
     env = {**os.environ, "SWANLABD_SOCKET": os.path.abspath(socket), "SWANLABD_DATA_ROOT": os.path.abspath(data_root)}
-    with open(data_root / DAEMON_LOG, "ab") as out:
+    log_fd = os.open(data_root / DAEMON_LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    with open(log_fd, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "swanlabd", "run"],
             stdin=subprocess.DEVNULL,

@@ -42,8 +42,6 @@ SYSTEM_CONFIG_PATH = Path("/etc/swanlabd/config.toml")
 # Earlier names of keys, still accepted in files, the environment (SWANLABD_HOME) and flags
 # (--home); the current name wins where both are given.
 OLD_NAMES = {"home": "data_root", "forward": "upload"}
-# sun_path in struct sockaddr_un is 108 bytes including the terminating NUL.
-MAX_SOCKET_PATH_BYTES = 107
 
 
 class DaemonConfig(BaseSettings):
@@ -83,7 +81,7 @@ class DaemonConfig(BaseSettings):
     @field_validator("socket", mode="after")
     @classmethod
     def _fits_sun_path(cls, value: Path) -> Path:
-        if len(os.fsencode(value)) > MAX_SOCKET_PATH_BYTES:
+        if len(os.fsencode(value)) > paths.MAX_SOCKET_PATH_BYTES:
             raise ValueError("socket path too long")
         return value
 
@@ -250,7 +248,7 @@ def describe_expected(key: str) -> str:
     elif annotation is float:
         text = "a number"
     elif annotation is Path:
-        text = f"a path of at most {MAX_SOCKET_PATH_BYTES} bytes" if key == "socket" else "a path"
+        text = f"a path of at most {paths.MAX_SOCKET_PATH_BYTES} bytes" if key == "socket" else "a path"
     else:
         text = f"a {getattr(annotation, '__name__', annotation)}"
     bounds = []

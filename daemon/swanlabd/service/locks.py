@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import stat
 from pathlib import Path
@@ -23,11 +24,18 @@ LOCK_NAME = "swanlabd.lock"
 PID_NAME = "swanlabd.pid"
 SOCKET_LOCK_SUFFIX = ".lock"
 
+log = logging.getLogger(__name__)
+
 
 def lock_data_root(home: Path) -> int:
-    """Create the data root (0700), flock `<home>/swanlabd.lock` and write the pid file; the lock's fd."""
+    """Create the data root (0700), flock `<home>/swanlabd.lock` and write the pid file; the lock's fd.
+
+    A data root that already exists keeps its mode; one open to others gets a warning, as it
+    holds the state DB with the API keys runs bring.
+    """
     try:
-        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        paths.make_private_dir(home)
+        mode = stat.S_IMODE(home.stat().st_mode)
         fd = os.open(home / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         raise StartupError(f"cannot use data root {home}: {exc.strerror or exc}") from None
@@ -36,8 +44,11 @@ def lock_data_root(home: Path) -> int:
     except BlockingIOError:
         os.close(fd)
         raise AlreadyRunning(f"data root {home}", read_pid(home)) from None
+    if mode & 0o077:
+        log.warning("data root %s is open to other users (mode %o): run `chmod 700 %s`", home, mode, home)
     tmp = home / (PID_NAME + ".tmp")
-    tmp.write_text(f"{os.getpid()}\n")
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600), "w") as f:
+        f.write(f"{os.getpid()}\n")
     os.replace(tmp, home / PID_NAME)
     return fd
 
@@ -73,7 +84,7 @@ def prepare_socket(path: Path) -> int:
     """
     directory = path.parent
     try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        paths.make_private_dir(directory)
         st = directory.stat()
     except OSError as exc:
         raise StartupError(f"cannot create socket directory {directory}: {exc.strerror or exc}") from None
@@ -92,9 +103,15 @@ def prepare_socket(path: Path) -> int:
             )
         os.chmod(directory, 0o700)
     try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         raise StartupError(f"cannot create {lock}: {exc.strerror or exc}") from None
+    owner = os.fstat(fd).st_uid
+    if owner != os.getuid():
+        # Left by someone while the directory was open to others: whoever holds it could keep
+        # every daemon out, or read the pid we write.
+        os.close(fd)
+        raise StartupError(f"{lock} belongs to uid {owner}, not to us ({os.getuid()}): remove it")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         if path.exists() or path.is_symlink():

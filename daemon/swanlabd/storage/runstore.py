@@ -379,6 +379,11 @@ class RunStore:
         if scan.header is None:
             raise RequestError(f"{path} has no header record: not a swanlabd backup")
         run_id = scan.header.run_id
+        try:
+            # Whoever wrote this file chose these; they become folder names and cloud requests.
+            runfolder.check_run_start(run_id, scan.run_start or pb.RunStart())
+        except ValueError as exc:
+            raise RequestError(f"{path}: {exc}") from None
         existing = self.state.get_run(run_id)
         if existing is not None:
             if Path(existing.run_dir).resolve() == run_dir:

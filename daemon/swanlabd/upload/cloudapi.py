@@ -31,6 +31,7 @@ import email.utils
 import json
 import math
 import time
+import urllib.parse
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -159,6 +160,21 @@ def new_http_client(*, timeout: httpx.Timeout = DEFAULT_TIMEOUT, max_connections
         headers={"X-SwanLab-SDK-Version": SDK_PROTOCOL_VERSION, "User-Agent": "swanlabd"},
         follow_redirects=False,
     )
+
+
+def _path(template: str, *segments: str) -> str:
+    """`template` with each `{}` filled with one path segment, every reserved character escaped
+    ('/' -> %2F, '?' -> %3F): `_path("/house/experiments/{}/heartbeat", cuid)`.
+
+    Ids and names come from run folders that anyone may have written and from the server's
+    answers; escaped, none can add a path or a query to a request. An empty, '.' or '..' segment
+    would still move the request elsewhere (servers resolve dot segments, also escaped ones), so
+    the call is refused as the server would refuse it (Rejected), before anything is sent.
+    """
+    for value in segments:
+        if value in ("", ".", ".."):
+            raise Rejected(template, 400, "invalid_path_segment", f"refusing the path segment {value!r}", "")
+    return template.format(*(urllib.parse.quote(value, safe="") for value in segments))
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -318,7 +334,7 @@ class CloudAPI:
 
     async def get_project(self, workspace: str, name: str) -> Project | None:
         try:
-            response = await self._call("GET", f"/project/{workspace}/{name}")
+            response = await self._call("GET", _path("/project/{}/{}", workspace, name))
         except Rejected as exc:
             if exc.status == 404:
                 return None
@@ -337,7 +353,7 @@ class CloudAPI:
         project = await self.get_project(workspace, name)
         if project is not None:
             return project
-        await self._call("POST", f"/projects/{workspace}", json_body={"name": name, "visibility": visibility})
+        await self._call("POST", _path("/projects/{}", workspace), json_body={"name": name, "visibility": visibility})
         project = await self.get_project(workspace, name)
         if project is None:
             raise Rejected(f"GET /project/{workspace}/{name}", 404, "404", "project missing right after creation", "")
@@ -372,7 +388,7 @@ class CloudAPI:
             body["job"] = job_type
         if group:
             body["cluster"] = group
-        response = await self._call("POST", f"/project/{workspace}/{project}/experiment", json_body=body)
+        response = await self._call("POST", _path("/project/{}/{}/experiment", workspace, project), json_body=body)
         data = self._json(response, "POST experiment")
         return Experiment(
             cuid=str(data.get("cuid") or cuid),
@@ -392,7 +408,9 @@ class CloudAPI:
         params: dict[str, Any] = {"all": "true"}
         if created_at_ms:
             params["createdAt"] = created_at_ms // 1000
-        response = await self._call("GET", f"/house/metrics/summaries/{project_cuid}/{experiment_cuid}", params=params)
+        response = await self._call(
+            "GET", _path("/house/metrics/summaries/{}/{}", project_cuid, experiment_cuid), params=params
+        )
         body = self._json(response, "GET summaries")
         out: dict[str, dict[str, int]] = {"scalar": {}, "media": {}, "log": {}}
         for kind in out:
@@ -403,7 +421,7 @@ class CloudAPI:
 
     async def heartbeat(self, experiment_cuid: str) -> None:
         await self._call(
-            "POST", f"/house/experiments/{experiment_cuid}/heartbeat", json_body={"flagId": "123456"}
+            "POST", _path("/house/experiments/{}/heartbeat", experiment_cuid), json_body={"flagId": "123456"}
         )  # the SDK sends this constant
 
     async def put_profile(
@@ -415,13 +433,13 @@ class CloudAPI:
         value: Any,
     ) -> None:
         await self._call(
-            "PUT", f"/project/{workspace}/{project}/runs/{experiment_cuid}/profile", json_body={kind: value}
+            "PUT", _path("/project/{}/{}/runs/{}/profile", workspace, project, experiment_cuid), json_body={kind: value}
         )
 
     async def post_series(self, workspace: str, project: str, series: list[dict[str, Any]]) -> None:
         for start in range(0, len(series), MAX_SERIES_PER_CALL):
             chunk = series[start : start + MAX_SERIES_PER_CALL]
-            await self._call("POST", f"/projects/{workspace}/{project}/series", json_body={"series": chunk})
+            await self._call("POST", _path("/projects/{}/{}/series", workspace, project), json_body={"series": chunk})
 
     async def post_metrics(
         self, kind: Literal["scalar", "media", "log"], project_cuid: str, experiment_cuid: str, items: list[str]
@@ -454,7 +472,9 @@ class CloudAPI:
 
     async def prepare_files(self, experiment_cuid: str, files: list[dict[str, Any]]) -> list[str]:
         """Presigned URLs for saved files ({path, size, md5, mimeType} each), in order."""
-        response = await self._call("POST", f"/experiment/{experiment_cuid}/files/prepare", json_body={"files": files})
+        response = await self._call(
+            "POST", _path("/experiment/{}/files/prepare", experiment_cuid), json_body={"files": files}
+        )
         urls = (self._json(response, "POST files/prepare") or {}).get("urls")
         if not isinstance(urls, list) or len(urls) != len(files):
             raise Rejected(
@@ -468,7 +488,7 @@ class CloudAPI:
 
     async def complete_files(self, experiment_cuid: str, files: list[dict[str, Any]]) -> None:
         """Report saved files as {path, state: UPLOADED|FAILED}."""
-        await self._call("POST", f"/experiment/{experiment_cuid}/files/complete", json_body={"files": files})
+        await self._call("POST", _path("/experiment/{}/files/complete", experiment_cuid), json_body={"files": files})
 
     async def put_object(self, url: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         """PUT the bytes to a presigned URL (object storage: no sid cookie)."""
@@ -483,7 +503,9 @@ class CloudAPI:
         finished_at_ms: int,
     ) -> None:
         body = {"state": state, "finishedAt": iso_utc(finished_at_ms), "from": "sdk"}
-        await self._call("PUT", f"/project/{workspace}/{project}/runs/{experiment_cuid}/state", json_body=body)
+        await self._call(
+            "PUT", _path("/project/{}/{}/runs/{}/state", workspace, project, experiment_cuid), json_body=body
+        )
 
 
 def _parse_time(value: Any) -> datetime | None:

@@ -172,12 +172,11 @@ def read_file(run_dir: Path) -> UploadState | None:
 
 
 def write_file(run_dir: Path, state: UploadState) -> None:
-    """Replace the run folder's upload-state.json atomically (write a temp file, rename)."""
+    """Replace the run folder's upload-state.json atomically (write a temp file, 0600 as mkstemp makes it, rename)."""
     fd, tmp = tempfile.mkstemp(prefix=".upload-state.", dir=run_dir)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(state.to_json())
-        os.chmod(tmp, 0o644)
         os.replace(tmp, run_dir / UPLOAD_STATE_FILENAME)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
