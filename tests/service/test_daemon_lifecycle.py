@@ -512,6 +512,15 @@ def test_unusable_data_root_is_a_one_line_startup_error(tmp_path):
     assert out.stderr.strip().splitlines() == [f"swanlabd: cannot use data root {blocker / 'home'}: Not a directory"]
 
 
+@pytest.mark.parametrize("name, what", [("state", "state DB"), ("runs", "run folders")])
+def test_a_file_where_a_data_root_folder_belongs_is_a_one_line_startup_error(daemon_paths, name, what):
+    daemon_paths.home.mkdir(mode=0o700)
+    (daemon_paths.home / name).write_text("")
+    out = subprocess.run(daemon_paths.command(), env=daemon_paths.env, capture_output=True, text=True, timeout=30)
+    said = f"swanlabd: cannot use {what} {daemon_paths.home / name}: it exists and is not a directory"
+    assert (out.returncode, out.stderr.strip().splitlines()) == (1, [f"{said}; move it out of the way"])
+
+
 def test_daemon_waits_for_a_brief_holder_of_the_state_db(daemon_paths):
     import plyvel
 

@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"swanlabd: {exc}", file=sys.stderr)
         return EXIT_STARTUP
     except Exception as exc:
-        print(f"swanlabd: stopped after a failure: {exc!r}", file=sys.stderr)
+        # str(), not repr(): an OSError's repr leaves out the path it is about.
+        print(f"swanlabd: stopped after a failure: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         logs.close()

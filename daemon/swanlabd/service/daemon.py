@@ -3,6 +3,7 @@
     Daemon.run()
       lock the data root (<home>/swanlabd.lock, flock) and write <home>/swanlabd.pid
       lock the socket (<socket>.lock, flock) and clear a stale socket file
+      make state/ and runs/ (a file there is a StartupError naming it)
       open the state DB, reopen RUNNING runs, adopt folders written without a daemon
       start the named tasks:
         server        gRPC on the Unix socket (ingest/server.py) over DaemonRuns (runservice.py);
@@ -31,12 +32,14 @@ import logging
 import os
 import time
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import grpc
 import plyvel
 
 from swanlabd.ingest import server as server_mod
+from swanlabd.local import paths
 from swanlabd.service import locks, sdnotify
 from swanlabd.service.config import DaemonConfig
 from swanlabd.service.errors import StartupError
@@ -104,6 +107,11 @@ class Daemon:
             # Refuse a taken socket before touching any state: the one-line message is the only output.
             self._socket_lock_fd = locks.prepare_socket(self.config.socket)
             started_ms = now_ms()
+            for folder, what in (
+                (self.config.data_root / "state", "state DB"),
+                (paths.runs_dir(self.config.data_root), "run folders"),
+            ):
+                usable_dir(folder, what)
             self.state = await self._open_state()
             self.store = RunStore(self.config.data_root, self.state)
             await self.store.recover()
@@ -300,6 +308,22 @@ class Daemon:
         from swanlabd.upload.forwarder import Forwarder
 
         return Forwarder(self.config, self.state) if self.state is not None else None
+
+
+def usable_dir(path: Path, what: str) -> None:
+    """Make `path` (0700) if missing; a StartupError naming it if it is not a folder the daemon can use.
+
+    Checked before anything is opened: the error it would cause later (a `FileExistsError` from
+    deep in a mkdir, a LevelDB error) names neither the path nor what to do about it.
+    """
+    try:
+        paths.make_private_dir(path)
+    except OSError as exc:
+        raise StartupError(f"cannot use {what} {path}: {exc.strerror or exc}") from None
+    if not path.is_dir():
+        raise StartupError(f"cannot use {what} {path}: it exists and is not a directory; move it out of the way")
+    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
+        raise StartupError(f"cannot use {what} {path}: permission denied (the daemon reads and writes it)")
 
 
 async def cancel(task: asyncio.Task[None] | None) -> None:
