@@ -24,6 +24,7 @@ from helpers.rawclient import (
     start_run,
     stream,
 )
+from swanlabd.local.limits import MAX_JSON_DEPTH
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
 
@@ -150,6 +151,31 @@ def test_malformed_batch_is_invalid_argument_and_daemon_keeps_serving(daemon, ca
     assert stream(stub, run.run_id, 1, [rows(2, 2)]) == [3]
     finish(stub, run.run_id, 1, 3)
     assert client_seqs(read_backup(run.run_dir)) == [1, 2, 3]
+    assert daemon.proc.poll() is None
+
+
+def nested(levels: int) -> str:
+    return '{"a": ' * levels + "1" + "}" * levels
+
+
+@pytest.mark.parametrize("kind, message", [("config", pb.Config), ("metadata", pb.Metadata)])
+@pytest.mark.parametrize("levels", [MAX_JSON_DEPTH + 1, 10_000])  # parsed but too deep; past Python's recursion
+def test_json_nested_too_deep_is_invalid_argument_naming_the_field(daemon, kind, message, levels):
+    stub = daemon.stub()
+    too_deep = f"{kind} is JSON nested deeper than {MAX_JSON_DEPTH} levels"
+    with pytest.raises(grpc.RpcError) as info:
+        stub.StartRun(
+            svc.StartRunRequest(start=pb.RunStart(project="p"), **{kind: message(json=nested(levels))}), timeout=10
+        )
+    assert (info.value.code(), info.value.details()) == (grpc.StatusCode.INVALID_ARGUMENT, f"StartRun: {too_deep}")
+    run = start_run(stub, **{kind: message(json=nested(MAX_JSON_DEPTH))})
+    with pytest.raises(grpc.RpcError) as info:
+        stream(stub, run.run_id, 1, [[pb.Record(client_seq=1, **{kind: message(json=nested(levels))})]])
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+    assert info.value.details().endswith(f"client_seq=1: {too_deep}")
+    assert stream(stub, run.run_id, 1, [[pb.Record(client_seq=1, **{kind: message(json=nested(MAX_JSON_DEPTH))})]]) == [
+        1
+    ]
     assert daemon.proc.poll() is None
 
 

@@ -4,16 +4,16 @@ A batch is refused whole (`MalformedBatch`, INVALID_ARGUMENT) for a kind a clien
 a record without a kind, `seq` set, another writer's id, client_seqs that are 0 or not contiguous,
 scalar columns that do not agree, key ids no KeyDefs of this writer defined, a key redefined or
 named empty or too long, a media or file path outside the run folder, config or metadata that is
-not JSON. A batch that starts past what the daemon holds is a gap (`SequenceGap`,
-FAILED_PRECONDITION: replay from there).
+not JSON or nests deeper than `MAX_JSON_DEPTH` (local/limits.py). A batch that starts past what
+the daemon holds is a gap (`SequenceGap`, FAILED_PRECONDITION: replay from there).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
+from swanlabd.local.limits import check_json
 from swanlabd.storage.activerun import ActiveRun
 from swanlabd.storage.errors import MalformedBatch, SequenceGap
 from swanlabd_pb import records_pb2 as pb
@@ -110,7 +110,7 @@ def check_batch(run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> li
             text = getattr(r, kind).json
             try:
                 if text:
-                    json.loads(text)
+                    check_json(text)
             except ValueError as exc:
-                raise MalformedBatch(run_id, writer, cs, f"{kind}: not valid JSON ({exc})") from None
+                raise MalformedBatch(run_id, writer, cs, f"{kind} {exc}") from None
     return fresh

@@ -24,7 +24,6 @@ as a task of its own that the RPC only awaits: it always registers what it opene
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import shutil
@@ -35,6 +34,7 @@ from pathlib import Path
 from swanlabd.format import backup
 from swanlabd.format.runstate import Mode, RunState
 from swanlabd.local import paths, runfolder
+from swanlabd.local.limits import check_json
 from swanlabd.local.runfolder import NEW_FOLDER_PREFIX, check_run_id, new_run_id, new_run_start, run_folder_name
 from swanlabd.storage.activerun import ActiveRun
 from swanlabd.storage.errors import (
@@ -162,9 +162,9 @@ class RunStore:
         for kind, msg in (("config", req.config), ("metadata", req.metadata)):
             try:
                 if msg.json:
-                    json.loads(msg.json)
+                    check_json(msg.json)
             except ValueError as exc:
-                raise RequestError(f"StartRun: {kind} is not valid JSON ({exc})") from None
+                raise RequestError(f"StartRun: {kind} {exc}") from None
         run_dir = self.runs_dir / run_folder_name(run_id, start.start_time_ms)
         info = RunInfo.from_start(run_id, str(run_dir), start, pid=req.pid, pid_started=process_start_time(req.pid))
         # Between the rename into place and put_run the folder is not registered: adopt_new skips it.
