@@ -110,14 +110,33 @@ def test_failed_group_commit_breaks_the_run(short_dir, failing_fsync):
     run_in_process_daemon(short_dir, body, fsync_interval_ms=50)
 
 
-def test_undecodable_request_does_not_take_the_daemon_down(short_dir):
+GARBAGE = b"\xff\xff\xff\xff not protobuf"
+
+
+@pytest.mark.parametrize(
+    "method, kind",
+    [
+        ("/swanlabd.v1.Swanlabd/StartRun", "unary_unary"),
+        ("/swanlabd.v1.Swanlabd/Sync", "unary_stream"),
+        ("/swanlabd.v1.Swanlabd/Stream", "stream_stream"),
+        ("/grpc.health.v1.Health/Check", "unary_unary"),
+    ],
+)
+def test_undecodable_request_is_invalid_argument_and_the_daemon_keeps_serving(short_dir, method, kind):
     async def body(stub, daemon):
         async with grpc.aio.insecure_channel(f"unix:{daemon.config.socket}") as channel:
-            raw = channel.unary_unary(
-                "/swanlabd.v1.Swanlabd/StartRun", request_serializer=None, response_deserializer=None
-            )
-            with pytest.raises(grpc.aio.AioRpcError):
-                await raw(b"\xff\xff\xff\xff not protobuf")
+            raw = getattr(channel, kind)(method, request_serializer=None, response_deserializer=None)
+            if kind == "stream_stream":
+                call = raw()
+                await call.write(GARBAGE)
+                await call.done_writing()
+            else:
+                call = raw(GARBAGE)
+            code, details = await call.code(), await call.details()
+        assert (code, details.split(": Error parsing")[0]) == (
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "the request is not a valid protobuf message",
+        ), details
         reply = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p")))
         assert reply.writer == 1
 

@@ -4,7 +4,8 @@ Handlers are thin: they check the request's shape (and a Stream batch against th
 validate.py), call the `RunService` they were given (ports.py; policy and files live behind it)
 and translate the daemon's exceptions to status codes in exactly one place, `translate_errors`.
 A handler never lets an exception escape unmapped: anything unexpected is logged with its
-traceback and answered INTERNAL, and the daemon keeps serving.
+traceback and answered INTERNAL, and the daemon keeps serving. Bytes that are not a protobuf
+message are decoded under `translate_errors` too (`DecodeInHandlers`): INVALID_ARGUMENT.
 
 Socket: `unix:<path>` (never `unix-abstract:`) in a directory created 0700, so only the user can
 connect. `<socket>.lock` next to it is flocked from before the daemon checks
@@ -19,11 +20,12 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from swanlabd import __version__
@@ -197,6 +199,58 @@ class Servicer(service_pb2_grpc.SwanlabdServicer):
                 await context.write(progress)
 
 
+class DecodeInHandlers(grpc.aio.ServerInterceptor):
+    """A request that is not a valid protobuf message is INVALID_ARGUMENT, through `translate_errors`.
+
+    grpc decodes a unary request before it calls the handler, and answers a DecodeError there
+    UNKNOWN ("Unexpected <class ...>"): no handler can catch it, nor can a deserializer set a
+    status. So a unary handler gets the raw bytes and decodes them inside `translate_errors`. A
+    streamed request is decoded by `context.read()`, inside the handler already: its decoder
+    raises RequestError instead of DecodeError. Every handler here is a coroutine function.
+    """
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.request_deserializer is None:
+            return handler  # no such method (grpc answers UNIMPLEMENTED), or it takes raw bytes
+        decode = strict_decoder(handler.request_deserializer)
+        if handler.request_streaming:
+            return handler._replace(request_deserializer=decode)
+        what = handler_call_details.method.rsplit("/", 1)[-1]
+        if handler.unary_unary is not None:
+            return handler._replace(request_deserializer=None, unary_unary=decoding(handler.unary_unary, decode, what))
+        return handler._replace(request_deserializer=None, unary_stream=decoding(handler.unary_stream, decode, what))
+
+
+def strict_decoder(deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    """`deserializer` raising RequestError (INVALID_ARGUMENT) for bytes that are not its message."""
+
+    def decode(raw: bytes) -> Any:
+        try:
+            return deserializer(raw)
+        except DecodeError as exc:
+            raise RequestError(f"the request is not a valid protobuf message: {exc}") from None
+
+    return decode
+
+
+def decoding(
+    behavior: Callable[[Any, Context], Awaitable[Any]], decode: Callable[[bytes], Any], what: str
+) -> Callable[[bytes, Context], Awaitable[Any]]:
+    """A unary handler that takes the raw request and decodes it under `translate_errors`."""
+
+    async def handle(raw: bytes, context: Context) -> Any:
+        async with translate_errors(context, what):
+            request = decode(raw)
+        return await behavior(request, context)
+
+    return handle
+
+
 class Health(health.aio.HealthServicer):
     """The standard gRPC health service (grpc.health.v1.Health) for probes and monitoring.
 
@@ -217,11 +271,12 @@ class Health(health.aio.HealthServicer):
 async def start_server(socket: Path, runs: RunService, stopping: asyncio.Event) -> grpc.aio.Server:
     """Bind `socket` (prepared by `service.locks.prepare_socket`) and serve `runs` on it."""
     server = grpc.aio.server(
+        interceptors=[DecodeInHandlers()],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
-        ]
+        ],
     )
     service_pb2_grpc.add_SwanlabdServicer_to_server(Servicer(runs, stopping), server)
     health_servicer = Health(stopping)
