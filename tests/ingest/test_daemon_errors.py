@@ -34,6 +34,7 @@ DOCUMENTED = {  # service.proto's header comment
     errors.SequenceGap: grpc.StatusCode.FAILED_PRECONDITION,
     errors.RunClosed: grpc.StatusCode.FAILED_PRECONDITION,
     errors.PreconditionFailed: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.TooManyOpenRuns: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.ShuttingDown: grpc.StatusCode.UNAVAILABLE,
     errors.StorageFailure: grpc.StatusCode.INTERNAL,
 }

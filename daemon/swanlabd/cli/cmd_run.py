@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     import os
     import signal
 
-    from swanlabd.service import config, logging_setup
+    from swanlabd.service import config, fdlimit, logging_setup
     from swanlabd.service.daemon import Daemon
     from swanlabd.service.errors import StartupError
 
@@ -41,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
     # the systemd units' UMask=0077, also when started from a shell or by a client with umask 022.
     os.umask(0o077)
     logs = logging_setup.configure(cfg)
+    # Each open run costs descriptors; the soft limit (often 1,024) is only there for select().
+    fdlimit.raise_soft_limit()
     daemon = Daemon(cfg)
 
     async def main() -> None:

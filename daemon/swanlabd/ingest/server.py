@@ -40,6 +40,7 @@ from swanlabd.storage.errors import (
     ShuttingDown,
     StorageFailure,
     SwanlabdError,
+    TooManyOpenRuns,
 )
 from swanlabd_pb import service_pb2, service_pb2_grpc
 
@@ -57,6 +58,7 @@ STATUS_CODES: tuple[tuple[type[SwanlabdError], grpc.StatusCode], ...] = (
     (RunNotFound, grpc.StatusCode.NOT_FOUND),
     (RunExists, grpc.StatusCode.ALREADY_EXISTS),
     (PreconditionFailed, grpc.StatusCode.FAILED_PRECONDITION),
+    (TooManyOpenRuns, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (ShuttingDown, grpc.StatusCode.UNAVAILABLE),
     (StorageFailure, grpc.StatusCode.INTERNAL),
 )
@@ -76,7 +78,10 @@ async def translate_errors(context: Context, what: str) -> AsyncIterator[None]:
         yield
     except SwanlabdError as exc:
         code = status_code(exc)
-        level = logging.ERROR if code == grpc.StatusCode.INTERNAL else logging.INFO
+        # INTERNAL is ours to fix, RESOURCE_EXHAUSTED the operator's (a limit); the rest the client's.
+        level = {grpc.StatusCode.INTERNAL: logging.ERROR, grpc.StatusCode.RESOURCE_EXHAUSTED: logging.WARNING}.get(
+            code, logging.INFO
+        )
         log.log(level, "%s: %s: %s", what, code.name, exc)
         await context.abort(code, str(exc))
     except grpc.aio.AbortError:

@@ -33,7 +33,7 @@ import os
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import plyvel
@@ -46,6 +46,10 @@ from swanlabd.service.errors import StartupError
 from swanlabd.service.runservice import DaemonRuns
 from swanlabd.storage.runstore import RunStore, now_ms
 from swanlabd.storage.state import State
+
+if TYPE_CHECKING:
+    from swanlabd.ingest.monitor import Monitor
+    from swanlabd.storage.activerun import ActiveRun
 
 log = logging.getLogger(__name__)
 
@@ -227,27 +231,45 @@ class Daemon:
 
     # -- tasks -------------------------------------------------------------------------------
 
+    # Each task below runs a step over and over. An OSError in a step (EMFILE: every file
+    # descriptor in use; the state DB's plyvel.IOError is one too) costs that round, never the
+    # task: a task that raises stops the daemon, and the next round may well work.
+
     async def _group_commit(self) -> None:
         interval = self.config.fsync_interval_ms / 1000
         assert self.store is not None
+        trouble = Trouble("group commit")
         while True:
             await asyncio.sleep(interval)
-            await self.store.sync_dirty()
+            try:
+                # A run is fsynced before its entry is written: a failed write leaves the rest dirty
+                # for the next round.
+                await self.store.sync_dirty()
+            except OSError as exc:
+                trouble.failed(exc)
+            else:
+                trouble.cleared()
 
     async def _crash_watch(self) -> None:
         assert self.store is not None
         store = self.store
+        trouble = Trouble("crash watch")
         while True:
-            for run in store.dead_primaries():
-                try:
-                    await store.finish_crashed(run, f"process {run.info.pid} exited without finishing the run")
-                except Exception as exc:
-                    log.error("run %s: cannot mark CRASHED: %r", run.run_id, exc)
-            for info in store.unsettled():
-                try:
-                    await store.settle(info)
-                except Exception as exc:
-                    log.debug("run %s: not settled yet: %r", info.run_id, exc)
+            try:
+                for run in store.dead_primaries():
+                    try:
+                        await store.finish_crashed(run, f"process {run.info.pid} exited without finishing the run")
+                    except Exception as exc:
+                        log.error("run %s: cannot mark CRASHED: %r", run.run_id, exc)
+                for info in store.unsettled():
+                    try:
+                        await store.settle(info)
+                    except Exception as exc:
+                        log.debug("run %s: not settled yet: %r", info.run_id, exc)
+            except OSError as exc:  # /proc or the state DB unreadable for now: nobody is judged dead
+                trouble.failed(exc)
+            else:
+                trouble.cleared()
             # asyncio.timeout, not wait_for: 3.11's wait_for can swallow the cancel of shutdown.
             try:
                 async with asyncio.timeout(CRASH_WATCH_INTERVAL_S):
@@ -271,25 +293,41 @@ class Daemon:
         from swanlabd.ingest.monitor import Monitor
 
         assert self.store is not None
-        monitor = Monitor(self.config.data_root)
+        monitor: Monitor | None = None
+        trouble = Trouble("system metrics")
         try:
             while True:
                 await asyncio.sleep(self.config.monitor_interval_s)
                 runs = [r for r in self.store.active.values() if not r.closing]
                 if not runs:
                     continue
-                host = await asyncio.to_thread(monitor.sample)
-                for run in runs:
-                    # Only a pid we could see at StartRun is the client's (not one from another namespace).
-                    pid = run.info.pid if run.info.pid_started else 0
-                    try:
-                        tree = await asyncio.to_thread(monitor.sample_process_tree, pid) if pid else {}
-                        if run.run_id in self.store.active:
-                            self.store.append_system(run, {**host, **tree}, now_ms())
-                    except Exception as exc:  # a lost sample must not stop the daemon (a task failure would)
-                        log.error("run %s: system sample not written: %r", run.run_id, exc)
+                try:
+                    # Made here, not before the loop: its first reads of /proc may fail like any sample.
+                    monitor = monitor or Monitor(self.config.data_root)
+                    await self._sample(monitor, runs)
+                except OSError as exc:
+                    trouble.failed(exc)  # this round's remaining rows are skipped
+                else:
+                    trouble.cleared()
         finally:
-            monitor.close()
+            if monitor is not None:
+                monitor.close()
+
+    async def _sample(self, monitor: Monitor, runs: list[ActiveRun]) -> None:
+        """One row of system metrics per run; an OSError (out of descriptors) ends the round."""
+        assert self.store is not None
+        host = await asyncio.to_thread(monitor.sample)
+        for run in runs:
+            # Only a pid we could see at StartRun is the client's (not one from another namespace).
+            pid = run.info.pid if run.info.pid_started else 0
+            try:
+                tree = await asyncio.to_thread(monitor.sample_process_tree, pid) if pid else {}
+                if run.run_id in self.store.active:
+                    self.store.append_system(run, {**host, **tree}, now_ms())
+            except OSError:
+                raise  # not this run's trouble: the next run's sample would fail alike
+            except Exception as exc:  # a lost sample must not stop the daemon (a task failure would)
+                log.error("run %s: system sample not written: %r", run.run_id, exc)
 
     # -- systemd notification (sdnotify.py) --------------------------------------------------
 
@@ -308,6 +346,25 @@ class Daemon:
         from swanlabd.upload.forwarder import Forwarder
 
         return Forwarder(self.config, self.state) if self.state is not None else None
+
+
+class Trouble:
+    """Whether a task's recurring step fails: one warning when it starts failing, one line when it
+    works again, not one per round (the crash watch runs twice a second)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.failing = False
+
+    def failed(self, exc: OSError) -> None:
+        if not self.failing:
+            log.warning("%s: %s; skipped until it works again", self.what, exc)
+            self.failing = True
+
+    def cleared(self) -> None:
+        if self.failing:
+            log.info("%s: works again", self.what)
+            self.failing = False
 
 
 def usable_dir(path: Path, what: str) -> None:

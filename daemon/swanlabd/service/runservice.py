@@ -3,6 +3,8 @@
 It turns each RPC into calls on the run store and the forwarder, and owns the decisions the
 handlers used to make:
 
+- StartRun of a run not open yet is refused (RESOURCE_EXHAUSTED) while the daemon's file
+  descriptors run short (fdlimit.py);
 - StartRun stores the credentials its script resolved (primary writer only) and starts
   forwarding a cloud-mode run, both as part of starting it (even if the RPC is cancelled);
 - Sync adopts the folders it names, refuses unknown runs, stores the caller's credentials where
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from swanlabd.format.runstate import Mode
 from swanlabd.ingest.ports import DaemonStatus, RunView, Started
+from swanlabd.service import fdlimit
 from swanlabd.service.config import DaemonConfig
 from swanlabd.storage.activerun import ActiveRun
 from swanlabd.storage.errors import PreconditionFailed, RunNotFound
@@ -53,6 +56,7 @@ class DaemonRuns:
         self.forwarder = forwarder
         self.started_ms = started_ms
         self.on_stream_end = on_stream_end
+        self._starting = 0  # StartRuns admitted that may still open a run's file (fdlimit.check_room)
 
     # -- credentials: the one place they are written ---------------------------------------
 
@@ -74,7 +78,17 @@ class DaemonRuns:
     # -- RunService ------------------------------------------------------------------------
 
     async def start(self, request: service_pb2.StartRunRequest) -> Started:
-        run, writer, durable = await self.store.start_run(request, functools.partial(self._started, request))
+        # Only a run that is not open yet costs a descriptor: a writer attaching to an open run,
+        # or a retry that finds its run made, is never refused.
+        opens_a_file = not request.attach and request.start.run_id not in self.store.active
+        if opens_a_file:
+            fdlimit.check_room(len(self.store.active), self._starting)
+            self._starting += 1
+        try:
+            run, writer, durable = await self.store.start_run(request, functools.partial(self._started, request))
+        finally:
+            if opens_a_file:
+                self._starting -= 1
         return Started(run.run_id, run.info.run_dir, writer, durable)
 
     def _started(self, request: service_pb2.StartRunRequest, run: ActiveRun, writer: int) -> None:

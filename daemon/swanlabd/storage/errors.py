@@ -8,6 +8,8 @@
     ├── PreconditionFailed             FAILED_PRECONDITION: valid request, wrong moment
     │   ├── SequenceGap                a batch starts past the next client_seq we expect
     │   └── RunClosed                  the run is finished (or crashed) and takes no more records
+    ├── TooManyOpenRuns                RESOURCE_EXHAUSTED: a new run would leave the daemon short
+    │                                  of file descriptors; finish runs or raise the limit
     ├── ShuttingDown                   UNAVAILABLE: the daemon is stopping; reconnect and replay
     └── StorageFailure                 INTERNAL: the run's file failed (fsync, write); nothing past
                                        the failure is acked and the file takes no more writes
@@ -71,6 +73,18 @@ class RunClosed(PreconditionFailed):
     def __init__(self, run_id: str, state: str) -> None:
         self.run_id, self.state = run_id, state
         super().__init__(f"run {run_id} is {state} and takes no more records")
+
+
+class TooManyOpenRuns(SwanlabdError):
+    """StartRun of a new run while the daemon's file descriptors are nearly all in use (service/fdlimit.py)."""
+
+    def __init__(self, open_runs: int, fds_in_use: int, fd_limit: int, headroom: int) -> None:
+        self.open_runs, self.fds_in_use, self.fd_limit = open_runs, fds_in_use, fd_limit
+        super().__init__(
+            f"too many open runs: {open_runs} runs open, {fds_in_use} of the fd limit {fd_limit} in use "
+            f"(swanlabd keeps {headroom} free for itself); finish runs, or raise `ulimit -n` "
+            "(LimitNOFILE= under systemd) and restart swanlabd"
+        )
 
 
 class ShuttingDown(SwanlabdError):
