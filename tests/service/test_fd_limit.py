@@ -126,8 +126,10 @@ def test_emfile_costs_the_monitor_and_crash_watch_a_round_never_the_daemon(low_f
             "the monitor and the crash watch out of descriptors",
         )
         assert d.proc.poll() is None, d.output()[-2000:]
-        # A run the daemon holds still takes rows: appending needs no new descriptor.
+        # A run the daemon holds still takes rows: appending needs no new descriptor. A new run is
+        # answered with an error.
         assert stream(stub, run.run_id, 1, [rows(2, 2)]) == [3]
+        assert start_if_room(stub) is None
     finally:
         for s in idle:
             s.close()
