@@ -4,7 +4,9 @@
       which runs are on   runs switched on (`enable`, kept in the state DB across restarts) and,
                           with `forward` on, cloud runs not yet uploaded
       their uploaders     one RunUploader per run that is on (uploader.py), started here, stopped
-                          at shutdown; a run whose upload is complete is switched off
+                          at shutdown; a run whose upload is complete is switched off and its
+                          uploader dropped: nothing of it stays in memory (its upload state,
+                          in the state DB, answers for it from then on)
       what storage says   `appended` and `ended` (storage/events.py) go to the run's uploader
       progress            `sync` streams it for the Sync RPC; `upload_info` feeds status and ls
 
@@ -248,10 +250,10 @@ class Forwarder:
         except asyncio.CancelledError:
             raise
         except Exception:
-            # Past every retry of the uploader's own (switching the run off in the state DB).
+            # Past every retry of the uploader's own (giving its host back, switching the run off).
             self._broke(uploader.run_id, "stopped")
-            if self._uploaders.get(uploader.run_id) is uploader:
-                del self._uploaders[uploader.run_id]
+        if self._uploaders.get(uploader.run_id) is uploader:
+            del self._uploaders[uploader.run_id]
 
     def _broke(self, run_id: str, what: str) -> None:
         """A bug stopped the run's upload: logged with its traceback, shown, tried again at the next `enable`."""

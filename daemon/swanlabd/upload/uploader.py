@@ -199,7 +199,10 @@ class RunUploader:
 
     async def run(self) -> None:
         """Upload until complete, then return (the forwarder cancels it at shutdown)."""
-        await self._retry("upload", self._attempt)
+        try:
+            await self._retry("upload", self._attempt)
+        finally:
+            await self._end_session()
 
     async def _attempt(self) -> None:
         if (
@@ -240,8 +243,9 @@ class RunUploader:
             self.st = UploadState(run_id=self.run_id, keys=self.st.keys)
         self.st.api_host, self.st.web_host = api_host, web_host
         if self.api is None or self.api.api_host != api_host:
-            gates = (self.gate, self.hosts.gate(api_host))
-            self.api = CloudAPI(self.hosts.client(api_host), api_host, cloud["api_key"], gates=gates)
+            await self._end_session()
+            client, host_gate = self.hosts.acquire(api_host)
+            self.api = CloudAPI(client, api_host, cloud["api_key"], gates=(self.gate, host_gate))
         await self.api.login()
         overrides = self.state.get_forwarding(self.run_id) or {}
         workspace = overrides.get("workspace") or start.workspace or self.st.workspace or self.api.username
@@ -286,6 +290,12 @@ class RunUploader:
     def _session(self) -> CloudAPI:
         assert self.api is not None, "setup makes the session before anything else runs"
         return self.api
+
+    async def _end_session(self) -> None:
+        """Give the session's host back (hosts.py closes its client when no run uses it)."""
+        if self.api is not None:
+            api_host, self.api = self.api.api_host, None
+            await self.hosts.release(api_host)
 
     async def _refresh_summary(self) -> None:
         api = self._session()
