@@ -33,6 +33,7 @@ DOCUMENTED = {  # service.proto's header comment
     errors.RunExists: grpc.StatusCode.ALREADY_EXISTS,
     errors.SequenceGap: grpc.StatusCode.FAILED_PRECONDITION,
     errors.RunClosed: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.DamagedRunEntry: grpc.StatusCode.FAILED_PRECONDITION,
     errors.PreconditionFailed: grpc.StatusCode.FAILED_PRECONDITION,
     errors.TooManyOpenRuns: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.ShuttingDown: grpc.StatusCode.UNAVAILABLE,

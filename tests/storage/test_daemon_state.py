@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from swanlabd.format.runstate import Mode, RunState
+from swanlabd.storage.errors import DamagedRunEntry
 from swanlabd.storage.state import CRED_PREFIX, RUN_PREFIX, RunInfo, State
 from swanlabd_pb import records_pb2 as pb
 
@@ -55,3 +57,45 @@ def test_prefixed_views_for_other_components(state):
     for overlapping in (b"run/", b"run/x", b"cred/"):
         with pytest.raises(ValueError):
             state.sub(overlapping)
+
+
+# A damaged run entry, as it may be found: each is that run's problem, named, never the daemon's.
+DAMAGED = {
+    "not JSON": (b"{not json", "not JSON"),
+    "not UTF-8": (b"\xff\xfe", "not JSON"),
+    "a list": (b"[]", "a JSON list, not an object"),
+    "no run_dir": (b'{"run_id": "r1"}', "no 'run_dir'"),
+    "run_dir a number": (b'{"run_id": "r1", "run_dir": 7}', "'run_dir' is 7, not a str"),
+    "records a string": (b'{"run_id": "r1", "run_dir": "/x", "records": "many"}', "'records' is 'many'"),
+    "pid a bool": (b'{"run_id": "r1", "run_dir": "/x", "pid": true}', "'pid' is True"),
+    "unknown state": (b'{"run_id": "r1", "run_dir": "/x", "state": "EXPLODED"}', "unknown state or mode"),
+    "unknown mode": (b'{"run_id": "r1", "run_dir": "/x", "mode": "MODE_LASER"}', "unknown state or mode"),
+    "another run's": (b'{"run_id": "r2", "run_dir": "/x"}', "it names run 'r2'"),
+}
+
+
+@pytest.mark.parametrize("raw, reason", DAMAGED.values(), ids=DAMAGED.keys())
+def test_a_damaged_run_entry_is_skipped_listed_and_named(state, raw, reason):
+    state.put_run(RunInfo(run_id="r0", run_dir="/x/run-0"))
+    state.runs_db.put(b"r1", raw)
+    state.put_run(RunInfo(run_id="r2", run_dir="/x/run-2"))
+    assert [i.run_id for i in state.runs()] == ["r0", "r2"]
+    (stand_in,) = state.damaged_runs()
+    assert stand_in.run_id == "r1" and stand_in.state == RunState.UNKNOWN and stand_in.mode == Mode.UNSPECIFIED
+    assert reason in stand_in.last_error and "skips this run" in stand_in.last_error
+    assert stand_in.run_dir == ("/x" if b'"run_dir": "/x"' in raw else "")
+    with pytest.raises(DamagedRunEntry, match="run r1: its entry in the state DB is damaged") as named:
+        state.get_run("r1")
+    assert named.value.run_id == "r1" and reason in named.value.reason
+    with pytest.raises(DamagedRunEntry):
+        state.update_run("r1", records=3)
+    state.put_run(RunInfo(run_id="r1", run_dir="/x/run-1"))  # a good entry over it
+    assert state.damaged_runs() == [] and state.get_run("r1").run_dir == "/x/run-1"
+
+
+def test_damaged_credentials_and_overrides_read_as_absent(state):
+    state.creds_db.put(b"r1", b"[1, 2]")
+    state.db.put(b"fwd/on/r1", b"{broken")
+    state.db.put(b"fwd/on/r2", b'{"project": 5}')
+    assert state.get_cloud("r1") is None
+    assert state.get_forwarding("r1") == {} and state.get_forwarding("r2") == {}

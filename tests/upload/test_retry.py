@@ -24,10 +24,10 @@ def test_429_waits_as_the_server_asks_else_backs_off() -> None:
     asked = failure(
         RateLimited("POST /house/metrics", 429, "", "slow down", "", retry_after=7.5), "scalar0", 0, POLICY, PATH
     )
-    assert asked is not None and asked.delay == 7.5 and not asked.blocked and not asked.maybe_committed
+    assert asked.delay == 7.5 and not asked.blocked and not asked.maybe_committed
     assert "slow down" in asked.message
     silent = failure(RateLimited("POST /house/metrics", 429, "", "", "", retry_after=None), "scalar0", 3, POLICY, PATH)
-    assert silent is not None and 4.0 <= silent.delay <= 8.0
+    assert 4.0 <= silent.delay <= 8.0
 
 
 @pytest.mark.parametrize(
@@ -42,7 +42,7 @@ def test_429_waits_as_the_server_asks_else_backs_off() -> None:
 )
 def test_what_only_the_user_can_fix_blocks_and_waits_long(exc: Exception) -> None:
     got = failure(exc, "setup", 10, POLICY, PATH)
-    assert got is not None and got.blocked and 30.0 <= got.delay <= 60.0 and got.message == f"setup: {exc}"
+    assert got.blocked and 30.0 <= got.delay <= 60.0 and got.message == f"setup: {exc}"
 
 
 def test_a_failure_where_the_server_may_have_acted_asks_for_summaries() -> None:
@@ -51,12 +51,18 @@ def test_a_failure_where_the_server_may_have_acted_asks_for_summaries() -> None:
         TransportError("POST /house/metrics", "refused", maybe_committed=False), "scalar1", 0, POLICY, PATH
     )
     server = failure(ServerError("POST /house/metrics", 503, "", "busy", ""), "console", 0, POLICY, PATH)
-    assert reset is not None and reset.maybe_committed and not reset.blocked and reset.message.endswith("; retrying")
-    assert refused is not None and not refused.maybe_committed
-    assert server is not None and server.maybe_committed
+    assert reset.maybe_committed and not reset.blocked and reset.message.endswith("; retrying")
+    assert not refused.maybe_committed
+    assert server.maybe_committed
 
 
-def test_an_unreadable_run_folder_blocks_and_a_bug_is_no_failure() -> None:
+def test_an_unreadable_run_folder_blocks() -> None:
     gone = failure(FileNotFoundError(2, "No such file"), "media", 0, POLICY, PATH)
-    assert gone is not None and gone.blocked and str(PATH) in gone.message
-    assert failure(KeyError("a bug"), "scalar0", 0, POLICY, PATH) is None
+    assert gone.blocked and not gone.bug and str(PATH) in gone.message
+
+
+def test_a_bug_is_retried_slowly_shown_as_blocked_and_marked_for_its_traceback() -> None:
+    bug = failure(KeyError("cuid"), "setup", 10, POLICY, PATH)
+    assert bug.bug and bug.blocked and not bug.maybe_committed and 30.0 <= bug.delay <= 60.0
+    assert bug.message == "setup: internal error: KeyError('cuid') (a bug; see the daemon log); retrying"
+    assert not failure(ServerError("POST /house/metrics", 503, "", "busy", ""), "console", 0, POLICY, PATH).bug

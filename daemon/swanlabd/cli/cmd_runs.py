@@ -4,7 +4,9 @@
 (`swanlabctl status >/dev/null && ...`); a daemon that is alive but silent (hung, stopped,
 starting) is named with its pid, from `<socket>.lock` or `<data root>/swanlabd.pid`.
 `ls` asks the daemon; with no daemon up it reads the state DB directly (then upload progress is
-unknown and shown as not uploaded).
+unknown and shown as not uploaded). A run whose state DB entry is damaged is listed with what is
+wrong, state unknown; whatever the daemon or the DB answers, `ls` says it in one line, never a
+traceback, and exits 1.
 Both take `--json` for one JSON document on stdout (field names as in service.proto).
 """
 
@@ -76,9 +78,14 @@ def _silent_daemon(socket: Path, home: Path, hung: bool) -> tuple[int | None, st
     return None, f"swanlabd is not running (nothing answers on {socket})"
 
 
+class CallFailed(Exception):
+    """The daemon answered with an error status: what it said, in one line."""
+
+
 def _call(socket: Path, method: str, request: Any) -> tuple[Any | None, bool]:
     """One unary RPC to the daemon: (reply, False), or (None, hung) if nothing answers on the
-    socket; hung means something accepted the connection but did not answer in RPC_TIMEOUT_S."""
+    socket; hung means something accepted the connection but did not answer in RPC_TIMEOUT_S.
+    CallFailed if the daemon answered with an error."""
     import grpc
 
     from swanlabd_pb import service_pb2_grpc
@@ -90,7 +97,7 @@ def _call(socket: Path, method: str, request: Any) -> tuple[Any | None, bool]:
         except grpc.RpcError as exc:
             if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 return None, exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-            raise
+            raise CallFailed(f"the daemon on {socket} failed {method}: {exc.code().name}: {exc.details()}") from None
 
 
 def _to_dict(message: Any) -> dict[str, Any]:
@@ -129,7 +136,11 @@ def status_command(args: argparse.Namespace) -> int:
     from swanlabd_pb import service_pb2
 
     socket = args.socket or paths.default_socket_path()
-    reply, hung = _call(socket, "Status", service_pb2.StatusRequest())
+    try:
+        reply, hung = _call(socket, "Status", service_pb2.StatusRequest())
+    except CallFailed as exc:
+        print(f"swanlabctl: {exc}", file=sys.stderr)
+        return EXIT_DOWN
     if reply is None:
         # Down, or alive but not answering (starting, hung, stopped, or serving another socket).
         silent, line = _silent_daemon(socket, args.data_root or paths.default_data_root(), hung)
@@ -162,7 +173,11 @@ def ls_command(args: argparse.Namespace) -> int:
     from swanlabd_pb import service_pb2
 
     socket = args.socket or paths.default_socket_path()
-    reply, _ = _call(socket, "ListRuns", service_pb2.ListRunsRequest())
+    try:
+        reply, _ = _call(socket, "ListRuns", service_pb2.ListRunsRequest())
+    except CallFailed as exc:
+        print(f"swanlabctl: {exc}", file=sys.stderr)
+        return EXIT_DOWN
     source = "daemon"
     if reply is None:
         import plyvel
@@ -176,6 +191,9 @@ def ls_command(args: argparse.Namespace) -> int:
                 f"swanlabctl: the state DB of {home} is held by a daemon that does not answer on {socket}",
                 file=sys.stderr,
             )
+            return EXIT_DOWN
+        except plyvel.Error as exc:
+            print(f"swanlabctl: cannot read the state DB of {home}: {exc}", file=sys.stderr)
             return EXIT_DOWN
     if args.json:
         print(json.dumps({"source": source.split()[0], **_to_dict(reply)}, indent=2))
@@ -196,7 +214,8 @@ def _list_from_state(home: Path) -> Any:
         return reply
     state = State(home / "state")
     try:
-        for info in sorted(state.runs(), key=lambda i: (i.created_ms, i.run_id)):
+        # Damaged entries as the daemon lists them: a stand-in whose last error says what is wrong.
+        for info in sorted([*state.runs(), *state.damaged_runs()], key=lambda i: (i.created_ms, i.run_id)):
             reply.runs.add(
                 run_id=info.run_id,
                 run_dir=info.run_dir,
@@ -221,8 +240,9 @@ def _print_table(runs: Any) -> None:
     rows = [
         (
             r.run_id,
-            RunState.of(r.state),
-            Mode.of(r.mode).label,
+            # 0 is no state at all here (a damaged entry), not a Finish record's FINISHED.
+            RunState.of(r.state) if r.state else "?",
+            Mode.of(r.mode).label if r.mode else "?",
             str(r.records),
             human_bytes(r.bytes_not_uploaded),
             r.run_dir,

@@ -19,6 +19,8 @@ class RunState(StrEnum):
     FINISHED = "FINISHED"
     CRASHED = "CRASHED"
     ABORTED = "ABORTED"
+    # What ls shows for a run whose state DB entry cannot be read (storage/state.py); never stored.
+    UNKNOWN = "RUN_STATE_UNSPECIFIED"
 
     @classmethod
     def of(cls, value: int) -> RunState:

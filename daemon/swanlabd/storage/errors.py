@@ -7,7 +7,8 @@
     ├── RunExists                      ALREADY_EXISTS: StartRun with resume="never" on a known id
     ├── PreconditionFailed             FAILED_PRECONDITION: valid request, wrong moment
     │   ├── SequenceGap                a batch starts past the next client_seq we expect
-    │   └── RunClosed                  the run is finished (or crashed) and takes no more records
+    │   ├── RunClosed                  the run is finished (or crashed) and takes no more records
+    │   └── DamagedRunEntry            the run's entry in the state DB cannot be read: skipped
     ├── TooManyOpenRuns                RESOURCE_EXHAUSTED: a new run would leave the daemon short
     │                                  of file descriptors; finish runs or raise the limit
     ├── ShuttingDown                   UNAVAILABLE: the daemon is stopping; reconnect and replay
@@ -73,6 +74,17 @@ class RunClosed(PreconditionFailed):
     def __init__(self, run_id: str, state: str) -> None:
         self.run_id, self.state = run_id, state
         super().__init__(f"run {run_id} is {state} and takes no more records")
+
+
+class DamagedRunEntry(PreconditionFailed):
+    """The run's entry in the state DB cannot be read (storage/state.py): the daemon skips the run.
+
+    `run_dir`: the folder the entry names, if that much of it could be read ("" otherwise).
+    """
+
+    def __init__(self, run_id: str, reason: str, run_dir: str = "") -> None:
+        self.run_id, self.reason, self.run_dir = run_id, reason, run_dir
+        super().__init__(f"run {run_id}: its entry in the state DB is damaged ({reason}); the daemon skips this run")
 
 
 class TooManyOpenRuns(SwanlabdError):

@@ -630,7 +630,8 @@ class RunStore:
     # -- summaries ---------------------------------------------------------------------------
 
     def infos(self) -> Iterable[RunInfo]:
-        """Every known run, with live counts for active ones."""
+        """Every known run, with live counts for active ones; a damaged entry as its stand-in (ls says why)."""
         for info in self.state.runs():
             run = self.active.get(info.run_id)
             yield run.current_info() if run is not None else info
+        yield from self.state.damaged_runs()

@@ -9,22 +9,32 @@ Key layout (each prefix is its own sub-DB, so owners never step on each other's 
 Calls are synchronous and take microseconds (LevelDB memtable); the daemon calls them from its
 event loop. Writes are not fsynced one by one: LevelDB's own log recovers them after a daemon
 crash, and the backup file, not this DB, is the durable record of a run.
+
+A damaged entry (not JSON, not an object, a field missing or of the wrong type, an unknown state
+or mode) is that one run's problem, never the daemon's: `runs()` skips it (logged once),
+`damaged_runs()` lists it with the reason for ls, and `get_run` raises `DamagedRunEntry`, so a
+request naming the run fails with that reason. A damaged `cred/` or `fwd/on/` entry reads as
+absent, with a warning.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 import plyvel
 
 from swanlabd.format.runstate import Mode, RunState
 from swanlabd.local import redaction
+from swanlabd.storage.errors import DamagedRunEntry
 from swanlabd_pb import records_pb2 as pb
+
+log = logging.getLogger(__name__)
 
 RUN_PREFIX = b"run/"
 CRED_PREFIX = b"cred/"
@@ -78,9 +88,38 @@ class RunInfo:
 
     @classmethod
     def from_json(cls, raw: bytes) -> RunInfo:
-        data = json.loads(raw)
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        """The entry `to_json` wrote; ValueError saying what is wrong with anything else.
+
+        Fields it does not know (from a newer daemon) are ignored.
+        """
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            raise ValueError(f"not JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"a JSON {type(data).__name__}, not an object")
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in data:
+                if f.default is dataclasses.MISSING:
+                    raise ValueError(f"no {f.name!r}")
+                continue
+            value, expected = data[f.name], _JSON_TYPES[f.name]
+            # bool is an int to isinstance, and no field that is not a bool takes one.
+            if isinstance(value, bool) != (expected[0] is bool) or not isinstance(value, expected):
+                raise ValueError(f"{f.name!r} is {value!r}, not a {expected[-1].__name__}")
+            values[f.name] = value
+        try:
+            return cls(**values)
+        except ValueError as exc:
+            raise ValueError(f"unknown state or mode ({exc})") from None
+
+
+# The types of RunInfo's fields in its JSON: enums by name; a whole number is a fine float.
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    name: {Mode: (str,), RunState: (str,), float: (int, float)}.get(hint, (hint,))
+    for name, hint in get_type_hints(RunInfo).items()
+}
 
 
 class State:
@@ -92,6 +131,7 @@ class State:
         self.db = plyvel.DB(str(path), create_if_missing=True)
         self.runs_db = self.db.prefixed_db(RUN_PREFIX)
         self.creds_db = self.db.prefixed_db(CRED_PREFIX)
+        self._warned: set[str] = set()  # damaged run entries logged already
 
     def sub(self, prefix: bytes) -> plyvel.PrefixedDB:
         """A prefixed view for another component's keys (the forwarder uses `b"fwd/"`)."""
@@ -100,8 +140,9 @@ class State:
         return self.db.prefixed_db(prefix)
 
     def get_run(self, run_id: str) -> RunInfo | None:
+        """The run's entry, None if there is none; DamagedRunEntry if it cannot be read."""
         raw = self.runs_db.get(run_id.encode())
-        return RunInfo.from_json(raw) if raw is not None else None
+        return self._read(run_id, raw) if raw is not None else None
 
     def put_run(self, info: RunInfo) -> None:
         self.runs_db.put(info.run_id.encode(), info.to_json())
@@ -115,8 +156,47 @@ class State:
         return info
 
     def runs(self) -> Iterator[RunInfo]:
-        for _, raw in self.runs_db.iterator():
-            yield RunInfo.from_json(raw)
+        """Every run whose entry can be read; a damaged one is skipped (see `damaged_runs`)."""
+        for key, raw in self.runs_db.iterator():
+            run_id = key.decode(errors="replace")
+            try:
+                info = self._read(run_id, raw)
+            except DamagedRunEntry as exc:
+                if run_id not in self._warned:
+                    self._warned.add(run_id)
+                    log.warning("%s", exc)
+                continue
+            yield info
+
+    def damaged_runs(self) -> list[RunInfo]:
+        """Stand-ins for the entries `runs` skips, for ls: the run id, its folder if that much can
+        be read, state and mode unknown, and in `last_error` what is wrong and that it is skipped."""
+        stand_ins = []
+        for key, raw in self.runs_db.iterator():
+            run_id = key.decode(errors="replace")
+            try:
+                self._read(run_id, raw)
+            except DamagedRunEntry as exc:
+                stand_ins.append(
+                    RunInfo(
+                        run_id=run_id,
+                        run_dir=exc.run_dir,
+                        state=RunState.UNKNOWN,
+                        mode=Mode.UNSPECIFIED,
+                        last_error=str(exc),
+                    )
+                )
+        return stand_ins
+
+    @staticmethod
+    def _read(run_id: str, raw: bytes) -> RunInfo:
+        try:
+            info = RunInfo.from_json(raw)
+        except ValueError as exc:
+            raise DamagedRunEntry(run_id, str(exc), _run_dir_in(raw)) from None
+        if info.run_id != run_id:
+            raise DamagedRunEntry(run_id, f"it names run {info.run_id!r}", info.run_dir)
+        return info
 
     def put_cloud(self, run_id: str, cloud: dict[str, str]) -> None:
         # Every API key that enters or leaves this store is redacted from the daemon's log.
@@ -127,7 +207,11 @@ class State:
         raw = self.creds_db.get(run_id.encode())
         if raw is None:
             return None
-        cloud: dict[str, str] = json.loads(raw)
+        cloud = _json_object(raw)
+        if cloud is None:
+            # As if none were kept: the run asks for a key, and the next `sync` stores a good one.
+            log.warning("run %s: its credentials in the state DB are damaged; ignored", run_id)
+            return None
         redaction.register_secret(cloud.get("api_key", ""))
         return cloud
 
@@ -142,7 +226,10 @@ class State:
         raw = self.sub(b"fwd/on/").get(run_id.encode())
         if raw is None:
             return None
-        overrides: dict[str, str] = json.loads(raw)
+        overrides = _json_object(raw)
+        if overrides is None:
+            log.warning("run %s: its upload overrides in the state DB are damaged; uploading without", run_id)
+            return {}
         return overrides
 
     def put_forwarding(self, run_id: str, overrides: dict[str, str]) -> None:
@@ -159,3 +246,24 @@ class State:
 
     def put_upload_state(self, run_id: str, raw: bytes) -> None:
         self.sub(b"fwd/up/").put(run_id.encode(), raw)
+
+
+def _json_object(raw: bytes) -> dict[str, str] | None:
+    """A JSON object of strings (credentials, overrides); None if `raw` is anything else."""
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        return None
+    return value
+
+
+def _run_dir_in(raw: bytes) -> str:
+    """The folder a damaged run entry names, if that much of it can be read; else ""."""
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        return ""
+    run_dir = value.get("run_dir") if isinstance(value, dict) else None
+    return run_dir if isinstance(run_dir, str) else ""

@@ -444,9 +444,9 @@ def _next_of(records: Records, cursor: LaneCursor, kinds: set[str]) -> tuple[Bat
 def _profile_parts(rec: pb.Record) -> list[tuple[ProfileKind, Any]]:
     kind = rec.WhichOneof("kind")
     if kind == "config":
-        return [("config", _sdk_config(_loads(rec.config.json)))]
+        return [("config", _sdk_config(_finite(_loads(rec.config.json))))]
     if kind == "metadata":
-        return [("metadata", _loads(rec.metadata.json))]
+        return [("metadata", _finite(_loads(rec.metadata.json)))]
     parts: list[tuple[ProfileKind, Any]] = []
     if rec.requirements.pip:
         parts.append(("requirements", rec.requirements.pip))
@@ -461,6 +461,19 @@ def _loads(text: str) -> dict[str, Any]:
     except json.JSONDecodeError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every NaN as "NaN" and every infinity as "Inf", at any depth: what the
+    official SDK (swanlab 0.10.3, config/parse.py) sends, the sign of -inf lost as there. JSON has
+    no token for them, so they could not go up otherwise (docs/cloud-api.md)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else "Inf"
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _sdk_config(config: dict[str, Any]) -> dict[str, Any]:

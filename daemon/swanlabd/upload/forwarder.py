@@ -4,7 +4,9 @@
       which runs are on   runs switched on (`enable`, kept in the state DB across restarts) and,
                           with `forward` on, cloud runs not yet uploaded
       their uploaders     one RunUploader per run that is on (uploader.py), started here, stopped
-                          at shutdown; a run whose upload is complete is switched off
+                          at shutdown; a run whose upload is complete is switched off and its
+                          uploader dropped: nothing of it stays in memory (its upload state,
+                          in the state DB, answers for it from then on)
       what storage says   `appended` and `ended` (storage/events.py) go to the run's uploader
       progress            `sync` streams it for the Sync RPC; `upload_info` feeds status and ls
 
@@ -61,6 +63,8 @@ class Forwarder:
         self.tuning = tuning or Tuning()
         self.hosts = Hosts(self.tuning.max_inflight, self.tuning.timeout)
         self._uploaders: dict[str, RunUploader] = {}
+        # run id -> why its upload could not start or stopped (a bug); the next `enable` tries again
+        self._broken: dict[str, str] = {}
         self._stopped = asyncio.Event()
         self._closing = False
 
@@ -115,10 +119,10 @@ class Forwarder:
         uploader = self._uploaders.get(run_id)
         if uploader is not None:
             return uploader.uploaded_bytes, not uploader.complete, uploader.st.cloud_url(), uploader.error
-        st = self._stored(run_id)
+        st, broken = self._stored(run_id), self._broken.get(run_id)
         if st is None:
-            return 0, False, "", ""
-        return st.uploaded_bytes, False, st.cloud_url(), st.last_rejection
+            return 0, broken is not None, "", broken or ""
+        return st.uploaded_bytes, broken is not None, st.cloud_url(), broken or st.last_rejection
 
     async def sync(
         self, request: service_pb2.SyncRequest, run_ids: list[str]
@@ -164,7 +168,7 @@ class Forwarder:
                 bytes_done=done_bytes,
                 bytes_total=target,
                 done=done_bytes >= target,
-                error=st.last_rejection if st else "",
+                error=self._broken.get(run_id) or (st.last_rejection if st else ""),
             )
         total_records = max(total_records, uploader.max_seq + 1)
         done_bytes = uploader.uploaded_bytes
@@ -191,7 +195,7 @@ class Forwarder:
 
     def _blocked(self, run_id: str) -> bool:
         uploader = self._uploaders.get(run_id)
-        return uploader is not None and uploader.blocked
+        return run_id in self._broken or (uploader is not None and uploader.blocked)
 
     def _complete(self, run_id: str) -> bool:
         uploader = self._uploaders.get(run_id)
@@ -226,25 +230,37 @@ class Forwarder:
             return None
         # The state DB changes before storage's events go out: from here on `ended` keeps this current.
         running = info.state == RunState.RUNNING
-        uploader = RunUploader(
-            run_id, Path(info.run_dir), state=self.state, hosts=self.hosts, tuning=self.tuning, running=running
-        )
+        try:
+            uploader = RunUploader(
+                run_id, Path(info.run_dir), state=self.state, hosts=self.hosts, tuning=self.tuning, running=running
+            )
+        except Exception:
+            # One run's trouble, never the daemon's (this runs at its start): skipped and shown.
+            self._broke(run_id, "could not start")
+            return None
+        self._broken.pop(run_id, None)
         self._uploaders[run_id] = uploader
         uploader.task = asyncio.create_task(self._drive(uploader), name=f"fwd-{run_id}")
         return uploader
 
     async def _drive(self, uploader: RunUploader) -> None:
         try:
-            await uploader.run()
+            await uploader.run()  # retries everything itself: returns once the upload is complete
+            self.state.delete_forwarding(uploader.run_id)
         except asyncio.CancelledError:
             raise
         except Exception:
-            # A bug must not take the daemon (and the runs it writes) down: log it, keep the cursor.
-            log.exception("run %s: upload failed unexpectedly", uploader.run_id)
-            uploader.errors["setup"] = "internal error in the forwarder (see the daemon log)"
-            return
-        if uploader.complete:
-            self.state.delete_forwarding(uploader.run_id)
+            # Past every retry of the uploader's own (giving its host back, switching the run off).
+            self._broke(uploader.run_id, "stopped")
+        if self._uploaders.get(uploader.run_id) is uploader:
+            del self._uploaders[uploader.run_id]
+
+    def _broke(self, run_id: str, what: str) -> None:
+        """A bug stopped the run's upload: logged with its traceback, shown, tried again at the next `enable`."""
+        log.exception("run %s: upload %s (a bug)", run_id, what)
+        self._broken[run_id] = (
+            f"upload {what}: internal error (a bug; see the daemon log); `swanlabctl sync` tries again"
+        )
 
     def _stored(self, run_id: str) -> UploadState | None:
         return uploadstate.read_stored(self.state, run_id)

@@ -7,9 +7,11 @@ Every step of an upload (setup, a lane's batch, the final state) retries forever
     Unauthorized, Rejected, NeedsUser      blocked: only the user can fix it; slow backoff
     other CloudError                       backoff; `maybe_committed`: ask the server's summaries
     OSError                                blocked: the run folder is gone or unreadable
+    anything else                          a bug: blocked, slow backoff, logged with its traceback
 
 Lanes record a 4xx on data as a rejection before it gets here, so a 4xx here is setup's or the
-final state's. Any other exception is a bug, not a failure to retry.
+final state's. A bug is retried like the rest, never left to kill its task: it may pass (a
+state it met once), and if not, the run waits, shown as blocked, for a fixed daemon.
 """
 
 from __future__ import annotations
@@ -53,10 +55,11 @@ class Failure:
     message: str
     blocked: bool = False  # only the user can fix it (shown; `swanlabctl sync` stops waiting for it)
     maybe_committed: bool = False  # the server may have stored the data: ask its summaries first
+    bug: bool = False  # an exception none of the above: log its traceback, the evidence a fix needs
 
 
-def failure(exc: Exception, where: str, attempt: int, policy: RetryPolicy, path: Path) -> Failure | None:
-    """What failed attempt number `attempt` (from 0) means; None for an exception that is a bug.
+def failure(exc: Exception, where: str, attempt: int, policy: RetryPolicy, path: Path) -> Failure:
+    """What failed attempt number `attempt` (from 0) means.
 
     `path`: the run's backup file, named when it cannot be read.
     """
@@ -69,4 +72,5 @@ def failure(exc: Exception, where: str, attempt: int, policy: RetryPolicy, path:
         return Failure(policy.delay(attempt), f"{where}: {exc}; retrying", maybe_committed=exc.maybe_committed)
     if isinstance(exc, OSError):
         return Failure(policy.delay(attempt, blocked=True), f"{where}: cannot read {path}: {exc}", blocked=True)
-    return None
+    message = f"{where}: internal error: {exc!r} (a bug; see the daemon log); retrying"
+    return Failure(policy.delay(attempt, blocked=True), message, blocked=True, bug=True)

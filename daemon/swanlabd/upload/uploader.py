@@ -23,6 +23,11 @@ user acts, shown the same way. After any failure where the server may have store
 (`maybe_committed`), the next batch first asks the server's summaries, so a retried batch skips
 what the server has.
 
+No task dies silently: every step, every lane's and the heartbeat's loop, the finisher and the
+upload as a whole run under `_retry`, so an exception nobody expected (a bug) is logged with its
+traceback, shown as the run's error, blocks it (`sync` stops waiting and says why) and is tried
+again after a backoff, until it passes.
+
 The uploader hears of its run from the forwarder, which hears it from storage (RunEvents):
 `wake()` when the file grew, `set_running(False)` when the run ended. Whether the run is still
 being written is read from the state DB once, when the uploader is made.
@@ -48,7 +53,7 @@ from swanlabd.local.credentials import resolve_hosts
 from swanlabd.storage.state import State
 from swanlabd.upload import batches, retry, uploadstate
 from swanlabd.upload.batches import LANES, MEDIA_BATCH, SCALAR, Batch, KeyTable
-from swanlabd.upload.cloudapi import MAX_METRICS_PER_CALL, CloudAPI, CloudError, Rejected
+from swanlabd.upload.cloudapi import MAX_METRICS_PER_CALL, CloudAPI, Rejected
 from swanlabd.upload.hosts import Hosts
 from swanlabd.upload.retry import NeedsUser
 from swanlabd.upload.tuning import Tuning
@@ -131,7 +136,7 @@ class RunUploader:
         self.idle_changed = asyncio.Event()
         self.kicked = asyncio.Event()
         self.errors: dict[str, str] = {}
-        self.blocked = False
+        self._blocked: set[str] = set()  # steps whose latest failure only the user (or a fix) can end
         self.need_summary = False
         self.max_seq = 0
         self.complete = False
@@ -161,10 +166,15 @@ class RunUploader:
 
     @property
     def error(self) -> str:
-        for where in ("setup", *LANES, "state", "heartbeat"):
+        for where in ("upload", "setup", *LANES, "finisher", "state", "heartbeat"):
             if self.errors.get(where):
                 return self.errors[where]
         return self.st.last_rejection
+
+    @property
+    def blocked(self) -> bool:
+        """The upload waits for the user (or a fixed daemon); a failing heartbeat holds up nothing."""
+        return bool(self._blocked - {"heartbeat"})
 
     @property
     def uploaded_bytes(self) -> int:
@@ -188,21 +198,31 @@ class RunUploader:
     # -- the run's life --------------------------------------------------------------------
 
     async def run(self) -> None:
+        """Upload until complete, then return (the forwarder cancels it at shutdown)."""
         try:
-            if (
-                self.st.complete
-                and self.st.uploaded_bytes >= self._file_size()
-                and not self.running
-                and self._target_host() == self.st.api_host
-            ):
-                self.complete = True  # uploaded there before and nothing new since: not one request
-                return
+            await self._retry("upload", self._attempt)
+        finally:
+            await self._end_session()
+
+    async def _attempt(self) -> None:
+        if (
+            self.st.complete
+            and self.st.uploaded_bytes >= self._file_size()
+            and not self.running
+            and self._target_host() == self.st.api_host
+        ):
+            self.complete = True  # uploaded there before and nothing new since: not one request
+            return
+        try:
             self.st.complete = False
             await self._retry("setup", self._setup)
-            tasks = [asyncio.create_task(self._lane(lane), name=f"fwd-{self.run_id}-{lane}") for lane in LANES]
-            tasks.append(asyncio.create_task(self._heartbeat(), name=f"fwd-{self.run_id}-heartbeat"))
+            loops = {lane: functools.partial(self._lane, lane) for lane in LANES} | {"heartbeat": self._heartbeat}
+            tasks = [
+                asyncio.create_task(self._retry(where, loop), name=f"fwd-{self.run_id}-{where}")
+                for where, loop in loops.items()
+            ]
             try:
-                await self._finisher()
+                await self._retry("finisher", self._finisher)
             finally:
                 for task in tasks:
                     task.cancel()
@@ -223,8 +243,9 @@ class RunUploader:
             self.st = UploadState(run_id=self.run_id, keys=self.st.keys)
         self.st.api_host, self.st.web_host = api_host, web_host
         if self.api is None or self.api.api_host != api_host:
-            gates = (self.gate, self.hosts.gate(api_host))
-            self.api = CloudAPI(self.hosts.client(api_host), api_host, cloud["api_key"], gates=gates)
+            await self._end_session()
+            client, host_gate = self.hosts.acquire(api_host)
+            self.api = CloudAPI(client, api_host, cloud["api_key"], gates=(self.gate, host_gate))
         await self.api.login()
         overrides = self.state.get_forwarding(self.run_id) or {}
         workspace = overrides.get("workspace") or start.workspace or self.st.workspace or self.api.username
@@ -270,6 +291,12 @@ class RunUploader:
         assert self.api is not None, "setup makes the session before anything else runs"
         return self.api
 
+    async def _end_session(self) -> None:
+        """Give the session's host back (hosts.py closes its client when no run uses it)."""
+        if self.api is not None:
+            api_host, self.api = self.api.api_host, None
+            await self.hosts.release(api_host)
+
     async def _refresh_summary(self) -> None:
         api = self._session()
         summary = await api.summaries(self.st.project_cuid, self.st.experiment_cuid, self.st.experiment_created_ms)
@@ -283,20 +310,16 @@ class RunUploader:
         self.need_summary = False
 
     async def _finisher(self) -> None:
-        while True:
+        # The condition first: after a retry, every lane may be idle already (no change to wait for).
+        while self.running or not self.caught_up(self._file_size()):
             await self.idle_changed.wait()
             self.idle_changed.clear()
-            if not self.caught_up(self._file_size()):
-                continue
-            if self.running:
-                continue
-            if self.st.finish_state and not self.st.finish_sent:
-                await self._retry("state", self._send_state)
-            self.complete = self.st.complete = True
-            self.errors.pop("heartbeat", None)
-            self.save(json_too=True)
-            log.info("run %s: upload complete (%d bytes)", self.run_id, self._file_size())
-            return
+        if self.st.finish_state and not self.st.finish_sent:
+            await self._retry("state", self._send_state)
+        self.complete = self.st.complete = True
+        self.errors.pop("heartbeat", None)
+        self.save(json_too=True)
+        log.info("run %s: upload complete (%d bytes)", self.run_id, self._file_size())
 
     async def _send_state(self) -> None:
         api = self._session()
@@ -308,40 +331,39 @@ class RunUploader:
 
     async def _heartbeat(self) -> None:
         api = self._session()
-        attempt = 0
         while True:
-            try:
-                await api.heartbeat(self.st.experiment_cuid)
-                self.errors.pop("heartbeat", None)
-                attempt, delay = 0, self.tuning.heartbeat_s
-            except CloudError as exc:
-                self.errors["heartbeat"] = f"heartbeat: {exc}"
-                delay = self.tuning.retry.delay(attempt)
-                attempt += 1
-            await asyncio.sleep(delay)
+            await self._retry("heartbeat", functools.partial(api.heartbeat, self.st.experiment_cuid))
+            await asyncio.sleep(self.tuning.heartbeat_s)
 
     async def _retry(self, where: str, op: Callable[[], Awaitable[T]]) -> T:
+        """`op()` until it returns; each failure shown as `errors[where]` and waited out (retry.py).
+
+        Loops (a lane's, the heartbeat's) run under their step's name too: an exception escaping
+        a loop is shown there, and the step's next success clears it.
+        """
         attempt = 0
         while True:
             try:
                 result = await op()
             except Exception as exc:
                 failed = retry.failure(exc, where, attempt, self.tuning.retry, self.path)
-                if failed is None:
-                    raise
+                if self.errors.get(where) != failed.message:
+                    if failed.bug:
+                        log.error("run %s: %s", self.run_id, failed.message, exc_info=exc)
+                    else:
+                        log.warning("run %s: %s", self.run_id, failed.message)
             else:
+                self._blocked.discard(where)
                 if self.errors.pop(where, None) is not None:
                     log.info("run %s: %s recovered", self.run_id, where)
-                if where == "setup":
-                    self.blocked = False
                 return result
             if failed.maybe_committed:
                 self.need_summary = True
-            if self.errors.get(where) != failed.message:
-                log.warning("run %s: %s", self.run_id, failed.message)
             self.errors[where] = failed.message
-            if where == "setup":
-                self.blocked = failed.blocked
+            if failed.blocked:
+                self._blocked.add(where)
+            else:
+                self._blocked.discard(where)
             attempt += 1
             self.kicked.clear()
             try:

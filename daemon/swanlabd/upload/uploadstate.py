@@ -27,7 +27,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 from swanlabd.storage.state import State
 
@@ -148,26 +148,132 @@ class UploadState:
         return json.dumps(self.to_dict(), separators=(",", ":"), allow_nan=False).encode()
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> UploadState:
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        values["cursors"] = {lane: LaneCursor(**c) for lane, c in (data.get("cursors") or {}).items()}
-        values["rejected"] = [
-            Rejection(**{**r, "seqs": tuple(r["seqs"]) if r.get("seqs") else None}) for r in data.get("rejected") or []
-        ]
+    def from_dict(cls, data: Any) -> UploadState:
+        """What `to_dict` wrote; ValueError ("upload state: ...") naming what is wrong with anything else.
+
+        Checked field by field, so that a file of the wrong shape (a copied folder's, a hand
+        edit's) is refused here, never met later by the uploader. Unknown fields are ignored.
+        """
+        data = _object(data, "it")
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in data:
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                    raise ValueError(f"upload state: no {f.name!r}")
+                continue
+            value = data[f.name]
+            reader = _FIELD_READERS.get(f.name)
+            values[f.name] = reader(value) if reader else _typed(value, _SCALAR_TYPES[f.name], f.name)
         return cls(**values)
 
     @classmethod
     def from_json(cls, raw: bytes) -> UploadState:
-        return cls.from_dict(json.loads(raw))
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            raise ValueError(f"upload state: not JSON ({exc})") from None
+        return cls.from_dict(data)
+
+
+# -- reading an upload state back: every field checked (UploadState.from_dict) ---------------
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _typed(value: Any, expected: type, what: str) -> Any:
+    # bool is an int to isinstance, and no int field takes one.
+    if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
+        raise ValueError(f"upload state: {what} is {_shown(value)}, not {_TYPE_NAMES[expected]}")
+    return value
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    checked: dict[str, Any] = _typed(value, dict, what)
+    return checked
+
+
+def _cursors(value: Any) -> dict[str, LaneCursor]:
+    cursors = {}
+    for lane, cursor in _object(value, "cursors").items():
+        fields = _object(cursor, f"cursor {lane}")
+        known = {f.name for f in dataclasses.fields(LaneCursor)}
+        cursors[lane] = LaneCursor(**{k: _typed(v, int, f"cursor {lane}.{k}") for k, v in fields.items() if k in known})
+    return cursors
+
+
+def _keys(value: Any) -> dict[str, list[Any]]:
+    keys = _object(value, "keys")
+    for wk, kdef in keys.items():
+        writer, _, kid = wk.partition(":")
+        if not (writer.isdigit() and kid.isdigit()):
+            raise ValueError(f"upload state: key {wk!r} is not 'writer:key id'")
+        if not (
+            isinstance(kdef, list)
+            and len(kdef) == 3
+            and isinstance(kdef[0], str)
+            and type(kdef[1]) is int
+            and isinstance(kdef[2], str)
+        ):
+            raise ValueError(f"upload state: key {wk} is {_shown(kdef)}, not [name, type, section]")
+    return keys
+
+
+def _last_steps(value: Any) -> dict[str, dict[str, int]]:
+    return {
+        kind: {key: _typed(step, int, f"last step of {key}") for key, step in _object(steps, kind).items()}
+        for kind, steps in _object(value, "last_steps").items()
+    }
+
+
+def _columns(value: Any) -> list[str]:
+    return [_typed(column, str, "a column") for column in _typed(value, list, "columns")]
+
+
+def _rejected(value: Any) -> list[Rejection]:
+    rejected = []
+    for item in _typed(value, list, "rejected"):
+        fields = _object(item, "a rejection")
+        try:
+            rejection = Rejection(**{k: v for k, v in fields.items() if k in _REJECTION_FIELDS})
+        except TypeError as exc:
+            raise ValueError(f"upload state: a rejection: {exc}") from None
+        seqs: Any = rejection.seqs
+        if seqs is not None and not (isinstance(seqs, list) and len(seqs) == 2 and all(type(n) is int for n in seqs)):
+            raise ValueError(f"upload state: a rejection's seqs are {_shown(seqs)}, not [first, last]")
+        rejection.seqs = (seqs[0], seqs[1]) if seqs else None
+        for name, expected in _REJECTION_TYPES.items():
+            _typed(getattr(rejection, name), expected, f"a rejection's {name}")
+        rejected.append(rejection)
+    return rejected
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", dict: "an object", list: "a list"}
+_FIELD_READERS = {
+    "cursors": _cursors,
+    "keys": _keys,
+    "last_steps": _last_steps,
+    "columns": _columns,
+    "rejected": _rejected,
+}
+_SCALAR_TYPES: dict[str, type] = {
+    name: hint for name, hint in get_type_hints(UploadState).items() if name not in _FIELD_READERS
+}
+_REJECTION_FIELDS = {f.name for f in dataclasses.fields(Rejection)}
+_REJECTION_TYPES: dict[str, type] = {name: hint for name, hint in get_type_hints(Rejection).items() if name != "seqs"}
 
 
 def read_file(run_dir: Path) -> UploadState | None:
-    """The run folder's upload-state.json, or None if it is missing or unreadable."""
+    """The run folder's upload-state.json, or None if it is missing or unreadable (logged: it is ignored)."""
+    path = run_dir / UPLOAD_STATE_FILENAME
     try:
-        raw = (run_dir / UPLOAD_STATE_FILENAME).read_bytes()
-        return UploadState.from_json(raw)
-    except (OSError, ValueError, TypeError, KeyError):
+        return UploadState.from_json(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("%s ignored: %s", path, exc)
         return None
 
 
@@ -190,7 +296,7 @@ def read_stored(state: State, run_id: str) -> UploadState | None:
         return None
     try:
         return UploadState.from_json(raw)
-    except (ValueError, TypeError, KeyError):
+    except ValueError:
         return None
 
 
@@ -200,8 +306,8 @@ def load(state: State, run_id: str, run_dir: Path) -> UploadState:
     if raw is not None:
         try:
             return UploadState.from_json(raw)
-        except (ValueError, TypeError, KeyError) as exc:
-            log.warning("run %s: unreadable upload state in the state DB (%s); reading the folder's", run_id, exc)
+        except ValueError as exc:
+            log.warning("run %s: its upload state in the state DB ignored (%s); reading the folder's", run_id, exc)
     from_file = read_file(run_dir)
     if from_file is not None and from_file.run_id == run_id:
         return from_file
