@@ -155,7 +155,12 @@ class RunUploader:
             event.set()
 
     def kick(self) -> None:
-        """Retry now: cut the current backoff short (`swanlabctl sync`)."""
+        """Retry now: cut the current backoff short (`swanlabctl sync`).
+
+        Not blocked until that retry fails again: what blocked it (a missing or wrong key) may be
+        what the caller just changed, and `Forwarder.sync` stops waiting for a blocked run.
+        """
+        self._blocked.clear()
         self.kicked.set()
         self.wake()
 
