@@ -13,7 +13,7 @@ not ours). What is timed is the command a user runs, from start to exit:
 
 Writing the backlog is not timed. Each side is checked afterwards: every point on the server,
 no duplicate. Prints both times, the ratio, and the CPU seconds each process spent during the
-timed command (the test cloud's tells its ingest rate, the daemon's the forwarder's cost);
+timed command (the test cloud's tells its ingest rate, the daemon's the uploader's cost);
 `--json OUT` writes {"swanlabd": s, "swanlab": s, "ratio": r, "scalars": n, "cpu": {...}} for
 bench/compare.py (the BENCH helper's harness).
 """

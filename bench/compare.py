@@ -10,7 +10,7 @@ The official SDKs are installed, once, into their own venvs under the cache dire
 NumPy version as the interpreter that measures swanlabd, so the fixed-cost loop runs the same code
 in every system. Every measurement is a separate training process (bench/workloads/worker.py);
 systems are interleaved (A B C, A B C, ...) so that drift of a shared machine hits all of them
-alike. swanlabd runs as one daemon per repetition in a temporary home, with forwarding and
+alike. swanlabd runs as one daemon per repetition in a temporary home, with uploading and
 hardware sampling off; the anchors run offline with their hardware monitoring off.
 """
 

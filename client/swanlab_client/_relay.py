@@ -72,7 +72,7 @@ def read_frame(fd: int, deadline: float | None = None) -> tuple[bytes, bytes]:
 
 
 class RelayTransport:
-    """The child's side: a Transport that forwards every call to a relay process."""
+    """The child's side: a Transport that uploads every call to a relay process."""
 
     def __init__(self, socket: Path, *, connect_timeout_s: float, ack_timeout_s: float) -> None:
         self._ack_timeout = ack_timeout_s

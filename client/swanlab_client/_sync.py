@@ -3,7 +3,7 @@
 Light on purpose: importing this module costs nothing beyond the stdlib `swanlabd.local.credentials`;
 httpx (the key check, `swanlabd.local.cloudlogin`) and grpc (the Sync RPC, `swanlabd.local.control`)
 are imported inside the calls. `swanlabctl login` and `swanlabctl sync` use the same two modules.
-The upload itself is the daemon's (docs/forwarder.md): `sync()` hands it the runs and follows
+The upload itself is the daemon's (docs/upload.md): `sync()` hands it the runs and follows
 their progress. What those modules raise becomes LoginError or SyncError here, and nothing else
 leaves these calls.
 """

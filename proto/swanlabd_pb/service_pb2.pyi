@@ -88,7 +88,7 @@ class StatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class RunSummary(_message.Message):
-    __slots__ = ("run_id", "run_dir", "project", "experiment_name", "mode", "state", "records", "backup_bytes", "bytes_not_uploaded", "last_error", "forwarding", "cloud_url")
+    __slots__ = ("run_id", "run_dir", "project", "experiment_name", "mode", "state", "records", "backup_bytes", "bytes_not_uploaded", "last_error", "uploading", "cloud_url")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_DIR_FIELD_NUMBER: _ClassVar[int]
     PROJECT_FIELD_NUMBER: _ClassVar[int]
@@ -99,7 +99,7 @@ class RunSummary(_message.Message):
     BACKUP_BYTES_FIELD_NUMBER: _ClassVar[int]
     BYTES_NOT_UPLOADED_FIELD_NUMBER: _ClassVar[int]
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
-    FORWARDING_FIELD_NUMBER: _ClassVar[int]
+    UPLOADING_FIELD_NUMBER: _ClassVar[int]
     CLOUD_URL_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     run_dir: str
@@ -111,9 +111,9 @@ class RunSummary(_message.Message):
     backup_bytes: int
     bytes_not_uploaded: int
     last_error: str
-    forwarding: bool
+    uploading: bool
     cloud_url: str
-    def __init__(self, run_id: _Optional[str] = ..., run_dir: _Optional[str] = ..., project: _Optional[str] = ..., experiment_name: _Optional[str] = ..., mode: _Optional[_Union[_records_pb2.Mode, str]] = ..., state: _Optional[_Union[_records_pb2.RunState, str]] = ..., records: _Optional[int] = ..., backup_bytes: _Optional[int] = ..., bytes_not_uploaded: _Optional[int] = ..., last_error: _Optional[str] = ..., forwarding: _Optional[bool] = ..., cloud_url: _Optional[str] = ...) -> None: ...
+    def __init__(self, run_id: _Optional[str] = ..., run_dir: _Optional[str] = ..., project: _Optional[str] = ..., experiment_name: _Optional[str] = ..., mode: _Optional[_Union[_records_pb2.Mode, str]] = ..., state: _Optional[_Union[_records_pb2.RunState, str]] = ..., records: _Optional[int] = ..., backup_bytes: _Optional[int] = ..., bytes_not_uploaded: _Optional[int] = ..., last_error: _Optional[str] = ..., uploading: _Optional[bool] = ..., cloud_url: _Optional[str] = ...) -> None: ...
 
 class StatusReply(_message.Message):
     __slots__ = ("version", "pid", "socket", "data_root", "started_ms", "active_runs", "queued_bytes")

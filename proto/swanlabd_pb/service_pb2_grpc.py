@@ -103,7 +103,7 @@ class SwanlabdServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Sync(self, request, context):
-        """Turns forwarding on for runs (or adopts run folders) and streams upload progress.
+        """Turns uploading on for runs (or adopts run folders) and streams upload progress.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

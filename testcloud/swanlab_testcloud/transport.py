@@ -1,6 +1,6 @@
 """HTTP/1.1 on a socket: parse a request, apply a switched-on fault, call the API, answer.
 
-Keep-alive matters: the official SDK (requests) and the forwarder (httpx) both reuse
+Keep-alive matters: the official SDK (requests) and the uploader (httpx) both reuse
 connections, so "down" and "reset" must also cut connections that are already open; the
 server tracks them for that.
 """

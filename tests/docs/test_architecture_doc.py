@@ -3,10 +3,10 @@
 The docs are docs/*.md and the README.
 
 A path counts when it is written from the repository root (`daemon/swanlabd/storage/runstore.py`,
-`tests/client/test_fork.py`) or from a package (`swanlabd/upload/forwarder.py` is under `daemon/`,
+`tests/client/test_fork.py`) or from a package (`swanlabd/upload/registry.py` is under `daemon/`,
 `swanlab_client/_run.py` under `client/`, `swanlabd_pb/service.proto` under `proto/`). A
 `::test_name` after a test file must name a test in it (a trailing `...` abbreviates the name).
-Relative Markdown links (`[x](forwarder.md)`) must point at an existing page.
+Relative Markdown links (`[x](upload.md)`) must point at an existing page.
 
 Paths on the host (`/etc/...`, `~/.swanlab/.netrc`, `<data root>/...`), another project's files
 (`doc/log_format.md` of LevelDB) and bare file names (`_sync.py`, or another project's
@@ -86,7 +86,7 @@ STAGE_MODULES = (
     "daemon/swanlabd/storage/runstore.py",
     "daemon/swanlabd/format/backup.py",
     "daemon/swanlabd/storage/state.py",
-    "daemon/swanlabd/upload/forwarder.py",
+    "daemon/swanlabd/upload/registry.py",
     "daemon/swanlabd/upload/cloudapi.py",
     "daemon/swanlabd/ingest/monitor.py",
 )

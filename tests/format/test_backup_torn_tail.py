@@ -84,7 +84,7 @@ def test_every_cut_of_the_last_two_blocks_reopens_cleanly(tmpdir_short: Path) ->
 
 
 def test_cut_tails_read_as_torn_not_damaged(tmpdir_short: Path) -> None:
-    """The same cuts seen by a plain reader (as the forwarder sees a file being written)."""
+    """The same cuts seen by a plain reader (as the uploader sees a file being written)."""
     path = tmpdir_short / backup.BACKUP_FILENAME
     data, ends = build(path)
     for cut in reversed(range(2 * BLOCK_SIZE, len(data) + 1, 7)):

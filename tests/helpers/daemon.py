@@ -40,7 +40,7 @@ class DaemonProcess:
     """One test's daemon: its paths, its process, and the cleanup of both.
 
     Not thread-safe; one per test. `env` is the environment for child processes (clients,
-    swanlabctl) so they talk to this daemon and no other. By default forwarding and the host
+    swanlabctl) so they talk to this daemon and no other. By default uploading and the host
     monitor are off (SWANLABD_UPLOAD=false, SWANLABD_MONITOR_INTERVAL_S=0); pass
     `env={"SWANLABD_UPLOAD": "true", ...}` to turn them on.
     """

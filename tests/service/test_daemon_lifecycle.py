@@ -543,7 +543,7 @@ def test_sync_adopts_a_copied_folder_and_refuses_non_folders(daemon):
     with pytest.raises(grpc.RpcError) as info:
         list(stub.Sync(svc.SyncRequest(paths=[str(daemon.root)]), timeout=10))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "not a run folder" in info.value.details()
-    # With forwarding off the daemon still adopts the folder, then says it cannot upload.
+    # With uploading off the daemon still adopts the folder, then says it cannot upload.
     with pytest.raises(grpc.RpcError) as info:
         list(stub.Sync(svc.SyncRequest(paths=[run_dir]), timeout=10))
     assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "upload=false" in info.value.details()

@@ -173,7 +173,7 @@ def test_daemon_sighup_reopens_its_log_file_and_never_logs_the_api_key() -> None
     d.env["SWANLABD_LOG_FILE"] = str(log_file)
     try:
         d.start()
-        # A cloud run against an API host that refuses connections: the forwarder retries and
+        # A cloud run against an API host that refuses connections: the uploader retries and
         # logs, with the key in hand.
         reply = d.stub().StartRun(
             service_pb2.StartRunRequest(

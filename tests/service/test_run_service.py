@@ -58,7 +58,7 @@ class FakeRuns:
 
     def list_runs(self) -> list[RunView]:
         info = RunInfo(run_id="r1", run_dir="/runs/r1", mode="MODE_CLOUD", backup_bytes=100)
-        return [RunView(info, uploaded_bytes=40, forwarding=True, cloud_url="https://c/r1")]
+        return [RunView(info, uploaded_bytes=40, uploading=True, cloud_url="https://c/r1")]
 
     async def sync(self, request: svc.SyncRequest) -> AsyncIterator[svc.SyncProgress]:
         yield svc.SyncProgress(run_id="r1", done=True)
@@ -97,7 +97,7 @@ def test_servicer_serves_a_run_service_and_translates_its_errors(short_dir: Path
                     await stub.FinishRun(svc.FinishRunRequest(run_id="ok"))  # no writer: malformed
                 assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
                 (summary,) = (await stub.ListRuns(svc.ListRunsRequest())).runs
-                assert summary.bytes_not_uploaded == 60 and summary.forwarding and summary.mode == pb.MODE_CLOUD
+                assert summary.bytes_not_uploaded == 60 and summary.uploading and summary.mode == pb.MODE_CLOUD
                 assert [p.run_id async for p in stub.Sync(svc.SyncRequest())] == ["r1"]
 
                 stopping.set()

@@ -98,4 +98,4 @@ def test_damaged_credentials_and_overrides_read_as_absent(state):
     state.db.put(b"fwd/on/r1", b"{broken")
     state.db.put(b"fwd/on/r2", b'{"project": 5}')
     assert state.get_cloud("r1") is None
-    assert state.get_forwarding("r1") == {} and state.get_forwarding("r2") == {}
+    assert state.get_upload_on("r1") == {} and state.get_upload_on("r2") == {}

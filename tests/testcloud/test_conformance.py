@@ -5,7 +5,7 @@
    everything without a single protocol error or duplicate: project, experiment, config,
    columns, every key/step/value, the console lines (stdout and stderr), the text media, the
    final state. This proves the test cloud speaks the protocol the SDK speaks.
-2. The same script through swanlab_client and a real swanlabd (with its forwarder) must leave
+2. The same script through swanlab_client and a real swanlabd (with its uploader) must leave
    exactly the records the official SDK leaves when it runs the script with the same arguments:
    experiment, profile, config, columns, scalars, media and console lines, each compared whole.
    The only lines left out of the comparison are the official SDK's own ("swanlab: ..." banner,
@@ -258,7 +258,7 @@ def test_swanlabd_uploads_the_printed_lines_as_the_sdk_does(
 
 
 def wait_until_finished(cloud: CloudServer, daemon: DaemonProcess) -> dict[str, Any]:
-    """The run's experiment once the forwarder has set its final state (the upload is asynchronous)."""
+    """The run's experiment once the uploader has set its final state (the upload is asynchronous)."""
 
     def final_state() -> bool:
         experiments = cloud.experiments(USER, PROJECT)

@@ -1,4 +1,4 @@
-"""Fixtures for the forwarder tests: the loopback test cloud and a daemon that forwards to it."""
+"""Fixtures for the uploader tests: the loopback test cloud and a daemon that uploads to it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from forwarding import API_KEY, USER
+from uploading import API_KEY, USER
 
 from helpers.daemon import DaemonProcess
 from swanlab_testcloud import CloudServer
@@ -27,8 +27,8 @@ def cloud() -> Iterator[CloudServer]:
 
 
 @pytest.fixture
-def fwd_daemon() -> Iterator[DaemonProcess]:
-    """A daemon with forwarding on; no SWANLAB_* of the developer's leaks into it."""
+def upload_daemon() -> Iterator[DaemonProcess]:
+    """A daemon with uploading on; no SWANLAB_* of the developer's leaks into it."""
     d = DaemonProcess(env={"SWANLABD_UPLOAD": "true"})
     d.env = {k: v for k, v in d.env.items() if not k.startswith("SWANLAB_")}
     try:

@@ -1,11 +1,11 @@
-"""A forwarder in the test's own process, over a real state DB and real run folders.
+"""A uploader in the test's own process, over a real state DB and real run folders.
 
-For tests that look inside the forwarder (what it keeps after runs complete, a bug injected
+For tests that look inside the uploader (what it keeps after runs complete, a bug injected
 into one of its tasks) and so cannot use a daemon process:
 
     with Harness(cloud) as h:
         run_id = h.add_run(rows=10)
-        asyncio.run(h.serve(check))   # check(h) is async; the forwarder runs meanwhile
+        asyncio.run(h.serve(check))   # check(h) is async; the uploader runs meanwhile
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from forwarding import API_KEY
+from uploading import API_KEY
 
 from swanlab_testcloud import CloudServer
 from swanlabd.format import backup
 from swanlabd.format.runstate import Mode, RunState
 from swanlabd.storage.state import RunInfo, State
-from swanlabd.upload.forwarder import Forwarder
+from swanlabd.upload.registry import Uploader
 from swanlabd.upload.retry import RetryPolicy
 from swanlabd.upload.tuning import Tuning
 from swanlabd_pb import records_pb2 as pb
@@ -53,24 +53,24 @@ async def until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
 
 
 class Harness:
-    """A state DB, run folders and a Forwarder (made inside `serve`, on its loop) aimed at `cloud`."""
+    """A state DB, run folders and a Uploader (made inside `serve`, on its loop) aimed at `cloud`."""
 
     def __init__(self, cloud: CloudServer, tuning: Tuning = FAST) -> None:
         self.cloud = cloud
         self.tuning = tuning
         self.root = Path(tempfile.mkdtemp(prefix="sd-fwd-", dir="/tmp"))
         self.state = State(self.root / "state")
-        self._forwarder: Forwarder | None = None
+        self._uploader: Uploader | None = None
 
     @property
-    def forwarder(self) -> Forwarder:
-        assert self._forwarder is not None, "only inside serve()"
-        return self._forwarder
+    def uploader(self) -> Uploader:
+        assert self._uploader is not None, "only inside serve()"
+        return self._uploader
 
     def add_run(self, run_id: str, *, rows: int = 3, config: str = "{}", lines: int = 2, running: bool = False) -> Path:
         """A cloud run's folder and state DB entry: RunStart, config, `rows` scalar rows, console lines, Finish.
 
-        `running`: its entry still says RUNNING (its upload waits for `Forwarder.ended`).
+        `running`: its entry still says RUNNING (its upload waits for `Uploader.ended`).
         """
         run_dir = self.root / "runs" / run_id
         run_dir.mkdir(parents=True)
@@ -114,13 +114,13 @@ class Harness:
         return experiment is not None and experiment["state"] == "FINISHED"
 
     async def serve(self, check: Callable[[Harness], Awaitable[None]]) -> None:
-        """Run a Forwarder while `check(self)` runs; shut it down after, whatever happened."""
-        self._forwarder = Forwarder(_Config(), self.state, tuning=self.tuning)
-        task = asyncio.create_task(self._forwarder.run())
+        """Run a Uploader while `check(self)` runs; shut it down after, whatever happened."""
+        self._uploader = Uploader(_Config(), self.state, tuning=self.tuning)
+        task = asyncio.create_task(self._uploader.run())
         try:
             await check(self)
         finally:
-            await self._forwarder.shutdown()
+            await self._uploader.shutdown()
             await task
 
     def close(self) -> None:

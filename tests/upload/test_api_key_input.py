@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from forwarding import API_KEY, assert_complete, offline_run
+from uploading import API_KEY, assert_complete, offline_run
 
 from helpers.daemon import DaemonProcess
 
@@ -57,12 +57,12 @@ def test_login_reads_the_key_from_stdin_or_a_file(cloud, tmp_path, way):
 
 
 @pytest.mark.parametrize("way", ["stdin", "file"])
-def test_sync_reads_the_key_from_stdin_or_a_file(fwd_daemon: DaemonProcess, cloud, tmp_path, way):
-    run_id = offline_run(fwd_daemon, 300)
+def test_sync_reads_the_key_from_stdin_or_a_file(upload_daemon: DaemonProcess, cloud, tmp_path, way):
+    run_id = offline_run(upload_daemon, 300)
     args, stdin = (
         (["--api-key", "-"], API_KEY + "\n") if way == "stdin" else (["--api-key-file", str(key_file(tmp_path))], "")
     )
-    env = clean_env(tmp_path, fwd_daemon.env)
+    env = clean_env(tmp_path, upload_daemon.env)
     result = ctl("sync", "--host", cloud.url, "--timeout", "60", *args, env=env, stdin=stdin)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{run_id}: uploaded" in result.stdout

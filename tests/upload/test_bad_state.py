@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from forwarding import NAMES, assert_complete, batches, cloud_run, ctl_sync, finished, offline_run
+from uploading import NAMES, assert_complete, batches, cloud_run, ctl_sync, finished, offline_run
 
 from helpers.daemon import DaemonProcess
 from helpers.rawclient import finish, keys, stream
@@ -59,10 +59,10 @@ def test_a_complete_upload_state_reads_back_as_it_was() -> None:
     assert UploadState.from_json(st.to_json()) == st
 
 
-def test_a_copied_folder_whose_upload_state_is_a_list_syncs_and_the_daemon_restarts(fwd_daemon, cloud):
-    run_id = offline_run(fwd_daemon, 300)
-    (run_dir,) = fwd_daemon.runs()
-    fwd_daemon.stop()
+def test_a_copied_folder_whose_upload_state_is_a_list_syncs_and_the_daemon_restarts(upload_daemon, cloud):
+    run_id = offline_run(upload_daemon, 300)
+    (run_dir,) = upload_daemon.runs()
+    upload_daemon.stop()
     other = DaemonProcess(env={"SWANLABD_UPLOAD": "true"})
     try:
         copy = other.root / "from-host-a" / run_dir.name
@@ -81,39 +81,39 @@ def test_a_copied_folder_whose_upload_state_is_a_list_syncs_and_the_daemon_resta
     assert_complete(cloud, run_id, 300)
 
 
-def test_a_state_db_copy_of_the_wrong_shape_does_not_stop_the_daemon(fwd_daemon, cloud):
+def test_a_state_db_copy_of_the_wrong_shape_does_not_stop_the_daemon(upload_daemon, cloud):
     cloud.go_down()
-    stub = fwd_daemon.stub()
+    stub = upload_daemon.stub()
     run = cloud_run(stub, cloud)
     stream(stub, run.run_id, 1, [[keys(1, NAMES)], *batches(2, 0, 300, per_batch=100)])
     finish(stub, run.run_id, 1, 4)
-    fwd_daemon.stop()
-    state = State(fwd_daemon.home / "state")
+    upload_daemon.stop()
+    state = State(upload_daemon.home / "state")
     try:
         state.put_upload_state(run.run_id, b"[]")  # what the daemon resumes this run's upload from
     finally:
         state.close()
     cloud.come_up()
-    fwd_daemon.start()
+    upload_daemon.start()
     wait_for(lambda: finished(cloud, run.run_id), 30, "final state")
     assert_complete(cloud, run.run_id, 300)
-    assert fwd_daemon.running
+    assert upload_daemon.running
 
 
-def test_sync_names_a_run_whose_state_db_entry_is_damaged_and_uploads_the_others(fwd_daemon, cloud):
-    good = offline_run(fwd_daemon, 100)
-    bad = offline_run(fwd_daemon, 100)
-    fwd_daemon.stop()
-    state = State(fwd_daemon.home / "state")
+def test_sync_names_a_run_whose_state_db_entry_is_damaged_and_uploads_the_others(upload_daemon, cloud):
+    good = offline_run(upload_daemon, 100)
+    bad = offline_run(upload_daemon, 100)
+    upload_daemon.stop()
+    state = State(upload_daemon.home / "state")
     try:
         state.runs_db.put(bad.encode(), b"{not json")
     finally:
         state.close()
-    fwd_daemon.start()
-    named = ctl_sync(fwd_daemon, cloud, bad)
+    upload_daemon.start()
+    named = ctl_sync(upload_daemon, cloud, bad)
     assert named.returncode == 1 and "Traceback" not in named.stderr
     assert f"run {bad}: its entry in the state DB is damaged (not JSON" in named.stderr
-    every = ctl_sync(fwd_daemon, cloud)
+    every = ctl_sync(upload_daemon, cloud)
     assert every.returncode == 0, every.stdout + every.stderr
     assert f"{good}: uploaded" in every.stdout and bad not in every.stdout + every.stderr
     assert_complete(cloud, good, 100)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from forwarding import LIVE_BOUND_S, caller_env, cloud_run, finished, offline_run, points
+from uploading import LIVE_BOUND_S, caller_env, cloud_run, finished, offline_run, points
 
 from helpers.rawclient import finish, keys, scalars, stream
 from helpers.waiting import wait_for
@@ -15,17 +15,17 @@ from helpers.waiting import wait_for
 BACKLOG_ROWS = 160_000  # 800,000 points: several seconds of upload even on a quiet machine
 
 
-def test_a_live_run_is_not_starved_by_a_big_backlog(fwd_daemon, cloud):
-    big = offline_run(fwd_daemon, BACKLOG_ROWS)
+def test_a_live_run_is_not_starved_by_a_big_backlog(upload_daemon, cloud):
+    big = offline_run(upload_daemon, BACKLOG_ROWS)
     queued = subprocess.run(
         [sys.executable, "-m", "swanlabd.cli.swanlabctl", "sync", "--no-wait"],
-        env=caller_env(fwd_daemon, cloud, home=fwd_daemon.root),
+        env=caller_env(upload_daemon, cloud, home=upload_daemon.root),
         capture_output=True,
         text=True,
     )
     assert queued.returncode == 0, queued.stderr
     wait_for(lambda: points(cloud, big, "loss"), 30, "the backlog started")
-    stub = fwd_daemon.stub()
+    stub = upload_daemon.stub()
     live = cloud_run(stub, cloud, project="live")
     stream(stub, live.run_id, 1, [[keys(1, {1: "live/loss"})]])
     latencies = []

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from forwarding import ctl_sync, offline_run
+from uploading import ctl_sync, offline_run
 
 from helpers.daemon import DaemonProcess
 from helpers.waiting import wait_for
@@ -61,23 +61,23 @@ def no_request_was_steered(cloud) -> None:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_sync_refuses_a_folder_whose_backup_names_a_bad_id_or_name(fwd_daemon: DaemonProcess, cloud, case):
-    offline_run(fwd_daemon, 20)
-    folder = forge(fwd_daemon, fwd_daemon.root / "copied", **CASES[case])
-    result = ctl_sync(fwd_daemon, cloud, str(folder), "--timeout", "20")
+def test_sync_refuses_a_folder_whose_backup_names_a_bad_id_or_name(upload_daemon: DaemonProcess, cloud, case):
+    offline_run(upload_daemon, 20)
+    folder = forge(upload_daemon, upload_daemon.root / "copied", **CASES[case])
+    result = ctl_sync(upload_daemon, cloud, str(folder), "--timeout", "20")
     no_request_was_steered(cloud)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "refused the sync" in result.stderr and f"{folder}" in result.stderr, result.stderr
-    assert fwd_daemon.stub().Status(svc.StatusRequest(), timeout=10).pid == fwd_daemon.pid  # still serving
+    assert upload_daemon.stub().Status(svc.StatusRequest(), timeout=10).pid == upload_daemon.pid  # still serving
 
 
-def test_a_bad_folder_planted_in_runs_is_not_adopted_and_the_daemon_goes_on(fwd_daemon: DaemonProcess, cloud):
-    run_id = offline_run(fwd_daemon, 20)
-    folder = forge(fwd_daemon, fwd_daemon.root / "planted", run_id=HOSTILE)
-    shutil.move(folder, fwd_daemon.home / "runs" / "run-20260101_000000-planted")
-    wait_for(lambda: "cannot adopt" in fwd_daemon.output(), 30, "the adoption scan's refusal")
-    assert "run id '../../../../api/projects/alice/victim?x='" in fwd_daemon.output()
-    result = ctl_sync(fwd_daemon, cloud, "--timeout", "60")
+def test_a_bad_folder_planted_in_runs_is_not_adopted_and_the_daemon_goes_on(upload_daemon: DaemonProcess, cloud):
+    run_id = offline_run(upload_daemon, 20)
+    folder = forge(upload_daemon, upload_daemon.root / "planted", run_id=HOSTILE)
+    shutil.move(folder, upload_daemon.home / "runs" / "run-20260101_000000-planted")
+    wait_for(lambda: "cannot adopt" in upload_daemon.output(), 30, "the adoption scan's refusal")
+    assert "run id '../../../../api/projects/alice/victim?x='" in upload_daemon.output()
+    result = ctl_sync(upload_daemon, cloud, "--timeout", "60")
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{run_id}: uploaded" in result.stdout
     no_request_was_steered(cloud)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from forwarding import cloud_run, complete_upload_state, finished, points
+from uploading import cloud_run, complete_upload_state, finished, points
 
 from helpers.rawclient import finish, scalars, stream
 from helpers.waiting import wait_for
@@ -35,8 +35,8 @@ def media(cs: int, run_dir: str, step: int, caption: str = "") -> pb.Record:
     )
 
 
-def test_media_stuck_on_5xx_does_not_hold_up_scalars_then_goes_up(fwd_daemon, cloud):
-    stub = fwd_daemon.stub()
+def test_media_stuck_on_5xx_does_not_hold_up_scalars_then_goes_up(upload_daemon, cloud):
+    stub = upload_daemon.stub()
     run = cloud_run(stub, cloud)
     stuck = cloud.add_fault(FaultKind.STATUS, "/api/resources/presigned/put", status=503)
     stream(stub, run.run_id, 1, [[defs(1)], [media(2, run.run_dir, 0, "first")], [scalars(3, 0, {1: 0.5})]])
@@ -52,8 +52,8 @@ def test_media_stuck_on_5xx_does_not_hold_up_scalars_then_goes_up(fwd_daemon, cl
     assert cloud.duplicate_count() == 0
 
 
-def test_a_rejected_batch_is_recorded_and_shown_and_the_rest_goes_on(fwd_daemon, cloud):
-    stub = fwd_daemon.stub()
+def test_a_rejected_batch_is_recorded_and_shown_and_the_rest_goes_on(upload_daemon, cloud):
+    stub = upload_daemon.stub()
     run = cloud_run(stub, cloud)
     reject = cloud.add_fault(FaultKind.STATUS, "/api/house/metrics", status=400, count=1)
     stream(stub, run.run_id, 1, [[defs(1)], [scalars(2, 0, {1: 0.5})]])
@@ -63,7 +63,7 @@ def test_a_rejected_batch_is_recorded_and_shown_and_the_rest_goes_on(fwd_daemon,
     finish(stub, run.run_id, 1, 4)
     assert wait_for(lambda: finished(cloud, run.run_id), 30, "final state") == "FINISHED"
     assert sorted(points(cloud, run.run_id, "loss")) == [1]  # step 0 was refused by the server
-    ls = json.loads(fwd_daemon.ctl("ls", "--json").stdout)
+    ls = json.loads(upload_daemon.ctl("ls", "--json").stdout)
     (summary,) = [r for r in ls["runs"] if r["run_id"] == run.run_id]
     assert "HTTP 400" in summary["last_error"] or "FileNotFoundError" in summary["last_error"], summary
     state = wait_for(lambda: complete_upload_state(run.run_dir), 30, "the complete upload's upload-state.json")
@@ -73,8 +73,8 @@ def test_a_rejected_batch_is_recorded_and_shown_and_the_rest_goes_on(fwd_daemon,
     assert "api_key" not in json.dumps(state) and "fwd-test-key" not in json.dumps(state)
 
 
-def test_a_413_halves_the_batch_and_loses_nothing(fwd_daemon, cloud):
-    stub = fwd_daemon.stub()
+def test_a_413_halves_the_batch_and_loses_nothing(upload_daemon, cloud):
+    stub = upload_daemon.stub()
     run = cloud_run(stub, cloud)
     too_big = cloud.add_fault(FaultKind.STATUS, "/api/house/metrics", status=413, count=2)
     stream(
@@ -104,8 +104,8 @@ def test_a_413_halves_the_batch_and_loses_nothing(fwd_daemon, cloud):
     assert state["rejected"] == [] and cloud.duplicate_count() == 0
 
 
-def test_saved_files_go_up_and_a_missing_one_is_recorded(fwd_daemon, cloud):
-    stub = fwd_daemon.stub()
+def test_saved_files_go_up_and_a_missing_one_is_recorded(upload_daemon, cloud):
+    stub = upload_daemon.stub()
     run = cloud_run(stub, cloud)
     (Path(run.run_dir) / "files").mkdir(exist_ok=True)
     (Path(run.run_dir) / "files" / "notes.txt").write_text("saved with swanlab.save()")

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import time
 
-from forwarding import LIVE_BOUND_S, USER, cloud_run, finished, points
+from uploading import LIVE_BOUND_S, USER, cloud_run, finished, points
 
 from helpers.rawclient import finish, keys, scalars, stream
 from helpers.waiting import wait_for
 from swanlabd_pb import service_pb2 as svc
 
 
-def test_data_reaches_the_server_during_the_run(fwd_daemon, cloud):
-    stub = fwd_daemon.stub()
+def test_data_reaches_the_server_during_the_run(upload_daemon, cloud):
+    stub = upload_daemon.stub()
     run = cloud_run(stub, cloud)
     stream(stub, run.run_id, 1, [[keys(1, {1: "train/loss"})]])
     latencies = []
@@ -34,8 +34,8 @@ def test_data_reaches_the_server_during_the_run(fwd_daemon, cloud):
     assert summary.bytes_not_uploaded == 0 and summary.cloud_url.endswith(f"/runs/{run.run_id}/chart")
 
 
-def test_a_401_mid_run_logs_in_again_and_drops_nothing(fwd_daemon, cloud):
-    stub = fwd_daemon.stub()
+def test_a_401_mid_run_logs_in_again_and_drops_nothing(upload_daemon, cloud):
+    stub = upload_daemon.stub()
     run = cloud_run(stub, cloud)
     stream(stub, run.run_id, 1, [[keys(1, {1: "acc"})], [scalars(2, 0, {1: 0.0})]])
     wait_for(lambda: 0 in points(cloud, run.run_id, "acc"), 20, "first point")

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from forwarding import API_KEY, assert_complete, caller_env, finished, offline_run
+from uploading import API_KEY, assert_complete, caller_env, finished, offline_run
 
 from swanlab_client import _sync
 from swanlabd.local import credentials
@@ -42,9 +42,9 @@ def test_login_with_a_wrong_key_fails_and_writes_nothing(cloud, tmp_path):
     assert not (tmp_path / ".swanlab" / ".netrc").exists()
 
 
-def test_client_login_and_sync(fwd_daemon, cloud, monkeypatch):
-    run_id = offline_run(fwd_daemon, 300)
-    for key, value in caller_env(fwd_daemon, cloud, home=fwd_daemon.root).items():
+def test_client_login_and_sync(upload_daemon, cloud, monkeypatch):
+    run_id = offline_run(upload_daemon, 300)
+    for key, value in caller_env(upload_daemon, cloud, home=upload_daemon.root).items():
         if key.startswith(("SWANLABD_", "HOME")):
             monkeypatch.setenv(key, value)
     for key in [k for k in os.environ if k.startswith("SWANLAB_")]:

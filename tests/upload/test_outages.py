@@ -8,7 +8,7 @@ import os
 import time
 
 import pytest
-from forwarding import cloud_run, finished, points
+from uploading import cloud_run, finished, points
 
 from helpers.rawclient import finish, keys, scalars, stream
 from helpers.waiting import wait_for
@@ -27,8 +27,8 @@ def rows(first_cs: int, first_step: int, count: int) -> list[list[pb.Record]]:
 
 
 @pytest.mark.slow
-def test_outage_then_faults_every_point_once_and_final_state(fwd_daemon, cloud):
-    stub = fwd_daemon.stub()
+def test_outage_then_faults_every_point_once_and_final_state(upload_daemon, cloud):
+    stub = upload_daemon.stub()
     run = cloud_run(stub, cloud)
     cs = 1
     stream(stub, run.run_id, 1, [[keys(cs, KEY_NAMES)]])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from forwarding import cloud_run, finished
+from uploading import cloud_run, finished
 
 from helpers.rawclient import finish
 from helpers.waiting import wait_for
@@ -24,8 +24,8 @@ SDK_CONFIG = {
 }
 
 
-def test_non_finite_config_values_go_up_as_the_official_sdk_sends_them(fwd_daemon, cloud):
-    stub = fwd_daemon.stub()
+def test_non_finite_config_values_go_up_as_the_official_sdk_sends_them(upload_daemon, cloud):
+    stub = upload_daemon.stub()
     run = cloud_run(stub, cloud, config=pb.Config(json=CONFIG_JSON))
     finish(stub, run.run_id, 1, 0)
     assert wait_for(lambda: finished(cloud, run.run_id), 30, "final state") == "FINISHED"

@@ -1,4 +1,4 @@
-"""The forwarder in-process (no daemon): a restart between "every lane at the end" and "final
+"""The uploader in-process (no daemon): a restart between "every lane at the end" and "final
 state accepted" still sends the final state, once, and nothing else again."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from forwarding import API_KEY
+from uploading import API_KEY
 
 from swanlab_testcloud import FaultKind
 from swanlabd.format import backup
 from swanlabd.service.config import DaemonConfig
 from swanlabd.storage.state import RunInfo, State
-from swanlabd.upload.forwarder import Forwarder
+from swanlabd.upload.registry import Uploader
 from swanlabd_pb import records_pb2 as pb
 
 RUN_ID = "restart1"
@@ -57,7 +57,7 @@ def write_run(root: Path) -> Path:
     return run_dir
 
 
-async def upload_until(fwd: Forwarder, done, timeout: float = 30) -> None:
+async def upload_until(fwd: Uploader, done, timeout: float = 30) -> None:
     task = asyncio.create_task(fwd.run())
     deadline = time.monotonic() + timeout
     try:
@@ -78,7 +78,7 @@ def test_final_state_is_sent_after_a_restart_at_the_end(cloud):
         state.put_cloud(RUN_ID, {"api_host": cloud.url, "web_host": cloud.url, "api_key": API_KEY})
         config = DaemonConfig(data_root=root, socket=root / "s.sock")
         refuse = cloud.add_fault(FaultKind.STATUS, "/api/project/alice/p/runs/restart1/state", status=503)
-        first = Forwarder(config, state)
+        first = Uploader(config, state)
 
         async def go_first() -> None:  # enable() starts a task: it needs the running loop
             first.enable(RUN_ID)
@@ -88,7 +88,7 @@ def test_final_state_is_sent_after_a_restart_at_the_end(cloud):
         assert cloud.store.experiment(RUN_ID)["state"] == "RUNNING"
         cloud.remove_fault(refuse)
         metric_calls = sum(1 for r in cloud.requests() if r["path"] == "/api/house/metrics")
-        second = Forwarder(config, state)
+        second = Uploader(config, state)
         asyncio.run(upload_until(second, lambda: RUN_ID not in second.queued_runs()))
         experiment = cloud.store.experiment(RUN_ID)
         assert (experiment["state"], experiment["state_calls"]) == ("CRASHED", 1)

@@ -1,4 +1,4 @@
-"""The retry policy: what each failure means (docs/forwarder.md, "Retry policy") and how long it waits."""
+"""The retry policy: what each failure means (docs/upload.md, "Retry policy") and how long it waits."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Where the forwarder's state lives: its keys in the state DB stay where existing DBs have them
+"""Where the uploader's state lives: its keys in the state DB stay where existing DBs have them
 (`fwd/on/<run>`, `fwd/up/<run>`), an upload state is found in the DB, else in the run folder, and
 damaged bytes are recorded once."""
 
@@ -35,13 +35,13 @@ def state(root: Path) -> Iterator[State]:
         db.close()
 
 
-def test_forwarding_on_and_off_keeps_its_key(state: State) -> None:
+def test_upload_on_and_off_keeps_its_key(state: State) -> None:
     state.db.put(b"fwd/on/old", b'{"project": "p"}')  # written by an earlier daemon
-    assert state.get_forwarding("old") == {"project": "p"} and state.get_forwarding("new") is None
-    state.put_forwarding("new", {})
+    assert state.get_upload_on("old") == {"project": "p"} and state.get_upload_on("new") is None
+    state.put_upload_on("new", {})
     assert state.db.get(b"fwd/on/new") == b"{}"
-    state.delete_forwarding("old")
-    assert state.db.get(b"fwd/on/old") is None and state.get_forwarding("new") == {}
+    state.delete_upload_on("old")
+    assert state.db.get(b"fwd/on/old") is None and state.get_upload_on("new") == {}
 
 
 def test_upload_state_keeps_its_key_and_the_db_copy_wins(state: State, root: Path) -> None:

@@ -23,7 +23,7 @@ ROWS = 5
 
 
 class Bug:
-    """Wraps a function so that it raises while `on` (a bug the forwarder never expected)."""
+    """Wraps a function so that it raises while `on` (a bug the uploader never expected)."""
 
     def __init__(self, where: str) -> None:
         self.message = f"injected bug in {where}"
@@ -72,7 +72,7 @@ def test_a_bug_in_an_upload_task_is_logged_shown_and_retried(
         size = (h.add_run("r1", rows=ROWS, running=True) / "backup.swanlab").stat().st_size
 
         async def check(h: Harness) -> None:
-            fwd = h.forwarder
+            fwd = h.uploader
             fwd.enable("r1")
             await until(lambda: bug.message in fwd.upload_info("r1")[3], 20, f"the bug in {where} shown")
             hits = bug.hits
@@ -86,7 +86,7 @@ def test_a_bug_in_an_upload_task_is_logged_shown_and_retried(
             bug.on = False
             await until(lambda: not fwd.upload_info("r1")[3], 20, "the error gone with the bug")
             fwd.ended("r1")
-            await until(lambda: h.state.get_forwarding("r1") is None, 20, "upload complete once the bug is gone")
+            await until(lambda: h.state.get_upload_on("r1") is None, 20, "upload complete once the bug is gone")
             assert fwd.upload_info("r1") == (size, False, f"{cloud.url}/@alice/inproc/runs/r1/chart", "")
 
         asyncio.run(h.serve(check))
@@ -103,7 +103,7 @@ def test_a_bug_in_an_upload_task_is_logged_shown_and_retried(
 # all of its retries (switching the run off in the state DB).
 STOPS = [
     ("start", uploadstate, "load"),
-    ("end", State, "delete_forwarding"),
+    ("end", State, "delete_upload_on"),
 ]
 
 
@@ -123,18 +123,18 @@ def test_a_run_whose_upload_cannot_go_on_costs_that_run_only(
     with Harness(cloud) as h:
         for run_id in ("good", "bad"):
             h.add_run(run_id, rows=ROWS)
-            h.state.put_forwarding(run_id, {})  # on when the daemon stopped: the forwarder starts it
+            h.state.put_upload_on(run_id, {})  # on when the daemon stopped: the uploader starts it
 
         async def check(h: Harness) -> None:
-            fwd = h.forwarder
+            fwd = h.uploader
             await until(lambda: logged(caplog, bug), 20, f"the bug at {where} logged")
             assert "internal error" in fwd.upload_info("bad")[3] and fwd.upload_info("bad")[1]
             progress = [p async for p in fwd.sync(svc.SyncRequest(wait=True), ["bad"])]
             assert "internal error" in progress[-1].error
-            await until(lambda: h.state.get_forwarding("good") is None, 20, "good uploaded meanwhile")
+            await until(lambda: h.state.get_upload_on("good") is None, 20, "good uploaded meanwhile")
             bug.on = False
             fwd.enable("bad")  # what `swanlabctl sync` does: try again
-            await until(lambda: h.state.get_forwarding("bad") is None, 20, "bad uploaded once the bug is gone")
+            await until(lambda: h.state.get_upload_on("bad") is None, 20, "bad uploaded once the bug is gone")
             assert fwd.upload_info("bad")[1:] == (False, f"{cloud.url}/@alice/inproc/runs/bad/chart", "")
 
         asyncio.run(h.serve(check))

@@ -4,8 +4,8 @@
     swanlabctl sync PATH|RUN_ID...   adopt run folders (copied from another host) / name runs
     swanlabctl login [--host H]      check the key against the server, write ~/.swanlab/.netrc
 
-`sync` starts a daemon if none answers, hands the runs to its forwarder (the one upload path:
-docs/forwarder.md) with the caller's credentials (SWANLAB_API_KEY / SWANLAB_API_HOST /
+`sync` starts a daemon if none answers, hands the runs to its uploader (the one upload path:
+docs/upload.md) with the caller's credentials (SWANLAB_API_KEY / SWANLAB_API_HOST /
 ~/.swanlab/.netrc, or --api-key-file / --api-key / --host), and shows one progress line per
 run: records, bytes, rate. It exits 0 once every run is on the server, 1 naming each run that
 is not and why (a missing or wrong key, a refused project, data the server rejected,

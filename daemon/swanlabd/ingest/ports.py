@@ -2,7 +2,7 @@
 
 The servicer (server.py) checks a request's shape, calls `RunService` and turns the result, or
 the daemon exception, into the reply. Policy sits behind the protocol, in the service layer
-(swanlabd/service/runservice.py): which credentials a run keeps, when forwarding starts, which
+(swanlabd/service/runservice.py): which credentials a run keeps, when uploading starts, which
 folders a Sync adopts, when a batch is fsynced before its ack. So ingest never imports the
 service layer, and a test can serve the RPCs over any implementation.
 
@@ -37,7 +37,7 @@ class RunView:
 
     info: RunInfo
     uploaded_bytes: int = 0
-    forwarding: bool = False
+    uploading: bool = False
     cloud_url: str = ""
     upload_error: str = ""
 

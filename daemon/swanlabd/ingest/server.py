@@ -104,7 +104,7 @@ def summary(view: RunView) -> service_pb2.RunSummary:
         backup_bytes=info.backup_bytes,
         bytes_not_uploaded=view.bytes_not_uploaded,
         last_error=view.upload_error or info.last_error,
-        forwarding=view.forwarding,
+        uploading=view.uploading,
         cloud_url=view.cloud_url,
     )
 

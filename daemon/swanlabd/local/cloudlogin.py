@@ -1,7 +1,7 @@
 """Logging in to the SwanLab cloud: the protocol version we speak, and checking an API key.
 
 `swanlabctl login` (cli/cmd_sync.py) and the client's `login()` check a key with `verify_key`;
-the forwarder's REST client (upload/cloudapi.py) sends the same protocol version. Light to
+the uploader's REST client (upload/cloudapi.py) sends the same protocol version. Light to
 import: httpx loads only when a key is checked. No message ever contains the key.
 """
 

@@ -4,7 +4,7 @@
 both come here, so a sync is asked for one way. Each starts a daemon if none answers
 (local/spawn.py), hands it the runs with the caller's credentials and follows the progress the
 daemon streams back until every run is uploaded, or `timeout`. The upload itself is the
-daemon's (docs/forwarder.md): stopping the caller loses nothing. Light to import: grpc loads in
+daemon's (docs/upload.md): stopping the caller loses nothing. Light to import: grpc loads in
 `sync_runs`.
 """
 
@@ -70,7 +70,7 @@ def sync_runs(
     socket: Path | None = None,
     on_progress: Callable[[RunProgress], None] | None = None,
 ) -> list[RunProgress]:
-    """Hand runs to the daemon's forwarder and follow them until uploaded (or `timeout`).
+    """Hand runs to the daemon's uploader and follow them until uploaded (or `timeout`).
 
     `paths` are run folders to adopt (absolute), `run_ids` runs the daemon knows; neither: every
     queued run. `on_progress` sees each update as it comes. Returns the last progress of each

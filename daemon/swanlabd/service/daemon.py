@@ -11,11 +11,11 @@
         fsync         group commit: fsync every written run each fsync_interval_ms
         crash-watch   primary writer's pid gone without FinishRun -> Finish{CRASHED} (<= 1 s)
         adopt         every ADOPT_SCAN_INTERVAL_S: adopt run folders clients wrote without a daemon
-        forwarder     swanlabd.upload.forwarder.Forwarder.run(), if installed and config.upload
+        uploader     swanlabd.upload.registry.Uploader.run(), if installed and config.upload
         monitor       host + process-tree metrics into every active run, each monitor_interval_s
         sd-notify     under systemd: watchdog pings and STATUS= lines (sdnotify.py)
       wait for the first task to fail (or for shutdown()), then stop the rest in order:
-        stop accepting (in-flight batches are acked) -> monitor, crash watch, adopt -> forwarder
+        stop accepting (in-flight batches are acked) -> monitor, crash watch, adopt -> uploader
         -> fsync and close every backup -> state DB -> unlock socket and data root;
         re-raise the failure.
 
@@ -76,7 +76,7 @@ class Daemon:
         self.stopping = False
         self.state: State | None = None
         self.store: RunStore | None = None
-        self.forwarder: Any = None
+        self.uploader: Any = None
         self.runs: DaemonRuns | None = None
         self.server: grpc.aio.Server | None = None
         self._lock_fd: int | None = None
@@ -119,11 +119,11 @@ class Daemon:
             self.state = await self._open_state()
             self.store = RunStore(self.config.data_root, self.state)
             await self.store.recover()
-            self.forwarder = self._make_forwarder()
-            if self.forwarder is not None:
-                self.store.events = self.forwarder
+            self.uploader = self._make_uploader()
+            if self.uploader is not None:
+                self.store.events = self.uploader
             self.runs = DaemonRuns(
-                self.config, self.store, self.forwarder, started_ms=started_ms, on_stream_end=self._stream_ended.set
+                self.config, self.store, self.uploader, started_ms=started_ms, on_stream_end=self._stream_ended.set
             )
             try:
                 self.server = await server_mod.start_server(self.config.socket, self.runs, self.stopped)
@@ -142,8 +142,8 @@ class Daemon:
                 "crash-watch": self._crash_watch(),
                 "adopt": self._adopt_scan(),
             }
-            if self.forwarder is not None:
-                named["forwarder"] = self.forwarder.run()
+            if self.uploader is not None:
+                named["uploader"] = self.uploader.run()
             if self.config.monitor_interval_s > 0:
                 named["monitor"] = self._monitor()
             if self.notifier.enabled:
@@ -183,12 +183,12 @@ class Daemon:
             await self.server.stop(grace=timeout * SERVER_GRACE_FRACTION)
         for name in ("monitor", "crash-watch", "adopt"):
             await cancel(tasks.get(name))
-        if self.forwarder is not None:
+        if self.uploader is not None:
             try:
-                await asyncio.wait_for(self.forwarder.shutdown(), max(0.1, deadline - time.monotonic() - 1))
+                await asyncio.wait_for(self.uploader.shutdown(), max(0.1, deadline - time.monotonic() - 1))
             except Exception as exc:
-                log.warning("forwarder shutdown: %r", exc)
-            await cancel(tasks.get("forwarder"))
+                log.warning("uploader shutdown: %r", exc)
+            await cancel(tasks.get("uploader"))
         if self.store is not None:
             try:
                 await asyncio.wait_for(self.store.close_all(), max(0.1, deadline - time.monotonic()))
@@ -337,15 +337,15 @@ class Daemon:
             return "starting"
         return sdnotify.status_line(len(self.runs.store.active), self.runs.queued_bytes())
 
-    # -- forwarder seam ----------------------------------------------------------------------
+    # -- uploader seam ----------------------------------------------------------------------
 
-    def _make_forwarder(self) -> Any:
-        """The FORWARDER's `swanlabd.upload.forwarder.Forwarder`, if that module is installed and forward is on."""
-        if not self.config.upload or importlib.util.find_spec("swanlabd.upload.forwarder") is None:
+    def _make_uploader(self) -> Any:
+        """The `swanlabd.upload.registry.Uploader`, if that module is installed and upload is on."""
+        if not self.config.upload or importlib.util.find_spec("swanlabd.upload.registry") is None:
             return None
-        from swanlabd.upload.forwarder import Forwarder
+        from swanlabd.upload.registry import Uploader
 
-        return Forwarder(self.config, self.state) if self.state is not None else None
+        return Uploader(self.config, self.state) if self.state is not None else None
 
 
 class Trouble:

@@ -155,7 +155,7 @@ def configure(config: DaemonConfig) -> LogSetup:
     root.addHandler(handler)
     root.setLevel(config.log_level.upper())
     if config.log_level != "debug":
-        # httpx logs every request at INFO; the forwarder reports what matters itself.
+        # httpx logs every request at INFO; the uploader reports what matters itself.
         for noisy in ("httpx", "httpcore"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     return LogSetup(handler)

@@ -1,14 +1,14 @@
 """`DaemonRuns`: the daemon's policy behind the RPCs, the service side of `ingest.ports.RunService`.
 
-It turns each RPC into calls on the run store and the forwarder, and owns the decisions the
+It turns each RPC into calls on the run store and the uploader, and owns the decisions the
 handlers used to make:
 
 - StartRun of a run not open yet is refused (RESOURCE_EXHAUSTED) while the daemon's file
   descriptors run short (fdlimit.py);
 - StartRun stores the credentials its script resolved (primary writer only) and starts
-  forwarding a cloud-mode run, both as part of starting it (even if the RPC is cancelled);
+  uploading a cloud-mode run, both as part of starting it (even if the RPC is cancelled);
 - Sync adopts the folders it names, refuses unknown runs, stores the caller's credentials where
-  a run has none of its own, then hands the runs to the forwarder;
+  a run has none of its own, then hands the runs to the uploader;
 - `keep_credentials` is the one writer of a run's credentials (`cred/<run_id>` in the state DB);
 - with `fsync = "always"` a batch is fsynced before its ack;
 - status and ls combine each run's registry entry with its upload progress.
@@ -35,17 +35,17 @@ from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2
 
 if TYPE_CHECKING:
-    from swanlabd.upload.forwarder import Forwarder
+    from swanlabd.upload.registry import Uploader
 
 
 class DaemonRuns:
-    """`RunService` over a `RunStore` and the forwarder (None when the daemon does not forward)."""
+    """`RunService` over a `RunStore` and the uploader (None when the daemon does not upload)."""
 
     def __init__(
         self,
         config: DaemonConfig,
         store: RunStore,
-        forwarder: Forwarder | None,
+        uploader: Uploader | None,
         *,
         started_ms: int,
         on_stream_end: Callable[[], None],
@@ -53,7 +53,7 @@ class DaemonRuns:
         self.config = config
         self.store = store
         self.state = store.state
-        self.forwarder = forwarder
+        self.uploader = uploader
         self.started_ms = started_ms
         self.on_stream_end = on_stream_end
         self._starting = 0  # StartRuns admitted that may still open a run's file (fdlimit.check_room)
@@ -96,8 +96,8 @@ class DaemonRuns:
         starts the run, so it comes with the run even if the RPC was cancelled meanwhile."""
         if writer == run.info.primary_writer:
             self.keep_credentials(run.run_id, request.cloud, from_script=True)
-        if run.info.mode == Mode.CLOUD and self.forwarder is not None:
-            self.forwarder.enable(run.run_id)
+        if run.info.mode == Mode.CLOUD and self.uploader is not None:
+            self.uploader.enable(run.run_id)
 
     async def open_stream(self, run_id: str, writer: int) -> ActiveRun:
         run = await self.store.get_active(run_id)
@@ -139,13 +139,13 @@ class DaemonRuns:
         for run_id in run_ids:
             if self.state.get_run(run_id) is None:
                 raise RunNotFound(run_id)
-        if self.forwarder is None:
+        if self.uploader is None:
             raise PreconditionFailed("this daemon does not upload (upload=false in its configuration)")
-        # None named: every queued run (the forwarder's choice); those take the caller's credentials too.
-        run_ids = run_ids or self.forwarder.queued_runs()
+        # None named: every queued run (the uploader's choice); those take the caller's credentials too.
+        run_ids = run_ids or self.uploader.queued_runs()
         for run_id in run_ids:
             self.keep_credentials(run_id, request.cloud, from_script=False)
-        async for progress in self.forwarder.sync(request, run_ids):
+        async for progress in self.uploader.sync(request, run_ids):
             yield progress
 
     # -- status ----------------------------------------------------------------------------
@@ -155,9 +155,9 @@ class DaemonRuns:
         return queued_bytes(self._views(self.store.infos()))
 
     def _views(self, infos: Iterable[RunInfo]) -> list[RunView]:
-        if self.forwarder is None:
+        if self.uploader is None:
             return [RunView(info) for info in infos]
-        return [RunView(info, *self.forwarder.upload_info(info.run_id)) for info in infos]
+        return [RunView(info, *self.uploader.upload_info(info.run_id)) for info in infos]
 
 
 def queued_bytes(views: Iterable[RunView]) -> int:

@@ -1,7 +1,7 @@
 """What storage tells the layer above it about runs: the seam between storage and upload.
 
 `RunStore` calls these on the daemon's event loop right after the change is in the state DB;
-the forwarder implements them, so it never reads the run store or polls the state DB to learn
+the uploader implements them, so it never reads the run store or polls the state DB to learn
 that a file grew or that a run ended. Implementations must return at once (they run inside
 the append path).
 """
@@ -20,7 +20,7 @@ class RunEvents(Protocol):
 
 
 class NoEvents:
-    """Nobody listens (forwarding off, or tools that open the run store alone)."""
+    """Nobody listens (uploading off, or tools that open the run store alone)."""
 
     def appended(self, run_id: str) -> None:
         pass

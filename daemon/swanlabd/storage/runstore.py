@@ -67,7 +67,7 @@ class RunStore:
     """The run folders under `<data root>/runs` and the runs being written (`active`).
 
     Runs on the daemon's event loop; not thread-safe. `events` (storage/events.py) hears of every
-    append and of every run that leaves RUNNING (the daemon passes its forwarder).
+    append and of every run that leaves RUNNING (the daemon passes its uploader).
     """
 
     def __init__(self, home: Path, state: State, events: RunEvents | None = None) -> None:
@@ -104,7 +104,7 @@ class RunStore:
         whose start is under way waits for it, then decides afresh: a retry from the same process
         finds the run made for it (`_same_writer_again`) instead of racing its making.
         `started(run, writer)` runs in that task once the run is started, so what the caller adds
-        to it (the service layer: credentials, forwarding) comes with it too.
+        to it (the service layer: credentials, uploading) comes with it too.
         """
         run_id = req.start.run_id
         if run_id:
@@ -611,7 +611,7 @@ class RunStore:
             if run.dirty and not run.broken:
                 run.dirty = False
                 await asyncio.to_thread(run.sync_blocking)
-                # Persist the counts too, so ls (even with the daemon down) and the forwarder see them.
+                # Persist the counts too, so ls (even with the daemon down) and the uploader see them.
                 self.publish(run)
 
     async def close_all(self) -> None:

@@ -4,7 +4,7 @@ Key layout (each prefix is its own sub-DB, so owners never step on each other's 
 
     run/<run_id>    -> JSON `RunInfo`: folder, mode, state, pids, writers, counts, last error
     cred/<run_id>   -> JSON `Cloud`: api host and key. Kept only here, never in a run folder.
-    fwd/...         -> the forwarder's own keys (upload cursors, cloud ids): `State.sub(b"fwd/")`
+    fwd/...         -> the uploader's own keys (upload cursors, cloud ids): `State.sub(b"fwd/")`
 
 Calls are synchronous and take microseconds (LevelDB memtable); the daemon calls them from its
 event loop. Writes are not fsynced one by one: LevelDB's own log recovers them after a daemon
@@ -134,7 +134,7 @@ class State:
         self._warned: set[str] = set()  # damaged run entries logged already
 
     def sub(self, prefix: bytes) -> plyvel.PrefixedDB:
-        """A prefixed view for another component's keys (the forwarder uses `b"fwd/"`)."""
+        """A prefixed view for another component's keys (the uploader uses `b"fwd/"`)."""
         if prefix.startswith(RUN_PREFIX) or prefix.startswith(CRED_PREFIX):
             raise ValueError(f"prefix {prefix!r} overlaps the run registry")
         return self.db.prefixed_db(prefix)
@@ -219,10 +219,10 @@ class State:
         if not self.db.closed:
             self.db.close()
 
-    # -- the forwarder's keys: fwd/on/<run_id> (forwarding on), fwd/up/<run_id> (upload state) --
+    # -- the uploader's keys: fwd/on/<run_id> (uploading on), fwd/up/<run_id> (upload state) --
 
-    def get_forwarding(self, run_id: str) -> dict[str, str] | None:
-        """The run's upload overrides (`project`, `workspace`) while forwarding is on for it; else None."""
+    def get_upload_on(self, run_id: str) -> dict[str, str] | None:
+        """The run's upload overrides (`project`, `workspace`) while uploading is on for it; else None."""
         raw = self.sub(b"fwd/on/").get(run_id.encode())
         if raw is None:
             return None
@@ -232,15 +232,15 @@ class State:
             return {}
         return overrides
 
-    def put_forwarding(self, run_id: str, overrides: dict[str, str]) -> None:
-        """Forwarding on for the run, until `delete_forwarding` (it survives restarts)."""
+    def put_upload_on(self, run_id: str, overrides: dict[str, str]) -> None:
+        """Uploading on for the run, until `delete_upload_on` (it survives restarts)."""
         self.sub(b"fwd/on/").put(run_id.encode(), json.dumps(overrides).encode())
 
-    def delete_forwarding(self, run_id: str) -> None:
+    def delete_upload_on(self, run_id: str) -> None:
         self.sub(b"fwd/on/").delete(run_id.encode())
 
     def get_upload_state(self, run_id: str) -> bytes | None:
-        """The forwarder's upload state of the run: JSON, upload/uploadstate.py's to read."""
+        """The uploader's upload state of the run: JSON, upload/uploadstate.py's to read."""
         raw: bytes | None = self.sub(b"fwd/up/").get(run_id.encode())
         return raw
 

@@ -1,1 +1,1 @@
-"""Forwarding runs to the SwanLab cloud: the forwarder, per-run uploaders, upload state, the cloud API client."""
+"""Uploading runs to the SwanLab cloud: the `Uploader` (registry.py), per-run uploaders, upload state, the cloud API client."""

@@ -1,4 +1,4 @@
-"""The five batch builders: a lane's records in, its next batch out (docs/forwarder.md, "The unit that flows").
+"""The five batch builders: a lane's records in, its next batch out (docs/upload.md, "The unit that flows").
 
 Pure code: no I/O, no event loop, no uploader. Each builder takes the records a lane reads from
 its cursor, as `(record, start offset, end offset)` in file order, and returns a `Batch`: the

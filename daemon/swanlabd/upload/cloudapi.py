@@ -1,9 +1,9 @@
 """The SwanLab cloud REST API, as the official SDK (swanlab 0.10.3) speaks it, on httpx (asyncio).
 
-One `CloudAPI` is one login session (api host + key + the `sid` cookie); the forwarder gives
+One `CloudAPI` is one login session (api host + key + the `sid` cookie); the uploader gives
 each run its own session (the server invalidates a `sid` when a run finishes) and shares one
 `httpx.AsyncClient` per api host for the connection pool. The protocol is written down in
-docs/cloud-api.md; docs/forwarder.md says what the forwarder does with each error.
+docs/cloud-api.md; docs/upload.md says what the uploader does with each error.
 
 Errors are translated at one boundary (`CloudAPI._send`), so callers only ever see this tree:
 
@@ -17,7 +17,7 @@ Errors are translated at one boundary (`CloudAPI._send`), so callers only ever s
         +-- ServerError            5xx
 
 `maybe_committed` says whether the server may have acted on a request although no success came
-back (a reset after sending, a read timeout, a 5xx). The forwarder then asks the server's
+back (a reset after sending, a read timeout, a 5xx). The uploader then asks the server's
 summaries before it sends that data again, so nothing is stored twice. A refused connection or
 a connect timeout never reached the server. The API key travels only in the login request's
 header; no error message, repr or log line contains it.
@@ -227,7 +227,7 @@ class CloudAPI:
         self, http: httpx.AsyncClient, api_host: str, api_key: str, *, gates: tuple[asyncio.Semaphore, ...] = ()
     ) -> None:
         self._http = http
-        # Every request holds each of these, taken in order (the forwarder's fairness: its run's
+        # Every request holds each of these, taken in order (the uploader's fairness: its run's
         # own cap, then its host's; asyncio.Semaphore hands out turns in FIFO order).
         self._gates = gates
         self.api_host = api_host
@@ -446,7 +446,7 @@ class CloudAPI:
     ) -> None:
         """POST /house/metrics with items already encoded as JSON objects (at most 10,000).
 
-        The forwarder encodes each scalar with one f-string, several times faster than building
+        The uploader encodes each scalar with one f-string, several times faster than building
         dicts for json.dumps; the envelope is put around them here.
         """
         if len(items) > MAX_METRICS_PER_CALL:

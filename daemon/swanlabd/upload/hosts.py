@@ -1,7 +1,7 @@
-"""The forwarder's connections: one pooled HTTP client and one request bound per api host.
+"""The uploader's connections: one pooled HTTP client and one request bound per api host.
 
 Every run that uploads to a host shares that host's client and its FIFO semaphore of
-`max_inflight` slots (docs/forwarder.md: each request also holds its run's own semaphore), so a
+`max_inflight` slots (docs/upload.md: each request also holds its run's own semaphore), so a
 slow or unreachable host never holds up another. A host's client and gate exist while some run
 uploads there: `acquire` when a run's session starts, `release` when its upload ends; the last
 release closes the client, so a daemon that has uploaded to many hosts keeps none it no longer uses.

@@ -1,7 +1,7 @@
 """The retry policy: how long an upload step waits after a failure, and what the failure means.
 
 Every step of an upload (setup, a lane's batch, the final state) retries forever
-(docs/forwarder.md, "Retry policy"). `failure` reads one exception as the policy sees it:
+(docs/upload.md, "Retry policy"). `failure` reads one exception as the policy sees it:
 
     RateLimited (429)                      wait Retry-After (backoff if absent)
     Unauthorized, Rejected, NeedsUser      blocked: only the user can fix it; slow backoff

@@ -1,6 +1,6 @@
-"""How hard the forwarder pushes and how long it waits: `Tuning`, one frozen set of numbers.
+"""How hard the uploader pushes and how long it waits: `Tuning`, one frozen set of numbers.
 
-The defaults are the numbers docs/forwarder.md gives; tests shorten the waits.
+The defaults are the numbers docs/upload.md gives; tests shorten the waits.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ __all__ = ["Tuning"]
 
 @dataclass(frozen=True)
 class Tuning:
-    """The forwarder's limits and timings.
+    """The uploader's limits and timings.
 
     max_inflight: requests in flight to one api host, every run together.
     per_run_inflight: of those, at most this many for one run (at least 1, at most max_inflight),

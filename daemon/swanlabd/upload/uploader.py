@@ -1,6 +1,6 @@
-"""One run's upload: `RunUploader`, started and stopped by the forwarder (docs/forwarder.md).
+"""One run's upload: `RunUploader`, started and stopped by the `Uploader` (registry.py; docs/upload.md).
 
-    RunUploader (one asyncio task per run with forwarding on, plus one per lane)
+    RunUploader (one asyncio task per run with uploading on, plus one per lane)
       setup      RunStart -> login -> project get/create -> experiment(cuid = run id)
                  -> server summaries when the experiment already existed (resume)
       lanes      profile | scalar0-3 | console | media | files : each reads the backup from its own
@@ -28,7 +28,7 @@ upload as a whole run under `_retry`, so an exception nobody expected (a bug) is
 traceback, shown as the run's error, blocks it (`sync` stops waiting and says why) and is tried
 again after a backoff, until it passes.
 
-The uploader hears of its run from the forwarder, which hears it from storage (RunEvents):
+A RunUploader hears of its run from the `Uploader` (registry.py), which hears it from storage (RunEvents):
 `wake()` when the file grew, `set_running(False)` when the run ended. Whether the run is still
 being written is read from the state DB once, when the uploader is made.
 
@@ -112,7 +112,7 @@ class _Shrink(Exception):
 class RunUploader:
     """Uploads one run; see the module docstring for its tasks.
 
-    `running`: the run is still being written (its state when the forwarder made the uploader).
+    `running`: the run is still being written (its state when the `Uploader` made this RunUploader).
     """
 
     def __init__(
@@ -158,7 +158,7 @@ class RunUploader:
         """Retry now: cut the current backoff short (`swanlabctl sync`).
 
         Not blocked until that retry fails again: what blocked it (a missing or wrong key) may be
-        what the caller just changed, and `Forwarder.sync` stops waiting for a blocked run.
+        what the caller just changed, and `Uploader.sync` stops waiting for a blocked run.
         """
         self._blocked.clear()
         self.kicked.set()
@@ -203,7 +203,7 @@ class RunUploader:
     # -- the run's life --------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Upload until complete, then return (the forwarder cancels it at shutdown)."""
+        """Upload until complete, then return (the uploader cancels it at shutdown)."""
         try:
             await self._retry("upload", self._attempt)
         finally:
@@ -252,7 +252,7 @@ class RunUploader:
             client, host_gate = self.hosts.acquire(api_host)
             self.api = CloudAPI(client, api_host, cloud["api_key"], gates=(self.gate, host_gate))
         await self.api.login()
-        overrides = self.state.get_forwarding(self.run_id) or {}
+        overrides = self.state.get_upload_on(self.run_id) or {}
         workspace = overrides.get("workspace") or start.workspace or self.st.workspace or self.api.username
         project_name = overrides.get("project") or start.project or self.st.project or "swanlabd"
         project = await self.api.get_or_create_project(workspace, project_name, start.visibility or "PRIVATE")

@@ -1,6 +1,6 @@
-"""What the forwarder remembers about one run's upload: cloud ids, cursors, keys, rejections.
+"""What the uploader remembers about one run's upload: cloud ids, cursors, keys, rejections.
 
-It is kept twice, with the same content (docs/forwarder.md, "Cursors"):
+It is kept twice, with the same content (docs/upload.md, "Cursors"):
 
 - in the daemon's state DB (`State.put_upload_state`, key `fwd/up/<run_id>`), written after every
   batch the server accepted: cheap, and private to this host;

@@ -1,6 +1,6 @@
-"""The forwarder: which runs upload to the SwanLab cloud, and their progress (docs/forwarder.md).
+"""The uploader: which runs upload to the SwanLab cloud, and their progress (docs/upload.md).
 
-    Forwarder (one per daemon, the daemon's `forwarder` task)
+    Uploader (one per daemon, the daemon's `uploader` task)
       which runs are on   runs switched on (`enable`, kept in the state DB across restarts) and,
                           with `forward` on, cloud runs not yet uploaded
       their uploaders     one RunUploader per run that is on (uploader.py), started here, stopped
@@ -36,11 +36,11 @@ from swanlabd_pb import service_pb2
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Forwarder", "ForwarderConfig"]
+__all__ = ["Uploader", "UploaderConfig"]
 
 
-class ForwarderConfig(Protocol):
-    """What the forwarder reads of the daemon's configuration (service/config.py's DaemonConfig has it)."""
+class UploaderConfig(Protocol):
+    """What the uploader reads of the daemon's configuration (service/config.py's DaemonConfig has it)."""
 
     @property
     def upload(self) -> bool:
@@ -48,16 +48,16 @@ class ForwarderConfig(Protocol):
         ...
 
 
-class Forwarder:
-    """Uploads every run with forwarding on; the daemon's `forwarder` task (storage's RunEvents land here).
+class Uploader:
+    """Uploads every run with uploading on; the daemon's `uploader` task (storage's RunEvents land here).
 
     `enable(run_id)` switches a run on (the daemon calls it for cloud runs; Sync for the rest);
     storage calls `appended` and `ended` (it is the run store's `RunEvents`); `sync(...)` streams
     progress for the Sync RPC; `upload_info(run_id)` feeds status and ls. Which runs are on
-    survives restarts (`State.put_forwarding`).
+    survives restarts (`State.put_upload_on`).
     """
 
-    def __init__(self, config: ForwarderConfig, state: State, *, tuning: Tuning | None = None) -> None:
+    def __init__(self, config: UploaderConfig, state: State, *, tuning: Tuning | None = None) -> None:
         self.config = config
         self.state = state
         self.tuning = tuning or Tuning()
@@ -73,7 +73,7 @@ class Forwarder:
     async def run(self) -> None:
         """Resume every run that was on when the daemon stopped; then serve until shutdown()."""
         for info in list(self.state.runs()):
-            on = self.state.get_forwarding(info.run_id) is not None
+            on = self.state.get_upload_on(info.run_id) is not None
             if on or (self.config.upload and info.mode == Mode.CLOUD and not self._complete(info.run_id)):
                 self._start(info.run_id)
         await self._stopped.wait()
@@ -101,7 +101,7 @@ class Forwarder:
             uploader.set_running(False)
 
     def enable(self, run_id: str, *, project: str = "", workspace: str = "") -> None:
-        """Forward this run (now and after restarts) until it is uploaded.
+        """Upload this run (now and after restarts) until it is uploaded.
 
         It uploads with the credentials in the state DB (the service layer's `keep_credentials`).
         """
@@ -109,13 +109,13 @@ class Forwarder:
         if info is None:
             raise KeyError(run_id)
         overrides = {k: v for k, v in (("project", project), ("workspace", workspace)) if v}
-        self.state.put_forwarding(run_id, overrides)
+        self.state.put_upload_on(run_id, overrides)
         uploader = self._start(run_id)
         if uploader is not None:
             uploader.kick()
 
     def upload_info(self, run_id: str) -> tuple[int, bool, str, str]:
-        """(bytes uploaded, forwarding on, cloud URL, last upload error) for status and ls."""
+        """(bytes uploaded, uploading on, cloud URL, last upload error) for status and ls."""
         uploader = self._uploaders.get(run_id)
         if uploader is not None:
             return uploader.uploaded_bytes, not uploader.complete, uploader.st.cloud_url(), uploader.error
@@ -246,7 +246,7 @@ class Forwarder:
     async def _drive(self, uploader: RunUploader) -> None:
         try:
             await uploader.run()  # retries everything itself: returns once the upload is complete
-            self.state.delete_forwarding(uploader.run_id)
+            self.state.delete_upload_on(uploader.run_id)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -1,4 +1,4 @@
-"""Helpers shared by the forwarder tests (a module of its own: `conftest` and `test_*` names
+"""Helpers shared by the uploader tests (a module of its own: `conftest` and `test_*` names
 are not unique across the test folders, so tests import from here, never from each other)."""
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def finished(cloud: CloudServer, run_id: str) -> str | None:
 
 
 # Generous: the usual "within 2 s" is measured and printed, the bound only catches a
-# forwarder that waits for the end of the run.
+# uploader that waits for the end of the run.
 LIVE_BOUND_S = 10.0
 
 
