@@ -31,6 +31,7 @@ from swanlabd.ingest import validate
 from swanlabd.ingest.ports import RunService, RunView
 from swanlabd.local.limits import MAX_MESSAGE_BYTES
 from swanlabd.storage.errors import (
+    DiskFull,
     PreconditionFailed,
     RequestError,
     RunExists,
@@ -57,6 +58,7 @@ STATUS_CODES: tuple[tuple[type[SwanlabdError], grpc.StatusCode], ...] = (
     (PreconditionFailed, grpc.StatusCode.FAILED_PRECONDITION),
     (ShuttingDown, grpc.StatusCode.UNAVAILABLE),
     (StorageFailure, grpc.StatusCode.INTERNAL),
+    (DiskFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
 )
 
 

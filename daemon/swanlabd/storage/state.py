@@ -8,13 +8,18 @@ Key layout (each prefix is its own sub-DB, so owners never step on each other's 
 
 Calls are synchronous and take microseconds (LevelDB memtable); the daemon calls them from its
 event loop. Writes are not fsynced one by one: LevelDB's own log recovers them after a daemon
-crash, and the backup file, not this DB, is the durable record of a run.
+crash, and the backup file, not this DB, is the durable record of a run. A write that finds the
+disk full raises `DiskFull` (storage/errors.py) and changes nothing; the same write works once
+space is freed. (LevelDB refuses every later write only after a failed sync, which we never ask
+for, or a failed background compaction: then only reopening the DB, a daemon restart, helps.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +27,10 @@ from typing import Any
 
 import plyvel
 
+from swanlabd.format import backup
 from swanlabd.format.runstate import Mode, RunState
 from swanlabd.local import redaction
+from swanlabd.storage.errors import DiskFull
 from swanlabd_pb import records_pb2 as pb
 
 RUN_PREFIX = b"run/"
@@ -104,7 +111,8 @@ class State:
         return RunInfo.from_json(raw) if raw is not None else None
 
     def put_run(self, info: RunInfo) -> None:
-        self.runs_db.put(info.run_id.encode(), info.to_json())
+        with self._writing():
+            self.runs_db.put(info.run_id.encode(), info.to_json())
 
     def update_run(self, run_id: str, **changes: Any) -> RunInfo:
         info = self.get_run(run_id)
@@ -121,7 +129,8 @@ class State:
     def put_cloud(self, run_id: str, cloud: dict[str, str]) -> None:
         # Every API key that enters or leaves this store is redacted from the daemon's log.
         redaction.register_secret(cloud.get("api_key", ""))
-        self.creds_db.put(run_id.encode(), json.dumps(cloud).encode())
+        with self._writing():
+            self.creds_db.put(run_id.encode(), json.dumps(cloud).encode())
 
     def get_cloud(self, run_id: str) -> dict[str, str] | None:
         raw = self.creds_db.get(run_id.encode())
@@ -135,6 +144,17 @@ class State:
         if not self.db.closed:
             self.db.close()
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write: LevelDB's error for a full disk (only its message says so) becomes DiskFull."""
+        try:
+            yield
+        except plyvel.IOError as exc:
+            text = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+            if not any(os.strerror(e) in text for e in backup.DISK_FULL_ERRNOS):
+                raise
+            raise DiskFull(self.path, text, "the state DB took nothing; write it again once space is freed") from exc
+
     # -- the forwarder's keys: fwd/on/<run_id> (forwarding on), fwd/up/<run_id> (upload state) --
 
     def get_forwarding(self, run_id: str) -> dict[str, str] | None:
@@ -147,10 +167,12 @@ class State:
 
     def put_forwarding(self, run_id: str, overrides: dict[str, str]) -> None:
         """Forwarding on for the run, until `delete_forwarding` (it survives restarts)."""
-        self.sub(b"fwd/on/").put(run_id.encode(), json.dumps(overrides).encode())
+        with self._writing():
+            self.sub(b"fwd/on/").put(run_id.encode(), json.dumps(overrides).encode())
 
     def delete_forwarding(self, run_id: str) -> None:
-        self.sub(b"fwd/on/").delete(run_id.encode())
+        with self._writing():
+            self.sub(b"fwd/on/").delete(run_id.encode())
 
     def get_upload_state(self, run_id: str) -> bytes | None:
         """The forwarder's upload state of the run: JSON, upload/uploadstate.py's to read."""
@@ -158,4 +180,5 @@ class State:
         return raw
 
     def put_upload_state(self, run_id: str, raw: bytes) -> None:
-        self.sub(b"fwd/up/").put(run_id.encode(), raw)
+        with self._writing():
+            self.sub(b"fwd/up/").put(run_id.encode(), raw)
