@@ -31,13 +31,13 @@ as a task of its own that the RPC only awaits: it always registers what it opene
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from swanlabd.format import backup
@@ -704,5 +704,5 @@ class RunStore:
             run = self.active.get(info.run_id)
             current = run.current_info() if run is not None else self._unsaved.get(info.run_id, info)
             if info.run_id in self._unsaved and self.state_full is not None and not current.last_error:
-                current = dataclasses.replace(current, last_error=str(self.state_full))
+                current = replace(current, last_error=str(self.state_full))
             yield current
