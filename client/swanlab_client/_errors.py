@@ -174,6 +174,17 @@ _STATUS_ERRORS: dict[RPCStatusCode, type[DaemonError]] = {
 }
 
 
+# How every "disk full" refusal reads, the daemon's (storage/errors.py DiskFull, RESOURCE_EXHAUSTED)
+# and the fallback file's: RESOURCE_EXHAUSTED without it is a request over the size limit, or
+# another limit of the daemon's.
+DISK_FULL = "disk full at "
+
+
+def is_disk_full(exc: DaemonError) -> bool:
+    """True if the run's data could not be written for lack of space (nothing of it was stored)."""
+    return exc.code == RPCStatusCode.RESOURCE_EXHAUSTED and DISK_FULL in str(exc)
+
+
 def error_for(code: RPCStatusCode, details: str) -> DaemonError:
     """The DaemonError for a status code and the server's message."""
     return error_class(code)(f"swanlabd: {code.name}: {details}", code)

@@ -157,7 +157,7 @@ class Run:
         self._last = 0  # the last step logged (a lower one is "going backwards")
         self._warn = Warner()
         self._finished = False
-        self._room = threading.Condition()
+        self._space = threading.Condition()  # notified when the sender takes from a full queue
         self._leftovers: list[object] = []
         self.sender: Sender | None = None
         if mode == "disabled":
@@ -211,11 +211,10 @@ class Run:
         if not FAST_TYPES.issuperset(map(type, values)):
             return self._log_slow(data, step)
         q = self._queue
-        q.append((step, sid, values, _now()))
-        self._last = step
+        if len(q) < self._limit or self._room():
+            q.append((step, sid, values, _now()))
+        self._last = step  # a refused row's step counts too: the next row is logged where it happens
         self._step = step + 1
-        if len(q) >= self._limit:
-            self._full()
 
     def finish(self, state: str = "success", error: str | None = None) -> None:
         """Finish the run: see swanlab_client.finish."""
@@ -263,11 +262,10 @@ class Run:
         ):
             self._schema_by_keys[tuple(data)] = sid
         q = self._queue
-        q.append((step, sid, values, _now()))
+        if len(q) < self._limit or self._room():
+            q.append((step, sid, values, _now()))
         self._last = step
         self._step = step + 1
-        if len(q) >= self._limit:
-            self._full()
 
     def _intern(self, key: str) -> int:
         kid = self._key_ids.get(key)
@@ -277,34 +275,55 @@ class Run:
             self._key_ids[key] = kid
         return kid
 
-    def _full(self) -> None:
-        """The queue reached its bound: start a forked child's sender, or block until there is room."""
+    def _room(self) -> bool:
+        """The queue is at its bound: True once the row may be queued, False if it is refused.
+
+        A forked child starts its sender here. Otherwise log() waits until the sender has taken
+        rows (backpressure), unless the daemon's disk is full: then waiting could freeze training
+        for hours, so the row is refused instead, counted and said once per episode; every row
+        queued before it is kept and sent once space is freed.
+        """
         if self._limit == 0:
             self._start_child_sender()
-            return
+            return True
         sender = self.sender
         if sender is None or sender.thread is None or not sender.thread.is_alive():
-            return
-        self._warn.once(
-            "backpressure",
-            "log() is waiting: %d rows queued and not yet sent (swanlabd slow or restarting); "
-            "nothing is dropped (warned once per run)",
-            len(self._queue),
-        )
-        sender.wake.set()
-        with self._room:
-            while len(self._queue) >= self._limit and sender.thread.is_alive():
-                self._room.wait(0.1)
+            return True
+        if sender.disk_full is None:
+            self._warn.once(
+                "backpressure",
+                "log() is waiting: %d rows queued and not yet sent (swanlabd slow or restarting); "
+                "nothing is dropped (warned once per run)",
+                len(self._queue),
+            )
+            sender.wake.set()
+            with self._space:
+                while len(self._queue) >= self._limit and sender.thread.is_alive() and sender.disk_full is None:
+                    self._space.wait(0.1)
+            if len(self._queue) < self._limit or sender.disk_full is None:
+                return True
+        sender.refused += 1
+        if not sender.refusing:
+            sender.refusing = True
+            _logger.warning(
+                "swanlab_client: log() is not storing new rows of run %s: %d rows are waiting for swanlabd, "
+                "whose disk is full (%s); they are kept and sent once space is freed, and the rows refused "
+                "meanwhile are counted",
+                self.run_id,
+                len(self._queue),
+                sender.disk_full,
+            )
+        return False
 
     def _drained(self) -> None:
         # Never block here: a signal handler (SIGTERM -> finish) may run in the main thread while
-        # it holds this lock inside _full(), and it waits for this very thread. The waiter polls
+        # it holds this lock inside _room(), and it waits for this very thread. The waiter polls
         # every 0.1 s anyway; the notification only saves it the wait.
-        if self._room.acquire(blocking=False):
+        if self._space.acquire(blocking=False):
             try:
-                self._room.notify_all()
+                self._space.notify_all()
             finally:
-                self._room.release()
+                self._space.release()
 
     def _console(self, tee: ConsoleTee, text: str) -> None:
         """Queue the complete lines of what was printed (called by ConsoleTee; never raises)."""
@@ -392,23 +411,24 @@ class Run:
         if not sender.finished.wait(self.settings.finish_timeout_s + self.settings.ack_timeout_s):
             _logger.warning(
                 "swanlab_client: finish() gave up after %.0fs with %d rows/records of run %s not confirmed "
-                "durable (swanlabd unreachable and no fallback possible)",
+                "durable (%s)",
                 self.settings.finish_timeout_s,
                 pending(sender, self._queue),
                 self.run_id,
+                sender.why_not_stored(),
             )
 
     def _forked(self) -> None:
         """In a forked child: become an idle new writer of the same run (see module docstring)."""
         self._leftovers.append((self.sender, self._queue))  # never touched again, never finalized
         self.sender = None
-        self._room = threading.Condition()
+        self._space = threading.Condition()
         if self._finished or self.mode == "disabled":
             self._queue = deque(maxlen=0) if self.mode == "disabled" else deque()
             return
         self._queue = deque()
         self._last = 0  # a new writer: its explicit steps are not "backwards" from the parent's
-        self._limit = 0  # the next log() lands in _full(), which starts this child's sender
+        self._limit = 0  # the next log() lands in _room(), which starts this child's sender
 
 
 class ConsoleTee:

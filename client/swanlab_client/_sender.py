@@ -21,6 +21,11 @@ Policy lives here; I/O lives in a `Transport` (_transport.py). The sender
   that keeps refusing (the run's file broken: INTERNAL; a malformed batch: INVALID_ARGUMENT) is
   not hammered; the rows stay queued and log() blocks once the queue is full. A request
   refused as too large (RESOURCE_EXHAUSTED) is resent in smaller pieces;
+- on "disk full" (RESOURCE_EXHAUSTED naming it, from the daemon or the fallback file: nothing of
+  the request was written) keeps every row and retries every DISK_FULL_RETRY_S until a write
+  works; meanwhile `disk_full` is set and log() refuses new rows at the queue's bound instead of
+  blocking (`Run._room`), which would freeze training for as long as the disk stays full. It
+  never takes the fallback for it: that writes to the same data root;
 - if nothing answers: starts a daemon (`Connector.spawn`), then, if that fails too, writes the
   run folder itself (`Connector.fallback`, a FileTransport) and stays on it for the rest of the
   run. Training never waits on any of this except through backpressure (log() blocks while the
@@ -44,7 +49,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from swanlab_client._errors import DaemonError, DaemonTimeoutError, DaemonUnavailableError, RPCStatusCode
+from swanlab_client._errors import (
+    DaemonError,
+    DaemonTimeoutError,
+    DaemonUnavailableError,
+    RPCStatusCode,
+    is_disk_full,
+)
 from swanlab_client._settings import DAEMON_MAX_MESSAGE_BYTES, RECORD_MAX_BYTES, REQUEST_MAX_BYTES, Settings
 
 if TYPE_CHECKING:
@@ -61,6 +72,9 @@ SPAWN_INTERVAL_S = 1.0
 SPAWNS_BEFORE_FALLBACK = 3
 BACKOFF_FIRST_S = 0.05
 BACKOFF_MAX_S = 5.0
+# A full disk frees up at someone else's pace: look again this often, so a run resumes within
+# about a second of it (each look costs the daemon one refused write).
+DISK_FULL_RETRY_S = 1.0
 # The backoff's jitter has its own generator: the script's `random` sequence stays its own.
 _jitter = random.Random()
 # Bytes a scalar row and a value add to a ScalarRows record at most (varints, one double).
@@ -147,6 +161,12 @@ class Sender:
         self.defined = 0  # key ids 1..defined have a KeyDef on this writer's stream
         self.line_no = 0  # console lines sent by this writer
         self.dropped = 0  # queued items that could not be encoded (each warned about)
+        # The last "disk full" refusal while the episode lasts (until a write works), else None;
+        # log() reads it (`Run._room`) to refuse rows instead of blocking.
+        self.disk_full: str | None = None
+        self.refused = 0  # rows log() refused for a full disk (counted in the logging thread)
+        self.refusing = False  # log() has refused a row in this episode (and said so)
+        self._refused_before = 0  # `refused` when the episode began
         self.transport: Transport | None = None
         self.on_fallback = False
         self.finish_request: pb.Finish | None = None
@@ -197,14 +217,21 @@ class Sender:
                 self._warn.once(
                     "gave-up",
                     "gave up on run %s (writer %d) after %.0fs: %d queued rows and %d records not "
-                    "confirmed durable (no swanlabd reachable, no fallback possible)",
+                    "confirmed durable (%s)",
                     self.run_id,
                     self.writer,
                     self._settings.finish_timeout_s,
                     len(self.queue),
                     len(self.unacked),
+                    self.why_not_stored(),
                 )
                 self.finished.set()
+
+    def why_not_stored(self) -> str:
+        """Why rows are not durable yet, for the warnings of a finish() that gives up."""
+        if self.disk_full is None:
+            return "no swanlabd reachable, no fallback possible"
+        return f"{self.disk_full}; {self.refused} more rows were refused while the disk was full"
 
     def step(self) -> None:
         """One turn of the loop (tests call it directly)."""
@@ -381,6 +408,8 @@ class Sender:
             self.failures = 0
             self._request_records = RECORDS_PER_SEND
             self._acked(durable)
+            if self.disk_full is not None:
+                self._space_again()
 
     def _next_request(self) -> list[pb.Record]:
         """The first unacked records, as many as fit in one request (always at least one)."""
@@ -423,7 +452,8 @@ class Sender:
 
         The fallback is taken only when the daemon answers but cannot take the run, or when
         nothing answers and no daemon can be started (autostart off, or the spawn failed): a
-        daemon that is merely restarting is waited for, with log() blocking once the queue is full.
+        daemon that is merely restarting is waited for, with log() blocking once the queue is full,
+        and so is a daemon whose disk is full (the fallback's is the same), with log() refusing.
         A daemon whose socket accepts but which does not answer StartRun in time (stopped by
         SIGSTOP, hung) is handled as a dead one: each such timeout is a failed start.
         """
@@ -436,6 +466,10 @@ class Sender:
                 if error is None:
                     self._failed_spawns = 0
                     return
+                if is_disk_full(error):
+                    self._disk_is_full(error)
+                    time.sleep(DISK_FULL_RETRY_S)
+                    continue
                 if (
                     error.code == RPCStatusCode.FAILED_PRECONDITION
                     and self.finish_request is not None
@@ -462,17 +496,21 @@ class Sender:
                     if self._failed_spawns < SPAWNS_BEFORE_FALLBACK:
                         continue
             fallback = self._connector.fallback(self.run_dir) if self._settings.fallback else None
-            if fallback is not None and self._try_start(fallback) is None:
-                if not self.on_fallback:
-                    self.on_fallback = True
-                    self._warn.once(
-                        "fallback",
-                        "no swanlabd could be reached or started; writing run %s to %s directly "
-                        "(a daemon adopts it at its next start; nothing is lost)",
-                        self.run_id,
-                        self.run_dir,
-                    )
-                return
+            if fallback is not None:
+                error = self._try_start(fallback)
+                if error is None:
+                    if not self.on_fallback:
+                        self.on_fallback = True
+                        self._warn.once(
+                            "fallback",
+                            "no swanlabd could be reached or started; writing run %s to %s directly "
+                            "(a daemon adopts it at its next start; nothing is lost)",
+                            self.run_id,
+                            self.run_dir,
+                        )
+                    return
+                if is_disk_full(error):
+                    self._disk_is_full(error)
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
 
@@ -490,11 +528,13 @@ class Sender:
                     # Our create landed but its answer was lost (daemon killed): attach as writer 1.
                     self.created, self.writer = True, 1
                     continue
-                if not isinstance(exc, DaemonUnavailableError):  # "not running yet" is routine
+                if not isinstance(exc, DaemonUnavailableError) and not is_disk_full(exc):  # those say more elsewhere
                     self._warn.once("connect", "cannot start the run on swanlabd (%s); retrying", exc)
                 transport.close()
                 return exc
             break
+        if self.disk_full is not None and not request.attach:
+            self._space_again()  # the run's folder was made: there is space again
         self.created = True
         self.writer = reply.writer
         self.run_id = reply.run_id
@@ -523,7 +563,9 @@ class Sender:
     def _lost(self, exc: DaemonError) -> None:
         """A request failed: drop the connection, say why once, back off, and try again."""
         code = exc.code
-        if code == RPCStatusCode.RESOURCE_EXHAUSTED and self._sent:
+        if is_disk_full(exc):
+            self._disk_is_full(exc)
+        elif code == RPCStatusCode.RESOURCE_EXHAUSTED and self._sent:
             self._warn.once(
                 "too-large", "swanlabd refused a request as too large (%s); resending it in smaller pieces", exc
             )
@@ -554,9 +596,44 @@ class Sender:
             self.transport = None
         self.failures += 1
         delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (self.failures - 1)) * _jitter.uniform(0.5, 1.0)
+        if self.disk_full is not None:
+            delay = min(delay, DISK_FULL_RETRY_S)
         if self.deadline is not None:
             delay = min(delay, max(0.0, self.deadline - time.monotonic()))
         time.sleep(delay)
+
+    def _disk_is_full(self, exc: DaemonError) -> None:
+        """A "disk full" refusal: nothing of the request was stored. Say so when an episode begins."""
+        if self.disk_full is None:
+            self._refused_before = self.refused
+            message = (
+                "run %s cannot be stored for now: %s. Nothing is lost: the rows are kept in memory and sent "
+                "as soon as space is freed (retried every %.0f s). Meanwhile log() does not wait: once %d rows "
+                "are waiting, new rows are not stored until then (counted)"
+            )
+            args = (self.run_id, exc, DISK_FULL_RETRY_S, self._settings.queue_max_rows)
+            if "disk-full" in self._warn.seen:  # a disk that fills up again: warned once per run already
+                _logger.info("swanlab_client: " + message, *args)
+            else:
+                self._warn.once("disk-full", message, *args)
+        self.disk_full = str(exc)
+
+    def _space_again(self) -> None:
+        """A write worked after a "disk full" episode: say how many rows log() refused meanwhile."""
+        refused = self.refused - self._refused_before
+        self.disk_full = None
+        self.refusing = False
+        if refused:
+            _logger.warning(
+                "swanlab_client: run %s is stored again: every row kept meanwhile is sent; %d rows logged while "
+                "the disk was full were not stored",
+                self.run_id,
+                refused,
+            )
+        else:
+            _logger.info(
+                "swanlab_client: run %s is stored again; nothing was lost while its disk was full", self.run_id
+            )
 
     def _shrink_request(self) -> None:
         """After RESOURCE_EXHAUSTED: send fewer records per request, or cut the first record in two."""

@@ -46,7 +46,9 @@ class Settings:
     """When no daemon can be reached or started: write the run folder directly with swanlabd.format.backup
     (a daemon adopts it later). False: keep retrying the daemon, with log() blocking once the queue is full."""
     queue_max_rows: int = 50_000
-    """Rows log() may queue before it blocks (backpressure, with a warning). Memory bound: about
+    """Rows log() may queue before it blocks (backpressure, with a warning). While swanlabd's disk is
+    full, log() does not block: past this many rows it refuses new ones (counted, with a warning)
+    and keeps the queued ones for when space is freed. Memory bound: about
     queue_max_rows x (100 + 30 x scalars per row) bytes."""
     batch_max_values: int = 16_384
     """Scalars per ScalarRows record (and console lines per ConsoleLines record). A Stream request

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from swanlab_client._errors import (
+    DISK_FULL,
     DaemonError,
     DaemonRejectedError,
     DaemonTimeoutError,
@@ -259,6 +260,8 @@ class FileTransport:
         except backup.BackupLocked as exc:
             raise DaemonUnavailableError(f"{exc}: a daemon still holds the run's file") from exc
         except (OSError, backup.BackupError) as exc:
+            if _disk_full(exc):
+                raise _disk_full_error(self.runs, exc) from exc
             raise DaemonUnavailableError(f"cannot write the run folder itself: {exc}") from exc
         self._writer = writer
         threading.Thread(target=self._group_commit, name="swanlab-fsync", daemon=True).start()
@@ -279,6 +282,8 @@ class FileTransport:
                 with self._lock:
                     self._writer.append(fresh)
                     self._dirty = True
+        except backup.DiskFull as exc:
+            raise _disk_full_error(self._writer.path.parent, exc) from exc
         except backup.StorageError as exc:
             raise DaemonError(f"fallback file: {exc}") from exc
         return self._writer.client_seqs.get(self._writer_id, 0)
@@ -296,6 +301,8 @@ class FileTransport:
             with self._lock:
                 self._writer.append([pb.Record(time_ms=done.finish_time_ms, writer=self._writer_id, finish=done)])
                 self._writer.close()
+        except backup.DiskFull as exc:
+            raise _disk_full_error(self._writer.path.parent, exc) from exc
         except backup.StorageError as exc:
             raise DaemonError(f"fallback file: {exc}") from exc
         return request.last_client_seq
@@ -322,3 +329,14 @@ class FileTransport:
                     self._writer.sync()
                 except backup.StorageError:
                     return  # the writer now refuses every call: the next send() reports it
+
+
+def _disk_full(exc: BaseException) -> bool:
+    from swanlabd.format import backup
+
+    return isinstance(exc, backup.DiskFull) or (isinstance(exc, OSError) and exc.errno in backup.DISK_FULL_ERRNOS)
+
+
+def _disk_full_error(folder: Path, exc: BaseException) -> DaemonError:
+    """A full disk under the fallback file, as the daemon reports its own: nothing was written."""
+    return DaemonError(f"fallback file: {DISK_FULL}{folder}: {exc}; free space there", RPCStatusCode.RESOURCE_EXHAUSTED)

@@ -196,3 +196,78 @@ def test_reader_follows_a_growing_file(tmpdir_short: Path) -> None:
             if i % 5 == 0:
                 os.truncate(path, writer.size)
     assert seen == list(range(40))
+
+
+def test_no_space_is_disk_full_and_the_writer_goes_on(tmpdir_short: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmpdir_short / backup.BACKUP_FILENAME
+    writer = backup.BackupWriter.create(path, "r")
+
+    def enospc(fd: int, data: bytes) -> int:
+        raise OSError(errno.EDQUOT, "Disk quota exceeded")
+
+    monkeypatch.setattr(os, "write", enospc)
+    with pytest.raises(backup.DiskFull, match="Disk quota exceeded"):
+        writer.append([scalar_record(1)])
+    monkeypatch.undo()
+    writer.append([scalar_record(1)])
+    writer.close()
+    records, _, losses, _ = read_backup(path)
+    assert [r.seq for r in records] == [0, 1] and losses.items == []
+
+
+def test_a_failed_write_too_big_to_cut_off_on_a_full_disk_is_cut_by_the_next_append(
+    tmpdir_short: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (issue 14, item 3): the writer refused every later call, so the run stayed broken."""
+    path = tmpdir_short / backup.BACKUP_FILENAME
+    writer = backup.BackupWriter.create(path, "r")
+    writer.append([scalar_record(1)])
+    size = path.stat().st_size
+    real_write = os.write
+    room = [1000]  # bytes the disk takes before it is full
+
+    def fill_then_enospc(fd: int, data: bytes) -> int:
+        if not room[0]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written = real_write(fd, data[: room[0]])
+        room[0] -= written
+        return written
+
+    def enospc(fd: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", fill_then_enospc)
+    monkeypatch.setattr(os, "ftruncate", enospc)
+    with pytest.raises(backup.DiskFull, match="write failed"):
+        writer.append([console_record(2, 5000)])
+    assert path.stat().st_size == size + 1000  # the torn bytes stay: a reader takes them for the end
+    records, _, losses, _ = read_backup(path)
+    assert [r.seq for r in records] == [0, 1] and losses.items == []
+    with pytest.raises(backup.DiskFull, match="cannot cut a failed write off yet"):
+        writer.append([console_record(2, 5000)])
+    monkeypatch.undo()
+    writer.append([console_record(2, 5000)])  # space again: the torn bytes go first
+    writer.close()
+    records, _, losses, _ = read_backup(path)
+    assert [r.seq for r in records] == [0, 1, 2] and losses.items == []
+
+
+def test_an_io_error_whose_write_cannot_be_cut_off_refuses_every_later_call(
+    tmpdir_short: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmpdir_short / backup.BACKUP_FILENAME
+    writer = backup.BackupWriter.create(path, "r")
+
+    def eio(*args: object) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "write", eio)
+    monkeypatch.setattr(os, "ftruncate", eio)
+    with pytest.raises(backup.StorageError, match="write failed") as info:
+        writer.append([scalar_record(1)])
+    assert not isinstance(info.value, backup.DiskFull)
+    monkeypatch.undo()
+    with pytest.raises(backup.StorageError, match="refusing writes"):
+        writer.append([scalar_record(1)])
+    with pytest.raises(backup.StorageError):
+        writer.close()

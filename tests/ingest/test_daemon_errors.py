@@ -1,7 +1,9 @@
 """Error translation and storage failures, with the daemon in this process (to inject a failed fsync).
 
 A failed fsync means the kernel may have dropped pages: the run's file is broken, the batch is
-answered INTERNAL, nothing is acked past it, and other runs carry on.
+answered INTERNAL, nothing is acked past it, and other runs carry on. A full disk breaks nothing:
+what found no space is refused RESOURCE_EXHAUSTED ("disk full at ..."), not written, not acked,
+and the same request works once space is freed (tested on a real tmpfs that fills up).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import plyvel
 import pytest
 from inprocess import eventually, run_in_process_daemon, run_summaries, stream_batches
 
-from helpers.rawclient import keys, rows
+from helpers.rawclient import client_seqs, keys, read_backup, rows
+from helpers.smalldisk import SmallDisk
 from swanlabd.format import backup
 from swanlabd.ingest import server
 from swanlabd.service.config import DaemonConfig
@@ -38,6 +41,7 @@ DOCUMENTED = {  # service.proto's header comment
     errors.TooManyOpenRuns: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.ShuttingDown: grpc.StatusCode.UNAVAILABLE,
     errors.StorageFailure: grpc.StatusCode.INTERNAL,
+    errors.DiskFull: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 
@@ -203,20 +207,34 @@ def test_startrun_that_failed_midway_leaves_nothing_behind_and_its_retry_succeed
     run_in_process_daemon(short_dir, body)
 
 
+class FullStateDB:
+    """A state DB sub-DB whose writes fail as LevelDB's do on a full disk, while `full` is set."""
+
+    def __init__(self, db) -> None:
+        self.db = db
+        self.full = True
+
+    def put(self, key: bytes, value: bytes) -> None:
+        if self.full:
+            raise plyvel.IOError(b"IO error: state/000003.log: No space left on device (injected)")
+        self.db.put(key, value)
+
+    def __getattr__(self, name: str):
+        return getattr(self.db, name)
+
+
 def test_startrun_whose_registration_failed_leaves_nothing_behind_and_its_retry_succeeds(short_dir, monkeypatch):
     """The folder is made but the state DB refuses the run's entry: the folder goes too (an
     unregistered folder would be in its retry's way, its backup still locked by the daemon)."""
 
     async def body(stub, daemon):
-        def refuse(info):
-            raise plyvel.IOError("IO error: No space left on device (injected)")
-
         request = svc.StartRunRequest(start=pb.RunStart(run_id="unregistered01", project="p"), pid=os.getpid())
         with monkeypatch.context() as patch:
-            patch.setattr(daemon.store.state, "put_run", refuse)
+            patch.setattr(daemon.store.state, "runs_db", FullStateDB(daemon.store.state.runs_db))
             with pytest.raises(grpc.aio.AioRpcError) as info:
                 await stub.StartRun(request)
-        assert info.value.code() == grpc.StatusCode.INTERNAL and "No space left on device" in info.value.details()
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, info.value.details()
+        assert info.value.details().startswith("disk full at ") and "No space left on device" in info.value.details()
         assert list(daemon.store.runs_dir.iterdir()) == []
         reply = await stub.StartRun(request)
         assert (reply.run_id, reply.writer) == ("unregistered01", 1)
@@ -227,25 +245,36 @@ def test_startrun_whose_registration_failed_leaves_nothing_behind_and_its_retry_
     run_in_process_daemon(short_dir, body)
 
 
-@pytest.fixture
-def full_disk(monkeypatch):
-    """os.write fails with ENOSPC for files under the folders in the returned set."""
-    full: set[str] = set()
+def failing_writes(monkeypatch, code: int) -> set[str]:
+    """os.write fails with `code` for files under the folders in the returned set."""
+    failing: set[str] = set()
     real = os.write
 
     def write(fd, data):
-        if full and any(os.readlink(f"/proc/self/fd/{fd}").startswith(d) for d in full):
-            raise OSError(errno.ENOSPC, "No space left on device (injected)")
+        if failing and any(os.readlink(f"/proc/self/fd/{fd}").startswith(d) for d in failing):
+            raise OSError(code, f"{os.strerror(code)} (injected)")
         return real(fd, data)
 
     monkeypatch.setattr(os, "write", write)
-    return full
+    return failing
 
 
-def test_failed_system_sample_write_breaks_only_that_run(short_dir, full_disk):
-    """A full disk under the monitor's append breaks that run, like a client append's failure;
+@pytest.fixture
+def full_disk(monkeypatch):
+    """os.write fails with ENOSPC for files under the folders in the returned set."""
+    return failing_writes(monkeypatch, errno.ENOSPC)
+
+
+@pytest.fixture
+def failing_disk(monkeypatch):
+    """os.write fails with EIO for files under the folders in the returned set."""
+    return failing_writes(monkeypatch, errno.EIO)
+
+
+def test_failed_system_sample_write_breaks_only_that_run(short_dir, failing_disk):
+    """An I/O error under the monitor's append breaks that run, like a client append's failure;
     the daemon and its other runs carry on."""
-    full = full_disk
+    full = failing_disk
 
     async def body(stub, daemon):
         bad = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p")))
@@ -257,7 +286,7 @@ def test_failed_system_sample_write_breaks_only_that_run(short_dir, full_disk):
             return runs if runs[bad.run_id].last_error else None
 
         runs = await eventually(broken, 10, "the failed sample in the run's last_error")
-        assert "No space left on device" in runs[bad.run_id].last_error
+        assert "Input/output error" in runs[bad.run_id].last_error
         full.clear()
         # The broken file stays broken; nothing is acked past the failure.
         acks, err = await stream_batches(stub, bad.run_id, [[keys(1, {1: "x"})]])
@@ -303,3 +332,140 @@ def test_crash_finish_that_cannot_be_written_breaks_only_that_run(short_dir, ful
         assert acks == [1] and err is None
 
     run_in_process_daemon(short_dir, body)
+
+
+@pytest.fixture
+def small_disk(short_dir):
+    """The in-process daemon's data root (short_dir/home) on a 2 MiB tmpfs that really fills up."""
+    with SmallDisk(short_dir / "home") as disk:
+        yield disk
+
+
+def test_a_full_disk_refuses_batches_then_the_run_resumes_when_space_is_freed(short_dir, small_disk):
+    """Regression (issue 14, item 3): the first ENOSPC broke the run until a daemon restart."""
+
+    async def body(stub, daemon):
+        run = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p"), pid=os.getpid()))
+        acks, err = await stream_batches(stub, run.run_id, [[keys(1, {1: "x"})], rows(2, 10)])
+        assert acks == [1, 11] and err is None
+        small_disk.fill()
+        # 1,000 rows (~30 KiB) outgrow what the file's last page may have left.
+        acks, err = await stream_batches(stub, run.run_id, [rows(12, 1000)])
+        assert acks == [] and err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, err
+        assert err.details().startswith("disk full at ") and "No space left on device" in err.details()
+        assert "nothing is lost" in err.details().lower()
+        summary = (await run_summaries(stub))[run.run_id]
+        assert summary.state == pb.RUNNING and summary.last_error.startswith("disk full at "), summary
+
+        small_disk.free()
+        # The client's replay of what was refused: no restart, no reopening.
+        acks, err = await stream_batches(stub, run.run_id, [rows(12, 1000)])
+        assert acks == [1011] and err is None
+
+        async def cleared():
+            summary = (await run_summaries(stub))[run.run_id]
+            return summary if not summary.last_error else None
+
+        await eventually(cleared, 5, "the disk-full error cleared from ls")
+        await stub.FinishRun(svc.FinishRunRequest(run_id=run.run_id, writer=1, last_client_seq=1011))
+        summary = (await run_summaries(stub))[run.run_id]
+        assert summary.state == pb.FINISHED and not summary.last_error
+        records = read_backup(run.run_dir)
+        assert client_seqs(records) == list(range(1, 1012))  # every acked record once, in order
+        assert records[-1].HasField("finish")
+
+    run_in_process_daemon(short_dir, body, fsync_interval_ms=100)
+
+
+def test_a_finish_that_finds_the_disk_full_is_refused_and_the_run_stays_open(short_dir, full_disk):
+    """Regression (issue 14, item 3): the run was closed FINISHED without its Finish record."""
+
+    async def body(stub, daemon):
+        run = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p"), pid=os.getpid()))
+        acks, err = await stream_batches(stub, run.run_id, [[keys(1, {1: "x"})]])
+        assert acks == [1] and err is None
+        full_disk.add(run.run_dir + "/")
+        request = svc.FinishRunRequest(run_id=run.run_id, writer=1, last_client_seq=1)
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await stub.FinishRun(request)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, info.value.details()
+        assert info.value.details().startswith("disk full at ")
+        summary = (await run_summaries(stub))[run.run_id]
+        assert summary.state == pb.RUNNING and summary.last_error.startswith("disk full at ")
+        full_disk.clear()
+        await stub.FinishRun(request)  # the client's retry
+        summary = (await run_summaries(stub))[run.run_id]
+        assert summary.state == pb.FINISHED and not summary.last_error
+        assert read_backup(run.run_dir)[-1].finish.state == pb.FINISHED
+
+    run_in_process_daemon(short_dir, body)
+
+
+def test_startrun_on_a_full_disk_leaves_nothing_behind_and_succeeds_once_space_is_freed(short_dir, small_disk):
+    """Regression (issue 14, item 3): a run started on a full disk was an INTERNAL error, which sent
+    the client to write the folder itself on the same full disk."""
+
+    async def body(stub, daemon):
+        small_disk.fill()
+        request = svc.StartRunRequest(
+            start=pb.RunStart(run_id="startedfull01", project="p"),
+            config=pb.Config(json='{"blob": "' + "x" * 20_000 + '"}'),
+            pid=os.getpid(),
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await stub.StartRun(request)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, info.value.details()
+        assert info.value.details().startswith("disk full at ")
+        assert os.listdir(daemon.store.runs_dir) == []  # no half-made or empty folder in a retry's way
+        small_disk.free()
+        reply = await stub.StartRun(request)
+        assert reply.run_id == "startedfull01" and reply.writer == 1
+        assert os.listdir(daemon.store.runs_dir) == [Path(reply.run_dir).name]
+
+    run_in_process_daemon(short_dir, body)
+
+
+def test_a_full_state_db_loses_no_run_state_and_logs_no_unexpected_error(short_dir, monkeypatch, caplog):
+    """Regression (issue 14, item 3): ENOSPC in the state DB was an "unexpected error" traceback
+    for FinishRun and left the finished (or crashed) run RUNNING."""
+
+    async def body(stub, daemon):
+        proc = await asyncio.create_subprocess_exec("sleep", "60")
+        finished = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p"), pid=os.getpid()))
+        crashed = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p"), pid=proc.pid))
+        acks, err = await stream_batches(stub, finished.run_id, [[keys(1, {1: "x"})], rows(2, 5)])
+        assert acks == [1, 6] and err is None
+        full = FullStateDB(daemon.store.state.runs_db)
+        monkeypatch.setattr(daemon.store.state, "runs_db", full)
+        # The group commit saves the counts of the written run: it must keep going.
+        acks, err = await stream_batches(stub, finished.run_id, [rows(7, 5)])
+        assert acks == [11] and err is None
+        await stub.FinishRun(svc.FinishRunRequest(run_id=finished.run_id, writer=1, last_client_seq=11))
+        proc.kill()
+        await proc.wait()
+
+        async def both_ended():
+            runs = await run_summaries(stub)
+            done = runs[finished.run_id].state == pb.FINISHED and runs[crashed.run_id].state == pb.CRASHED
+            return runs if done else None
+
+        runs = await eventually(both_ended, 10, "FINISHED and CRASHED shown while the state DB is full")
+        for run in runs.values():
+            assert run.last_error.startswith("disk full at ") and "state" in run.last_error, run
+        assert daemon.state.get_run(finished.run_id).state.name == "RUNNING"  # not saved yet
+        assert (await stub.Status(svc.StatusRequest())).pid == os.getpid()
+
+        full.full = False
+
+        async def saved():
+            runs = await run_summaries(stub)
+            return runs if not any(r.last_error for r in runs.values()) else None
+
+        await eventually(saved, 10, "the run states saved once the state DB takes writes")
+        assert daemon.state.get_run(finished.run_id).state.name == "FINISHED"
+        assert daemon.state.get_run(crashed.run_id).state.name == "CRASHED"
+        assert daemon.state.get_run(finished.run_id).records == len(read_backup(finished.run_dir))
+
+    with caplog.at_level("INFO", logger="swanlabd"):
+        run_in_process_daemon(short_dir, body, fsync_interval_ms=50)
+    assert not [r for r in caplog.records if "unexpected" in r.getMessage()], caplog.text

@@ -1,4 +1,4 @@
-"""The state DB's layout: run registry, credentials apart from it, prefixed views for others."""
+"""The state DB's layout: run registry, credentials apart from it, prefixed views for others; a full disk."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers.smalldisk import SmallDisk
 from swanlabd.format.runstate import Mode, RunState
-from swanlabd.storage.errors import DamagedRunEntry
+from swanlabd.storage.errors import DamagedRunEntry, DiskFull
 from swanlabd.storage.state import CRED_PREFIX, RUN_PREFIX, RunInfo, State
 from swanlabd_pb import records_pb2 as pb
 
@@ -99,3 +100,28 @@ def test_damaged_credentials_and_overrides_read_as_absent(state):
     state.db.put(b"fwd/on/r2", b'{"project": 5}')
     assert state.get_cloud("r1") is None
     assert state.get_upload_on("r1") == {} and state.get_upload_on("r2") == {}
+
+
+def test_a_write_on_a_full_disk_is_disk_full_and_works_once_space_is_freed():
+    """Regression (issue 14, item 3): LevelDB's bare IOError reached the RPCs as an "unexpected error"."""
+    root = Path(tempfile.mkdtemp(prefix="sd-", dir="/tmp"))
+    try:
+        with SmallDisk(root / "disk") as disk:
+            state = State(disk.path / "state")
+            try:
+                disk.fill()
+                info = RunInfo(run_id="r0", run_dir="/x/" + "d" * 1000)
+                with pytest.raises(DiskFull) as raised:
+                    for n in range(100):  # the log's last page takes a few before the disk says no
+                        info.run_id = f"r{n}"
+                        state.put_run(info)
+                assert str(raised.value).startswith(f"disk full at {disk.path / 'state'}: ")
+                assert "No space left on device" in str(raised.value)
+                assert state.get_run(info.run_id) is None
+                disk.free()
+                state.put_run(info)  # the same write, once space is freed
+                assert state.get_run(info.run_id) == info
+            finally:
+                state.close()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

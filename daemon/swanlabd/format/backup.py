@@ -3,6 +3,7 @@
     BackupError
     ├── BackupLocked        another process holds the file open for append (flock)
     ├── StorageError        a write or fsync failed: nothing past it may be acked
+    │   └── DiskFull        a write found no space: nothing of it is in the file; append again later
     └── BackupFormatError   not a swanlabd backup, or a newer format version (also a ValueError)
 
 The file is the run's queue (docs/backup-format.md): `BackupWriter` appends Records (one write()
@@ -58,6 +59,15 @@ class StorageError(BackupError):
     """A write or fsync failed. After a failed fsync the writer refuses every later call:
     the kernel may have dropped the unwritten pages, so nothing written since the last good
     fsync can be trusted to reach the disk."""
+
+
+class DiskFull(StorageError):
+    """A write found no space (ENOSPC, or EDQUOT: the quota is used up). Nothing of that append is
+    in the file and the writer stays usable: append the same records again once space is freed."""
+
+
+# What a full disk looks like to write(): unlike EIO, it says nothing about the data already written.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class BackupFormatError(BackupError, ValueError):
@@ -211,6 +221,9 @@ class BackupWriter:
         """(offset, nbytes) that `open` cut off the end (a torn or damaged tail), or None."""
         self._fd: int | None = fd
         self._failed: OSError | None = None
+        # A failed write's bytes are still at the end of the file (the disk was too full even to
+        # cut them off): the next append cuts them first. Readers take them for a torn tail.
+        self._torn = False
         self._pending = bytearray()  # one append's framed records: written in one write()
         self._log = LogWriter(self._pending.extend, size)
 
@@ -276,10 +289,12 @@ class BackupWriter:
     def append(self, records: Sequence[pb.Record]) -> int:
         """Set each record's seq, frame and write them all in one write(); the new file size.
 
-        On a failed write the file is cut back to where it was and StorageError raised; none
-        of the records is then in the file.
+        On a failed write the file is cut back to where it was and StorageError raised (DiskFull
+        for no space: then the writer stays usable); none of the records is then in the file.
         """
         fd = self._check()
+        if self._torn:
+            self._cut(fd)
         seq = self.last_seq
         block_offset = self._log.block_offset
         pending = self._pending
@@ -291,11 +306,16 @@ class BackupWriter:
         try:
             _write_all(fd, pending)
         except OSError as exc:
+            self._log.block_offset = block_offset
+            full = exc.errno in DISK_FULL_ERRNOS
             try:
                 os.ftruncate(fd, self.size)
             except OSError:
-                self._failed = exc
-            self._log.block_offset = block_offset
+                if not full:
+                    self._failed = exc
+                self._torn = full
+            if full:
+                raise DiskFull(self.path, f"write failed: {exc}") from exc
             raise StorageError(self.path, f"write failed: {exc}") from exc
         self.last_seq = seq
         self.size += len(pending)
@@ -303,6 +323,17 @@ class BackupWriter:
             if record.client_seq and record.client_seq > self.client_seqs.get(record.writer, 0):
                 self.client_seqs[record.writer] = record.client_seq
         return self.size
+
+    def _cut(self, fd: int) -> None:
+        """Cut a failed write's bytes off the end; DiskFull again while that still fails."""
+        try:
+            os.ftruncate(fd, self.size)
+        except OSError as exc:
+            if exc.errno not in DISK_FULL_ERRNOS:
+                self._failed = exc
+                raise StorageError(self.path, f"cannot cut a failed write off: {exc}") from exc
+            raise DiskFull(self.path, f"cannot cut a failed write off yet: {exc}") from exc
+        self._torn = False
 
     def sync(self) -> None:
         """fsync the file. If that fails, this writer refuses every later call."""

@@ -33,6 +33,7 @@ from swanlabd.ingest import validate
 from swanlabd.ingest.ports import RunService, RunView
 from swanlabd.local.limits import MAX_MESSAGE_BYTES
 from swanlabd.storage.errors import (
+    DiskFull,
     PreconditionFailed,
     RequestError,
     RunExists,
@@ -61,6 +62,7 @@ STATUS_CODES: tuple[tuple[type[SwanlabdError], grpc.StatusCode], ...] = (
     (TooManyOpenRuns, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (ShuttingDown, grpc.StatusCode.UNAVAILABLE),
     (StorageFailure, grpc.StatusCode.INTERNAL),
+    (DiskFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
 )
 
 

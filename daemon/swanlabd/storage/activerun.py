@@ -1,8 +1,10 @@
 """`ActiveRun`: a RUNNING run whose backup file this daemon holds open (and flocked) for appends.
 
 It keeps what the append path needs in memory: the highest client_seq held per writer, each
-writer's key ids, the record count and file size. A failed write or fsync breaks the file for good
-(`broken`): nothing is acked past it.
+writer's key ids, the record count and file size. A failed fsync (or a write failing for another
+reason than space) breaks the file for good (`broken`): nothing is acked past it. A write that
+finds the disk full only refuses that append (`full`, until an append works again): the file is
+as it was before it, and the client resends the same records once space is freed.
 
 Threading: `append` runs on the event loop; `sync_blocking` and `close_blocking` run in a worker
 thread, and `io_lock` keeps an fsync and the final close from overlapping.
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from swanlabd.format import backup
-from swanlabd.storage.errors import RunClosed, StorageFailure
+from swanlabd.storage.errors import DISK_FULL, DiskFull, RunClosed, StorageFailure
 from swanlabd.storage.state import RunInfo
 from swanlabd_pb import records_pb2 as pb
 
@@ -40,6 +42,7 @@ class ActiveRun:
         self.size = file.size
         self.closing: str | None = None  # the final state name once FinishRun/crash began
         self.broken: StorageFailure | None = None
+        self.full: DiskFull | None = None
         self.dirty = False
         self.closed = False
         self.io_lock = threading.Lock()
@@ -68,17 +71,36 @@ class ActiveRun:
         self.info.records, self.info.backup_bytes = self.records, self.size
         if self.broken:
             self.info.last_error = str(self.broken)
+        elif self.full:
+            self.info.last_error = str(self.full)
+        elif self.info.last_error.startswith(DISK_FULL):
+            self.info.last_error = ""  # over (also one saved before a daemon restart)
         return self.info
 
     def append(self, records: Sequence[pb.Record]) -> None:
-        """Write records to the file (page cache). Any failure breaks the file for good."""
+        """Write records to the file (page cache). DiskFull if there is no space (nothing is
+        written; try again later); any other failure breaks the file for good."""
         if self.broken:
             raise self.broken
         try:
             self.size = self.file.append(records)
+        except backup.DiskFull as exc:
+            first = self.full is None
+            self.full = DiskFull(
+                self.path.parent,
+                exc.__cause__ or exc,
+                "free space there. Nothing is lost: the client keeps the refused rows and resends "
+                "them, and the run resumes by itself",
+            )
+            if first:  # once per episode: every client retry would log it again
+                log.warning("run %s: %s", self.run_id, self.full)
+            raise self.full from exc
         except Exception as exc:
             self.broken = StorageFailure(self.run_id, self.path, exc)
             raise self.broken from exc
+        if self.full is not None:
+            log.info("run %s: space again at %s; writing resumed", self.run_id, self.path.parent)
+            self.full = None
         self.records += len(records)
         self.dirty = True
         for r in records:

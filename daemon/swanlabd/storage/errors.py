@@ -12,8 +12,10 @@
     ├── TooManyOpenRuns                RESOURCE_EXHAUSTED: a new run would leave the daemon short
     │                                  of file descriptors; finish runs or raise the limit
     ├── ShuttingDown                   UNAVAILABLE: the daemon is stopping; reconnect and replay
-    └── StorageFailure                 INTERNAL: the run's file failed (fsync, write); nothing past
-                                       the failure is acked and the file takes no more writes
+    ├── StorageFailure                 INTERNAL: the run's file failed (fsync, write); nothing past
+    │                                  the failure is acked and the file takes no more writes
+    └── DiskFull                       RESOURCE_EXHAUSTED: no space for a write (ENOSPC, EDQUOT);
+                                       nothing of it is stored, the run is not broken: resend later
 
 Start-up failures are the service layer's (swanlabd/service/errors.py): they never cross the socket.
 
@@ -25,6 +27,8 @@ library turns those codes into its own errors; a training script never sees a da
 from __future__ import annotations
 
 from pathlib import Path
+
+from swanlabd.format import backup
 
 
 class SwanlabdError(Exception):
@@ -110,3 +114,29 @@ class StorageFailure(SwanlabdError, OSError):
     def __init__(self, run_id: str, path: Path, cause: BaseException | str) -> None:
         self.run_id, self.path = run_id, path
         super().__init__(f"run {run_id}: backup {path} failed: {cause}; nothing past this point is acked")
+
+
+# Every DiskFull message starts so: the client tells a full disk from other RESOURCE_EXHAUSTED
+# refusals by it (swanlab_client._errors.DISK_FULL), and a run's stale `last_error` by it.
+DISK_FULL = "disk full at "
+
+
+class DiskFull(SwanlabdError, OSError):
+    """No space for a write (ENOSPC, or EDQUOT: a quota). Nothing of it was stored and nothing
+    is broken: once space is freed the same write works. For a client batch, the client keeps
+    the rows and resends them; for the state DB, the daemon keeps the entries and saves them."""
+
+    def __init__(self, path: Path, cause: BaseException | str, consequence: str) -> None:
+        self.path = path
+        super().__init__(f"{DISK_FULL}{path}: {cause}; {consequence}")
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """True if `exc`, or an exception it was raised from, is a full disk or an exhausted quota."""
+    while exc is not None:
+        if isinstance(exc, backup.DiskFull | DiskFull):
+            return True
+        if isinstance(exc, OSError) and exc.errno in backup.DISK_FULL_ERRNOS:
+            return True
+        exc = exc.__cause__
+    return False

@@ -14,6 +14,13 @@ what passed. Acked = appended to the file (page cache); fsync is the daemon's gr
 `fsync="always"`; a failed fsync breaks the run's file (`StorageFailure`) and nothing is acked
 past it.
 
+A full disk breaks nothing (`DiskFull`, RESOURCE_EXHAUSTED): a batch that finds no space is not
+written and not acked, its client keeps it and sends it again, and the first write that works
+ends the episode; `ls` shows the run's error meanwhile. A StartRun or a FinishRun that finds no
+space is refused the same way and retried by its client. Only the crash watch's Finish{CRASHED},
+which nobody would retry, ends the run without its record. An entry the state DB cannot take is
+kept in memory (`ls` shows it, with the error) and written again at each group commit.
+
 Threading: every method runs on the daemon's event loop except the blocking file work
 (open, fsync, close, scans), which goes through `asyncio.to_thread`; `ActiveRun.io_lock`
 keeps an fsync and the final close of one file from overlapping. A thread's work goes on when
@@ -29,6 +36,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from swanlabd.format import backup
@@ -38,12 +46,14 @@ from swanlabd.local.limits import check_json
 from swanlabd.local.runfolder import NEW_FOLDER_PREFIX, check_run_id, new_run_id, new_run_start, run_folder_name
 from swanlabd.storage.activerun import ActiveRun
 from swanlabd.storage.errors import (
+    DiskFull,
     PreconditionFailed,
     RequestError,
     RunClosed,
     RunExists,
     RunNotFound,
     StorageFailure,
+    is_disk_full,
 )
 from swanlabd.storage.events import NoEvents, RunEvents
 from swanlabd.storage.procwatch import process_alive, process_start_time, started_before
@@ -89,6 +99,10 @@ class RunStore:
         self._known_folders: set[str] = set()
         self._creating: set[str] = set()
         self._rejected: dict[str, tuple[int, int]] = {}
+        # Entries the state DB could not take (its disk was full), written again at each group
+        # commit; while they wait, these are the runs' truth (`infos`, `_info`).
+        self._unsaved: dict[str, RunInfo] = {}
+        self.state_full: DiskFull | None = None
         self.events: RunEvents = events or NoEvents()
 
     # -- StartRun ----------------------------------------------------------------------------
@@ -144,7 +158,7 @@ class RunStore:
         """Attach, answer a retry, resume or create, as the request and the run's state say."""
         if req.attach:
             return await self._attach(run_id, req.writer, req.pid)
-        info = self.state.get_run(run_id) if req.start.run_id else None
+        info = self._info(run_id) if req.start.run_id else None
         if info is not None:
             if self._same_writer_again(info, req.pid):
                 # A retried StartRun (its reply was lost to a deadline or a daemon crash): same run, same writer.
@@ -178,14 +192,19 @@ class RunStore:
                     log.info("run %s: its StartRun was cancelled and no process can claim it; not kept", run_id)
                     raise RunNotFound(run_id, "its StartRun was cancelled; the run was not kept")
                 run = ActiveRun(info, file, {}, 0)
-                self.publish(run)
+                self.state.put_run(run.current_info())  # raises: a run not registered is not kept
             except Exception:
                 # Not registered, so not kept: the folder would be in its retry's way, its file locked.
                 await asyncio.to_thread(self._remove_folder, run_dir, file)
                 raise
             self.active[run_id] = run
             self._known_folders.add(run_dir.name)
+        except DiskFull:
+            raise
         except (OSError, backup.BackupError) as exc:
+            if is_disk_full(exc):
+                why = "the run was not started; its client keeps its rows and starts it once space is freed"
+                raise DiskFull(self.runs_dir, exc, why) from exc
             raise StorageFailure(run_id, run_dir, exc) from exc
         finally:
             self._creating.discard(run_dir.name)
@@ -252,12 +271,16 @@ class RunStore:
             if run.closing:
                 raise RunClosed(run_id, run.closing)
             return run
-        info = self.state.get_run(run_id)
+        info = self._info(run_id)
         if info is None:
             raise RunNotFound(run_id)
         if info.state != RunState.RUNNING:
             raise RunClosed(run_id, info.state)
         return await self.activate(info)
+
+    def _info(self, run_id: str) -> RunInfo | None:
+        """A run's entry: the one waiting to be saved if any (newer), else the state DB's."""
+        return self._unsaved.get(run_id) or self.state.get_run(run_id)
 
     async def activate(self, info: RunInfo, *, reopen_finished: bool = False) -> ActiveRun:
         """Open a known run's backup for append (cuts a torn tail, recovers client_seqs and keys).
@@ -356,7 +379,8 @@ class RunStore:
             try:
                 await self.adopt(run_dir)
             except Exception as exc:
-                self._rejected[name] = signature
+                if not is_disk_full(exc):  # that passes without the file changing: try again next scan
+                    self._rejected[name] = signature
                 log.warning("cannot adopt %s: %s", run_dir, exc)
             else:
                 self._rejected.pop(name, None)
@@ -464,14 +488,28 @@ class RunStore:
         if records:
             for r in records:
                 r.writer = writer  # a client may leave it 0: its stream names the writer
-            run.append(records)
+            self._write(run, records)
             self.events.appended(run.run_id)
         return run.held(writer)
+
+    def _write(self, run: ActiveRun, records: Sequence[pb.Record]) -> None:
+        """`run.append`, saving the run's entry when its disk fills up or has space again (so
+        `ls` without a daemon shows it too)."""
+        was_full = run.full is not None
+        try:
+            run.append(records)
+        except DiskFull:
+            if not was_full:
+                self.publish(run)
+            raise
+        if was_full:
+            self.publish(run)
 
     def append_system(self, run: ActiveRun, samples: dict[str, float], time_ms: int) -> None:
         """One row of host metrics as a writer-0 `system` record (keys interned on first use).
 
-        A storage failure breaks the run (recorded in its `last_error`) and is not raised.
+        A storage failure breaks the run (recorded in its `last_error`) and is not raised; on a
+        full disk the row is skipped (the run's `last_error` says so until space is freed).
         """
         if run.closing or run.broken or not samples:
             return
@@ -490,7 +528,9 @@ class RunStore:
         row.values.extend(samples.values())
         records.append(pb.Record(time_ms=time_ms, system=row))
         try:
-            run.append(records)
+            self._write(run, records)
+        except DiskFull:
+            return
         except StorageFailure as exc:
             # Like a client append's failure: this run's file is broken (its next batch and
             # FinishRun get the error, status/ls show it); the daemon and other runs go on.
@@ -506,7 +546,7 @@ class RunStore:
         """Writer 1 (the primary): Finish record + fsync + close. Other writers: fsync and detach."""
         run = self.active.get(run_id)
         if run is None:
-            info = self.state.get_run(run_id)
+            info = self._info(run_id)
             if info is None:
                 raise RunNotFound(run_id)
             if info.state != RunState.RUNNING:
@@ -556,7 +596,13 @@ class RunStore:
         state = RunState.of(finish_record.finish.state)
         run.closing = state
         try:
-            run.append([finish_record])
+            self._write(run, [finish_record])
+        except DiskFull as exc:
+            if finish_record.writer != DAEMON_WRITER:
+                run.closing = None  # the run stays open: its client's retry finishes it once space is freed
+                raise
+            # Finish{CRASHED}: nobody would retry it. The run ends CRASHED in the state DB, without it.
+            run.broken = StorageFailure(run.run_id, run.path, f"its Finish record was not written: {exc}")
         except StorageFailure:
             pass
         await asyncio.to_thread(run.close_blocking)
@@ -596,7 +642,22 @@ class RunStore:
 
     def publish(self, run: ActiveRun) -> None:
         """Write an active run's entry with its live counts and file error to the state DB."""
-        self.state.put_run(run.current_info())
+        self._save(run.current_info())
+
+    def _save(self, info: RunInfo) -> None:
+        """Write a run's entry; if the state DB's disk is full, keep it for the next group commit."""
+        try:
+            self.state.put_run(info)
+        except DiskFull as exc:
+            if self.state_full is None:
+                log.error("%s (runs' state kept in memory meanwhile)", exc)
+            self.state_full = exc
+            self._unsaved[info.run_id] = info
+            return
+        self._unsaved.pop(info.run_id, None)
+        if self.state_full is not None and not self._unsaved:
+            log.info("the state DB takes writes again; every run's state is saved")
+            self.state_full = None
 
     async def fsync(self, run: ActiveRun) -> None:
         """fsync one run now (fsync="always", before an ack); raises its StorageFailure."""
@@ -613,6 +674,13 @@ class RunStore:
                 await asyncio.to_thread(run.sync_blocking)
                 # Persist the counts too, so ls (even with the daemon down) and the uploader see them.
                 self.publish(run)
+        self._save_unsaved()
+
+    def _save_unsaved(self) -> None:
+        """Try again to write the entries the state DB could not take."""
+        for run_id, info in list(self._unsaved.items()):
+            holder = self.active.get(run_id)
+            self._save(holder.current_info() if holder is not None else info)
 
     async def close_all(self) -> None:
         """Shutdown: fsync and close every file; runs stay RUNNING (their clients reconnect).
@@ -626,6 +694,7 @@ class RunStore:
             await asyncio.to_thread(run.close_blocking)
             self.active.pop(run.run_id, None)
             self.publish(run)
+        self._save_unsaved()  # what is still unsaved after this is recovered from the files at the next start
 
     # -- summaries ---------------------------------------------------------------------------
 
@@ -633,5 +702,8 @@ class RunStore:
         """Every known run, with live counts for active ones; a damaged entry as its stand-in (ls says why)."""
         for info in self.state.runs():
             run = self.active.get(info.run_id)
-            yield run.current_info() if run is not None else info
+            current = run.current_info() if run is not None else self._unsaved.get(info.run_id, info)
+            if info.run_id in self._unsaved and self.state_full is not None and not current.last_error:
+                current = replace(current, last_error=str(self.state_full))
+            yield current
         yield from self.state.damaged_runs()

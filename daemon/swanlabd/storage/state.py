@@ -8,7 +8,10 @@ Key layout (each prefix is its own sub-DB, so owners never step on each other's 
 
 Calls are synchronous and take microseconds (LevelDB memtable); the daemon calls them from its
 event loop. Writes are not fsynced one by one: LevelDB's own log recovers them after a daemon
-crash, and the backup file, not this DB, is the durable record of a run.
+crash, and the backup file, not this DB, is the durable record of a run. A write that finds the
+disk full raises `DiskFull` (storage/errors.py) and changes nothing; the same write works once
+space is freed. (LevelDB refuses every later write only after a failed sync, which we never ask
+for, or a failed background compaction: then only reopening the DB, a daemon restart, helps.)
 
 A damaged entry (not JSON, not an object, a field missing or of the wrong type, an unknown state
 or mode) is that one run's problem, never the daemon's: `runs()` skips it (logged once),
@@ -19,9 +22,11 @@ absent, with a warning.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +34,10 @@ from typing import Any, get_type_hints
 
 import plyvel
 
+from swanlabd.format import backup
 from swanlabd.format.runstate import Mode, RunState
 from swanlabd.local import redaction
-from swanlabd.storage.errors import DamagedRunEntry
+from swanlabd.storage.errors import DamagedRunEntry, DiskFull
 from swanlabd_pb import records_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -145,7 +151,8 @@ class State:
         return self._read(run_id, raw) if raw is not None else None
 
     def put_run(self, info: RunInfo) -> None:
-        self.runs_db.put(info.run_id.encode(), info.to_json())
+        with self._writing():
+            self.runs_db.put(info.run_id.encode(), info.to_json())
 
     def update_run(self, run_id: str, **changes: Any) -> RunInfo:
         info = self.get_run(run_id)
@@ -201,7 +208,8 @@ class State:
     def put_cloud(self, run_id: str, cloud: dict[str, str]) -> None:
         # Every API key that enters or leaves this store is redacted from the daemon's log.
         redaction.register_secret(cloud.get("api_key", ""))
-        self.creds_db.put(run_id.encode(), json.dumps(cloud).encode())
+        with self._writing():
+            self.creds_db.put(run_id.encode(), json.dumps(cloud).encode())
 
     def get_cloud(self, run_id: str) -> dict[str, str] | None:
         raw = self.creds_db.get(run_id.encode())
@@ -219,6 +227,17 @@ class State:
         if not self.db.closed:
             self.db.close()
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write: LevelDB's error for a full disk (only its message says so) becomes DiskFull."""
+        try:
+            yield
+        except plyvel.IOError as exc:
+            text = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+            if not any(os.strerror(e) in text for e in backup.DISK_FULL_ERRNOS):
+                raise
+            raise DiskFull(self.path, text, "the state DB took nothing; write it again once space is freed") from exc
+
     # -- the uploader's keys: fwd/on/<run_id> (uploading on), fwd/up/<run_id> (upload state) --
 
     def get_upload_on(self, run_id: str) -> dict[str, str] | None:
@@ -234,10 +253,12 @@ class State:
 
     def put_upload_on(self, run_id: str, overrides: dict[str, str]) -> None:
         """Uploading on for the run, until `delete_upload_on` (it survives restarts)."""
-        self.sub(b"fwd/on/").put(run_id.encode(), json.dumps(overrides).encode())
+        with self._writing():
+            self.sub(b"fwd/on/").put(run_id.encode(), json.dumps(overrides).encode())
 
     def delete_upload_on(self, run_id: str) -> None:
-        self.sub(b"fwd/on/").delete(run_id.encode())
+        with self._writing():
+            self.sub(b"fwd/on/").delete(run_id.encode())
 
     def get_upload_state(self, run_id: str) -> bytes | None:
         """The uploader's upload state of the run: JSON, upload/uploadstate.py's to read."""
@@ -245,7 +266,8 @@ class State:
         return raw
 
     def put_upload_state(self, run_id: str, raw: bytes) -> None:
-        self.sub(b"fwd/up/").put(run_id.encode(), raw)
+        with self._writing():
+            self.sub(b"fwd/up/").put(run_id.encode(), raw)
 
 
 def _json_object(raw: bytes) -> dict[str, str] | None:
