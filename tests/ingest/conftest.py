@@ -12,7 +12,7 @@ import pytest
 
 @pytest.fixture
 def short_dir() -> Iterator[Path]:
-    """A fresh folder under /tmp for an in-process daemon (inprocess.py): unix socket paths must stay short."""
+    """A fresh folder under /tmp for an in-process daemon (inprocess_daemon.py): unix socket paths must stay short."""
     d = Path(tempfile.mkdtemp(prefix="sd-", dir="/tmp"))
     yield d
     shutil.rmtree(d, ignore_errors=True)

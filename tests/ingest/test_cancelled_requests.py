@@ -29,7 +29,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from inprocess import eventually, run_in_process_daemon, run_summaries, stream_batches
+from inprocess_daemon import eventually, run_in_process_daemon, run_summaries, stream_batches
 
 from helpers.rawclient import client_seqs, finish, keys, read_backup, rows, stream
 from swanlabd.format import backup

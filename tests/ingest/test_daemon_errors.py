@@ -17,7 +17,7 @@ from pathlib import Path
 import grpc
 import plyvel
 import pytest
-from inprocess import eventually, run_in_process_daemon, run_summaries, stream_batches
+from inprocess_daemon import eventually, run_in_process_daemon, run_summaries, stream_batches
 
 from helpers.rawclient import client_seqs, keys, read_backup, rows
 from helpers.smalldisk import SmallDisk

@@ -7,7 +7,7 @@ import asyncio
 import gc
 
 import httpx
-from inprocess import Harness, until
+from inprocess_uploader import Harness, until
 
 from swanlab_testcloud import CloudServer
 from swanlabd.upload.batches import KeyTable

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from inprocess import Harness, until
+from inprocess_uploader import Harness, until
 
 from swanlab_testcloud import CloudServer
 from swanlabd.storage.state import State
