@@ -404,10 +404,13 @@ class Soak:
         self.d.keep = True  # its directory holds the disk's mount point: removed after the unmount
         self.d.close()
         if self.disk is not None:
+            if keep:  # the data root goes with the tmpfs: keep a copy to look into
+                shutil.copytree(self.d.home, self.d.root / "home-copy", ignore_dangling_symlinks=True)
             self.disk.close()
         self.cloud.stop()
         if keep:
-            print(f"kept {self.root} (side files, worker output, cloud.db) and {self.d.root} (daemon.out, home/)")
+            print(f"kept {self.root} (side files, worker output, cloud.db)")
+            print(f"kept {self.d.root} (daemon.out, home/ or with a disk home-copy/)")
         else:
             shutil.rmtree(self.root, ignore_errors=True)
             shutil.rmtree(self.d.root, ignore_errors=True)

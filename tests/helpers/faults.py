@@ -45,6 +45,7 @@ from swanlab_testcloud import CloudServer, FaultKind
 EXT4_IOC_SHUTDOWN = 0x8004587D
 EXT4_GOING_FLAGS_NOLOGFLUSH = 0x2
 BLKIO_ROOT = Path("/sys/fs/cgroup/blkio")
+PAGE = 4096
 
 
 class FaultSetupError(RuntimeError):
@@ -112,18 +113,28 @@ class TmpfsDisk(_Disk):
 
     def set_free(self, nbytes: int) -> None:
         """Grow or shrink the ballast until about `nbytes` are free (page-rounded; 0 = full)."""
-        target = max(0, self.ballast_bytes() + self.free_bytes() - nbytes)
-        if target < self.ballast_bytes():
+        size = self.ballast_bytes()
+        target = max(0, size + self.free_bytes() - nbytes)
+        if target < size:
             os.truncate(self.ballast, target)
             return
+        # In chunks, halving on ENOSPC down to a page: the daemon writes meanwhile, so the space
+        # measured above may be gone by the time the ballast takes it.
+        chunk = 1 << 20
         fd = os.open(self.ballast, os.O_WRONLY)
         try:
-            os.posix_fallocate(fd, 0, target)
-        except OSError as exc:
-            # Someone else took the last pages meanwhile: the disk is as full as it gets.
-            if exc.errno != errno.ENOSPC:
-                raise
-            os.posix_fallocate(fd, 0, self.ballast_bytes() + self.free_bytes())
+            while size < target:
+                step = min(chunk, target - size)
+                try:
+                    os.posix_fallocate(fd, size, step)
+                except OSError as exc:
+                    if exc.errno != errno.ENOSPC:
+                        raise
+                    if chunk <= PAGE:
+                        return  # as full as it gets
+                    chunk //= 2
+                    continue
+                size += step
         finally:
             os.close(fd)
 
