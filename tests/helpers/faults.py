@@ -10,8 +10,10 @@ Nothing here hooks production code: each fault is the real thing, made by the ke
                                 so open files stay broken). backing_bytes=N: the device's
                                 backing file lives on a tmpfs of N bytes, so write() succeeds
                                 into the page cache and fsync() fails ENOSPC (a thin or network
-                                volume). throttle(pid, bytes_per_s): that process's writeback
-                                (its fsyncs) is slowed by a blkio cgroup (cgroup v1).
+                                volume); grow_backing() ends that. throttle(pid, bytes_per_s):
+                                that process's writeback (its fsyncs) is slowed by a blkio
+                                cgroup (cgroup v1). remount() drops the file cache, so a test
+                                reads only what reached the device.
     Processes:
         paused(pid)             SIGSTOP now, SIGCONT when the block ends (a hung process).
         Crowd                   many client processes at once; kill one at random (SIGKILL).
@@ -173,7 +175,8 @@ class Ext4Disk(_Disk):
             with open(image, "wb") as f:
                 f.truncate(size_bytes)
             self.loop = _run("losetup", "--find", "--show", str(image))
-            _run("mkfs.ext4", "-q", "-F", "-E", "nodiscard", self.loop)
+            # A 1 MiB journal: the default 4 MiB would not fit a small backing (mkfs fails EIO).
+            _run("mkfs.ext4", "-q", "-F", "-J", "size=1", self.loop)
             self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
             _run("mount", "-o", "errors=continue", self.loop, str(self.path))
             os.chmod(self.path, 0o700)
@@ -188,6 +191,20 @@ class Ext4Disk(_Disk):
             fcntl.ioctl(fd, EXT4_IOC_SHUTDOWN, struct.pack("I", EXT4_GOING_FLAGS_NOLOGFLUSH))
         finally:
             os.close(fd)
+
+    def grow_backing(self, nbytes: int) -> None:
+        """Give the backing tmpfs (see `backing_bytes`) `nbytes` of room: the device's writes work again."""
+        if not self._backing_mounted:
+            raise FaultSetupError("this disk has no size-limited backing (pass backing_bytes)")
+        _run("mount", "-o", f"remount,size={nbytes}", str(self._backing))
+
+    def remount(self) -> None:
+        """Unmount and mount again, with the file cache dropped: only what reached the device is read.
+
+        Also what heals a shut-down disk. Whoever held files open here must have exited.
+        """
+        _run("umount", str(self.path))
+        _run("mount", "-o", "errors=continue", self.loop, str(self.path))
 
     def throttle(self, pid: int, bytes_per_s: int) -> None:
         """Limit the writes process `pid` (all its threads) issues to this disk to `bytes_per_s`."""
