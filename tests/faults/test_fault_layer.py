@@ -79,16 +79,6 @@ def test_ext4_disk_shutdown_fails_everything_with_eio_until_remounted(mountpoint
 
 
 @needs_mount
-def test_ext4_disk_on_a_small_backing_fails_fsync_not_write(mountpoint: Path) -> None:
-    with Ext4Disk(mountpoint, 64 << 20, backing_bytes=4 << 20) as disk:
-        path = mountpoint / "f"
-        write(path, 8 << 20)  # into the page cache: succeeds
-        assert errno_of(lambda: os.fsync(os.open(path, os.O_WRONLY))) == errno.ENOSPC
-        disk.grow_backing(128 << 20)
-        write(mountpoint / "g", 1 << 20, sync=True)
-
-
-@needs_mount
 def test_ext4_disk_throttle_slows_one_process_fsync(mountpoint: Path) -> None:
     script = (
         "import os, sys, time\n"

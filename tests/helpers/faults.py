@@ -7,13 +7,10 @@ Nothing here hooks production code: each fault is the real thing, made by the ke
                                 fill()/free()/set_free() grow and shrink a ballast file.
         Ext4Disk(path, size)    ext4 on a loop device. shutdown(): every later read, write,
                                 open and fsync fails EIO (the disk died; only a remount heals,
-                                so open files stay broken). backing_bytes=N: the device's
-                                backing file lives on a tmpfs of N bytes, so write() succeeds
-                                into the page cache and fsync() fails ENOSPC (a thin or network
-                                volume); grow_backing() ends that. throttle(pid, bytes_per_s):
-                                that process's writeback (its fsyncs) is slowed by a blkio
-                                cgroup (cgroup v1). remount() drops the file cache, so a test
-                                reads only what reached the device.
+                                so open files stay broken). throttle(pid, bytes_per_s): that
+                                process's writeback (its fsyncs) is slowed by a blkio cgroup
+                                (cgroup v1). remount() drops the file cache, so a test reads
+                                only what reached the device.
     Processes:
         paused(pid)             SIGSTOP now, SIGCONT when the block ends (a hung process).
         Crowd                   many client processes at once; kill one at random (SIGKILL).
@@ -153,30 +150,27 @@ class TmpfsDisk(_Disk):
 
 
 class Ext4Disk(_Disk):
-    """ext4 on a loop device mounted at `path`: a disk that can die (EIO), lie (late ENOSPC) or crawl.
+    """ext4 on a loop device mounted at `path`: a disk that can die (EIO) or crawl.
 
-    The image file is sparse under a private temp dir; with `backing_bytes` that dir is a tmpfs
-    of that size, smaller than the file system, so the loop device's writes fail once it is full.
+    The image file is sparse, in a private temp dir. Not offered: a device that runs out of
+    space under a file system that has room (fsync fails, write did not). A loop device over a
+    full tmpfs looks like one, but it acks short writes as whole, so data it acked by fsync is
+    gone after a remount: a test on it would blame the daemon for the device's lie.
     """
 
-    def __init__(self, path: Path, size_bytes: int = 64 << 20, *, backing_bytes: int | None = None) -> None:
+    def __init__(self, path: Path, size_bytes: int = 64 << 20) -> None:
         super().__init__(path)
         if reason := can_mount():
             raise FaultSetupError(reason)
         self._backing = Path(tempfile.mkdtemp(prefix="sd-img-", dir="/tmp"))
-        self._backing_mounted = False
         self.loop = ""
         self._cgroup: Path | None = None
         try:
-            if backing_bytes is not None:
-                _run("mount", "-t", "tmpfs", "-o", f"size={backing_bytes},mode=0700", "tmpfs", str(self._backing))
-                self._backing_mounted = True
             image = self._backing / "disk.img"
             with open(image, "wb") as f:
                 f.truncate(size_bytes)
             self.loop = _run("losetup", "--find", "--show", str(image))
-            # A 1 MiB journal: the default 4 MiB would not fit a small backing (mkfs fails EIO).
-            _run("mkfs.ext4", "-q", "-F", "-J", "size=1", self.loop)
+            _run("mkfs.ext4", "-q", "-F", self.loop)
             self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
             _run("mount", "-o", "errors=continue", self.loop, str(self.path))
             os.chmod(self.path, 0o700)
@@ -191,12 +185,6 @@ class Ext4Disk(_Disk):
             fcntl.ioctl(fd, EXT4_IOC_SHUTDOWN, struct.pack("I", EXT4_GOING_FLAGS_NOLOGFLUSH))
         finally:
             os.close(fd)
-
-    def grow_backing(self, nbytes: int) -> None:
-        """Give the backing tmpfs (see `backing_bytes`) `nbytes` of room: the device's writes work again."""
-        if not self._backing_mounted:
-            raise FaultSetupError("this disk has no size-limited backing (pass backing_bytes)")
-        _run("mount", "-o", f"remount,size={nbytes}", str(self._backing))
 
     def remount(self) -> None:
         """Unmount and mount again, with the file cache dropped: only what reached the device is read.
@@ -236,9 +224,6 @@ class Ext4Disk(_Disk):
             # After a lazy unmount the device detaches when its last user lets go (autoclear).
             subprocess.run(["losetup", "-d", self.loop], capture_output=True, timeout=60)
             self.loop = ""
-        if self._backing_mounted:
-            _unmount(self._backing)
-            self._backing_mounted = False
         shutil.rmtree(self._backing, ignore_errors=True)
 
 
