@@ -60,5 +60,18 @@ def run_as(
 def python_as(
     user: pwd.struct_passwd, code: str, *args: str, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -c code args...` as `user` with this interpreter (so swanlabd is importable)."""
-    return run_as(user, [sys.executable, "-c", code, *args], env=env, timeout=timeout)
+    """Run `python -c code args...` as `user`. Only the standard library: our virtualenv may be
+    out of that user's reach (here it lives under /root), so this takes the first interpreter
+    the user can run."""
+    return run_as(user, [python_for(user), "-c", code, *args], env=env, timeout=timeout)
+
+
+def python_for(user: pwd.struct_passwd) -> str:
+    """A Python interpreter `user` can execute: the system's, else ours; raise if neither."""
+    for candidate in ("/usr/bin/python3", os.path.realpath(sys.executable)):
+        try:
+            if run_as(user, [candidate, "-c", "pass"], timeout=30).returncode == 0:
+                return candidate
+        except PermissionError:
+            continue
+    raise RuntimeError(f"no Python interpreter that user {user.pw_name} may run")
