@@ -3,8 +3,9 @@
 The data root is a real small file system (tests/helpers/faults.py), mounted before the daemon
 starts. These tests hold the promises the current code keeps: the daemon stays up and says
 why, nothing is acked past a failed write, what was acked before survives, other runs are not
-harmed, and a slow disk delays neither log() nor the data. Healing by itself once space
-returns is issue 14, item 3 (docs/testing.md); `bench/soak.py --faults all` shows it.
+harmed, and a slow disk delays neither log() nor the data. A run whose file hit a full disk
+does not heal by itself yet once space returns (docs/testing.md lists what is still open);
+`bench/soak.py --faults all` shows it.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import httpx
 import psutil
 import pytest
 
-from helpers.faults import CloudChaos, Crowd, Ext4Disk, TmpfsDisk, can_mount, paused
+from helpers.faults import CloudChaos, Crowd, Ext4Disk, TmpfsDisk, can_mount, limit_open_files, paused
 from helpers.waiting import wait_for
 from swanlab_testcloud import CloudServer, FaultKind
 
@@ -113,6 +113,23 @@ def test_paused_stops_a_process_and_lets_it_go_however_the_block_ends() -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_limit_open_files_gives_emfile_after_the_allowance() -> None:
+    script = (
+        "import os, sys\n"
+        "sys.stdin.readline()\n"
+        "opened = []\n"
+        "try:\n"
+        "    while len(opened) < 100:\n"
+        "        opened.append(os.open('/dev/null', os.O_RDONLY))\n"
+        "except OSError as exc:\n"
+        "    print(len(opened), exc.errno)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    limit_open_files(proc.pid, 5)
+    out, _ = proc.communicate("go\n", timeout=30)
+    assert out.split() == ["5", str(errno.EMFILE)]
 
 
 def test_crowd_starts_many_at_once_and_kills_one_at_random(tmp_path: Path) -> None:

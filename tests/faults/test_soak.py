@@ -2,7 +2,7 @@
 
 bench/soak.py runs it (docs/testing.md); a failure prints the soak's account, which names what
 was lost or duplicated, and keeps its directory. The disk fault stays out until a full disk
-heals by itself (issue 14, item 3): `--faults all` runs it by hand.
+heals by itself (docs/testing.md): `--faults all` runs it by hand.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ Nothing here hooks production code: each fault is the real thing, made by the ke
                                 only what reached the device.
     Processes:
         paused(pid)             SIGSTOP now, SIGCONT when the block ends (a hung process).
+        limit_open_files(pid)   EMFILE after N more open files (its RLIMIT_NOFILE, set from outside).
         Crowd                   many client processes at once; kill one at random (SIGKILL).
     Cloud:
         CloudChaos              switches test-cloud faults (FaultKind) and outages on and off
@@ -28,6 +29,7 @@ import errno
 import fcntl
 import os
 import random
+import resource
 import shutil
 import signal
 import struct
@@ -36,6 +38,8 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
+
+import psutil
 
 from swanlab_testcloud import CloudServer, FaultKind
 
@@ -236,6 +240,18 @@ def paused(pid: int) -> Iterator[None]:
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
+
+
+def limit_open_files(pid: int, more: int) -> tuple[int, int]:
+    """Let process `pid` open at most `more` files beyond those open now (EMFILE after).
+
+    Lowers its soft RLIMIT_NOFILE from outside (prlimit): no restart, no hook. Returns the
+    (soft, hard) limits before; `resource.prlimit(pid, resource.RLIMIT_NOFILE, before)` restores
+    them (the hard limit is left alone, so that needs no privilege).
+    """
+    before = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (psutil.Process(pid).num_fds() + more, before[1]))
+    return before
 
 
 class Crowd:
