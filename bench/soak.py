@@ -341,6 +341,7 @@ class Soak:
                 "runs stuck RUNNING (cloud)",
                 "workers that hung or failed",
                 "finish() gave up",
+                "rows lost when finish() gave up",
             ],
             0,
         )
@@ -365,20 +366,23 @@ class Soak:
             rows = stored.get(run_id, [])
             steps = [s for s, _ in rows]
             have = set(steps)
-            w = by_run.get(run_id)
-            logged = set(range(w.accepted)) if w else set()
+            owner = by_run.get(run_id)
+            logged = set(range(owner.accepted)) if owner else set()
             acc.runs += 1
             acc.stored += len(steps)
             bad("stored twice", len(steps) - len(have), f"{run_id}: {len(steps) - len(have)} rows")
             bad("stored, never logged", len(have - logged), f"{run_id}: steps {sorted(have - logged)[:5]}")
             wrong = [s for s, values in rows if values != expected(s)]
             bad("stored with a wrong value", len(wrong), f"{run_id}: steps {wrong[:5]}")
-            if w is not None and w.finished:
-                bad("acked rows missing", len(logged - have), f"{run_id} ({w.name}): {len(logged - have)} rows")
+            if owner is not None and owner.finished:
+                bad("acked rows missing", len(logged - have), f"{run_id} ({owner.name}): {len(logged - have)} rows")
             else:
                 holes = set(range(max(have) + 1)) - have if have else set()
                 bad("holes in a killed run", len(holes), f"{run_id}: steps {sorted(holes)[:5]}")
-                acc.lost_unacked += len(logged - have)
+                if owner is not None and owner.gave_up:  # its process lived: these rows were dropped
+                    bad("rows lost when finish() gave up", len(logged - have), f"{run_id}: {len(logged - have)} rows")
+                else:
+                    acc.lost_unacked += len(logged - have)
             cloud = self.uploaded_steps(run_id)
             up = set(cloud.get("soak/a", {}))
             acc.uploaded += len(up)

@@ -38,6 +38,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import psutil
 
@@ -88,7 +89,7 @@ class _Disk:
     def close(self) -> None:
         raise NotImplementedError
 
-    def __enter__(self) -> _Disk:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None:

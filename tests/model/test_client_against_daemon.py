@@ -82,7 +82,8 @@ def good_rows(draw: st.DrawFn) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key in draw(st.lists(GOOD_KEYS, min_size=0, max_size=4, unique=True)):
         flat[key] = draw(GOOD_NUMBERS)
-    if flat and draw(st.booleans()):
+    nest: bool = draw(st.booleans())
+    if flat and nest:
         # Nest the first key one level deeper: {"g": {"k": v}} is logged as "g/k".
         key = next(iter(flat))
         group = draw(st.sampled_from(["train", "val", "g h"]))
@@ -95,7 +96,7 @@ def good_rows(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def bad_rows(draw: st.DrawFn) -> Any:
     """A call log() must refuse whole: a bad key or value among good ones, a clash, not a dict."""
-    row = draw(good_rows())
+    row: dict[Any, Any] = draw(good_rows())
     how = draw(st.sampled_from(["key", "value", "clash", "not a dict"]))
     if how == "key":
         row[draw(BAD_KEYS)] = 1.0
