@@ -297,7 +297,7 @@ class Crowd:
             proc.wait()
 
 
-# The cloud paths the forwarder's lanes use; a fault on each hits a different lane.
+# The cloud paths the uploader's lanes use; a fault on each hits a different lane.
 CLOUD_PATHS = ("/api/house/metrics", "/api/project", "/api/projects", "/api/house/experiments", "/api/login")
 
 
