@@ -40,7 +40,14 @@ def run(args: argparse.Namespace) -> int:
     # Everything the daemon makes is its user's alone (run folders, state DB, socket, pid file), as
     # the systemd units' UMask=0077, also when started from a shell or by a client with umask 022.
     os.umask(0o077)
-    logs = logging_setup.configure(cfg)
+    try:
+        logs = logging_setup.configure(cfg)
+    except StartupError as exc:
+        print(f"swanlabd: {exc}", file=sys.stderr)
+        return EXIT_STARTUP
+    except OSError as exc:
+        print(f"swanlabd: cannot use log file {cfg.log_file}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_STARTUP
     # Each open run costs descriptors; the soft limit (often 1,024) is only there for select().
     fdlimit.raise_soft_limit()
     daemon = Daemon(cfg)

@@ -35,7 +35,18 @@ def lock_data_root(home: Path) -> int:
     """
     try:
         paths.make_private_dir(home)
-        mode = stat.S_IMODE(home.stat().st_mode)
+        st = home.stat()  # through a symlink: what matters is who owns the folder we would use
+    except OSError as exc:
+        raise StartupError(f"cannot use data root {home}: {exc.strerror or exc}") from None
+    if st.st_uid != os.getuid():
+        # Another user made it first (a shared /tmp, a guessed path): it could read the state DB
+        # with the API keys and every run, so nothing is written there.
+        raise StartupError(
+            f"data root {home} belongs to uid {st.st_uid}, not to us ({os.getuid()}): "
+            "remove it or set another data_root"
+        )
+    mode = stat.S_IMODE(st.st_mode)
+    try:
         fd = os.open(home / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         raise StartupError(f"cannot use data root {home}: {exc.strerror or exc}") from None

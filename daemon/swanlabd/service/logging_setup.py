@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from swanlabd.local.redaction import redact
+from swanlabd.service.errors import StartupError
 
 if TYPE_CHECKING:
     # Only for annotations: importing this module must not import pydantic.
@@ -97,7 +98,16 @@ class ReopenableFileHandler(logging.StreamHandler[IO[str]]):
         super().__init__(self._open())
 
     def _open(self) -> IO[str]:
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # Never through a symlink, and never into a file another user made first (it would
+        # read every line we write): such a log file is a start-up error naming it.
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        owner = os.fstat(fd).st_uid
+        if owner != os.getuid():
+            os.close(fd)
+            raise StartupError(
+                f"log file {self.path} belongs to uid {owner}, not to us ({os.getuid()}): "
+                "remove it or set another log_file"
+            )
         return os.fdopen(fd, "a", encoding="utf-8", buffering=1)
 
     def reopen(self) -> None:
