@@ -193,8 +193,15 @@ class ClientMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.current is None)
     @rule(name=TEXT, tags=st.lists(TEXT, max_size=3), config=st.dictionaries(st.text(max_size=8), JSON, max_size=3))
     def init(self, name: str, tags: list[str], config: dict[str, Any]) -> None:
+        # reinit: a run another test of this process left active must not stand in for ours.
         run = swanlab_client.init(
-            project="model", experiment_name=name, tags=tags, config=config, mode="offline", settings=self.settings
+            project="model",
+            experiment_name=name,
+            tags=tags,
+            config=config,
+            mode="offline",
+            settings=self.settings,
+            reinit=True,
         )
         self.current = ModelRun(run=run, name=name, tags=tags, config=dict(config))
 
