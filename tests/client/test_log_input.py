@@ -171,3 +171,4 @@ def test_config_is_a_dict_with_attribute_access(disabled):
     assert swanlab_client.config.lr == 0.1 and swanlab_client.config["lr"] == 0.1
     swanlab_client.config.epochs = 3
     assert dict(swanlab_client.config) == {"lr": 0.1, "epochs": 3}
+    swanlab_client.finish()  # this run replaced the fixture's: finish it, or it stays the active run
