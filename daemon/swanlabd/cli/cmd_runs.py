@@ -206,6 +206,8 @@ def ls_command(args: argparse.Namespace) -> int:
 
 def _list_from_state(home: Path) -> Any:
     """ListRunsReply built from the state DB, for when no daemon runs."""
+    from swanlabd.ingest.ports import RunView
+    from swanlabd.ingest.server import summary
     from swanlabd.storage.state import State
     from swanlabd_pb import service_pb2
 
@@ -216,18 +218,8 @@ def _list_from_state(home: Path) -> Any:
     try:
         # Damaged entries as the daemon lists them: a stand-in whose last error says what is wrong.
         for info in sorted([*state.runs(), *state.damaged_runs()], key=lambda i: (i.created_ms, i.run_id)):
-            reply.runs.add(
-                run_id=info.run_id,
-                run_dir=info.run_dir,
-                project=info.project,
-                experiment_name=info.experiment_name,
-                mode=info.mode.pb,
-                state=info.state.pb,
-                records=info.records,
-                backup_bytes=info.backup_bytes,
-                bytes_not_uploaded=info.backup_bytes,
-                last_error=info.last_error,
-            )
+            # As the daemon sums it up, with nothing known to be uploaded.
+            reply.runs.append(summary(RunView(info)))
     finally:
         state.close()
     return reply

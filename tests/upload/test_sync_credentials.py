@@ -2,43 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
+from uploading import API_KEY
 
 from helpers.daemon import DaemonProcess
 from helpers.rawclient import finish, keys, rows, start_run, stream
-from swanlab_testcloud import CloudServer
-
-API_KEY = "cli-test-key-0123456789"
-
-
-@pytest.fixture
-def cloud() -> Iterator[CloudServer]:
-    root = Path(tempfile.mkdtemp(prefix="sdc-", dir="/tmp"))
-    server = CloudServer(root / "cloud.db", {API_KEY: "alice"}).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def uploading_daemon() -> Iterator[DaemonProcess]:
-    """A daemon that uploads; no SWANLAB_* of the developer's reaches it or the commands."""
-    d = DaemonProcess(env={"SWANLABD_UPLOAD": "true"})
-    d.env = {k: v for k, v in d.env.items() if not k.startswith("SWANLAB_")}
-    try:
-        d.start()
-        yield d
-    finally:
-        d.close()
 
 
 def sync(d: DaemonProcess, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -51,8 +21,8 @@ def sync(d: DaemonProcess, env: dict[str, str]) -> subprocess.CompletedProcess[s
     )
 
 
-def test_the_first_sync_after_setting_the_key_uses_it(uploading_daemon, cloud):
-    d = uploading_daemon
+def test_the_first_sync_after_setting_the_key_uses_it(upload_daemon, cloud):
+    d = upload_daemon
     stub = d.stub()
     run = start_run(stub, project="offline-proj")
     stream(stub, run.run_id, 1, [[keys(1, {1: "loss"})], rows(2, 5)])
