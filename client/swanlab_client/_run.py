@@ -329,18 +329,22 @@ class Run:
         """Queue the complete lines of what was printed (called by ConsoleTee; never raises)."""
         if self._finished or self._limit == 0 or self.mode == "disabled":
             return  # a forked child that has not logged does not start a connection for prints
-        buf = tee.partial + text
-        if "\r" in buf:
-            # Progress bars redraw a line with \r: keep what a terminal would show.
-            buf = "\n".join(part.rsplit("\r", 1)[-1] for part in buf.split("\n"))
-        lines = buf.split("\n")
-        tee.partial = lines.pop()[-MAX_CONSOLE_LINE:]
+        lines = (tee.partial + text).split("\n")
+        partial = lines.pop()
+        if "\r" in partial:
+            # Keep the frame a terminal shows now, and a trailing \r: what follows decides (the
+            # "\n" of print(..., end="\r\n") keeps the frame, more text replaces it).
+            shown = partial.rstrip("\r")
+            partial = shown.rsplit("\r", 1)[-1] + partial[len(shown) :]
+        # A line's first MAX_CONSOLE_LINE characters are kept, however it was written (+1: a
+        # trailing \r cut off here could still be the one that ends a redrawn frame).
+        tee.partial = partial[: MAX_CONSOLE_LINE + 1]
         q = self._queue
         for line in lines:
             if len(q) >= self._limit:
                 self._warn.once("console-full", "console lines dropped while the queue is full (log() rows never are)")
                 return
-            q.append((CONSOLE, line[:MAX_CONSOLE_LINE], tee.stream, _now()))
+            q.append((CONSOLE, _terminal_line(line), tee.stream, _now()))
 
     def _flush_console(self) -> None:
         for tee in (sys.stdout, sys.stderr):
@@ -392,6 +396,22 @@ class Run:
         self.sender.watch_main_thread = child
         self.sender.start_thread(daemon=not child)
 
+    def _continue_steps(self) -> None:
+        """A resumed run: automatic steps go on after the highest step it holds, as the official
+        SDK's go on after the cloud's. init() waits (bounded) for the daemon's answer to know it."""
+        sender = self.sender
+        if sender is None:
+            return
+        if not sender.started.wait(self.settings.connect_timeout_s + self.settings.spawn_timeout_s):
+            _logger.warning(
+                "swanlab_client: run %s is resumed, but swanlabd has not said yet where its steps end; "
+                "automatic steps start at 0 (pass step= to log() to place rows)",
+                self.run_id,
+            )
+            return
+        if sender.next_step > self._step:
+            self._step = self._last = sender.next_step
+
     def _start_child_sender(self) -> None:
         self._limit = self.settings.queue_max_rows
         self._start_sender(child=True)
@@ -429,6 +449,14 @@ class Run:
         self._queue = deque()
         self._last = 0  # a new writer: its explicit steps are not "backwards" from the parent's
         self._limit = 0  # the next log() lands in _room(), which starts this child's sender
+
+
+def _terminal_line(line: str) -> str:
+    """What a terminal shows of one printed line: progress bars redraw it with \r (a trailing
+    \r, as in "\r\n", redraws nothing), cut to MAX_CONSOLE_LINE characters."""
+    if "\r" in line:
+        line = line.rstrip("\r").rsplit("\r", 1)[-1]
+    return line[:MAX_CONSOLE_LINE]
 
 
 class ConsoleTee:
@@ -597,6 +625,8 @@ def init(
         if settings.console:
             _install_console()
         run._start_sender(child=False)
+        if id is not None and resume_value != "never":
+            run._continue_steps()
     else:
         _logger.warning("swanlab_client: mode='disabled': log() validates its input and stores nothing")
     return run

@@ -55,3 +55,35 @@ def test_the_tee_passes_everything_else_to_the_real_stream(monkeypatch):
     tee.write("x\n")
     tee.flush()
     assert buf.getvalue() == "x\n" and tee.getvalue() == "x\n"
+
+
+def printed(monkeypatch, *writes: str) -> list[str]:
+    """The console log's lines after these writes to a run's stdout."""
+    mem = MemoryDaemon()
+    run = make_run(MemoryConnector(mem))
+    monkeypatch.setattr(_run, "_current", run)
+    tee = _run.ConsoleTee(io.StringIO(), pb.STDOUT)
+    for text in writes:
+        tee.write(text)
+    run._flush_console()
+    drain(run)
+    return [text for _, text, _ in console_lines(mem)]
+
+
+def test_a_line_ended_by_crlf_keeps_its_text(monkeypatch):
+    # print(..., end="\r\n") writes the text, then "\r\n": a terminal shows the text.
+    assert printed(monkeypatch, "loss 0.5", "\r\n", "done\r\n") == ["loss 0.5", "done"]
+    assert printed(monkeypatch, "tick\r", "\n") == ["tick"]
+
+
+def test_a_progress_bar_keeps_its_last_frame_however_it_is_written(monkeypatch):
+    frames = ["\r 10%", "\r 50%", "\r100%", "\r\n"]
+    assert printed(monkeypatch, *frames) == ["100%"]
+    assert printed(monkeypatch, "".join(frames)) == ["100%"]
+
+
+def test_a_long_line_is_cut_the_same_way_whether_written_at_once_or_in_pieces(monkeypatch):
+    line = "".join(f"{i:05d}," for i in range(3000))  # 18,000 characters
+    whole = printed(monkeypatch, line + "\n")
+    pieces = printed(monkeypatch, *(line[i : i + 1000] for i in range(0, len(line), 1000)), "\n")
+    assert whole == pieces == [line[: _run.MAX_CONSOLE_LINE]]

@@ -269,16 +269,19 @@ class ClientMachine(RuleBasedStateMachine):
     # -- console and config --
 
     @precondition(lambda self: self.current is not None)
-    @rule(text=LINES, stream=st.sampled_from([pb.STDOUT, pb.STDERR]), split=st.booleans())
-    def print_line(self, text: str, stream: int, split: bool) -> None:
+    @rule(
+        text=LINES,
+        stream=st.sampled_from([pb.STDOUT, pb.STDERR]),
+        split=st.booleans(),
+        end=st.sampled_from(["\n", "\r\n"]),
+    )
+    def print_line(self, text: str, stream: int, split: bool, end: str) -> None:
         self.tee.stream = stream
-        if split and len(text) <= MAX_CONSOLE_LINE:
-            # As print() writes it: the text, then the newline (a long partial line is cut at
-            # its end, a whole line at its start, so only short lines are split here).
-            self.tee.write(text)
-            self.tee.write("\n")
+        if split:
+            self.tee.write(text)  # as print() writes it: the text, then `end`
+            self.tee.write(end)
         else:
-            self.tee.write(text + "\n")
+            self.tee.write(text + end)
         assert self.current is not None
         self.current.lines.append((stream, terminal_line(text)))
 
@@ -289,7 +292,8 @@ class ClientMachine(RuleBasedStateMachine):
         self.tee.stream = pb.STDERR
         self.tee.write("".join("\r" + f for f in frames) + "\n")
         assert self.current is not None
-        self.current.lines.append((pb.STDERR, frames[-1]))
+        # An empty frame ("\r" then nothing) redraws nothing: the terminal shows the last frame with text.
+        self.current.lines.append((pb.STDERR, next((f for f in reversed(frames) if f), "")))
 
     @precondition(lambda self: self.current is not None)
     @rule(key=st.text(max_size=8), value=JSON)
