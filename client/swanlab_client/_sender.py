@@ -157,6 +157,7 @@ class Sender:
         self.run_dir = ""
         self.next_cs = 1
         self.durable = 0
+        self.next_step = 0  # StartRun's answer: where a resumed run's automatic steps go on
         self.unacked: list[pb.Record] = []
         self.defined = 0  # key ids 1..defined have a KeyDef on this writer's stream
         self.line_no = 0  # console lines sent by this writer
@@ -539,6 +540,7 @@ class Sender:
         self.writer = reply.writer
         self.run_id = reply.run_id
         self.run_dir = reply.run_dir or self.run_dir
+        self.next_step = reply.next_step
         self.transport = transport
         self._resume_from(reply.durable_client_seq)
         self.started.set()

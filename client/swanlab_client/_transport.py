@@ -264,10 +264,19 @@ class FileTransport:
                 raise _disk_full_error(self.runs, exc) from exc
             raise DaemonUnavailableError(f"cannot write the run folder itself: {exc}") from exc
         self._writer = writer
+        if not request.writer and writer.client_seqs:
+            # A new writer on a file that has some: a resumed run, which writes as a writer of its
+            # own (as the daemon gives it), or its rows would be dropped as writer 1's replays.
+            self._writer_id = max(writer.client_seqs) + 1
         threading.Thread(target=self._group_commit, name="swanlab-fsync", daemon=True).start()
         durable = writer.client_seqs.get(self._writer_id, 0)
+        next_step = 1 + max((runfolder.highest_step(rec) for rec, _ in backup.read_records(writer.path, 0)), default=-1)
         return svc.StartRunReply(
-            run_id=run_id, run_dir=str(self.run_dir), writer=self._writer_id, durable_client_seq=durable
+            run_id=run_id,
+            run_dir=str(self.run_dir),
+            writer=self._writer_id,
+            durable_client_seq=durable,
+            next_step=next_step,
         )
 
     def send(self, records: Sequence[pb.Record]) -> int:

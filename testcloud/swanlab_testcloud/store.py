@@ -202,7 +202,11 @@ class Store:
             return cursor.rowcount == 1
 
     def create_experiment(self, project_cuid: str, cuid: str, name: str, body: dict[str, Any]) -> tuple[dict, bool]:
-        """Create the experiment with this cuid, or count the call if it exists: (row, created)."""
+        """Create the experiment with this cuid, or reopen it if it exists: (row, created).
+
+        Reopening is what the cloud does for the official SDK's resume: a finished experiment is
+        RUNNING again (it takes metrics) until the next PUT state.
+        """
         with self._tx() as db:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO experiments (cuid, project_cuid, name, body, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -210,7 +214,11 @@ class Store:
             )
             created = cursor.rowcount == 1
             if not created:
-                db.execute("UPDATE experiments SET create_calls = create_calls + 1 WHERE cuid = ?", (cuid,))
+                db.execute(
+                    "UPDATE experiments SET create_calls = create_calls + 1, state = 'RUNNING', finished_at = NULL"
+                    " WHERE cuid = ?",
+                    (cuid,),
+                )
             row = dict(db.execute("SELECT * FROM experiments WHERE cuid = ?", (cuid,)).fetchone())
         return row, created
 

@@ -81,6 +81,33 @@ def test_a_resumed_run_that_finishes_on_the_fallback_file_ends_finished(daemon: 
     assert last.writer == 2 and last.finish.state == pb.FINISHED
 
 
+RESUMED_ALONE = f"""
+import swanlab_client as s
+run = s.init(project="p", id={RUN_ID!r}, resume="must", mode="offline")
+s.log({{"a": 2.0}})
+s.log({{"a": 3.0}})
+s.finish()
+print(run.writer, run.run_dir)
+"""
+
+
+def test_a_run_resumed_with_no_daemon_writes_as_a_new_writer_and_goes_on_after_its_steps(daemon: DaemonProcess):
+    env = {**daemon.env, "SWANLAB_CLIENT_AUTOSTART": "0"}
+    subprocess.run([sys.executable, "-c", FIRST], env=env, check=True, timeout=60)
+    daemon.stop()
+    out = subprocess.run([sys.executable, "-c", RESUMED_ALONE], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "writing run" in out.stderr, out.stderr  # on the fallback file
+    writer, run_dir = out.stdout.split()
+    assert writer == "2"  # writer 1's rows are the first run's: a writer 1 here would be dropped as replays
+    content = read_run(run_dir)
+    assert content.rows[1] == [(0, {"a": 1.0})]
+    assert content.rows[2] == [(1, {"a": 2.0}), (2, {"a": 3.0})]  # automatic steps after step 0
+    daemon.start()
+    (run,) = wait_for(lambda: [r for r in ls(daemon) if r["state"] != "RUNNING"], 30, "the run settled")
+    assert run["state"] == "FINISHED" and run["records"] == len(list(read_records(Path(run_dir) / BACKUP_FILENAME)))
+
+
 def start_request(run_id: str) -> svc.StartRunRequest:
     return svc.StartRunRequest(
         start=pb.RunStart(run_id=run_id, project="p", start_time_ms=1_767_225_600_000),

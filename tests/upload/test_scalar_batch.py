@@ -3,7 +3,8 @@
 A training loop's records (same keys every row, steps rising) are encoded column by column;
 anything else (a key twice in a row, a step going back, non-finite values, a key defined half
 way) point by point. Both must give what the plain rule says: per key, in file order, only
-steps above the last one sent, each point once, non-finite values as "nan".
+steps above the last one sent, each point once, non-finite values as "nan"; and every point not
+sent for its step is counted as skipped, unless its record was sent before (a resent batch).
 """
 
 from __future__ import annotations
@@ -81,16 +82,21 @@ def write_run(run_dir: Path, seed: int) -> list[tuple[str, int, float, int]]:
     return items
 
 
-def expected(items: list[tuple[str, int, float, int]], part: int) -> list[dict]:
+def expected(items: list[tuple[str, int, float, int]], part: int) -> tuple[list[dict], int]:
+    """The points lane `part` sends, and how many of its points it skips for their steps."""
     last: dict[str, int] = {}
     out = []
+    skipped = 0
     for key, step, value, time_ms in items:
-        if zlib.crc32(key.encode()) % batches.SCALAR_LANES != part or step <= last.get(key, -1):
+        if zlib.crc32(key.encode()) % batches.SCALAR_LANES != part:
+            continue
+        if step <= last.get(key, -1):
+            skipped += 1
             continue
         last[key] = step
         data = value if math.isfinite(value) else "nan"
         out.append({"key": key, "index": step, "data": data, "create_time": cloudapi.iso_utc(time_ms)})
-    return out
+    return out, skipped
 
 
 def records(path: Path, offset: int, keys: KeyTable) -> Iterator[tuple[pb.Record, int, int]]:
@@ -101,21 +107,24 @@ def records(path: Path, offset: int, keys: KeyTable) -> Iterator[tuple[pb.Record
         offset = end
 
 
-def drain(run_dir: Path, part: int, limit: int) -> list[dict]:
-    """Every batch of scalar lane `part` from the start, each accepted as the server would."""
+def drain(run_dir: Path, part: int, limit: int, sent_seq: int = 0) -> tuple[list[dict], int]:
+    """Every batch of scalar lane `part` from the start, each accepted as the server would:
+    the points sent, and how many were counted as skipped."""
     keys, cursor, last = KeyTable(), LaneCursor(), {}
     sent: list[dict] = []
+    skipped = 0
     while True:
         batch = batches.scalar_batch(
-            records(run_dir / backup.BACKUP_FILENAME, cursor.offset, keys), keys, part, cursor, last, limit
+            records(run_dir / backup.BACKUP_FILENAME, cursor.offset, keys), keys, part, cursor, last, limit, sent_seq
         )
         assert len(batch.items) <= limit
         sent += [json.loads(item) for item in batch.items]
+        skipped += sum(n for n, _, _ in batch.skipped.values())
         for key, step in batch.steps.items():
             last[key] = max(step, last.get(key, -1))
         cursor = batch.cursor
         if not batch.full:
-            return sent
+            return sent, skipped
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -125,8 +134,11 @@ def test_every_lane_sends_each_new_point_once_in_order(seed: int) -> None:
         items = write_run(run_dir, seed)
         for part in range(batches.SCALAR_LANES):
             want = expected(items, part)
+            assert want[1] > 0  # the random run has steps going back
             # A small limit cuts batches inside records: the cursor's item index must resume exactly.
             assert drain(run_dir, part, 7) == want
             assert drain(run_dir, part, 10_000) == want
+            # Records the lane sent before (a batch resent after a lost answer): no skip is a loss.
+            assert drain(run_dir, part, 10_000, sent_seq=10**6) == (want[0], 0)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)

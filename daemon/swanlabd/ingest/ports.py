@@ -29,6 +29,7 @@ class Started:
     run_dir: str
     writer: int
     durable_client_seq: int
+    next_step: int = 0  # after the highest step the run holds: where a resumed run's automatic steps go on
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,20 @@ def check_run_start(run_id: str, start: pb.RunStart) -> None:
         raise ValueError(f"experiment name {shown!r} must be up to {MAX_EXPERIMENT_NAME_LENGTH} characters, not blank")
 
 
+def highest_step(record: pb.Record) -> int:
+    """The highest step of the user's points a record holds (-1 for none).
+
+    A resumed run's automatic steps go on after the highest step of its file, as the official
+    SDK's go on after the cloud's last step; host metrics (writer 0) have steps of their own.
+    """
+    kind = record.WhichOneof("kind")
+    if kind == "scalars" and record.scalars.steps:
+        return max(record.scalars.steps)
+    if kind == "media" and record.media.items:
+        return max(item.step for item in record.media.items)
+    return -1
+
+
 def run_folder_name(run_id: str, start_ms: int) -> str:
     """`run-YYYYMMDD_HHMMSS-<run_id>`, local time like the SwanLab SDK's folders."""
     return f"run-{time.strftime('%Y%m%d_%H%M%S', time.localtime(start_ms / 1000))}-{run_id}"

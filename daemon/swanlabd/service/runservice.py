@@ -89,7 +89,7 @@ class DaemonRuns:
         finally:
             if opens_a_file:
                 self._starting -= 1
-        return Started(run.run_id, run.info.run_dir, writer, durable)
+        return Started(run.run_id, run.info.run_dir, writer, durable, run.last_step + 1)
 
     def _started(self, request: service_pb2.StartRunRequest, run: ActiveRun, writer: int) -> None:
         """What a started run takes from its StartRun. The run store calls this in the task that

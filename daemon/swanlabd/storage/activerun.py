@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from swanlabd.format import backup
+from swanlabd.local.runfolder import highest_step
 from swanlabd.storage.errors import DISK_FULL, DiskFull, RunClosed, StorageFailure
 from swanlabd.storage.state import RunInfo
 from swanlabd_pb import records_pb2 as pb
@@ -30,7 +31,12 @@ class ActiveRun:
     """A RUNNING run whose backup file this daemon holds open (and flocked) for appends."""
 
     def __init__(
-        self, info: RunInfo, file: backup.BackupWriter, keys: dict[int, dict[int, str]], system_rows: int
+        self,
+        info: RunInfo,
+        file: backup.BackupWriter,
+        keys: dict[int, dict[int, str]],
+        system_rows: int,
+        last_step: int = -1,
     ) -> None:
         self.info = info
         self.file = file  # the open BackupWriter; `writer` always means a writer id
@@ -38,6 +44,7 @@ class ActiveRun:
         self.client_seqs: dict[int, int] = dict(file.client_seqs)
         self.keys = keys
         self.system_rows = system_rows
+        self.last_step = last_step  # the highest step of the user's points: a resume goes on after it
         self.records = file.last_seq + 1
         self.size = file.size
         self.closing: str | None = None  # the final state name once FinishRun/crash began
@@ -106,8 +113,13 @@ class ActiveRun:
         for r in records:
             if r.client_seq:
                 self.client_seqs[r.writer] = r.client_seq
-            if r.WhichOneof("kind") == "keys":  # as scan.py recovers them from the file
+            kind = r.WhichOneof("kind")
+            if kind == "keys":  # as scan.py recovers them from the file
                 self.keys.setdefault(r.writer, {}).update((k.id, k.name) for k in r.keys.keys)
+            elif kind == "scalars" or kind == "media":
+                step = highest_step(r)
+                if step > self.last_step:
+                    self.last_step = step
         # Wake FinishRun waiters; a fresh Event for the next wait.
         self.progress.set()
         self.progress = asyncio.Event()

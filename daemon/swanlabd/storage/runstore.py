@@ -326,7 +326,7 @@ class RunStore:
             )
             self.events.ended(info.run_id)
             raise RunClosed(info.run_id, state)
-        run = ActiveRun(info, file, scan.keys, scan.system_rows)
+        run = ActiveRun(info, file, scan.keys, scan.system_rows, scan.last_step)
         self.active[info.run_id] = run
         log.info("run %s reopened: %d records, client_seqs %s", info.run_id, run.records, run.client_seqs)
         return run
@@ -351,6 +351,13 @@ class RunStore:
                 except Exception as exc:
                     log.warning("run %s: cannot reopen: %s", info.run_id, exc)
                     self._unsettled.add(info.run_id)
+            elif await asyncio.to_thread(_grew, info):
+                # Its client resumed it while no daemon ran, on the fallback file: settle it anew.
+                log.info("run %s: its file grew since it ended (resumed without a daemon)", info.run_id)
+                info = self.state.update_run(info.run_id, state=RunState.RUNNING)
+                await self._settle(
+                    info, await asyncio.to_thread(scan_backup, Path(info.run_dir) / backup.BACKUP_FILENAME)
+                )
         for run_dir in self.runs_dir.glob(NEW_FOLDER_PREFIX + "*"):
             # A StartRun the daemon died in: never answered, so no client knows this folder.
             await asyncio.to_thread(shutil.rmtree, run_dir, True)
@@ -445,7 +452,8 @@ class RunStore:
         self._unsettled.discard(info.run_id)
         if scan.finish is not None:
             state = RunState.of(scan.finish.state)
-            settled = self.state.update_run(info.run_id, state=state, records=scan.records)
+            size = await asyncio.to_thread(_size, Path(info.run_dir) / backup.BACKUP_FILENAME)
+            settled = self.state.update_run(info.run_id, state=state, records=scan.records, backup_bytes=size)
             self.events.ended(info.run_id)
             return settled
         try:
@@ -707,3 +715,16 @@ class RunStore:
                 current = replace(current, last_error=str(self.state_full))
             yield current
         yield from self.state.damaged_runs()
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _grew(info: RunInfo) -> bool:
+    """An ended run's file is not the size its entry says: written to since (or the entry is stale)."""
+    size = _size(Path(info.run_dir) / backup.BACKUP_FILENAME)
+    return size > 0 and size != info.backup_bytes

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from swanlabd.format import backup
+from swanlabd.local.runfolder import highest_step
 from swanlabd_pb import records_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class Scan:
     records: int = 0
     keys: dict[int, dict[int, str]] = field(default_factory=dict)
     system_rows: int = 0
+    last_step: int = -1  # the highest step of the user's points (runfolder.highest_step)
     lost_bytes: int = 0
 
 
@@ -51,4 +53,6 @@ def scan_backup(path: Path) -> Scan:
             scan.keys.setdefault(record.writer, {}).update((k.id, k.name) for k in record.keys.keys)
         elif kind == "system":
             scan.system_rows += len(record.system.steps)
+        elif kind == "scalars" or kind == "media":
+            scan.last_step = max(scan.last_step, highest_step(record))
     return scan

@@ -82,6 +82,31 @@ class Batch:
     keys: dict[str, tuple[int, str]] = field(default_factory=dict)  # key -> (KeyType, section) used
     seqs: tuple[int, int] | None = None
     full: bool = False  # stopped at the size limit: more may follow right away
+    # key -> [points, lowest step, highest step] never sent: the server holds the key's step
+    # from elsewhere (see `skip`)
+    skipped: dict[str, list[int]] = field(default_factory=dict)
+    skipped_seqs: tuple[int, int] | None = None  # the records those points were in
+
+    def skip(self, name: str, step: int, seq: int, sent_seq: int) -> None:
+        """A point at a step the server holds: counted unless its record may have gone up already
+        (seq <= `sent_seq`: a batch resent after a lost answer), which makes it no loss."""
+        if seq <= sent_seq:
+            return
+        self.skipped_seqs = (self.skipped_seqs[0] if self.skipped_seqs else seq, seq)
+        counted = self.skipped.get(name)
+        if counted is None:
+            self.skipped[name] = [1, step, step]
+        else:
+            counted[0] += 1
+            counted[1], counted[2] = min(counted[1], step), max(counted[2], step)
+
+    def skipped_summary(self) -> tuple[int, str]:
+        """(points skipped, what they were: "loss (steps 5-9), acc (step 3)")."""
+        parts = [
+            f"{name} (step {lo})" if lo == hi else f"{name} (steps {lo}-{hi})"
+            for name, (_, lo, hi) in sorted(self.skipped.items())
+        ]
+        return sum(n for n, _, _ in self.skipped.values()), ", ".join(parts)
 
 
 class KeyTable:
@@ -144,16 +169,24 @@ class _Layout:
 
 
 def scalar_batch(
-    records: Records, keys: KeyTable, part: int, cursor: LaneCursor, last: Mapping[str, int], limit: int
+    records: Records,
+    keys: KeyTable,
+    part: int,
+    cursor: LaneCursor,
+    last: Mapping[str, int],
+    limit: int,
+    sent_seq: int = 0,
 ) -> Batch:
     """Up to `limit` new points of scalar lane `part`'s keys, as JSON text, from `cursor`.
 
-    `last`: the highest step per key the server holds. The hot loop of a backlog drain. Each
-    scalar lane sees every record, and reading a protobuf column costs per element, so a
-    record's layout (which items are this lane's, in which rows) is worked out once and reused
-    while the records repeat it, as a training loop's do. A record whose points are all new
-    (steps rising, no key twice in a row, all above the keys' last steps) is encoded column by
-    column; any other goes point by point. Time strings are memoised per millisecond.
+    `last`: the highest step per key the server holds; a point at or below it is not sent, and
+    counted in `Batch.skipped` unless its record is at or before `sent_seq` (the lane sent it).
+    The hot loop of a backlog drain. Each scalar lane sees every record, and reading a protobuf
+    column costs per element, so a record's layout (which items are this lane's, in which rows)
+    is worked out once and reused while the records repeat it, as a training loop's do. A record
+    whose points are all new (steps rising, no key twice in a row, all above the keys' last
+    steps) is encoded column by column; any other goes point by point. Time strings are memoised
+    per millisecond.
     """
     batch = Batch(cursor=LaneCursor(cursor.offset, cursor.seq))
     items, steps, used = batch.items, batch.steps, batch.keys
@@ -224,7 +257,9 @@ def scalar_batch(
                         name = wnames[kid]
                         step = mine_steps[n]
                         if step <= steps[name]:
-                            continue  # the server has it, or an older step (the SDK drops those too)
+                            # The server has it, or an older step (the SDK drops those too).
+                            batch.skip(name, step, rec.seq, sent_seq)
+                            continue
                         if name not in used:
                             kdef = table[kid]
                             used[name] = (kdef[1] or (pb.SYSTEM if kind == "system" else pb.FLOAT), kdef[2])
@@ -366,9 +401,11 @@ class MediaItem(NamedTuple):
 
 
 def media_batch(
-    records: Records, keys: KeyTable, cursor: LaneCursor, last: Mapping[str, int], limit: int
+    records: Records, keys: KeyTable, cursor: LaneCursor, last: Mapping[str, int], limit: int, sent_seq: int = 0
 ) -> tuple[Batch, list[MediaItem]]:
-    """Up to `limit` new media files (more when the last key's step has several), from `cursor`."""
+    """Up to `limit` new media files (more when the last key's step has several), from `cursor`.
+
+    Media at steps the server holds are skipped and counted as `scalar_batch`'s points are."""
     batch = Batch(cursor=LaneCursor(**vars(cursor)))
     media: list[MediaItem] = []
     for rec, start, end in records:
@@ -384,6 +421,7 @@ def media_batch(
                 # Several media of one key share a step (a list of images): same-step items
                 # inside the batch go together; the server holds older steps already.
                 if item.step < prev or (item.step == prev and name not in batch.steps):
+                    batch.skip(name, item.step, rec.seq, sent_seq)
                     continue
                 if len(media) >= limit and name not in batch.steps:
                     batch.full = True

@@ -146,6 +146,8 @@ class RunUploader:
         self._json_saved = 0.0
         self._reported_losses: set[int] = set()
         self.task: asyncio.Task[None] | None = None
+        if running:
+            self._reopened()
 
     # -- public face -----------------------------------------------------------------------
 
@@ -167,7 +169,17 @@ class RunUploader:
     def set_running(self, running: bool) -> None:
         """The run ended (False), or was resumed (True): the finisher waits only for a running run."""
         self.running = running
+        if running:
+            self._reopened()
         self.wake()
+
+    def _reopened(self) -> None:
+        """A running run has no final state yet: one read or sent before it was resumed is history.
+
+        Setup makes the experiment again, which reopens it on the cloud; the new Finish record
+        is then sent as the state, as for a run that never ended.
+        """
+        self.st.finish_state, self.st.finish_ms, self.st.finish_sent = 0, 0, ""
 
     @property
     def error(self) -> str:
@@ -473,8 +485,29 @@ class RunUploader:
         await self._send(lane, batch, "columns", lambda: api.post_series(ws, proj, series))
         self.st.columns.extend(new)
 
+    def _skipped(self, lane: str, batch: Batch) -> None:
+        """Points the server will not take (it holds their steps) are recorded, never lost in silence."""
+        if not batch.skipped:
+            return
+        count, what = batch.skipped_summary()
+        message = (
+            f"{what}: the experiment already holds these steps (a resumed run logged steps its earlier "
+            "part had, or steps went backwards); the cloud keeps the first value of a step"
+        )
+        now_ms = int(time.time() * 1000)
+        rejection = Rejection(lane, "points", 0, "SKIPPED", message, "", batch.skipped_seqs, count, now_ms)
+        self.st.add_rejection(rejection)
+        log.warning("run %s: %s", self.run_id, rejection.summary())
+
+    def _sending(self, lane: str, batch: Batch) -> None:
+        """Note, before the request, that the batch's records may be on the server from now on."""
+        if batch.seqs and batch.seqs[1] > self.st.sent_seqs.get(lane, 0):
+            self.st.sent_seqs[lane] = batch.seqs[1]
+            self.save(json_too=False)
+
     async def _send_metrics(self, lane: str, batch: Batch, kind: Literal["scalar", "log"]) -> bool:
         if batch.items:
+            self._sending(lane, batch)
             try:
                 if kind != "log":
                     await self._columns(lane, batch)
@@ -489,8 +522,15 @@ class RunUploader:
         await self._maybe_refresh()
         last = self.st.last_steps.setdefault("scalar", {})
         batch = batches.scalar_batch(
-            self._records(lane), self.keys, part, self.st.cursor(lane), last, self.limits[lane]
+            self._records(lane),
+            self.keys,
+            part,
+            self.st.cursor(lane),
+            last,
+            self.limits[lane],
+            self.st.sent_seqs.get(lane, 0),
         )
+        self._skipped(lane, batch)
         return await self._send_metrics(lane, batch, "scalar")
 
     async def _console_step(self) -> bool:
@@ -504,9 +544,16 @@ class RunUploader:
         await self._maybe_refresh()
         last = self.st.last_steps.setdefault("media", {})
         batch, media = batches.media_batch(
-            self._records("media"), self.keys, self.st.cursor("media"), last, self.limits["media"]
+            self._records("media"),
+            self.keys,
+            self.st.cursor("media"),
+            last,
+            self.limits["media"],
+            self.st.sent_seqs.get("media", 0),
         )
+        self._skipped("media", batch)
         if media:
+            self._sending("media", batch)
             try:
                 await self._columns("media", batch)
                 paths = [m.path for m in media]

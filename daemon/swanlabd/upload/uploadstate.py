@@ -14,7 +14,10 @@ record of my kinds before this offset is on the server, or was rejected and reco
 `rejected`" (damaged bytes are recorded there too, by `LossRecorder`). Items after a cursor that
 the server may already hold (a batch cut mid-record, a response lost after the server
 committed) are recognised by `last_steps`, the highest step per key the server has, which is
-also what the server's summaries report.
+also what the server's summaries report. `sent_seqs` tells those apart from points the server
+skips because it holds their key's step from elsewhere (a resumed run's earlier writer, steps
+that went backwards): a skipped point after a lane's `sent_seqs` was never sent, and is recorded
+as a rejection, not dropped in silence.
 """
 
 from __future__ import annotations
@@ -86,6 +89,8 @@ class Rejection:
 
     def summary(self) -> str:
         where = f" records {self.seqs[0]}-{self.seqs[1]}" if self.seqs else ""
+        if not self.status:  # found here, not refused by the server: damaged bytes, skipped points
+            return f"{self.lane}: {self.items} item(s){where} not uploaded: {self.code}: {self.message}"
         return (
             f"{self.lane}: {self.items} item(s){where} rejected by the server: "
             f"HTTP {self.status} {self.code}: {self.message}"
@@ -110,6 +115,8 @@ class UploadState:
     keys: dict[str, list[Any]] = field(default_factory=dict)
     # kind ("scalar", "media", "log") -> key -> highest step the server holds
     last_steps: dict[str, dict[str, int]] = field(default_factory=dict)
+    # lane -> the highest record seq of a batch that lane sent (maybe before its cursor moved on)
+    sent_seqs: dict[str, int] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     rejected_total: int = 0
@@ -228,6 +235,10 @@ def _last_steps(value: Any) -> dict[str, dict[str, int]]:
     }
 
 
+def _sent_seqs(value: Any) -> dict[str, int]:
+    return {lane: _typed(seq, int, f"sent seq of {lane}") for lane, seq in _object(value, "sent_seqs").items()}
+
+
 def _columns(value: Any) -> list[str]:
     return [_typed(column, str, "a column") for column in _typed(value, list, "columns")]
 
@@ -255,6 +266,7 @@ _FIELD_READERS = {
     "cursors": _cursors,
     "keys": _keys,
     "last_steps": _last_steps,
+    "sent_seqs": _sent_seqs,
     "columns": _columns,
     "rejected": _rejected,
 }
