@@ -97,6 +97,24 @@ def test_failed_fsync_in_always_mode_is_internal_and_nothing_is_acked_past_it(sh
     run_in_process_daemon(short_dir, body, fsync="always")
 
 
+def test_a_writer_reconnecting_after_a_failed_fsync_learns_only_what_was_synced(short_dir, failing_fsync):
+    """In always mode the ack is the fsync's: the rows the failed fsync was for were written to
+    the page cache, but a reconnecting client must keep them (StartRun attach answers the last
+    synced client_seq), or a dead disk loses what the client believed acked."""
+
+    async def body(stub, daemon):
+        run = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p")))
+        acks, err = await stream_batches(stub, run.run_id, [[keys(1, {1: "x"})], rows(2, 1)])
+        assert acks == [1, 2] and err is None
+        failing_fsync["fail"] = True
+        acks, err = await stream_batches(stub, run.run_id, [rows(3, 1)])
+        assert acks == [] and err.code() == grpc.StatusCode.INTERNAL
+        again = await stub.StartRun(svc.StartRunRequest(attach=True, writer=1, start=pb.RunStart(run_id=run.run_id)))
+        assert again.durable_client_seq == 2  # 3 is in the file, but no fsync covered it
+
+    run_in_process_daemon(short_dir, body, fsync="always")
+
+
 def test_failed_group_commit_breaks_the_run(short_dir, failing_fsync):
     async def body(stub, daemon):
         run = await stub.StartRun(svc.StartRunRequest(start=pb.RunStart(project="p")))

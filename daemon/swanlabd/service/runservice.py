@@ -89,6 +89,10 @@ class DaemonRuns:
         finally:
             if opens_a_file:
                 self._starting -= 1
+        if self.config.fsync == "always":
+            # Records written after the last good fsync (it then failed: the run is broken) are
+            # not durable: the client must keep them, never count them as acked.
+            durable = min(durable, run.synced_seq(writer))
         return Started(run.run_id, run.info.run_dir, writer, durable, run.last_step + 1)
 
     def _started(self, request: service_pb2.StartRunRequest, run: ActiveRun, writer: int) -> None:
@@ -106,10 +110,9 @@ class DaemonRuns:
         return run
 
     async def append(self, run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> int:
-        before = run.held(writer)
         durable = self.store.append_batch(run, writer, records)
-        if self.config.fsync == "always" and durable > before:
-            await self.store.fsync(run)
+        if self.config.fsync == "always" and run.synced_seq(writer) < durable:
+            await self.store.fsync(run)  # raises if the fsync failed: nothing is acked past it
         return durable
 
     def stream_ended(self) -> None:

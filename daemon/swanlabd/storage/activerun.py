@@ -41,7 +41,8 @@ class ActiveRun:
         self.info = info
         self.file = file  # the open BackupWriter; `writer` always means a writer id
         self.path = Path(info.run_dir) / backup.BACKUP_FILENAME
-        self.client_seqs: dict[int, int] = dict(file.client_seqs)
+        self.client_seqs: dict[int, int] = dict(file.client_seqs)  # written (page cache)
+        self.synced: dict[int, int] = dict(file.client_seqs)  # covered by the last good fsync
         self.keys = keys
         self.system_rows = system_rows
         self.last_step = last_step  # the highest step of the user's points: a resume goes on after it
@@ -60,7 +61,12 @@ class ActiveRun:
         return self.info.run_id
 
     def held(self, writer: int) -> int:
+        """The writer's highest client_seq in the file (what a replay must not write again)."""
         return self.client_seqs.get(writer, 0)
+
+    def synced_seq(self, writer: int) -> int:
+        """The writer's highest client_seq that the last successful fsync covered."""
+        return self.synced.get(writer, 0)
 
     def knows_writer(self, writer: int) -> bool:
         """True if writer id `writer` was handed out for this run (by StartRun or an attach)."""
@@ -129,11 +135,16 @@ class ActiveRun:
         with self.io_lock:
             if self.broken or self.closed:  # close() fsynced already (a group commit raced a finish)
                 return
+            # What the file holds now; appends racing this fsync may miss it, so are not counted.
+            # (A dict copy is atomic under the GIL: the event loop thread appends meanwhile.)
+            seqs = dict(self.client_seqs)
             try:
                 self.file.sync()
             except Exception as exc:
                 self.broken = StorageFailure(self.run_id, self.path, exc)
                 log.error("%s", self.broken)
+            else:
+                self.synced = seqs
 
     def close_blocking(self) -> None:
         """fsync and close (in a worker thread); idempotent."""
