@@ -15,8 +15,8 @@ injects one fault at a time, at random (seeded by `--seed`), from `--faults`:
     cloud         a test-cloud fault (5xx, 429, reset, slow, dropped answer) or an outage
     disk          (root only) the data root is a tmpfs: fill it for 1-4 s, then empty it
 
-`--faults` defaults to the ones the current code is known to survive (daemon-kill,
-daemon-stop, client-kill, cloud); `all` adds disk. Then the faults stop, the training
+`--faults` defaults to every fault but disk (daemon-kill, daemon-stop, client-kill, cloud),
+which needs root to mount the tmpfs; `all` adds it. Then the faults stop, the training
 processes finish, the daemon drains the uploads (up to `--drain-timeout`), and the soak reads
 every worker's side file, every backup and the cloud. It prints one table and exits 1 if a row
 that was acked (its run finished) is missing, anything is stored or uploaded twice, anything
