@@ -30,13 +30,19 @@ class ActiveRun:
     """A RUNNING run whose backup file this daemon holds open (and flocked) for appends."""
 
     def __init__(
-        self, info: RunInfo, file: backup.BackupWriter, keys: dict[int, dict[int, str]], system_rows: int
+        self,
+        info: RunInfo,
+        file: backup.BackupWriter,
+        keys: dict[int, dict[int, str]],
+        system_rows: int,
+        key_types: dict[int, dict[int, int]] | None = None,
     ) -> None:
         self.info = info
         self.file = file  # the open BackupWriter; `writer` always means a writer id
         self.path = Path(info.run_dir) / backup.BACKUP_FILENAME
         self.client_seqs: dict[int, int] = dict(file.client_seqs)
         self.keys = keys
+        self.key_types = key_types if key_types is not None else {}  # writer -> key id -> KeyType
         self.system_rows = system_rows
         self.records = file.last_seq + 1
         self.size = file.size
@@ -108,6 +114,7 @@ class ActiveRun:
                 self.client_seqs[r.writer] = r.client_seq
             if r.WhichOneof("kind") == "keys":  # as scan.py recovers them from the file
                 self.keys.setdefault(r.writer, {}).update((k.id, k.name) for k in r.keys.keys)
+                self.key_types.setdefault(r.writer, {}).update((k.id, k.type) for k in r.keys.keys)
         # Wake FinishRun waiters; a fresh Event for the next wait.
         self.progress.set()
         self.progress = asyncio.Event()

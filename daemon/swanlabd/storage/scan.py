@@ -25,6 +25,7 @@ class Scan:
     finish: pb.Finish | None = None  # the file's last record, if it is a Finish
     records: int = 0
     keys: dict[int, dict[int, str]] = field(default_factory=dict)
+    key_types: dict[int, dict[int, int]] = field(default_factory=dict)  # writer -> key id -> KeyType
     system_rows: int = 0
     lost_bytes: int = 0
 
@@ -49,6 +50,7 @@ def scan_backup(path: Path) -> Scan:
             scan.run_start = record.run_start
         elif kind == "keys":
             scan.keys.setdefault(record.writer, {}).update((k.id, k.name) for k in record.keys.keys)
+            scan.key_types.setdefault(record.writer, {}).update((k.id, k.type) for k in record.keys.keys)
         elif kind == "system":
             scan.system_rows += len(record.system.steps)
     return scan
