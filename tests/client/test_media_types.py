@@ -114,6 +114,15 @@ def test_image_from_a_tensor_is_torchvisions_normalized_grid(monkeypatch: pytest
     assert np.array_equal(batch[2:5, 2:6], single) and batch[0:2].max() == 0
 
 
+def test_a_module_another_thread_is_still_importing_is_not_in_the_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The encoder pool imports Pillow while the training thread builds the next Image: then
+    # sys.modules holds PIL.Image before its classes exist (bench_media.py met this).
+    monkeypatch.setitem(sys.modules, "PIL.Image", type(sys)("PIL.Image"))
+    image = swanlab.Image(RGB)
+    monkeypatch.undo()
+    assert np.array_equal(decode(image.encode()), RGB)
+
+
 def test_image_nesting_copies_and_takes_a_new_caption() -> None:
     first = swanlab.Image(RGB, caption="a")
     second = swanlab.Image(first, caption="b")

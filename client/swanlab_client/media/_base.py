@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-from types import ModuleType
 from typing import Any, ClassVar
 
 EXTRA_HINT = "pip install 'swanlabd[media]'"
@@ -37,14 +36,18 @@ def require(module: str, what: str) -> Any:
         raise MissingExtraError(module.split(".")[0], what) from exc
 
 
-def loaded(module: str) -> ModuleType | None:
-    """The module if the script has imported it already (duck-typing without importing it)."""
-    return sys.modules.get(module)
+def instance_of(value: object, module: str, name: str) -> bool:
+    """isinstance(value, module.name) if that module is loaded, without importing it.
+
+    A module another thread is still importing (the encoder pool imports Pillow) is in
+    sys.modules before its classes exist: a class not defined yet has no instances.
+    """
+    cls = getattr(sys.modules.get(module), name, None)
+    return isinstance(cls, type) and isinstance(value, cls)
 
 
 def is_torch_tensor(value: object) -> bool:
-    torch = loaded("torch")
-    return torch is not None and isinstance(value, torch.Tensor)
+    return instance_of(value, "torch", "Tensor")
 
 
 def check_caption(caption: object) -> str | None:

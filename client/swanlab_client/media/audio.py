@@ -7,7 +7,7 @@ import io
 import os
 from typing import Any, ClassVar
 
-from swanlab_client.media._base import Media, check_caption, loaded, require
+from swanlab_client.media._base import Media, check_caption, instance_of, require
 
 _WHAT = "swanlab_client.Audio"
 _DTYPES = ("float32", "float64", "int16", "int32")
@@ -32,7 +32,6 @@ class Audio(Media):
         self._file: bytes | None = None
         self._array: Any = None
         self.sample_rate = sample_rate
-        np = loaded("numpy")
         if isinstance(data_or_path, (str, os.PathLike)):
             sf = require("soundfile", _WHAT)
             path = os.fspath(data_or_path)
@@ -42,7 +41,8 @@ class Audio(Media):
                     self._file = f.read()
             except Exception as exc:
                 raise ValueError(f"Failed to open audio file: {path!r}: {exc}") from exc
-        elif np is not None and isinstance(data_or_path, np.ndarray):
+        elif instance_of(data_or_path, "numpy", "ndarray"):
+            np = require("numpy", _WHAT)
             arr = data_or_path
             if arr.dtype.name not in _DTYPES:
                 raise TypeError(f"Invalid numpy array dtype for audio, supported: {list(_DTYPES)}, but got {arr.dtype}")

@@ -12,7 +12,7 @@ import math
 import os
 from typing import Any, ClassVar
 
-from swanlab_client.media._base import Media, check_caption, is_torch_tensor, loaded, require
+from swanlab_client.media._base import Media, check_caption, instance_of, is_torch_tensor, require
 
 FILE_TYPES = ("png", "jpg", "jpeg", "bmp")
 _WHAT = "swanlab_client.Image"
@@ -114,11 +114,9 @@ class Image(Media):
         self._array: Any = None  # a NumPy array (our copy), HW or HWC
         self._tensor: Any = None  # a torch tensor's data as a NumPy array, for the grid
         data = data_or_path
-        np = loaded("numpy")
-        pil_mod = loaded("PIL.Image")
         if isinstance(data, (str, os.PathLike)):
             self._file = self._read_file(os.fspath(data))
-        elif pil_mod is not None and isinstance(data, pil_mod.Image):
+        elif instance_of(data, "PIL.Image", "Image"):
             if getattr(data, "format", None) == "GIF":
                 raise TypeError("GIF images are not supported. Please convert to PNG or JPG first.")
             data.load()
@@ -134,8 +132,8 @@ class Image(Media):
             except Exception as exc:
                 raise TypeError("Failed to convert matplotlib figure to image") from exc
             self._file = buf.getvalue()
-        elif np is not None and isinstance(data, np.ndarray):
-            self._array = self._check_array(np, data)
+        elif instance_of(data, "numpy", "ndarray"):
+            self._array = self._check_array(require("numpy", _WHAT), data)
         else:
             raise TypeError(
                 f"Unsupported image type: {type(data).__name__}. "

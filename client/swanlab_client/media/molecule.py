@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from swanlab_client.media._base import Media, check_caption, loaded, require
+from swanlab_client.media._base import Media, check_caption, instance_of, require
 
 _WHAT = "swanlab_client.Molecule"
 _FILES = {".pdb": "pdb", ".sdf": "sdf", ".sd": "sdf", ".mol": "mol"}
@@ -33,9 +33,8 @@ class Molecule(Media):
         self.caption = check_caption(caption)
         self._pdb: str | None = None
         self._mol: Any = None
-        rdkit = loaded("rdkit.Chem")
-        if rdkit is not None and isinstance(data, rdkit.Mol):
-            self._mol = rdkit.Mol(data)  # a copy: embedding adds a conformer
+        if instance_of(data, "rdkit.Chem", "Mol"):
+            self._mol = _chem().Mol(data)  # a copy: embedding adds a conformer
         elif isinstance(data, (str, os.PathLike)) and os.path.isfile(data):
             self._read(Path(data))
         elif isinstance(data, str):

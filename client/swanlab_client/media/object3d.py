@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from swanlab_client.media._base import Media, check_caption, loaded, require
+from swanlab_client.media._base import Media, check_caption, instance_of, require
 
 _WHAT = "swanlab_client.Object3D"
 _PALETTE = (
@@ -49,7 +49,6 @@ class Object3D(Media):
         self._file: bytes | None = None
         self._points: Any = None
         self._boxes: list[dict[str, Any]] = []
-        np = loaded("numpy")
         if isinstance(data, dict):
             np = require("numpy", _WHAT)
             if "points" not in data:
@@ -66,7 +65,8 @@ class Object3D(Media):
             self.ext = "swanlab.pts.json"
         elif isinstance(data, (str, os.PathLike)):
             self._file, self.ext = self._read(Path(data))
-        elif np is not None and isinstance(data, np.ndarray):
+        elif instance_of(data, "numpy", "ndarray"):
+            np = require("numpy", _WHAT)
             if data.ndim != 2 or data.shape[1] not in (3, 4, 6):
                 raise ValueError(
                     f"Unsupported array shape: {data.shape}. "
