@@ -199,3 +199,30 @@ def test_misuse_raises_at_the_call_as_the_official_sdk_does():
     result = subprocess.run([sys.executable, "-c", MISUSE], capture_output=True, text=True, timeout=60)
     # An empty list is not media: log() refuses it as any value that is not a number.
     assert result.stdout.split() == ["TypeError", "ValueError", "InvalidValueError", "ok"], result.stderr
+
+
+FORKED = """
+import json, os
+import numpy as np
+import swanlab_client as s
+
+run = s.init(project="p", mode="offline")
+s.log({"img": s.Image(np.zeros((2, 2)))}, step=0)
+pid = os.fork()
+if pid == 0:
+    s.log({"img": s.Image(np.full((2, 2), 9.0), caption="child")}, step=1)  # a new writer, via the relay
+    s.finish()
+    os._exit(0)
+os.waitpid(pid, 0)
+print(json.dumps({"run_dir": str(run.run_dir)}), flush=True)
+s.finish()
+"""
+
+
+def test_a_forked_child_logs_media_as_its_own_writer(daemon: DaemonProcess):
+    run_dir, _ = run_script(daemon.env, FORKED)
+    view = read_view(run_dir)
+    assert [(key, step, ref.caption) for key, step, ref in view.media[1]] == [("img", 0, "")]
+    ((key, step, ref),) = [m for w, media in view.media.items() if w != 1 for m in media]
+    assert (key, step, ref.caption) == ("img", 1, "child")
+    assert np.array_equal(pixels(run_dir, ref), np.full((2, 2), 9, np.uint8))
