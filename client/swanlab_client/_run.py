@@ -664,6 +664,7 @@ def log(data: Mapping[str, Any], step: int | None = None) -> None:
     """Queue one row of scalars for the current run; never waits on I/O.
 
     data: {key: number}; nested dicts flatten with '/' ({"train": {"loss": 1}} -> "train/loss").
+    A value may also be a media object (Image, Text...) or a list of one type: docs/client.md, Media.
     Numbers: int, float, bool, NumPy scalars, 0-d NumPy arrays and 0-d torch tensors; NaN and
     +-inf are kept. Anything else raises InvalidValueError (a TypeError) naming the key, and
     invalid keys raise InvalidKeyError (a ValueError); then nothing of the row is logged.

@@ -47,7 +47,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from swanlab_client._errors import (
@@ -248,7 +247,7 @@ class Sender:
         items = self._take()
         if items:
             # Media files are written and fsynced before the records naming them exist.
-            items = self.media.encode_items(Path(self.run_dir), items, self.tables.key_names)
+            items = self.media.encode_items(self.run_dir, items, self.tables.key_names)
             self.unacked.extend(self._encode(items))
             self._send_unacked()
             return

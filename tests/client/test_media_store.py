@@ -45,7 +45,7 @@ def test_files_are_durable_before_encode_items_returns(tmp_path: Path, monkeypat
     monkeypatch.setattr(_store.os, "replace", replace)
     enc, warnings = encoder()
     items = [(0, 1, (1.0,), 0.0), (MEDIA, 2, (7, [swanlab.Text("a"), swanlab.Image(np.zeros((2, 2)))]), 0.0)]
-    out = enc.encode_items(tmp_path, items, ["", "loss", "k"])
+    out = enc.encode_items(str(tmp_path), items, ["", "loss", "k"])
     assert out[0] == items[0] and warnings == []
     stored = out[1][2][1]
     assert [s.path.split("/")[1] for s in stored] == ["text", "image"]
@@ -65,10 +65,10 @@ def test_files_are_durable_before_encode_items_returns(tmp_path: Path, monkeypat
 def test_the_same_file_is_written_once(tmp_path: Path) -> None:
     enc, _ = encoder()
     item = (MEDIA, 1, (3, [swanlab.Text("same")]), 0.0)
-    (first,) = enc.encode_items(tmp_path, [item], ["", "k"])
+    (first,) = enc.encode_items(str(tmp_path), [item], ["", "k"])
     path = tmp_path / first[2][1][0].path
     before = path.stat().st_mtime_ns
-    enc.encode_items(tmp_path, [item], ["", "k"])
+    enc.encode_items(str(tmp_path), [item], ["", "k"])
     assert path.stat().st_mtime_ns == before and first[2][1][0] == Stored(
         "media/text/003-" + first[2][1][0].sha256[:8] + ".txt", "", first[2][1][0].sha256, 4
     )
@@ -84,11 +84,19 @@ def test_a_failing_or_too_large_object_costs_only_itself_with_one_warning_per_ke
         (MEDIA, 1, (1, [Broken("y")]), 0.0),
         (MEDIA, 2, (1, [swanlab.Text("much too long for the limit")]), 0.0),
     ]
-    (kept,) = enc.encode_items(tmp_path, items, ["", "a", "b"])
+    (kept,) = enc.encode_items(str(tmp_path), items, ["", "a", "b"])
     assert kept[:2] == (MEDIA, 1) and kept[2][0] == 0 and len(kept[2][1]) == 1
     assert (tmp_path / kept[2][1][0].path).read_bytes() == b"kept"
     assert [kind for kind, _ in warnings] == ["media-a", "media-a", "media-b"]  # Warner.once keeps one per kind
     assert "MediaTooLarge" in warnings[2][1]
+
+
+def test_without_a_run_folder_media_are_dropped_with_a_warning_and_rows_kept() -> None:
+    enc, warnings = encoder()
+    enc.budget.held = 5
+    items = [(0, 1, (1.0,), 0.0), (MEDIA, 2, (0, [swanlab.Text("hello")]), 0.0)]
+    assert enc.encode_items("", items, ["", "loss", "k"]) == items[:1]
+    assert [kind for kind, _ in warnings] == ["media-no-folder"] and enc.budget.held == 0
 
 
 def test_the_budget_makes_log_wait_until_the_encoder_releases() -> None:

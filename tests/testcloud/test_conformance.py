@@ -14,7 +14,7 @@
 Media: the script logs text media with `--media text` and none with `--media none`. Both sides
 run `--media text`, and every media item (object bytes, captions, column type and section) must
 match. Nothing is skipped: what both sides logged is compared in full. The other media types
-are compared with the official SDK in tests/client/test_media_official.py.
+are compared with the official SDK in tests/testcloud/test_media_conformance.py.
 
 Cold cache: building the SDK venv takes ~30 s (pip); afterwards each SDK run takes ~2 s.
 """

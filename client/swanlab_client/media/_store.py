@@ -120,7 +120,7 @@ class MediaEncoder:
         self._warn = warn
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
 
-    def encode_items(self, run_dir: Path, items: list[tuple], names: list[str]) -> list[tuple]:
+    def encode_items(self, run_dir: str, items: list[tuple], names: list[str]) -> list[tuple]:
         """`items` with every media item's objects replaced by `Stored` files; failures dropped.
 
         A media object that cannot be encoded or written is dropped with one warning per key (the
@@ -130,11 +130,16 @@ class MediaEncoder:
         jobs = [(i, item) for i, item in enumerate(items) if item[0] == MEDIA]
         if not jobs:
             return items
+        if not run_dir:
+            # A transport that names no run folder (none of ours does): nowhere to put the files.
+            self._warn("media-no-folder", "media dropped: the run has no folder (warned once per run)")
+            for _, item in jobs:
+                self.budget.release(sum(m.nbytes for m in item[2][1]))
+            return [item for item in items if item[0] != MEDIA]
+        folder = Path(run_dir)
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(ENCODER_THREADS, thread_name_prefix="swanlab-media")
-        futures = {
-            i: [self._pool.submit(write_durable, run_dir, item[2][0], m) for m in item[2][1]] for i, item in jobs
-        }
+        futures = {i: [self._pool.submit(write_durable, folder, item[2][0], m) for m in item[2][1]] for i, item in jobs}
         out: list[tuple | None] = list(items)
         mediums: set[str] = set()
         for i, item in jobs:
@@ -157,7 +162,7 @@ class MediaEncoder:
                 self.budget.release(m.nbytes)
             out[i] = (MEDIA, key_id, (step, stored), t) if stored else None
         if mediums:
-            sync_dirs(run_dir, mediums)
+            sync_dirs(folder, mediums)
         return [item for item in out if item is not None]
 
     def close(self) -> None:
