@@ -36,10 +36,33 @@ from swanlab_client._errors import (
 from swanlab_client._run import Config, Run, config, finish, init, log
 from swanlab_client._settings import Settings
 from swanlab_client._sync import login, sync
+from swanlab_client.media import (
+    Audio,
+    ECharts,
+    Html,
+    Image,
+    MissingExtraError,
+    Molecule,
+    Object3D,
+    Text,
+    Video,
+    echarts,
+)
+from swanlab_client.media._api import (
+    log_audio,
+    log_echarts,
+    log_html,
+    log_image,
+    log_molecule,
+    log_object3d,
+    log_text,
+    log_video,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Audio",
     "AuthenticationError",
     "Config",
     "DaemonError",
@@ -47,12 +70,18 @@ __all__ = [
     "DaemonRejectedError",
     "DaemonTimeoutError",
     "DaemonUnavailableError",
+    "ECharts",
+    "Html",
+    "Image",
     "InvalidKeyError",
     "InvalidNameError",
     "InvalidValueError",
     "LoginError",
     "LoginRequiredError",
+    "MissingExtraError",
+    "Molecule",
     "NotInitializedError",
+    "Object3D",
     "RPCStatusCode",
     "Run",
     "RunFinishedError",
@@ -60,11 +89,22 @@ __all__ = [
     "SwanlabClientError",
     "SyncError",
     "SyncIncomplete",
+    "Text",
     "UsageError",
+    "Video",
     "config",
+    "echarts",
     "finish",
     "init",
     "log",
+    "log_audio",
+    "log_echarts",
+    "log_html",
+    "log_image",
+    "log_molecule",
+    "log_object3d",
+    "log_text",
+    "log_video",
     "login",
     "sync",
 ]

@@ -48,6 +48,9 @@ from swanlab_client._errors import (
 from swanlab_client._sender import CONFIG, CONSOLE, RunTables, Sender, Warner, pending
 from swanlab_client._settings import Settings
 from swanlab_client._validate import FAST_TYPES, MAX_STEP
+from swanlab_client.media import _api as _media_api
+from swanlab_client.media._queue import take_media
+from swanlab_client.media._store import MEDIA, MediaBudget
 
 if TYPE_CHECKING:
     from swanlab_client._transport import Transport
@@ -247,30 +250,74 @@ class Run:
         flat = _validate.flatten(data)
         if not flat:
             return
+        media = take_media(flat, self._warn.once)
+        types = self._tables.key_types
+        for key in [k for k in flat if types.get(self._key_ids.get(k, 0), "FLOAT") != "FLOAT"]:
+            self._key_type_changed(key, "a number", flat.pop(key))
         values = tuple(_validate.number(k, v) for k, v in flat.items())
-        ids = tuple(self._intern(k) for k in flat)
-        sid = self._schema_ids.get(ids)
-        if sid is None:
-            sid = len(self._tables.schemas)
-            self._tables.schemas.append(ids)
-            self._schema_ids[ids] = sid
-        if (
-            type(data) is dict
-            and len(flat) == len(data)
-            and all(type(v) in FAST_TYPES for v in data.values())
-            and len(self._schema_by_keys) < MAX_CACHED_KEY_TUPLES
-        ):
-            self._schema_by_keys[tuple(data)] = sid
+        for key, items in list(media.items()):
+            kid = self._key_ids.get(key)
+            if kid is not None and types.get(kid, "FLOAT") != items[0].KEY_TYPE:
+                self._key_type_changed(key, type(items[0]).__name__, media.pop(key))
         q = self._queue
-        if len(q) < self._limit or self._room():
-            q.append((step, sid, values, _now()))
+        if flat:
+            ids = tuple(self._intern(k) for k in flat)
+            sid = self._schema_ids.get(ids)
+            if sid is None:
+                sid = len(self._tables.schemas)
+                self._tables.schemas.append(ids)
+                self._schema_ids[ids] = sid
+            if (
+                type(data) is dict
+                and len(flat) == len(data)
+                and all(type(v) in FAST_TYPES for v in data.values())
+                and len(self._schema_by_keys) < MAX_CACHED_KEY_TUPLES
+            ):
+                self._schema_by_keys[tuple(data)] = sid
+            if len(q) < self._limit or self._room():
+                q.append((step, sid, values, _now()))
+        for key, items in media.items():
+            kid = self._intern(key, items[0].KEY_TYPE)
+            self._queue_media(kid, step, items)
         self._last = step
         self._step = step + 1
 
-    def _intern(self, key: str) -> int:
+    def _key_type_changed(self, key: str, what: str, value: object) -> None:
+        # The cloud keeps one column type per key: a value of another kind is dropped, as the
+        # official SDK's server refuses it, and log() goes on with the rest of the row.
+        kid = self._key_ids[key]
+        self._warn.once(
+            "key-type-" + key,
+            "log(): key %r holds %s values; %s (%s) is dropped (warned once per key)",
+            key,
+            self._tables.key_types.get(kid, "FLOAT"),
+            what,
+            type(value).__name__,
+        )
+
+    def _queue_media(self, kid: int, step: int, items: list) -> None:
+        """Queue one key's media; their bytes count against the media bound (MediaBudget)."""
+        if self.mode == "disabled":
+            return
+        nbytes = sum(m.nbytes for m in items)
+        sender = self.sender
+        alive = sender is not None and sender.thread is not None and sender.thread.is_alive
+        if self._tables.media.reserve(nbytes, alive or (lambda: False)):
+            self._warn.once(
+                "media-backpressure", "log() waited for the media encoder to catch up (warned once per run)"
+            )
+        q = self._queue
+        if len(q) < self._limit or self._room():
+            q.append((MEDIA, kid, (step, items), _now()))
+        else:
+            self._tables.media.release(nbytes)
+
+    def _intern(self, key: str, key_type: str = "FLOAT") -> int:
         kid = self._key_ids.get(key)
         if kid is None:
             kid = len(self._tables.key_names)
+            if key_type != "FLOAT":
+                self._tables.key_types[kid] = key_type  # before the name: the sender reads names first
             self._tables.key_names.append(key)  # before any row using it is queued
             self._key_ids[key] = kid
         return kid
@@ -443,12 +490,23 @@ class Run:
         self._leftovers.append((self.sender, self._queue))  # never touched again, never finalized
         self.sender = None
         self._space = threading.Condition()
+        self._tables.media = MediaBudget()  # the parent's media are not this child's to wait for
         if self._finished or self.mode == "disabled":
             self._queue = deque(maxlen=0) if self.mode == "disabled" else deque()
             return
         self._queue = deque()
         self._last = 0  # a new writer: its explicit steps are not "backwards" from the parent's
         self._limit = 0  # the next log() lands in _room(), which starts this child's sender
+
+    # -- media helpers: log({key: [Image(...)]}) in the official SDK's keyword form -----------
+    log_text = _media_api.run_log_text
+    log_image = _media_api.run_log_image
+    log_audio = _media_api.run_log_audio
+    log_video = _media_api.run_log_video
+    log_echarts = _media_api.run_log_echarts
+    log_html = _media_api.run_log_html
+    log_object3d = _media_api.run_log_object3d
+    log_molecule = _media_api.run_log_molecule
 
 
 def _terminal_line(line: str) -> str:
@@ -636,6 +694,7 @@ def log(data: Mapping[str, Any], step: int | None = None) -> None:
     """Queue one row of scalars for the current run; never waits on I/O.
 
     data: {key: number}; nested dicts flatten with '/' ({"train": {"loss": 1}} -> "train/loss").
+    A value may also be a media object (Image, Text...) or a list of one type: docs/client.md, Media.
     Numbers: int, float, bool, NumPy scalars, 0-d NumPy arrays and 0-d torch tensors; NaN and
     +-inf are kept. Anything else raises InvalidValueError (a TypeError) naming the key, and
     invalid keys raise InvalidKeyError (a ValueError); then nothing of the row is logged.

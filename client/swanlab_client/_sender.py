@@ -57,6 +57,7 @@ from swanlab_client._errors import (
     is_disk_full,
 )
 from swanlab_client._settings import DAEMON_MAX_MESSAGE_BYTES, RECORD_MAX_BYTES, REQUEST_MAX_BYTES, Settings
+from swanlab_client.media._store import MEDIA, MediaBudget, MediaEncoder, Stored
 
 if TYPE_CHECKING:
     from swanlab_client._transport import Transport
@@ -83,6 +84,7 @@ VALUE_BYTES = 14
 # Queue items other than rows carry a negative marker in the `step` slot (steps are >= 0):
 CONFIG = -1  # (CONFIG, config json, None, time)
 CONSOLE = -2  # (CONSOLE, line, pb.STDOUT | pb.STDERR, time)
+# MEDIA = -3: (MEDIA, key id, (step, [Media])) from log(), (step, [Stored]) once encoded (media/_store.py)
 # What UTF-8 cannot encode: a lone surrogate (os.listdir() and sys.argv decode bytes that are not
 # UTF-8 to U+DC80..U+DCFF).
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -110,6 +112,8 @@ class RunTables:
 
     key_names: list[str] = field(default_factory=lambda: [""])  # key id 0 is never used
     schemas: list[tuple[int, ...]] = field(default_factory=list)
+    key_types: dict[int, str] = field(default_factory=dict)  # KeyType name of each media key (else FLOAT)
+    media: MediaBudget = field(default_factory=MediaBudget)  # media bytes queued and not yet encoded
 
 
 class Warner:
@@ -183,6 +187,7 @@ class Sender:
         self.thread: threading.Thread | None = None
         self.deadline: float | None = None
         self.watch_main_thread = False
+        self.media = MediaEncoder(tables.media, warner.once)
 
     # -- control (any thread) ----------------------------------------------------------------
 
@@ -242,6 +247,8 @@ class Sender:
             self._send_unacked()
         items = self._take()
         if items:
+            # Media files are written and fsynced before the records naming them exist.
+            items = self.media.encode_items(self.run_dir, items, self.tables.key_names)
             self.unacked.extend(self._encode(items))
             self._send_unacked()
             return
@@ -283,7 +290,15 @@ class Sender:
 
     def _drop(self, item: tuple, exc: Exception) -> None:
         step = item[0]
-        what = "the config" if step == CONFIG else "a console line" if step == CONSOLE else f"the row at step {step}"
+        what = (
+            "the config"
+            if step == CONFIG
+            else "a console line"
+            if step == CONSOLE
+            else f"the media at step {item[2][0]}"
+            if step == MEDIA
+            else f"the row at step {step}"
+        )
         self.dropped += 1
         self._warn.once(
             "unencodable-" + type(exc).__name__,
@@ -306,8 +321,9 @@ class Sender:
             t_ms = int(time.time() * 1000)
             defs: list[KeyDef] = []
             size = 0
+            types = self.tables.key_types
             for i in range(self.defined + 1, n):
-                defs.append(pb.KeyDef(id=i, name=names[i], type=pb.FLOAT))
+                defs.append(pb.KeyDef(id=i, name=names[i], type=pb.KeyType.Value(types.get(i, "FLOAT"))))
                 size += 4 * len(names[i]) + 16
                 if size >= RECORD_MAX_BYTES:
                     records.append(pb.Record(time_ms=t_ms, keys=pb.KeyDefs(keys=defs)))
@@ -341,6 +357,9 @@ class Sender:
                 t_ms = int(t * 1000)
                 if step == CONFIG:
                     records.append(pb.Record(time_ms=t_ms, config=pb.Config(json=ref)))
+                    continue
+                if step == MEDIA:
+                    records.append(pb.Record(time_ms=t_ms, media=self._media_refs(ref, *vals)))
                     continue
                 line_no += 1
                 try:
@@ -384,6 +403,14 @@ class Sender:
             record.client_seq = self.next_cs
             self.next_cs += 1
         return records
+
+    def _media_refs(self, key_id: int, step: int, stored: list[Stored]) -> pb.MediaRefs:
+        pb = self._pb
+        refs = [
+            pb.MediaRef(key_id=key_id, step=step, path=f.path, caption=f.caption, sha256=f.sha256, size=f.size)
+            for f in stored
+        ]
+        return pb.MediaRefs(items=refs)
 
     def _rows(
         self, steps: list[int], sizes: list[int], key_ids: list[int], values: list, deltas: list[int]
@@ -444,6 +471,7 @@ class Sender:
         self.transport.finish(request)
         self.transport.close()
         self.transport = None
+        self.media.close()
         self.finished.set()
 
     # -- connecting --------------------------------------------------------------------------

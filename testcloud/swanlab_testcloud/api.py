@@ -26,6 +26,27 @@ COLUMN_TYPES = frozenset(
     {"FLOAT", "IMAGE", "AUDIO", "TEXT", "VIDEO", "ECHARTS", "OBJECT3D", "MOLECULE", "HTML", "SYSTEM"}
 )
 PROFILE_KINDS = {"config": dict, "metadata": dict, "requirements": str, "conda": str}
+# Where the official SDK (0.10.3) puts a media column's objects: media/<folder>/<file>.
+MEDIA_FOLDERS = {
+    "IMAGE": "image",
+    "AUDIO": "audio",
+    "TEXT": "text",
+    "VIDEO": "video",
+    "ECHARTS": "echarts",
+    "OBJECT3D": "object3d",
+    "MOLECULE": "molecule",
+    "HTML": "html",
+}
+# The Content-Type the official SDK pins per extension for an object PUT (its pkg/mime).
+OBJECT_CONTENT_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".bmp": "image/bmp",
+    ".txt": "text/plain",
+    ".json": "application/json",
+}
 RUN_STATES = frozenset({"FINISHED", "CRASHED", "ABORTED"})
 LOG_LEVELS = frozenset({"INFO", "ERROR"})
 SDK_VERSION_HEADER = "X-SwanLab-SDK-Version"
@@ -375,6 +396,7 @@ class CloudApi:
         elif kind == "media":
             objects = set(self.store.objects(experiment["cuid"]))
             columns = _columns([self._media(item, objects) for item in items])
+            _check_media_folders(self.store.columns(project_cuid), columns[0], columns[2])
         elif kind == "log":
             columns = _columns([self._log(item) for item in items])
         else:
@@ -421,6 +443,12 @@ class CloudApi:
         if missing:
             raise _bad(f"media objects never uploaded: {missing}")
         more = _get(item, "more", list, required=False) or []
+        # The SDK sends one {"caption": str} per captioned object, nothing for the others.
+        if len(more) > len(paths) or not all(
+            isinstance(m, dict) and set(m) == {"caption"} and isinstance(m["caption"], str) and m["caption"]
+            for m in more
+        ):
+            raise _bad(f"media more must be at most one {{'caption': non-empty str}} per object, got {more!r}")
         value = json.dumps({"data": paths, "more": more})
         return _get(item, "key", str), self._step(item, "index"), value, _timestamp(item, "create_time")
 
@@ -452,8 +480,8 @@ class CloudApi:
         body = _object(request)
         experiment = self._experiment(_get(body, "experimentId", str))
         paths = _get(body, "paths", list)
-        if not paths or not all(isinstance(path, str) and path.startswith("media/") for path in paths):
-            raise _bad("paths must be a non-empty list of 'media/<type>/<file>'")
+        if not paths or not all(isinstance(path, str) and _media_path(path) for path in paths):
+            raise _bad(f"paths must be a non-empty list of 'media/<type>/<file>', got {paths!r}")
         return Reply(200, {"urls": self._presigned_urls(request, experiment["cuid"], paths)})
 
     def prepare_files(self, request: Request, *, e: str, session: Session) -> Reply:
@@ -480,6 +508,37 @@ class CloudApi:
 
     def put_object(self, request: Request, *, token: str) -> Reply:
         content_type = request.headers.get("Content-Type", "application/octet-stream")
-        if not self.store.put_object(token, content_type, request.body):
+        path = self.store.upload_path(token)
+        if path is None:
             raise Rejected(403, "FORBIDDEN", "unknown or expired upload url")
+        suffix = path[path.rfind(".") :].lower()
+        expected = OBJECT_CONTENT_TYPES.get(suffix) if path.startswith("media/") else None
+        if expected is not None and content_type != expected:
+            raise _bad(f"{path}: Content-Type {content_type!r}, the SDK sends {expected!r}")
+        self.store.put_object(token, content_type, request.body)
         return Reply(200, "")
+
+
+def _media_path(path: str) -> bool:
+    """`media/<known folder>/<file>`, nothing else (no `..`, no deeper folders)."""
+    parts = path.split("/")
+    return (
+        len(parts) == 3
+        and parts[0] == "media"
+        and parts[1] in MEDIA_FOLDERS.values()
+        and parts[2] not in ("", ".", "..")
+    )
+
+
+def _check_media_folders(columns: Mapping[str, Any], keys: list[str], values: list[Any]) -> None:
+    """Each media metric's objects are in the folder of its column's type, as the SDK puts them."""
+    for key, value in zip(keys, values, strict=True):
+        column = columns.get(key)
+        folder = MEDIA_FOLDERS.get(column["type"]) if column else None
+        if column is None:
+            continue  # reported as a metric without a column
+        if folder is None:
+            raise _bad(f"media metric for {key!r}, a {column['type']} column")
+        wrong = [p for p in json.loads(value)["data"] if not p.startswith(f"media/{folder}/")]
+        if wrong:
+            raise _bad(f"media of the {column['type']} column {key!r} must be under media/{folder}/: {wrong}")

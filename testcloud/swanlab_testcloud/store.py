@@ -379,6 +379,11 @@ class Store:
             )
         return tokens
 
+    def upload_path(self, token: str) -> str | None:
+        """The object path a presigned token was issued for, or None if unknown."""
+        rows = self._rows("SELECT path FROM upload_urls WHERE token = ?", (token,))
+        return rows[0]["path"] if rows else None
+
     def put_object(self, token: str, content_type: str, data: bytes) -> bool:
         """Store the bytes for a presigned token; False if the token is unknown."""
         with self._tx() as db:

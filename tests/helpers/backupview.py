@@ -3,6 +3,8 @@
     view = read_view(run_dir)           # swanlabd.format.backup.read_records, every record
     view.rows[1]                        # writer 1's rows: [(step, {key: value})] in file order
     view.lines[1]                       # writer 1's console lines: [(stream, text)]
+    view.media[1]                       # writer 1's media: [(key, step, MediaRef)] in file order
+    view.key_types["img"]               # the KeyType of each key (by name)
     view.config                         # the last Config record's JSON, parsed (None if none)
 
 Keys are resolved through each writer's own KeyDefs, as `swanlabctl dump` resolves them.
@@ -23,6 +25,8 @@ from swanlabd_pb import records_pb2 as pb
 class BackupView:
     rows: dict[int, list[tuple[int, dict[str, float]]]] = field(default_factory=dict)
     lines: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+    media: dict[int, list[tuple[str, int, pb.MediaRef]]] = field(default_factory=dict)
+    key_types: dict[str, int] = field(default_factory=dict)
     client_seqs: dict[int, list[int]] = field(default_factory=dict)
     config: Any = None
     configs: int = 0
@@ -52,6 +56,7 @@ def read_view(run_dir: str | Path) -> BackupView:
         kind = record.WhichOneof("kind")
         if kind == "keys":
             names.setdefault(w, {}).update((k.id, k.name) for k in record.keys.keys)
+            view.key_types.update((k.name, k.type) for k in record.keys.keys)
         elif kind == "scalars":
             s = record.scalars
             i = 0
@@ -60,6 +65,8 @@ def read_view(run_dir: str | Path) -> BackupView:
                 ids, values = s.key_ids[i : i + size], s.values[i : i + size]
                 out.append((step, {names[w][k]: v for k, v in zip(ids, values, strict=True)}))
                 i += size
+        elif kind == "media":
+            view.media.setdefault(w, []).extend((names[w][m.key_id], m.step, m) for m in record.media.items)
         elif kind == "console":
             view.lines.setdefault(w, []).extend((line.stream, line.text) for line in record.console.lines)
         elif kind == "config":

@@ -133,6 +133,17 @@ MALFORMED = {
     "media_escapes_run": [
         pb.Record(client_seq=2, media=pb.MediaRefs(items=[pb.MediaRef(key_id=1, path="../../etc/passwd")]))
     ],
+    "media_on_a_scalar_key": [
+        pb.Record(client_seq=2, media=pb.MediaRefs(items=[pb.MediaRef(key_id=1, path="media/image/0.png")]))
+    ],
+    "media_in_another_types_folder": [
+        pb.Record(client_seq=2, keys=pb.KeyDefs(keys=[pb.KeyDef(id=2, name="img", type=pb.IMAGE)])),
+        pb.Record(client_seq=3, media=pb.MediaRefs(items=[pb.MediaRef(key_id=2, path="media/audio/0.wav")])),
+    ],
+    "media_dotdot_under_its_folder": [
+        pb.Record(client_seq=2, keys=pb.KeyDefs(keys=[pb.KeyDef(id=2, name="img", type=pb.IMAGE)])),
+        pb.Record(client_seq=3, media=pb.MediaRefs(items=[pb.MediaRef(key_id=2, path="media/image/../x.png")])),
+    ],
     "file_absolute": [pb.Record(client_seq=2, file=pb.SavedFile(path="/etc/passwd"))],
     "config_not_json": [pb.Record(client_seq=2, config=pb.Config(json="{nope"))],
 }

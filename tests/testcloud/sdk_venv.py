@@ -56,3 +56,20 @@ def _run(command: list[str]) -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=PIP_TIMEOUT_S)
     if result.returncode != 0:
         raise SdkVenvError(f"{' '.join(command)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+
+
+def official_sdk_python_with(*requirements: str, requirement: str = SDK_REQUIREMENT) -> Path:
+    """The official SDK's python with `requirements` installed too (the media libraries it imports
+    lazily: numpy, pillow, soundfile...). Installed once per set, behind the same lock."""
+    python = official_sdk_python(requirement)
+    root = cache_root()
+    name = python.parent.parent.name
+    stamp = python.parent.parent / ".swanlabd-with"
+    wanted = "\n".join(sorted(requirements))
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (stamp.is_file() and wanted in stamp.read_text().split("\n\n")):
+            _run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", *requirements])
+            with open(stamp, "a") as f:
+                f.write(wanted + "\n\n")
+    return python

@@ -11,10 +11,10 @@
    The only lines left out of the comparison are the official SDK's own ("swanlab: ..." banner,
    run URLs), which the SDK prints itself and the script did not.
 
-Media: the script logs text media with `--media text` and none with `--media none`.
-swanlab_client has no `Text` yet, so its run uses `--media none` and is compared with an official
-run of `--media none`; once the client has `Text`, both sides run `--media text` and every media
-item must match. Nothing is skipped: what both sides logged is compared in full.
+Media: the script logs text media with `--media text` and none with `--media none`. Both sides
+run `--media text`, and every media item (object bytes, captions, column type and section) must
+match. Nothing is skipped: what both sides logged is compared in full. The other media types
+are compared with the official SDK in tests/testcloud/test_media_conformance.py.
 
 Cold cache: building the SDK venv takes ~30 s (pip); afterwards each SDK run takes ~2 s.
 """
@@ -33,7 +33,6 @@ import pytest
 import reference_script as ref
 from sdk_venv import official_sdk_python
 
-import swanlab_client
 from helpers.daemon import DaemonProcess
 from helpers.waiting import wait_for
 from swanlab_testcloud import CloudServer
@@ -46,8 +45,8 @@ STEPS = 60
 RUN_TIMEOUT_S = 120
 UPLOAD_TIMEOUT_S = 60
 SYSTEM_PREFIX = "__swanlab__."
-# What the script logs through swanlab_client: text media once the client has `Text`.
-CLIENT_MEDIA = "text" if hasattr(swanlab_client, "Text") else "none"
+# What the script logs through swanlab_client (and the official run it is compared with).
+CLIENT_MEDIA = "text"
 
 
 def cloud_env(cloud: CloudServer, home: Path) -> dict[str, str]:

@@ -162,6 +162,34 @@ def test_media_needs_its_object_uploaded_first(api: ApiClient, cloud: CloudServe
     assert len(cloud.errors()) == 1
 
 
+def test_media_is_refused_where_the_sdk_would_not_send_it(api: ApiClient, cloud: CloudServer) -> None:
+    """Object paths, Content-Type, the column's folder and `more` as swanlab 0.10.3 sends them."""
+    project_cuid, cuid = api.setup_run()
+    api.columns("proj", ["pic"], type_="IMAGE")
+
+    def presign(*paths: str) -> httpx.Response:
+        return api.call("POST", "/resources/presigned/put", {"experimentId": cuid, "paths": list(paths)})
+
+    for bad in ("media/a.png", "media/nope/a.png", "media/image/../a.png", "files/a.png", "media/image/x/a.png"):
+        assert presign(bad).status_code == 400, bad
+    [png, txt] = presign("media/image/a.png", "media/text/a.txt").json()["urls"]
+    assert httpx.put(png, content=b"x", headers={"Content-Type": "application/octet-stream"}).status_code == 400
+    assert httpx.put(png, content=b"x", headers={"Content-Type": "image/png"}).status_code == 200
+    assert httpx.put(txt, content=b"x", headers={"Content-Type": "text/plain"}).status_code == 200
+
+    def post(data: list[str], more: list[object]) -> int:
+        item = {"key": "pic", "index": 0, "data": data, "more": more, "create_time": "2026-01-01T00:00:00Z"}
+        body = {"type": "media", "projectId": project_cuid, "experimentId": cuid, "metrics": [item]}
+        return api.call("POST", "/house/metrics", body).status_code
+
+    assert post(["media/text/a.txt"], []) == 400  # an IMAGE column's objects live under media/image/
+    assert post(["media/image/a.png"], [{}]) == 400  # no entry for a file without a caption
+    assert post(["media/image/a.png"], [{"caption": "a"}, {"caption": "b"}]) == 400
+    assert post(["media/image/a.png"], [{"caption": "a", "x": 1}]) == 400
+    assert post(["media/image/a.png"], [{"caption": "a"}]) == 201
+    assert len(cloud.errors()) == 10
+
+
 def test_finish_sets_state_and_ends_the_session(api: ApiClient, cloud: CloudServer) -> None:
     project_cuid, cuid = api.setup_run()
     assert api.call("POST", f"/house/experiments/{cuid}/heartbeat", {"flagId": "1"}).status_code == 201
@@ -246,5 +274,6 @@ def test_chunked_object_upload_is_stored_whole(api: ApiClient, cloud: CloudServe
         "urls"
     ]
     # A generator body goes out with Transfer-Encoding: chunked, as requests sends a stream.
-    assert httpx.put(url, content=(part for part in [b"ab", b"", b"cdef"])).status_code == 200
+    chunks = (part for part in [b"ab", b"", b"cdef"])
+    assert httpx.put(url, content=chunks, headers={"Content-Type": "image/png"}).status_code == 200
     assert cloud.snapshot(cuid)["objects"] == {"media/image/a.png": b"abcdef"}

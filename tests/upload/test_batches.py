@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import pytest
+
 from swanlabd.upload import batches, cloudapi
 from swanlabd.upload.batches import Batch, KeyTable, MediaItem
 from swanlabd.upload.uploadstate import LaneCursor
@@ -68,18 +70,35 @@ def test_media_of_one_step_go_together_and_older_steps_are_skipped() -> None:
     assert rest.keys == {"txt": (pb.TEXT, "s")}
 
 
-def test_media_metrics_are_one_item_per_key_and_step() -> None:
+def test_media_metrics_are_one_item_per_key_and_step_with_captions_as_the_sdk_sends_them() -> None:
     found = [MediaItem("img", 1, "m/b", "b", 5), MediaItem("img", 1, "m/c", "", 5), MediaItem("txt", 0, "m/d", "d", 7)]
     assert [json.loads(i) for i in batches.media_metrics(found)] == [
         {
             "key": "img",
             "index": 1,
             "data": ["m/b", "m/c"],
-            "more": [{"caption": "b"}, {}],
+            "more": [{"caption": "b"}],  # the official SDK lists captioned files only
             "create_time": cloudapi.iso_utc(5),
         },
         {"key": "txt", "index": 0, "data": ["m/d"], "more": [{"caption": "d"}], "create_time": cloudapi.iso_utc(7)},
     ]
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("media/image/000-0a1b2c3d.png", "image/png"),
+        ("media/image/000-0a1b2c3d.jpg", "image/jpeg"),
+        ("media/image/000-0a1b2c3d.gif", "image/gif"),
+        ("media/text/000-0a1b2c3d.txt", "text/plain"),
+        ("media/echarts/000-0a1b2c3d.json", "application/json"),
+        ("media/object3d/000-0a1b2c3d.swanlab.pts.json", "application/json"),
+        ("media/html/000-0a1b2c3d.html", "text/html"),
+        ("media/audio/000-0a1b2c3d.wav", "audio/x-wav"),
+    ],
+)
+def test_media_objects_go_up_with_the_content_type_the_sdk_sends(path: str, content_type: str) -> None:
+    assert batches.media_type(path) == content_type
 
 
 def test_files_come_one_record_at_a_time() -> None:

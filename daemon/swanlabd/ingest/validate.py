@@ -3,7 +3,8 @@
 A batch is refused whole (`MalformedBatch`, INVALID_ARGUMENT) for a kind a client may not send,
 a record without a kind, `seq` set, another writer's id, client_seqs that are 0 or not contiguous,
 scalar columns that do not agree, key ids no KeyDefs of this writer defined, a key redefined or
-named empty or too long, a media or file path outside the run folder, config or metadata that is
+named empty or too long, a media reference whose key is not of a media type or whose path is not
+`media/<that type's folder>/<file>`, a file path outside the run folder, config or metadata that is
 not JSON or nests deeper than `MAX_JSON_DEPTH` (local/limits.py). A batch that starts past what
 the daemon holds is a gap (`SequenceGap`, FAILED_PRECONDITION: replay from there).
 """
@@ -22,12 +23,35 @@ MAX_KEY_NAME_BYTES = 4096
 # What a client may put in a Stream batch. Header, RunStart and system rows are the daemon's;
 # Finish goes through FinishRun so it can be ordered after everything the client sent.
 CLIENT_KINDS = frozenset({"keys", "scalars", "console", "media", "config", "metadata", "requirements", "file"})
+# The folder under media/ of each media KeyType: the official SDK's names (a Video is an IMAGE).
+MEDIA_FOLDERS: dict[int, str] = {
+    pb.IMAGE: "image",
+    pb.AUDIO: "audio",
+    pb.TEXT: "text",
+    pb.VIDEO: "video",
+    pb.ECHARTS: "echarts",
+    pb.OBJECT3D: "object3d",
+    pb.MOLECULE: "molecule",
+    pb.HTML: "html",
+}
 
 
 def safe_relative_path(value: str) -> bool:
     """A path a record may name: relative and inside the run folder (no `..`, no NUL)."""
     p = PurePosixPath(value)
     return bool(value) and not p.is_absolute() and ".." not in p.parts and "\0" not in value
+
+
+def media_path_error(path: str, key_type: int) -> str | None:
+    """Why a MediaRef's path is not `media/<folder of key_type>/<file>`, or None if it is."""
+    folder = MEDIA_FOLDERS.get(key_type)
+    if folder is None:
+        name = pb.KeyType.Name(key_type) if key_type in pb.KeyType.values() else str(key_type)
+        return f"the key is of type {name}, not a media type"
+    parts = PurePosixPath(path).parts
+    if not safe_relative_path(path) or len(parts) != 3 or parts[:2] != ("media", folder) or parts[2].startswith("."):
+        return f"path {path!r} must be media/{folder}/<file>"
+    return None
 
 
 def check_batch(run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> list[pb.Record]:
@@ -53,7 +77,9 @@ def check_batch(run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> li
         raise SequenceGap(run_id, writer, held + 1, first)
     fresh = list(records[held + 1 - first :])
     known = run.keys.get(writer, {})
+    known_types = run.key_types.get(writer, {})
     staged: dict[int, str] = {}
+    staged_types: dict[int, int] = {}
     for r in fresh:
         cs = r.client_seq
         if r.seq != 0:
@@ -77,6 +103,7 @@ def check_batch(run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> li
                 if old is not None and old != k.name:
                     raise MalformedBatch(run_id, writer, cs, f"key id {k.id} redefined from {old!r} to {k.name!r}")
                 staged[k.id] = k.name
+                staged_types[k.id] = k.type
         elif kind == "scalars":
             s = r.scalars
             n = len(s.steps)
@@ -101,8 +128,9 @@ def check_batch(run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> li
             for m in r.media.items:
                 if m.key_id not in staged and m.key_id not in known:
                     raise MalformedBatch(run_id, writer, cs, f"media: key id {m.key_id} not defined by KeyDefs")
-                if not safe_relative_path(m.path):
-                    raise MalformedBatch(run_id, writer, cs, f"media: path {m.path!r} must be relative, inside the run")
+                why = media_path_error(m.path, staged_types.get(m.key_id, known_types.get(m.key_id, 0)))
+                if why is not None:
+                    raise MalformedBatch(run_id, writer, cs, f"media: key id {m.key_id}: {why}")
         elif kind == "file":
             if not safe_relative_path(r.file.path):
                 raise MalformedBatch(run_id, writer, cs, f"file: path {r.file.path!r} must be relative, inside the run")

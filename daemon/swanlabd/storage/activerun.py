@@ -36,6 +36,7 @@ class ActiveRun:
         file: backup.BackupWriter,
         keys: dict[int, dict[int, str]],
         system_rows: int,
+        key_types: dict[int, dict[int, int]] | None = None,
         last_step: int = -1,
     ) -> None:
         self.info = info
@@ -44,6 +45,7 @@ class ActiveRun:
         self.client_seqs: dict[int, int] = dict(file.client_seqs)  # written (page cache)
         self.synced: dict[int, int] = dict(file.client_seqs)  # covered by the last good fsync
         self.keys = keys
+        self.key_types = key_types if key_types is not None else {}  # writer -> key id -> KeyType
         self.system_rows = system_rows
         self.last_step = last_step  # the highest step of the user's points: a resume goes on after it
         self.records = file.last_seq + 1
@@ -122,6 +124,7 @@ class ActiveRun:
             kind = r.WhichOneof("kind")
             if kind == "keys":  # as scan.py recovers them from the file
                 self.keys.setdefault(r.writer, {}).update((k.id, k.name) for k in r.keys.keys)
+                self.key_types.setdefault(r.writer, {}).update((k.id, k.type) for k in r.keys.keys)
             elif kind == "scalars" or kind == "media":
                 step = highest_step(r)
                 if step > self.last_step:

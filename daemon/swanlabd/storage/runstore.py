@@ -326,7 +326,7 @@ class RunStore:
             )
             self.events.ended(info.run_id)
             raise RunClosed(info.run_id, state)
-        run = ActiveRun(info, file, scan.keys, scan.system_rows, scan.last_step)
+        run = ActiveRun(info, file, scan.keys, scan.system_rows, scan.key_types, scan.last_step)
         self.active[info.run_id] = run
         log.info("run %s reopened: %d records, client_seqs %s", info.run_id, run.records, run.client_seqs)
         return run

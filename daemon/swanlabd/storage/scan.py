@@ -26,6 +26,7 @@ class Scan:
     finish: pb.Finish | None = None  # the file's last record, if it is a Finish
     records: int = 0
     keys: dict[int, dict[int, str]] = field(default_factory=dict)
+    key_types: dict[int, dict[int, int]] = field(default_factory=dict)  # writer -> key id -> KeyType
     system_rows: int = 0
     last_step: int = -1  # the highest step of the user's points (runfolder.highest_step)
     lost_bytes: int = 0
@@ -51,6 +52,7 @@ def scan_backup(path: Path) -> Scan:
             scan.run_start = record.run_start
         elif kind == "keys":
             scan.keys.setdefault(record.writer, {}).update((k.id, k.name) for k in record.keys.keys)
+            scan.key_types.setdefault(record.writer, {}).update((k.id, k.type) for k in record.keys.keys)
         elif kind == "system":
             scan.system_rows += len(record.system.steps)
         elif kind == "scalars" or kind == "media":

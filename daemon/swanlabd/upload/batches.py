@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import json
 import math
+import mimetypes
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ __all__ = [
     "files_batch",
     "media_batch",
     "media_metrics",
+    "media_type",
     "profile_batch",
     "scalar_batch",
 ]
@@ -439,6 +441,25 @@ def media_batch(
     return batch, media
 
 
+# The Content-Type of a media object's PUT: the official SDK pins these (its pkg/mime) so they do
+# not depend on the host's mime tables; other extensions go by Python's table, as its do.
+MEDIA_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".bmp": "image/bmp",
+    ".txt": "text/plain",
+    ".json": "application/json",
+}
+
+
+def media_type(path: str) -> str:
+    """The Content-Type the official SDK sends for a media file of this name."""
+    suffix = path[path.rfind(".") :].lower() if "." in path else ""
+    return MEDIA_TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
+
+
 def media_metrics(media: Iterable[MediaItem]) -> list[str]:
     """The media metric items (JSON text) once the files are up: one per key and step."""
     metrics: dict[tuple[str, int], dict[str, Any]] = {}
@@ -448,7 +469,10 @@ def media_metrics(media: Iterable[MediaItem]) -> list[str]:
             {"key": m.name, "index": m.step, "data": [], "more": [], "create_time": cloudapi.iso_utc(m.time_ms)},
         )
         entry["data"].append(m.path)
-        entry["more"].append({"caption": m.caption} if m.caption else {})
+        # As the official SDK sends it: a caption entry per captioned file only, so `more` may be
+        # shorter than `data` (swanlab 0.10.3, core_python/transport/sender/media.py).
+        if m.caption:
+            entry["more"].append({"caption": m.caption})
     return [json.dumps(m) for m in metrics.values()]
 
 

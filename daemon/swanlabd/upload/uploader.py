@@ -52,7 +52,7 @@ from swanlabd.format.runstate import RunState
 from swanlabd.local.credentials import resolve_hosts
 from swanlabd.storage.state import State
 from swanlabd.upload import batches, retry, uploadstate
-from swanlabd.upload.batches import LANES, MEDIA_BATCH, SCALAR, Batch, KeyTable
+from swanlabd.upload.batches import LANES, MEDIA_BATCH, SCALAR, Batch, KeyTable, media_type
 from swanlabd.upload.cloudapi import MAX_METRICS_PER_CALL, CloudAPI, Rejected
 from swanlabd.upload.hosts import Hosts
 from swanlabd.upload.retry import NeedsUser
@@ -575,7 +575,7 @@ class RunUploader:
         urls = await api.presign(self.st.experiment_cuid, paths)
         for path, url in zip(paths, urls, strict=True):  # presign checks it got one URL per path
             data = await asyncio.to_thread((self.run_dir / path).read_bytes)
-            await api.put_object(url, data)
+            await api.put_object(url, data, media_type(path))
 
     async def _files_step(self) -> bool:
         batch, saved = batches.files_batch(self._records("files"), self.st.cursor("files"))
