@@ -490,6 +490,7 @@ class Sender:
         while True:
             if self.deadline is not None and time.monotonic() > self.deadline:
                 raise _Expired()
+            refusal = ""  # why a daemon that answered cannot take the run, for the fallback's warning
             if not self.on_fallback:
                 error = self._try_start(self._connector.daemon())
                 if error is None:
@@ -510,6 +511,8 @@ class Sender:
                     self.finished.set()
                     raise _Expired()
                 unreachable = isinstance(error, (DaemonUnavailableError, DaemonTimeoutError))
+                if not unreachable:
+                    refusal = str(error)
                 if unreachable and self._settings.autostart:
                     if time.monotonic() - self._last_spawn < SPAWN_INTERVAL_S:
                         time.sleep(min(delay, SPAWN_INTERVAL_S))
@@ -532,8 +535,10 @@ class Sender:
                         self.on_fallback = True
                         self._warn.once(
                             "fallback",
-                            "no swanlabd could be reached or started; writing run %s to %s directly "
-                            "(a daemon adopts it at its next start; nothing is lost)",
+                            "%s; writing run %s to %s directly (a daemon adopts it; nothing is lost)",
+                            f"swanlabd cannot take the run ({refusal})"
+                            if refusal
+                            else "no swanlabd could be reached or started",
                             self.run_id,
                             self.run_dir,
                         )

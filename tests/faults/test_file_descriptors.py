@@ -8,11 +8,15 @@ the daemon meets EMFILE exactly where it would with a thousand runs open.
 from __future__ import annotations
 
 import resource
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
 
+from helpers.backupview import read_view
 from helpers.daemon import DaemonProcess
 from helpers.faults import limit_open_files
 from helpers.rawclient import client_seqs, finish, keys, read_backup, rows, start_run, stream
@@ -57,3 +61,28 @@ def test_out_of_file_descriptors_the_daemon_keeps_its_runs_and_refuses_new_ones(
     resource.prlimit(d.pid, resource.RLIMIT_NOFILE, before)
     assert start_run(stub, name="after").run_id
     assert d.proc is not None and d.proc.poll() is None
+
+
+CLIENT = """
+import swanlab_client as s
+run = s.init(project="p", experiment_name="crowded", mode="offline")
+for step in range(50):
+    s.log({"x": float(step)}, step=step)
+s.finish()
+print(run.run_dir)
+"""
+
+
+def test_a_run_the_daemon_has_no_room_for_is_written_by_its_client_which_says_why(monitored: DaemonProcess) -> None:
+    d = monitored
+    assert d.pid is not None
+    before = limit_open_files(d.pid, 3)
+    env = {**d.env, "SWANLAB_CLIENT_AUTOSTART": "0"}
+    done = subprocess.run([sys.executable, "-c", CLIENT], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    # Not "no swanlabd could be reached": the daemon answered, and the warning says what it said.
+    assert "swanlabd cannot take the run (" in done.stderr and "too many open runs" in done.stderr, done.stderr
+    resource.prlimit(d.pid, resource.RLIMIT_NOFILE, before)
+    run_dir = Path(done.stdout.strip())
+    view = read_view(run_dir)  # every row, written by the client itself
+    assert view.rows[1] == [(step, {"x": float(step)}) for step in range(50)] and view.finish is not None

@@ -190,6 +190,26 @@ def test_json_nested_too_deep_is_invalid_argument_naming_the_field(daemon, kind,
     assert daemon.proc.poll() is None
 
 
+@pytest.mark.parametrize(
+    "start, named",
+    [
+        (pb.RunStart(project="../../etc"), "project '../../etc'"),
+        (pb.RunStart(project="p", workspace="alice/victim?x="), "workspace 'alice/victim?x='"),
+        (pb.RunStart(project="p" * 101), "project 'ppp"),
+        (pb.RunStart(project="p", experiment_name="   "), "experiment name '   '"),
+        (pb.RunStart(project="p", experiment_name="x" * 256), "experiment name 'xxx"),
+    ],
+)
+def test_startrun_refuses_names_init_would_refuse_and_makes_no_folder(daemon, start, named):
+    stub = daemon.stub()
+    with pytest.raises(grpc.RpcError) as info:
+        stub.StartRun(svc.StartRunRequest(start=start), timeout=10)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert info.value.details().startswith(f"StartRun: {named}"), info.value.details()
+    assert not list((daemon.home / "runs").glob("run-*"))
+    assert daemon.proc.poll() is None
+
+
 def test_first_stream_request_must_name_run_and_writer(daemon):
     stub = daemon.stub()
     with pytest.raises(grpc.RpcError) as info:

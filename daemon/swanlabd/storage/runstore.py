@@ -43,7 +43,14 @@ from swanlabd.format import backup
 from swanlabd.format.runstate import Mode, RunState
 from swanlabd.local import paths, runfolder
 from swanlabd.local.limits import check_json
-from swanlabd.local.runfolder import NEW_FOLDER_PREFIX, check_run_id, new_run_id, new_run_start, run_folder_name
+from swanlabd.local.runfolder import (
+    NEW_FOLDER_PREFIX,
+    check_run_id,
+    check_run_start,
+    new_run_id,
+    new_run_start,
+    run_folder_name,
+)
 from swanlabd.storage.activerun import ActiveRun
 from swanlabd.storage.errors import (
     DiskFull,
@@ -173,6 +180,12 @@ class RunStore:
 
     async def _create(self, run_id: str, req: service_pb2.StartRunRequest) -> tuple[ActiveRun, int, int]:
         start = new_run_start(req, run_id)
+        try:
+            # The names end up in folder names and cloud requests: held to the rules init() and
+            # adoption apply (a raw gRPC client may send anything).
+            check_run_start(run_id, start)
+        except ValueError as exc:
+            raise RequestError(f"StartRun: {exc}") from None
         for kind, msg in (("config", req.config), ("metadata", req.metadata)):
             try:
                 if msg.json:
