@@ -40,3 +40,8 @@ def ls(d: DaemonProcess) -> list[dict]:
     out = d.ctl("ls", "--json", check=True).stdout
     data = json.loads(out)
     return data["runs"] if isinstance(data, dict) else data
+
+
+def expected_rows(rows: int, keys: int) -> list[tuple[int, dict[str, float]]]:
+    """What scripts/trainer.py logs: `rows` rows of `keys` keys, as BackupView.rows holds them."""
+    return [(step, {f"m/k{k}": step + k / 1000 for k in range(keys)}) for step in range(rows)]

@@ -13,9 +13,9 @@ import signal
 import time
 
 import pytest
-from backups import expected_rows, read_run
-from runner import trainer
+from runner import expected_rows, trainer
 
+from helpers.backupview import read_view
 from helpers.daemon import DaemonProcess, socket_accepts
 from swanlabd_pb import records_pb2 as pb
 
@@ -44,7 +44,7 @@ def test_daemon_sigkilled_at_random_moments_loses_nothing(daemon: DaemonProcess)
     assert "writing run" not in err, err  # it never gave up on the daemon
     assert kills >= 10, f"the run ended after only {kills} kills; slow it down"
     run_dir = json.loads(out.splitlines()[0])["run_dir"]
-    content = read_run(run_dir)
+    content = read_view(run_dir)
     assert content.lost == []
     assert content.rows[1] == expected_rows(rows, keys)  # every row exactly once, in order
     cs = content.client_seqs[1]

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from backups import expected_rows, read_run
-from runner import TRAINER, ls, trainer, wait_line
+from runner import TRAINER, expected_rows, ls, trainer, wait_line
 
+from helpers.backupview import read_view
 from helpers.daemon import DaemonProcess
 from helpers.waiting import wait_for
 from swanlabd.format.backup import BACKUP_FILENAME
@@ -35,7 +35,7 @@ def rows_in_backup(daemon: DaemonProcess) -> int:
     runs = daemon.runs()
     if not runs or not (runs[0] / BACKUP_FILENAME).exists():
         return 0
-    return len(read_run(runs[0]).rows.get(1, []))
+    return len(read_view(runs[0]).rows.get(1, []))
 
 
 def test_quickstart_autostarts_the_daemon_and_the_run_is_listed_and_dumped(daemon_paths: DaemonProcess):
@@ -55,7 +55,7 @@ def test_quickstart_autostarts_the_daemon_and_the_run_is_listed_and_dumped(daemo
     assert len(runs) == 1 and runs[0]["state"] == "FINISHED"
     dump = d.ctl("dump", runs[0]["run_dir"], check=True).stdout
     assert "train/loss" in dump and "val/acc" in dump
-    rows = read_run(runs[0]["run_dir"]).rows[1]
+    rows = read_view(runs[0]["run_dir"]).rows[1]
     assert [s for s, r in rows if "train/loss" in r] == list(range(1000))
     assert [s for s, r in rows if "val/mse" in r] == [199, 399, 599, 799, 999]
 
@@ -67,7 +67,7 @@ def test_training_process_sigkill_keeps_acked_rows_and_marks_crashed_within_5s(d
     proc.kill()
     proc.wait()
     wait_for(lambda: run_state(daemon, run_dir) == "CRASHED", CRASH_BOUND_S, "run marked CRASHED")
-    content = read_run(run_dir)
+    content = read_view(run_dir)
     assert content.rows[1] == expected_rows(5000, 5)
     assert content.finish.state == pb.CRASHED
 
@@ -78,7 +78,7 @@ def test_sigterm_finishes_the_run_as_aborted_with_its_data_then_dies_by_the_sign
     wait_line(proc, "DURABLE")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == -signal.SIGTERM
-    content = read_run(run_dir)
+    content = read_view(run_dir)
     assert content.rows[1] == expected_rows(3000, 5)
     assert content.finish.state == pb.ABORTED
     assert next(r["state"] for r in ls(daemon) if r["run_dir"] == run_dir) == "ABORTED"
@@ -91,7 +91,7 @@ def test_sigterm_while_still_logging_keeps_what_was_logged(daemon: DaemonProcess
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == -signal.SIGTERM
     (run,) = ls(daemon)
-    content = read_run(run["run_dir"])
+    content = read_view(run["run_dir"])
     n = len(content.rows[1])
     assert n > 1000 and content.rows[1] == expected_rows(n, 5)
     assert content.finish.state == pb.ABORTED
@@ -106,7 +106,7 @@ def test_eight_training_processes_at_once_each_with_its_own_run(daemon: DaemonPr
         dirs.append(json.loads(out.splitlines()[0])["run_dir"])
     assert len(set(dirs)) == 8
     for run_dir in dirs:
-        content = read_run(run_dir)
+        content = read_view(run_dir)
         assert content.rows[1] == expected_rows(20000, 3)
         assert content.finish.state == pb.FINISHED
 
@@ -120,7 +120,7 @@ def test_no_daemon_at_all_writes_the_run_folder_which_a_daemon_adopts(daemon_pat
     assert result.returncode == 0, result.stderr
     assert "writing run" in result.stderr
     run_dir = json.loads(result.stdout.splitlines()[0])["run_dir"]
-    content = read_run(run_dir)
+    content = read_view(run_dir)
     assert content.rows[1] == expected_rows(2000, 5)
     assert content.finish.state == pb.FINISHED
     d.start()
@@ -144,7 +144,7 @@ def test_daemon_gone_for_good_mid_run_then_fallback_holds_everything(daemon: Dae
     assert proc.returncode == 0, err
     assert "writing run" in err, "the client must have fallen back to writing the run folder itself"
     run_dir = json.loads(out.splitlines()[0])["run_dir"]
-    content = read_run(run_dir)
+    content = read_view(run_dir)
     assert content.rows[1] == expected_rows(20000, 5)
     assert content.finish.state == pb.FINISHED
 
@@ -168,7 +168,7 @@ def test_the_way_a_script_ends_sets_the_run_state(daemon: DaemonProcess, ending:
     result = subprocess.run([sys.executable, "-c", script], env=daemon.env, capture_output=True, text=True, timeout=60)
     assert result.returncode == returncode, result.stderr
     (run_dir,) = daemon.runs()
-    content = read_run(run_dir)
+    content = read_view(run_dir)
     assert [s for s, _ in content.rows[1]] == list(range(100))
     assert content.finish.state == state
     if state == pb.CRASHED:
@@ -189,4 +189,4 @@ def test_clients_racing_to_start_the_daemon_all_succeed_on_one_daemon(daemon_pat
     assert sorted(r["run_dir"] for r in runs) == sorted(dirs)
     assert all(r["state"] == "FINISHED" for r in runs)
     for run_dir in dirs:
-        assert read_run(run_dir).rows[1] == expected_rows(2000, 5)
+        assert read_view(run_dir).rows[1] == expected_rows(2000, 5)

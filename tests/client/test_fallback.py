@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from backups import read_run
 from runner import ls, wait_line
 
+from helpers.backupview import read_view
 from helpers.daemon import DaemonProcess
 from helpers.waiting import wait_for
 from swanlab_client._transport import FileTransport
@@ -70,7 +70,7 @@ def test_a_resumed_run_that_finishes_on_the_fallback_file_ends_finished(daemon: 
             proc.kill()
     assert proc.returncode == 0, err
     assert "writing run" in err, err  # it finished on the fallback file
-    content = read_run(started["run_dir"])
+    content = read_view(started["run_dir"])
     assert content.rows[1] == [(0, {"a": 1.0})]
     assert content.rows[2] == [(1, {"a": 2.0}), (2, {"a": 3.0})]
     daemon.start()
@@ -100,7 +100,7 @@ def test_a_run_resumed_with_no_daemon_writes_as_a_new_writer_and_goes_on_after_i
     assert "writing run" in out.stderr, out.stderr  # on the fallback file
     writer, run_dir = out.stdout.split()
     assert writer == "2"  # writer 1's rows are the first run's: a writer 1 here would be dropped as replays
-    content = read_run(run_dir)
+    content = read_view(run_dir)
     assert content.rows[1] == [(0, {"a": 1.0})]
     assert content.rows[2] == [(1, {"a": 2.0}), (2, {"a": 3.0})]  # automatic steps after step 0
     daemon.start()
@@ -184,6 +184,6 @@ def test_a_stopped_daemon_is_handled_as_a_dead_one(daemon: DaemonProcess):
     assert "writing run" in done.stderr, done.stderr
     result = json.loads(done.stdout)
     assert result["finish_s"] < 30, result  # the sender gave up on the daemon before finish(); finish_timeout_s is 90
-    content = read_run(result["run_dir"])
+    content = read_view(result["run_dir"])
     assert content.rows[1] == [(step, {"a": float(step)}) for step in range(50)]
     assert content.finish is not None and content.finish.state == pb.FINISHED

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from backups import read_run
 
+from helpers.backupview import read_view
 from helpers.daemon import DaemonProcess
 from swanlabd_pb import records_pb2 as pb
 
@@ -42,7 +42,7 @@ def test_hundred_forks_while_streaming_no_hang_and_every_value_kept(daemon: Daem
     )
     assert result.returncode == 0, result.stderr  # 3 = a child hung, 4 = a child failed
     summary = json.loads(result.stdout.splitlines()[-1])
-    content = read_run(summary["run_dir"])
+    content = read_view(summary["run_dir"])
     assert content.lost == []
     parent = content.rows[1]
     assert parent == [(s, {"parent/value": float(s), "parent/half": s / 2}) for s in range(summary["parent_rows"])]
@@ -74,7 +74,7 @@ def test_a_child_that_never_logs_costs_no_connection(daemon: DaemonProcess):
     result = subprocess.run([sys.executable, "-c", script], env=daemon.env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     (run_dir,) = daemon.runs()
-    content = read_run(run_dir)
+    content = read_view(run_dir)
     assert list(content.rows) == [1]  # no second writer attached
 
 

@@ -17,10 +17,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from backups import read_run
 from memtransport import MemoryConnector, MemoryDaemon, MemoryTransport, make_run
 from runner import ls
 
+from helpers.backupview import read_view
 from helpers.daemon import DaemonProcess
 from helpers.smalldisk import SmallDisk
 from helpers.waiting import wait_for
@@ -142,7 +142,7 @@ def test_the_fallback_file_on_a_full_disk_says_disk_full_and_goes_on_once_space_
         disk.free()
         assert transport.send(big) == 2
         transport.finish(svc.FinishRunRequest(run_id=reply.run_id, writer=1, last_client_seq=2, finish=pb.Finish()))
-        content = read_run(reply.run_dir)
+        content = read_view(reply.run_dir)
         assert content.client_seqs[1] == [1, 2] and content.finish is not None and not content.lost
 
 
@@ -229,7 +229,7 @@ def ride_out_a_full_disk(d: DaemonProcess, disk: SmallDisk, logger: SteadyLogger
 def check_every_accepted_row_stored_once(d: DaemonProcess, result: dict, err: str) -> None:
     assert result["worst_log_s"] < LOG_BOUND_S, result["worst_log_s"]
     assert result["refused"] > 0 and result["refused"] == result["logged"] - len(result["accepted"])
-    content = read_run(result["run_dir"])
+    content = read_view(result["run_dir"])
     assert [step for step, _ in content.rows[1]] == result["accepted"]
     assert all(row == {"a": float(step)} for step, row in content.rows[1])
     assert not content.lost and content.finish is not None and content.finish.state == pb.FINISHED

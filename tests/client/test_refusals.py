@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from backups import read_run
 from memtransport import MemoryConnector, MemoryDaemon, MemoryTransport, drain, make_run
 from runner import ls
 
+from helpers.backupview import read_view
 from helpers.daemon import DaemonProcess
 from swanlab_client import _settings
 from swanlab_client._errors import DaemonError, DaemonInternalError, DaemonRejectedError, RPCStatusCode
@@ -261,7 +261,7 @@ def test_printing_24mb_right_after_init_reaches_the_daemon(daemon_paths: DaemonP
         for ln in record.console.lines
     ]
     assert texts == [f"{i:06d}" + "x" * 7994 for i in range(3000)]
-    assert read_run(runs[0]["run_dir"]).rows[1] == [(0, {"loss": 1.0})]
+    assert read_view(runs[0]["run_dir"]).rows[1] == [(0, {"loss": 1.0})]
 
 
 @pytest.fixture

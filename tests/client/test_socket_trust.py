@@ -20,8 +20,8 @@ from concurrent import futures
 from pathlib import Path
 
 import pytest
-from backups import read_run
 
+from helpers.backupview import read_view
 from helpers.waiting import wait_for
 
 API_KEY = "stolen-if-you-see-this-0123456789"
@@ -147,7 +147,7 @@ def test_the_client_sends_nothing_to_a_socket_it_does_not_trust_and_writes_the_r
     # The data still landed: in the fallback folder under the data root.
     run_dir = Path(next(line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("RUN_DIR ")))
     assert run_dir.parent == data_root / "runs"
-    assert read_run(run_dir).rows[1] == [(step, {"loss": float(step)}) for step in range(5)]
+    assert read_view(run_dir).rows[1] == [(step, {"loss": float(step)}) for step in range(5)]
     assert API_KEY not in run_dir.joinpath("backup.swanlab").read_bytes().decode("latin-1")
 
 
