@@ -81,8 +81,9 @@ _jitter = random.Random()
 ROW_BYTES = 30
 VALUE_BYTES = 14
 # Queue items other than rows carry a negative marker in the `step` slot (steps are >= 0):
-CONFIG = -1  # (CONFIG, config json, None, time)
+CONFIG = -1  # (CONFIG, config json or a callable returning the latest one, None, time)
 CONSOLE = -2  # (CONSOLE, line, pb.STDOUT | pb.STDERR, time)
+FILE = -3  # (FILE, (path in the run folder, size, sha256), None, time): a file save() put in the run
 # What UTF-8 cannot encode: a lone surrogate (os.listdir() and sys.argv decode bytes that are not
 # UTF-8 to U+DC80..U+DCFF).
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -110,6 +111,8 @@ class RunTables:
 
     key_names: list[str] = field(default_factory=lambda: [""])  # key id 0 is never used
     schemas: list[tuple[int, ...]] = field(default_factory=list)
+    # key id -> (section, x axis, hidden) from define_metric, set before the key name is appended
+    columns: dict[int, tuple[str, str, bool] | None] = field(default_factory=dict)
 
 
 class Warner:
@@ -282,7 +285,9 @@ class Sender:
 
     def _drop(self, item: tuple, exc: Exception) -> None:
         step = item[0]
-        what = "the config" if step == CONFIG else "a console line" if step == CONSOLE else f"the row at step {step}"
+        what = {CONFIG: "the config", CONSOLE: "a console line", FILE: "a saved file"}.get(
+            step, f"the row at step {step}"
+        )
         self.dropped += 1
         self._warn.once(
             "unencodable-" + type(exc).__name__,
@@ -305,8 +310,16 @@ class Sender:
             t_ms = int(time.time() * 1000)
             defs: list[KeyDef] = []
             size = 0
+            columns = self.tables.columns
             for i in range(self.defined + 1, n):
-                defs.append(pb.KeyDef(id=i, name=names[i], type=pb.FLOAT))
+                column = columns.get(i)
+                if column is None:
+                    defs.append(pb.KeyDef(id=i, name=names[i], type=pb.FLOAT))
+                else:
+                    section, x_axis, hidden = column
+                    defs.append(
+                        pb.KeyDef(id=i, name=names[i], type=pb.FLOAT, section=section, x_axis=x_axis, hidden=hidden)
+                    )
                 size += 4 * len(names[i]) + 16
                 if size >= RECORD_MAX_BYTES:
                     records.append(pb.Record(time_ms=t_ms, keys=pb.KeyDefs(keys=defs)))
@@ -339,7 +352,12 @@ class Sender:
                 flush()
                 t_ms = int(t * 1000)
                 if step == CONFIG:
-                    records.append(pb.Record(time_ms=t_ms, config=pb.Config(json=ref)))
+                    # A callable gives the config's latest state (one record per burst of changes).
+                    records.append(pb.Record(time_ms=t_ms, config=pb.Config(json=ref() if callable(ref) else ref)))
+                    continue
+                if step == FILE:
+                    path, size, sha256 = ref
+                    records.append(pb.Record(time_ms=t_ms, file=pb.SavedFile(path=path, size=size, sha256=sha256)))
                     continue
                 line_no += 1
                 try:
