@@ -48,6 +48,8 @@ class MetricRules:
         self.syncs = False  # some rule has a custom x axis with step_sync
         self._y_axes: dict[str, str] = {}  # Y key logged -> its custom X key (rules that sync)
         self._x_values: dict[str, float] = {}  # custom X key -> latest finite value logged
+        self._xs: set[str] = set()  # the custom X keys of the rules that sync
+        self._checked: set[str] = set()  # keys complete() has resolved
 
     def define(
         self,
@@ -104,7 +106,9 @@ class MetricRules:
             given = {f: getattr(new, f) for f in ("x_axis", "section_name", "hidden", "step_sync")}
             new = replace(old, **{f: v for f, v in given.items() if v is not None})
         table[bare] = new
-        self.syncs = self.syncs or new.syncs
+        if new.syncs and new.custom_x is not None:
+            self.syncs = True
+            self._xs.add(new.custom_x)
 
     def _rule(self, key: str) -> Rule | None:
         rule = self.exact.get(key)
@@ -126,15 +130,14 @@ class MetricRules:
         """step_sync: add the X value to a row that logs a synced Y without its X (see the module docstring)."""
         if not self.syncs:
             return
-        xs = set(self._y_axes.values())
         for key, value in zip(keys, values, strict=True):
-            if key in xs and math.isfinite(float(value)):  # type: ignore[arg-type]  # number() returned a real number
+            if key in self._xs and math.isfinite(float(value)):  # type: ignore[arg-type]  # number() gave a real number
                 self._x_values[key] = float(value)  # type: ignore[arg-type]  # as above
         for key in list(keys):
+            if key not in self._checked:
+                self._checked.add(key)
+                self.column(key)  # learns the key's X if a rule syncs it
             x = self._y_axes.get(key)
-            if x is None and key not in xs and self._rule(key) is not None:
-                self.column(key)  # a key first logged in this row: learn its X now
-                x = self._y_axes.get(key)
             if x is not None and x not in keys:
                 keys.append(x)
                 values.append(self._x_values.get(x, 0.0))

@@ -544,6 +544,17 @@ class Run:
         self.sender.watch_main_thread = child
         self.sender.start_thread(daemon=not child)
 
+    def _continue_steps(self) -> None:
+        """A resumed run: automatic steps continue after the run's highest step, as the official SDK's
+        do, so init() waits (bounded) for the daemon's answer, which says where."""
+        sender = self.sender
+        if sender is not None and sender.started.wait(self.settings.connect_timeout_s + self.settings.spawn_timeout_s):
+            self._step = max(self._step, sender.next_step)
+        else:
+            self._warn.once(
+                "resume-steps", "run %s: no answer from swanlabd in time; automatic steps start at 0", self.run_id
+            )
+
     def _start_child_sender(self) -> None:
         self._limit = self.settings.queue_max_rows
         self._start_sender(child=True)
@@ -812,6 +823,8 @@ def init(
         if settings.console and proxy != "none":
             _install_console(stdout=proxy in ("all", "stdout"), stderr=proxy in ("all", "stderr"))
         run._start_sender(child=False)
+        if id is not None and resume_value != "never":
+            run._continue_steps()
     else:
         _logger.warning("swanlab_client: mode='disabled': log() validates its input and stores nothing")
     if run._callbacks:

@@ -158,6 +158,7 @@ class Sender:
         self.writer = 0
         self.run_id = ""
         self.run_dir = ""
+        self.next_step = 0  # a resumed run: one more than the highest step it holds (StartRunReply)
         self.next_cs = 1
         self.durable = 0
         self.unacked: list[pb.Record] = []
@@ -557,6 +558,8 @@ class Sender:
         self.writer = reply.writer
         self.run_id = reply.run_id
         self.run_dir = reply.run_dir or self.run_dir
+        if not request.attach:
+            self.next_step = reply.next_step
         self.transport = transport
         self._resume_from(reply.durable_client_seq)
         self.started.set()

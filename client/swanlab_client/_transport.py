@@ -249,8 +249,10 @@ class FileTransport:
         if self.run_dir is None:
             # The daemon may have created the folder and died before answering.
             self.run_dir = runfolder.find_run_folder(self.runs, run_id)
+        existed = False
         try:
             if self.run_dir is not None and (self.run_dir / backup.BACKUP_FILENAME).exists():
+                existed = True
                 writer = backup.BackupWriter.open(self.run_dir / backup.BACKUP_FILENAME)
             else:
                 start = runfolder.new_run_start(request, run_id)
@@ -266,8 +268,13 @@ class FileTransport:
         self._writer = writer
         threading.Thread(target=self._group_commit, name="swanlab-fsync", daemon=True).start()
         durable = writer.client_seqs.get(self._writer_id, 0)
+        resumed = existed and not request.attach and request.start.resume in ("allow", "must")
         return svc.StartRunReply(
-            run_id=run_id, run_dir=str(self.run_dir), writer=self._writer_id, durable_client_seq=durable
+            run_id=run_id,
+            run_dir=str(self.run_dir),
+            writer=self._writer_id,
+            durable_client_seq=durable,
+            next_step=runfolder.next_step(self.run_dir / backup.BACKUP_FILENAME) if resumed else 0,
         )
 
     def send(self, records: Sequence[pb.Record]) -> int:

@@ -27,7 +27,7 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 RESERVED_PREFIX = "__swanlab__"
 MAX_PROJECT_LENGTH = 100
 _PROJECT_RE = re.compile(r"[0-9A-Za-z_\-.+]+")
-MAX_EXPERIMENT_NAME_LENGTH = 512
+MAX_EXPERIMENT_NAME_LENGTH = 255  # the daemon's limit (swanlabd.local.runfolder); the official SDK allows 512
 MAX_STEP = 2**63 - 1
 
 # Value types log() stores without conversion; NumPy scalar types join once seen (`number`).

@@ -38,16 +38,18 @@ class StartRunRequest(_message.Message):
     def __init__(self, start: _Optional[_Union[_records_pb2.RunStart, _Mapping]] = ..., cloud: _Optional[_Union[Cloud, _Mapping]] = ..., config: _Optional[_Union[_records_pb2.Config, _Mapping]] = ..., metadata: _Optional[_Union[_records_pb2.Metadata, _Mapping]] = ..., requirements: _Optional[_Union[_records_pb2.Requirements, _Mapping]] = ..., attach: _Optional[bool] = ..., pid: _Optional[int] = ..., writer: _Optional[int] = ...) -> None: ...
 
 class StartRunReply(_message.Message):
-    __slots__ = ("run_id", "run_dir", "writer", "durable_client_seq")
+    __slots__ = ("run_id", "run_dir", "writer", "durable_client_seq", "next_step")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_DIR_FIELD_NUMBER: _ClassVar[int]
     WRITER_FIELD_NUMBER: _ClassVar[int]
     DURABLE_CLIENT_SEQ_FIELD_NUMBER: _ClassVar[int]
+    NEXT_STEP_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     run_dir: str
     writer: int
     durable_client_seq: int
-    def __init__(self, run_id: _Optional[str] = ..., run_dir: _Optional[str] = ..., writer: _Optional[int] = ..., durable_client_seq: _Optional[int] = ...) -> None: ...
+    next_step: int
+    def __init__(self, run_id: _Optional[str] = ..., run_dir: _Optional[str] = ..., writer: _Optional[int] = ..., durable_client_seq: _Optional[int] = ..., next_step: _Optional[int] = ...) -> None: ...
 
 class StreamRequest(_message.Message):
     __slots__ = ("run_id", "writer", "records")

@@ -29,6 +29,7 @@ class Started:
     run_dir: str
     writer: int
     durable_client_seq: int
+    next_step: int = 0  # a resumed run: where automatic steps continue (StartRunReply.next_step)
 
 
 @dataclass(frozen=True)

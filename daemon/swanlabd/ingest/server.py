@@ -135,6 +135,7 @@ class Servicer(service_pb2_grpc.SwanlabdServicer):
                 run_dir=started.run_dir,
                 writer=started.writer,
                 durable_client_seq=started.durable_client_seq,
+                next_step=started.next_step,
             )
 
     async def Stream(self, request_iterator: AsyncIterator[service_pb2.StreamRequest], context: Context) -> None:

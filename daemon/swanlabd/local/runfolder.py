@@ -80,6 +80,18 @@ def check_run_start(run_id: str, start: pb.RunStart) -> None:
         raise ValueError(f"experiment name {shown!r} must be up to {MAX_EXPERIMENT_NAME_LENGTH} characters, not blank")
 
 
+def next_step(backup_path: Path) -> int:
+    """One more than the highest step of the run's logged rows (0 if none): where a resumed run's
+    automatic steps continue, as the official SDK continues them. Reads the whole backup."""
+    from swanlabd.format.backup import read_records
+
+    highest = -1
+    for record, _ in read_records(backup_path):
+        if record.WhichOneof("kind") == "scalars" and record.scalars.steps:
+            highest = max(highest, max(record.scalars.steps))
+    return highest + 1
+
+
 def run_folder_name(run_id: str, start_ms: int) -> str:
     """`run-YYYYMMDD_HHMMSS-<run_id>`, local time like the SwanLab SDK's folders."""
     return f"run-{time.strftime('%Y%m%d_%H%M%S', time.localtime(start_ms / 1000))}-{run_id}"

@@ -18,6 +18,7 @@ Runs on the daemon's event loop, like the store it drives.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from swanlabd.format.runstate import Mode
 from swanlabd.ingest.ports import DaemonStatus, RunView, Started
+from swanlabd.local import runfolder
 from swanlabd.service import fdlimit
 from swanlabd.service.config import DaemonConfig
 from swanlabd.storage.activerun import ActiveRun
@@ -89,7 +91,11 @@ class DaemonRuns:
         finally:
             if opens_a_file:
                 self._starting -= 1
-        return Started(run.run_id, run.info.run_dir, writer, durable)
+        next_step = 0
+        if not request.attach and request.start.resume in ("allow", "must") and writer != 1:
+            # A resumed run (a new primary writer): its steps continue after the ones it holds.
+            next_step = await asyncio.to_thread(runfolder.next_step, run.path)
+        return Started(run.run_id, run.info.run_dir, writer, durable, next_step)
 
     def _started(self, request: service_pb2.StartRunRequest, run: ActiveRun, writer: int) -> None:
         """What a started run takes from its StartRun. The run store calls this in the task that
