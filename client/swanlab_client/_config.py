@@ -159,10 +159,10 @@ class Config(MutableMapping[str, Any]):
     def __str__(self) -> str:
         return str(self._data)
 
-    def update(self, m: Any = None, /, **kwargs: Any) -> None:
+    def update(self, __m: Any = None, **kwargs: Any) -> None:
         """Set many keys at once (one Config record): a mapping, argparse.Namespace, dataclass or OmegaConf config."""
         with self._lock:
-            self._data.update(parse(m))
+            self._data.update(parse(__m))
             self._data.update({str(k): to_json_value(v) for k, v in kwargs.items()})
             self._changed()
 
@@ -173,11 +173,12 @@ class Config(MutableMapping[str, Any]):
         """Same as config[name] = value."""
         self[str(name)] = value
 
-    def pop(self, key: str, *default: Any) -> Any:
+    def pop(self, key: str, *args: Any) -> Any:
+        """Remove `key` and return its value; `args[0]` if it is missing and given, else KeyError."""
         with self._lock:
             if key not in self._data:
-                if default:
-                    return default[0]
+                if args:
+                    return args[0]
                 raise KeyError(key)
             value = self._data.pop(key)
             self._changed()
@@ -253,14 +254,14 @@ class ConfigProxy(MutableMapping[str, Any]):
     def __str__(self) -> str:
         return str(current())
 
-    def update(self, m: Any = None, /, **kwargs: Any) -> None:
-        current().update(m, **kwargs)
+    def update(self, __m: Any = None, **kwargs: Any) -> None:
+        current().update(__m, **kwargs)
 
     def get(self, key: str, default: Any = None) -> Any:
         return current().get(key, default)
 
-    def pop(self, key: str, *default: Any) -> Any:
-        return current().pop(key, *default)
+    def pop(self, key: str, *args: Any) -> Any:
+        return current().pop(key, *args)
 
 
 config = ConfigProxy()
