@@ -46,6 +46,11 @@ def clean_key(key: object) -> str:
         raise Dropped(f"key {text!r} is empty once leading and trailing spaces, '.' and '/' are removed")
     if has_control(cleaned):
         raise Dropped(f"key {text!r} has control characters")
+    if not cleaned.isascii():
+        try:
+            cleaned.encode()
+        except UnicodeEncodeError:  # a lone surrogate (os.listdir(), sys.argv): no record can hold it
+            raise Dropped(f"key {text!r} has a character UTF-8 cannot encode") from None
     if cleaned.startswith(RESERVED_PREFIX):
         raise Dropped(f"key {text!r}: the prefix {RESERVED_PREFIX!r} is reserved for system metrics")
     return cleaned
