@@ -533,7 +533,7 @@ class Run:
             queue=self._queue,
             tables=self._tables,
             start_request=self._start_request,
-            connector=DaemonConnector(self.settings, child=child),
+            connector=DaemonConnector(self.settings, child=child, log_dir=self._request.log_dir),
             settings=self.settings,
             warner=self._warn,
             attach_new_writer=child,
@@ -656,9 +656,10 @@ def _install_console(*, stdout: bool, stderr: bool) -> None:
 class DaemonConnector:
     """The real Connector: gRPC to the socket (or a relay in a forked child), spawn, fallback file."""
 
-    def __init__(self, settings: Settings, *, child: bool) -> None:
+    def __init__(self, settings: Settings, *, child: bool, log_dir: str = "") -> None:
         self.settings = settings
         self.child = child
+        self.log_dir = log_dir
 
     def daemon(self) -> Transport:
         s = self.settings
@@ -680,7 +681,14 @@ class DaemonConnector:
             return None  # the parent (or the daemon) holds the run's file: a child cannot write it
         from swanlab_client._transport import FileTransport
 
-        return FileTransport(self.settings.data_root, run_dir)
+        if self.log_dir:
+            from swanlabd.local import paths
+
+            try:
+                paths.check_log_dir(self.log_dir)
+            except (ValueError, OSError):
+                return None  # the daemon's check refused it too: nothing to write into
+        return FileTransport(self.settings.data_root, run_dir, self.log_dir)
 
 
 # -- init / log / finish --------------------------------------------------------------------------
@@ -715,8 +723,9 @@ def init(
     a JSON/YAML file of init() arguments, which fill what the call leaves out. Arguments win
     over `settings`/merge_settings(), which win over the environment: SWANLAB_MODE,
     SWANLAB_PROJ_NAME, SWANLAB_WORKSPACE, SWANLAB_EXP_NAME, SWANLAB_API_KEY, SWANLAB_API_HOST,
-    SWANLAB_WEB_HOST (and ~/.swanlab/.netrc from `swanlab login`). `log_dir` and `parallel`
-    are accepted with a warning (see docs/client.md). A run already active raises UsageError,
+    SWANLAB_WEB_HOST (and ~/.swanlab/.netrc from `swanlab login`). `log_dir` makes the run
+    folder there instead of in swanlabd's data root (the daemon checks it is the user's own);
+    `parallel` is accepted with a warning (see docs/client.md). A run already active raises UsageError,
     unless reinit=True, which finishes it first.
     """
     global _current
@@ -748,12 +757,13 @@ def init(
             given[k] for k in ("description", "job_type", "group", "tags", "id", "resume", "config")
         )
     settings = _settings.for_run(settings)
-    if log_dir is not None:
-        _settings.warn_unsupported("log_dir")
+    runs_in = log_dir if log_dir is not None else settings.log_dir
     if parallel not in (None, "none"):
         _settings.warn_unsupported("run.parallel")
     given_mode = (mode or settings.mode or os.environ.get("SWANLAB_MODE") or "").strip().lower()
     mode = _resolve_mode(given_mode or None)
+    if runs_in and mode != "disabled":
+        runs_in = _check_log_dir(runs_in)
     official_mode = given_mode if given_mode in ("online", "local", "offline", "disabled") else None
     sp, se, sr = settings.project, settings.experiment, settings.run
     project = _validate.check_project(
@@ -801,6 +811,8 @@ def init(
             public=public,
             color=color,
             settings=settings,
+            # Symlinks resolved here: the daemon refuses a path with one on the way.
+            log_dir=str(runs_in or ""),
         )
     run = Run(
         run_id=run_id,
@@ -928,6 +940,20 @@ def _load_config(value: Any) -> Any:
     return loaded
 
 
+def _check_log_dir(log_dir: str | os.PathLike[str]) -> str:
+    """init(log_dir=...): the real path, checked as the daemon will check it (the same user runs
+    both), so a folder it would refuse raises here, at the call, as the official SDK's does."""
+    from swanlabd.local import paths
+
+    # Symlinks resolved here: the daemon refuses a path with one on the way.
+    real = os.path.realpath(log_dir)
+    try:
+        paths.check_log_dir(real)
+    except (ValueError, OSError) as exc:
+        raise InvalidNameError(f"log_dir: {exc}") from None
+    return real
+
+
 def _read_json_or_yaml(path: Path) -> Any:
     """JSON for .json, YAML for .yaml/.yml, else JSON then YAML (the official SDK's rule).
 
@@ -989,6 +1015,7 @@ def _start_request(**f: Any) -> Any:
             visibility="PUBLIC" if f["public"] else "PRIVATE",
         ),
         metadata=pb.Metadata(json=json.dumps(_metadata(), sort_keys=True)),
+        log_dir=f["log_dir"],
     )
     web_host = ""
     if f["mode"] == "cloud":

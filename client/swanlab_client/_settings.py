@@ -157,7 +157,6 @@ UNSUPPORTED = {
     "core": "swanlabd batches records and uploads files itself (docs/architecture.md)",
     "probe": "swanlabd's monitor samples the host for every run (docs/daemon.md)",
     "terminal.max_length": "console lines are cut at 8,192 characters (docs/client.md)",
-    "log_dir": "runs live in swanlabd's data root (Settings.data_root)",
     "interactive": "this client never prompts: mode='cloud' without an API key raises LoginRequiredError",
 }
 
@@ -214,7 +213,8 @@ class Settings:
     interactive: bool = True
     """Accepted; this client never prompts (see UNSUPPORTED)."""
     log_dir: Path | None = None
-    """Accepted; see UNSUPPORTED."""
+    """The folder to make run folders in (init(log_dir=...) wins); None: swanlabd's data root.
+    Absolute once resolved, the user's own, not writable by others (the daemon checks)."""
     project: ProjectSettings = field(default_factory=ProjectSettings)
     experiment: ExperimentSettings = field(default_factory=ExperimentSettings)
     run: RunSettings = field(default_factory=RunSettings)

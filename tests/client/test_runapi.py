@@ -19,6 +19,7 @@ import pytest
 
 from helpers.backupview import read_view
 from helpers.daemon import DaemonProcess
+from helpers.rawclient import start_run
 from helpers.waiting import wait_for
 from swanlab_testcloud import CloudServer
 from swanlabd.format.backup import BACKUP_FILENAME, read_records
@@ -225,3 +226,43 @@ def test_define_metric_and_save_reach_the_cloud_as_the_official_sdk_sends_them(c
 def finished(cloud: CloudServer, run_id: str) -> bool:
     experiment = cloud.store.experiment(run_id)
     return bool(experiment) and experiment["state"] != "RUNNING"
+
+
+def test_log_dir_puts_the_run_folder_where_the_user_asked(daemon: DaemonProcess, tmp_path: Path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "via-link").symlink_to(tmp_path / "real")  # the client resolves it; the daemon refuses links
+    (tmp_path / "afile").write_text("")
+    out = script(
+        daemon,
+        f"""
+        import swanlab_client as swanlab
+        run = swanlab.init(project="where", mode="offline", log_dir={str(tmp_path / "via-link" / "swanlog")!r})
+        swanlab.log({{"a": 1}})
+        print("dir", run.dir)
+        swanlab.finish()
+        try:
+            swanlab.init(project="where", mode="offline", logdir="afile/swanlog")  # as the daemon would refuse
+        except ValueError as exc:
+            print("refused", exc)
+        """,
+        cwd=tmp_path,
+    )
+    (run_dir,) = (tmp_path / "real" / "swanlog").iterdir()
+    assert f"dir {run_dir}" in out and daemon.runs() == []
+    assert read_view(run_dir).rows[1] == [(0, {"a": 1.0})]
+    assert "refused log_dir: " in out and "is not a folder" in out
+
+
+def test_the_daemon_refuses_a_log_dir_that_is_not_safe_whoever_sends_it(daemon: DaemonProcess, tmp_path: Path):
+    import grpc
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    for log_dir, why in (("relative", "absolute"), (str(tmp_path / "link"), "symlink")):
+        try:
+            start_run(daemon.stub(), log_dir=log_dir)
+        except grpc.RpcError as exc:
+            assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT and why in exc.details()
+        else:
+            raise AssertionError(f"log_dir {log_dir!r} was taken")
+    assert list((tmp_path / "real").iterdir()) == [] and daemon.runs() == []
