@@ -16,7 +16,6 @@ latest state when it encodes that marker (`Config.take_json`). So a burst of cha
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime
 import json
@@ -39,7 +38,8 @@ def _third_party(value: object) -> dict[str, Any] | None:
     mmengine = sys.modules.get("mmengine")
     if mmengine is not None and isinstance(value, mmengine.Config):
         return dict(mmengine.Config.to_dict(value))
-    if isinstance(value, argparse.Namespace):
+    argparse = sys.modules.get("argparse")  # a Namespace means argparse is loaded: `import swanlab_client` stays light
+    if argparse is not None and isinstance(value, argparse.Namespace):
         return dict(vars(value))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)

@@ -35,7 +35,6 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,11 +50,13 @@ from swanlab_client._errors import (
 from swanlab_client._metrics import MetricRules
 from swanlab_client._sender import CONFIG, CONSOLE, FILE, RunTables, Sender, Warner, pending
 from swanlab_client._settings import Settings
-from swanlab_client._tasks import AsyncTasks
 from swanlab_client._validate import FAST_TYPES, MAX_STEP
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from swanlab_client._files import FileSaver
+    from swanlab_client._tasks import AsyncTasks
     from swanlab_client._transport import Transport
 
 _logger = logging.getLogger("swanlab_client")
@@ -337,6 +338,8 @@ class Run:
         """
         self._alive()
         if self._tasks is None:
+            from swanlab_client._tasks import AsyncTasks  # asyncio and its ssl: 60 ms, not at import
+
             self._tasks = AsyncTasks()
         return self._tasks.submit(self, func, args, kwargs, step, mode)
 
