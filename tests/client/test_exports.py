@@ -70,7 +70,8 @@ def test_public_classes_and_functions_show_the_public_module():
 def test_import_loads_no_heavy_dependency():
     code = (
         "import sys, swanlab_client\n"
-        "heavy = ['grpc', 'google.protobuf', 'pydantic', 'plyvel', 'psutil', 'numpy', 'torch', 'httpx']\n"
+        "heavy = ['grpc', 'google.protobuf', 'pydantic', 'plyvel', 'psutil', 'numpy', 'torch', 'httpx',\n"
+        "         'asyncio', 'ssl']\n"
         "print([m for m in heavy if m in sys.modules])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
