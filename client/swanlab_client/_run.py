@@ -541,11 +541,45 @@ class Run:
             warner=self._warn,
             attach_new_writer=child,
             on_drained=self._drained,
+            on_durable=self._flushed if self._flush_hooks() else None,
         )
         self.sender.run_id = self.run_id
         # A child's thread must outlive its main thread to flush (see Sender.step).
         self.sender.watch_main_thread = child
         self.sender.start_thread(daemon=not child)
+
+    def _flush_hooks(self) -> bool:
+        return any(_callbacks.wants(self._callbacks, hook) for hook in ("on_scalar_flush", "on_log_flush"))
+
+    def _flushed(self, records: list[Any]) -> None:
+        """Records swanlabd acked (sender thread): the callbacks' on_scalar_flush / on_log_flush."""
+        import datetime
+
+        def when(ms: int) -> datetime.datetime:
+            return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC)
+
+        names = self._tables.key_names
+        scalars: list[_callbacks.ScalarRecord] = []
+        lines: list[_callbacks.LogRecord] = []
+        for record in records:
+            kind = record.WhichOneof("kind")
+            if kind == "scalars":
+                rows = record.scalars
+                deltas = rows.time_deltas_ms or [0] * len(rows.steps)
+                i = 0
+                for step, size, delta in zip(rows.steps, rows.row_sizes, deltas, strict=True):
+                    t = when(record.time_ms + delta)
+                    for kid, value in zip(rows.key_ids[i : i + size], rows.values[i : i + size], strict=True):
+                        scalars.append(_callbacks.ScalarRecord(names[kid], step, t, _callbacks.ScalarValue(value)))
+                    i += size
+            elif kind == "console":
+                for line in record.console.lines:
+                    level = "ERROR" if line.stream == 2 else "INFO"  # pb.STDERR
+                    lines.append(_callbacks.LogRecord(line.text, level, when(line.time_ms), line.line_no))
+        if lines:
+            _callbacks.call(self._callbacks, "on_log_flush", lines)
+        if scalars:
+            _callbacks.call(self._callbacks, "on_scalar_flush", scalars)
 
     def _continue_steps(self) -> None:
         """A resumed run: automatic steps continue after the run's highest step, as the official SDK's
@@ -843,8 +877,26 @@ def init(
     else:
         _logger.warning("swanlab_client: mode='disabled': log() validates its input and stores nothing")
     if run._callbacks:
+        # As the official SDK, the callbacks see the run's settings with what init() resolved.
+        settings.mode = run.mode
+        settings.project.name, settings.project.workspace = project, workspace or None
+        settings.run.id, settings.run.resume = run_id, resume_value
+        se = settings.experiment
+        se.name, se.description, se.tags, se.group, se.job_type, se.color = (
+            name,
+            description,
+            tags,
+            group,
+            job_type,
+            color,
+        )
+        run_path = f"/{project}/{run_id}"
+        if mode == "cloud":
+            try:
+                run_path = run.path
+            except ValueError:
+                pass  # the cloud did not say whose workspace: the offline form, not a failed init()
         # The official SDK passes the run folder; here that is the daemon's answer (waited for, bounded).
-        run_path = run.path if mode == "cloud" else f"/{project}/{run_id}"
         _callbacks.call(run._callbacks, "on_run_initialized", run.run_dir, run_path, settings=settings)
     return run
 

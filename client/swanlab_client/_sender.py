@@ -141,6 +141,7 @@ class Sender:
         warner: Warner,
         attach_new_writer: bool = False,
         on_drained: Callable[[], None] = lambda: None,
+        on_durable: Callable[[list[pb.Record]], None] | None = None,
     ) -> None:
         from swanlabd_pb import records_pb2, service_pb2
 
@@ -153,6 +154,7 @@ class Sender:
         self._settings = settings
         self._warn = warner
         self._on_drained = on_drained
+        self._on_durable = on_durable  # callbacks' on_*_flush: called with each run of acked records
         self.attach_new_writer = attach_new_writer
         self.created = attach_new_writer  # a child attaches; it never creates the run
         self.writer = 0
@@ -450,7 +452,10 @@ class Sender:
                 break
             drop += 1
         if drop:
+            acked = self.unacked[:drop]
             del self.unacked[:drop]
+            if self._on_durable is not None:
+                self._on_durable(acked)
 
     def _finish(self) -> None:
         assert self.transport is not None and self.finish_request is not None

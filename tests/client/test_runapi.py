@@ -266,3 +266,36 @@ def test_the_daemon_refuses_a_log_dir_that_is_not_safe_whoever_sends_it(daemon: 
         else:
             raise AssertionError(f"log_dir {log_dir!r} was taken")
     assert list((tmp_path / "real").iterdir()) == [] and daemon.runs() == []
+
+
+def test_flush_callbacks_see_what_swanlabd_stored_and_a_duck_typed_callback_is_taken(daemon: DaemonProcess):
+    out = script(
+        daemon,
+        """
+        import swanlab_client as swanlab
+
+        class CsvLike:  # not a swanlab_client.Callback: the official SDK's own plugins are objects like this
+            name = "csv-like"
+            def __init__(self):
+                self.latest, self.lines = {}, []
+            def on_run_initialized(self, run_dir, path, settings, *a, **k):
+                print("init", settings.run.id == swanlab.get_run().id, settings.experiment.name, settings.mode)
+            def on_scalar_flush(self, records, *a, **k):
+                for r in records:
+                    self.latest[r.key] = (r.step, r.value.number, r.timestamp.year > 2000)
+            def on_log_flush(self, records, *a, **k):
+                self.lines += [(r.line, r.level) for r in records]
+            def on_run_finished(self, state, error=None, *a, **k):
+                print("latest", sorted(self.latest.items()))
+                print("lines", [line for line in self.lines if line[0] == "hello"])
+
+        swanlab.init(project="cb", name="exp-cb", mode="offline", callbacks=[CsvLike()])
+        for step in range(3):
+            swanlab.log({"loss": 1.0 / (step + 1), "acc": step / 10})
+        print("hello")
+        swanlab.finish()
+        """,
+    )
+    assert "init True exp-cb offline" in out
+    assert "latest [('acc', (2, 0.2, True)), ('loss', (2, 0.3333333333333333, True))]" in out
+    assert "lines [('hello', 'INFO')]" in out
