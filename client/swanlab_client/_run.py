@@ -903,9 +903,13 @@ def init(
 
 def get_run() -> Run:
     """The active run; RuntimeError (NotInitializedError) if there is none."""
+    return _active_run("get_run")
+
+
+def _active_run(what: str) -> Run:
     run = _current
     if run is None or run._finished:
-        raise NotInitializedError("get_run")
+        raise NotInitializedError(what)
     return run
 
 
@@ -956,7 +960,7 @@ def define_metric(
     **kwargs: Any,
 ) -> None:
     """Run.define_metric() of the current run."""
-    get_run().define_metric(
+    _active_run("define_metric").define_metric(
         key, x_axis=x_axis, section_name=section_name, hidden=hidden, step_sync=step_sync, overwrite=overwrite, **kwargs
     )
 
@@ -965,14 +969,14 @@ def save(
     glob_str: str | bytes | os.PathLike[str], base_path: str | os.PathLike[str] | None = None, policy: str = "live"
 ) -> list[str]:
     """Run.save() of the current run."""
-    return get_run().save(glob_str, base_path, policy)
+    return _active_run("save").save(glob_str, base_path, policy)
 
 
 def async_log(
     func: Callable[..., Any], *args: Any, step: int | None = None, mode: str = "threading", **kwargs: Any
 ) -> Future[Any]:
     """Run.async_log() of the current run."""
-    return get_run().async_log(func, *args, step=step, mode=mode, **kwargs)
+    return _active_run("async_log").async_log(func, *args, step=step, mode=mode, **kwargs)
 
 
 def _resolve_mode(mode: str | None) -> str:
