@@ -647,6 +647,11 @@ class Run:
         self._leftovers.append((self.sender, self._queue))  # never touched again, never finalized
         self.sender = None
         self._space = threading.Condition()
+        # The parent's save() and async_log() threads are not in the child, and a lock another
+        # parent thread held at the fork would stay held: the child makes its own.
+        self._saver = None
+        self._tasks = None
+        self._config.__dict__["_lock"] = threading.Lock()
         if self._finished or self._mode == "disabled":
             self._queue = deque(maxlen=0) if self._mode == "disabled" else deque()
             return
