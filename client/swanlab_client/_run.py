@@ -519,7 +519,9 @@ class Run:
         request.CopyFrom(self._request)
         if create:
             if self._requirements is None:
-                self._requirements = pb.Requirements(pip=_pip_freeze())
+                # Settings.Probe.requirements=False: no package list, as the official SDK's.
+                pip = _pip_freeze() if self.settings.probe.requirements else ""
+                self._requirements = pb.Requirements(pip=pip)
             request.requirements.CopyFrom(self._requirements)
         request.config.json = self._config.to_json()
         request.pid = os.getpid()

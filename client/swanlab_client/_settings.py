@@ -146,6 +146,8 @@ _NESTED: dict[str, type] = {
 }
 
 # Official fields this client cannot honour, and why (said once per field, when set to a non-default).
+# Fields under an UNSUPPORTED prefix that are honoured all the same.
+HONOURED = {"probe.requirements"}  # False: the run gets no package list
 UNSUPPORTED = {
     "run.parallel": "a run is shared by the processes that log into it through swanlabd already",
     "run.history": "the run's history lives in its backup file, read by swanlabd",
@@ -163,6 +165,8 @@ UNSUPPORTED = {
 
 def warn_unsupported(name: str) -> None:
     """Say once per process that the official field or argument `name` has no effect, and why."""
+    if name in HONOURED:
+        return
     for prefix, why in UNSUPPORTED.items():
         if name == prefix or name.startswith(prefix + "."):
             if name not in _warned:

@@ -162,7 +162,8 @@ def test_run_object_context_manager_callbacks_and_settings(daemon: DaemonProcess
                 print("finished", state, (error or "").splitlines()[-1:])
 
         swanlab.merge_settings({"project": {"name": "ctx"}, "probe": {"monitor": False}})
-        settings = swanlab.Settings(terminal=swanlab.Settings.Terminal(proxy_type="none"))
+        terminal = swanlab.Settings.Terminal(proxy_type="none")
+        settings = swanlab.Settings(terminal=terminal, probe={"requirements": False})
         try:
             with swanlab.init(mode="offline", callbacks=[Spy()], settings=settings) as run:
                 assert swanlab.run is run and swanlab.has_run() and run.alive
@@ -182,6 +183,8 @@ def test_run_object_context_manager_callbacks_and_settings(daemon: DaemonProcess
     view = read_view(run_dir)
     assert view.finish is not None and view.finish.state == 3  # CRASHED
     assert not view.lines  # Settings.Terminal(proxy_type="none"): no console capture
+    assert [r.pip for r in records(run_dir, "requirements")] == [""]  # Settings.Probe(requirements=False)
+    assert "probe.requirements" not in out
 
 
 @pytest.fixture
