@@ -996,14 +996,19 @@ def _resolve_mode(mode: str | None) -> str:
 
 
 def _load_config(value: Any) -> Any:
-    """init(config=...): a path is read as the official SDK reads it; anything else goes to Config as is."""
-    if not isinstance(value, (str, os.PathLike)):
-        return value
-    path = Path(value)
-    loaded = _read_json_or_yaml(path)
-    if loaded is not None and not isinstance(loaded, dict):
-        raise InvalidNameError(f"config file {path} must hold a mapping, not {type(loaded).__name__}")
-    return loaded
+    """init(config=...) as a dict of JSON values: a path is read as the official SDK reads it.
+
+    InvalidNameError (a ValueError, as the official SDK's) for what is not a config.
+    """
+    if isinstance(value, (str, os.PathLike)):
+        path = Path(value)
+        value = _read_json_or_yaml(path)
+        if value is not None and not isinstance(value, dict):
+            raise InvalidNameError(f"config file {path} must hold a mapping, not {type(value).__name__}")
+    try:
+        return _config.parse(value)
+    except TypeError as exc:
+        raise InvalidNameError(f"init(config=...): {exc}") from None
 
 
 def _check_log_dir(log_dir: str | os.PathLike[str]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 import warnings
@@ -189,3 +190,31 @@ def test_callbacks_merge_by_name_and_register_callbacks_is_deprecated(monkeypatc
     assert seen == ["a:aborted", "b:aborted", "c:aborted"]
     with pytest.raises(TypeError):
         swanlab_client.merge_callbacks([object()])  # type: ignore[list-item]  # the misuse under test
+
+
+def test_init_config_from_files_and_objects(tmp_path, monkeypatch):
+    monkeypatch.setattr(swanlab_client._config, "_global", swanlab_client._config.Config())
+    (tmp_path / "c.json").write_text('{"lr": 0.1}')
+    (tmp_path / "c.yaml").write_text("lr: 0.2\nlayers: [1, 2]\n")
+    (tmp_path / "c.cfg").write_text("lr: 0.3\n")  # no known suffix: JSON, then YAML, as the official SDK
+    (tmp_path / "args.json").write_text('{"project": "from-load", "name": "n", "config": {"x": 1}}')
+    for given, want in (
+        (str(tmp_path / "c.json"), {"lr": 0.1}),
+        (tmp_path / "c.yaml", {"lr": 0.2, "layers": [1, 2]}),
+        (tmp_path / "c.cfg", {"lr": 0.3}),
+        (Hyper(), {"lr": 0.1}),
+    ):
+        run = swanlab_client.init(project="p", mode="disabled", settings=NO_HOOKS, reinit=True, config=given)
+        assert dict(run.config) == want
+    run = swanlab_client.init(mode="disabled", settings=NO_HOOKS, reinit=True, load=str(tmp_path / "args.json"))
+    assert (run.project, run.name, dict(run.config)) == ("from-load", "n", {"x": 1})
+    run.finish()
+    with pytest.raises(ValueError):
+        swanlab_client.init(project="p", mode="disabled", settings=NO_HOOKS, reinit=True, config=[1, 2])
+    with pytest.raises(FileNotFoundError):
+        swanlab_client.init(project="p", mode="disabled", settings=NO_HOOKS, reinit=True, config=str(tmp_path / "no"))
+
+
+@dataclasses.dataclass
+class Hyper:
+    lr: float = 0.1
