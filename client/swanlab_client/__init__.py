@@ -13,6 +13,9 @@ or keeps them for `swanlabctl sync` (mode="offline"). See docs/client.md.
 Importing this package loads no gRPC, protobuf, NumPy or torch: init() loads what it needs.
 """
 
+from collections.abc import Mapping as _Mapping
+
+from swanlab_client._callbacks import Callback, merge_callbacks, register_callbacks
 from swanlab_client._errors import (
     AuthenticationError,
     DaemonError,
@@ -33,8 +36,20 @@ from swanlab_client._errors import (
     SyncIncomplete,
     UsageError,
 )
-from swanlab_client._run import Config, Run, config, finish, init, log
-from swanlab_client._settings import Settings
+from swanlab_client._run import (
+    Config,
+    Run,
+    async_log,
+    config,
+    define_metric,
+    finish,
+    get_run,
+    has_run,
+    init,
+    log,
+    save,
+)
+from swanlab_client._settings import Settings, merge_settings
 from swanlab_client._sync import login, sync
 from swanlab_client.media import (
     Audio,
@@ -64,6 +79,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Audio",
     "AuthenticationError",
+    "Callback",
     "Config",
     "DaemonError",
     "DaemonInternalError",
@@ -92,9 +108,13 @@ __all__ = [
     "Text",
     "UsageError",
     "Video",
+    "async_log",
     "config",
+    "define_metric",
     "echarts",
     "finish",
+    "get_run",
+    "has_run",
     "init",
     "log",
     "log_audio",
@@ -106,15 +126,29 @@ __all__ = [
     "log_text",
     "log_video",
     "login",
+    "merge_callbacks",
+    "merge_settings",
+    "register_callbacks",
+    "run",
+    "save",
     "sync",
 ]
 
 # Tracebacks and reprs show the public path (swanlab_client.Run), not the private module.
 for _name in __all__:
+    if _name == "run":
+        continue  # computed on each access (__getattr__ below)
     _obj = globals()[_name]
-    if isinstance(_obj, type) or callable(_obj) and hasattr(_obj, "__module__") and not isinstance(_obj, Config):
+    if isinstance(_obj, type) or callable(_obj) and hasattr(_obj, "__module__") and not isinstance(_obj, _Mapping):
         try:
             _obj.__module__ = __name__
         except (AttributeError, TypeError):
             pass
 del _name, _obj
+
+
+def __getattr__(name: str) -> Run | None:
+    """`swanlab_client.run`: the active run, or None (as the official SDK's `swanlab.run`)."""
+    if name == "run":
+        return get_run() if has_run() else None
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

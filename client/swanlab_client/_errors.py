@@ -1,11 +1,11 @@
 """Every exception swanlab_client raises, and the one place gRPC errors become ours.
 
     SwanlabClientError                  base of everything below
-    ├── UsageError (RuntimeError)       the API was called at the wrong moment
-    │   ├── NotInitializedError         log()/finish() before init()
+    ├── UsageError (RuntimeError)       the API was called at the wrong moment (init() with a run active)
+    │   ├── NotInitializedError         log(), get_run(), save()... with no run
     │   └── RunFinishedError            log() after finish()
-    ├── InvalidKeyError (ValueError)    a metric key that is not a non-empty, short, plain string
-    ├── InvalidValueError (TypeError)   a value that is not a number (the message names the key)
+    ├── InvalidKeyError (ValueError)    not raised by log() any more (it warns); kept for scripts that catch it
+    ├── InvalidValueError (TypeError)   not raised by log() any more (it warns); kept for scripts that catch it
     ├── InvalidNameError (ValueError)   a bad project / experiment name, mode or init() argument
     ├── LoginRequiredError (RuntimeError)  mode="cloud" with no API key anywhere
     ├── LoginError (RuntimeError)       login() failed: a bad host, or the key could not be saved
@@ -18,8 +18,9 @@
         ├── DaemonRejectedError         the daemon refused the request (bad data, unknown run...)
         └── DaemonInternalError         the daemon failed (e.g. the run's file cannot be trusted)
 
-What a training script can see: the usage and validation errors, raised at the call that made
-them (init, log, finish). Daemon trouble never leaves log(), init() or finish(): the client
+What a training script can see: the usage errors and init()'s validation errors, raised at the
+call that made them. log() never raises for a bad key, value or step: it leaves them out with a
+warning, as the official SDK does. Daemon trouble never leaves log(), init() or finish(): the client
 warns once, reconnects, starts a daemon, or writes the run folder itself: the logger never stops training.
 login() raises only LoginError (AuthenticationError, the official SDK's name, for the key
 itself), sync() only SyncError; _sync.py translates what swanlabd.local raises into them.

@@ -34,18 +34,21 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from swanlab_client import _validate
+from swanlab_client import _callbacks, _config, _settings, _validate
+from swanlab_client._callbacks import Callback
 from swanlab_client._errors import (
     InvalidNameError,
     LoginRequiredError,
     NotInitializedError,
     RunFinishedError,
+    UsageError,
 )
-from swanlab_client._sender import CONFIG, CONSOLE, RunTables, Sender, Warner, pending
+from swanlab_client._metrics import MetricRules
+from swanlab_client._sender import CONFIG, CONSOLE, FILE, RunTables, Sender, Warner, pending
 from swanlab_client._settings import Settings
 from swanlab_client._validate import FAST_TYPES, MAX_STEP
 from swanlab_client.media import _api as _media_api
@@ -53,15 +56,21 @@ from swanlab_client.media._queue import take_media
 from swanlab_client.media._store import MEDIA, MediaBudget
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from swanlab_client._files import FileSaver
+    from swanlab_client._tasks import AsyncTasks
     from swanlab_client._transport import Transport
 
 _logger = logging.getLogger("swanlab_client")
 
 MODES = ("cloud", "offline", "disabled")
 _MODE_ALIASES = {"online": "cloud", "local": "offline", "cloud-only": "cloud"}
+_OFFICIAL_MODES = {"cloud": "online", "offline": "offline", "disabled": "disabled"}
 MAX_CACHED_KEY_TUPLES = 4096
 MAX_CONSOLE_LINE = 8192  # characters kept of one printed line
 _FINISH_STATES = {"success": "FINISHED", "finished": "FINISHED", "crashed": "CRASHED", "aborted": "ABORTED"}
+_FINISH_NAMES = {"FINISHED": "success", "CRASHED": "crashed", "ABORTED": "aborted"}
 _now = time.time
 
 _current: Run | None = None
@@ -69,65 +78,12 @@ _current: Run | None = None
 _grpc_inherited = False
 
 
-class Config(MutableMapping[str, Any]):
-    """The run's config: a dict that also allows attribute access (`config.lr`).
-
-    Changes after init() are sent to the daemon as a new Config record (the latest one wins).
-    """
-
-    def __init__(self) -> None:
-        object.__setattr__(self, "_data", {})
-        object.__setattr__(self, "_run", None)
-
-    def _changed(self) -> None:
-        run = self._run
-        if run is not None:
-            run._config_changed()
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._data[key] = value
-        self._changed()
-
-    def __delitem__(self, key: str) -> None:
-        del self._data[key]
-        self._changed()
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._data[name]
-        except KeyError:
-            raise AttributeError(f"config has no key {name!r}") from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self[name] = value
-
-    def __repr__(self) -> str:
-        return f"Config({self._data!r})"
-
-    def to_json(self) -> str:
-        return json.dumps(self._data, default=str)  # insertion order: the cloud shows keys in it
-
-    def _reset(self, data: Mapping[str, Any], run: Run | None) -> None:
-        object.__setattr__(self, "_run", None)
-        self._data.clear()
-        self._data.update(data)
-        object.__setattr__(self, "_run", run)
-
-
-config = Config()
+Config = _config.Config
+config = _config.config
 
 
 class Run:
-    """One run, as returned by init(). Use `swanlab_client.log` / `finish` or these methods.
+    """One run, as returned by init(), with the official SDK's `Run` API.
 
     Thread-safety: log() may be called from several threads (rows are queued atomically), but
     steps are then only as ordered as the calls. Fork: see the module docstring.
@@ -143,12 +99,17 @@ class Run:
         mode: str,
         settings: Settings,
         request: Any,
+        official_mode: str | None = None,
+        callbacks: Sequence[Callback] = (),
+        web_host: str = "",
     ) -> None:
         self.run_id = run_id
         self.project = project
         self.workspace = workspace
         self.experiment_name = experiment_name
-        self.mode = mode
+        self._mode = mode
+        self._official_mode = official_mode or _OFFICIAL_MODES[mode]
+        self._web_host = web_host
         self.settings = settings
         self._request = request
         self._requirements: Any = None
@@ -156,12 +117,17 @@ class Run:
         self._key_ids: dict[str, int] = {}
         self._schema_ids: dict[tuple[int, ...], int] = {}
         self._schema_by_keys: dict[tuple, int] = {}
-        self._step = 0  # the next automatic step
+        self._step = 0  # the next automatic step: one more than the highest step logged
         self._last = 0  # the last step logged (a lower one is "going backwards")
         self._warn = Warner()
         self._finished = False
         self._space = threading.Condition()  # notified when the sender takes from a full queue
         self._leftovers: list[object] = []
+        self._config: Config = _config.Config()
+        self._callbacks = list(callbacks)
+        self._metrics = MetricRules()
+        self._tasks: AsyncTasks | None = None
+        self._saver: FileSaver | None = None
         self.sender: Sender | None = None
         if mode == "disabled":
             self._queue: deque = deque(maxlen=0)  # validate, then drop: nothing is stored
@@ -173,11 +139,79 @@ class Run:
     def __repr__(self) -> str:
         state = "finished" if self._finished else "running"
         return (
-            f"Run(run_id={self.run_id!r}, project={self.project!r}, experiment_name={self.experiment_name!r}, "
+            f"Run(id={self.run_id!r}, project={self.project!r}, name={self.experiment_name!r}, "
             f"mode={self.mode!r}, {state})"
         )
 
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if exc_type is None:
+            self.finish()
+        else:
+            text = "".join(traceback.format_exception(exc_type, exc, tb))
+            self.finish("aborted" if issubclass(exc_type, KeyboardInterrupt) else "crashed", text)
+
     # -- public ------------------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The run id (pass it to init(id=..., resume="must") to continue this run)."""
+        return self.run_id
+
+    @property
+    def name(self) -> str:
+        """The experiment name."""
+        return self.experiment_name
+
+    @property
+    def mode(self) -> str:
+        """The official SDK's name of the mode: "online", "offline" (or "local"), "disabled"."""
+        return self._official_mode
+
+    @property
+    def alive(self) -> bool:
+        """True until finish(): log() works while the run is alive."""
+        return not self._finished
+
+    @property
+    def dir(self) -> Path:
+        """The run folder (waits, bounded, for the daemon's answer). ValueError if disabled or unknown."""
+        run_dir = self.run_dir
+        if run_dir is None:
+            raise ValueError(f"run {self.run_id} has no folder (mode {self.mode!r}, or no daemon answered in time)")
+        return run_dir
+
+    @property
+    def path(self) -> str:
+        """/<workspace>/<project>/<run id>, as the official SDK gives it in online mode (ValueError otherwise)."""
+        if self._mode != "cloud":
+            raise ValueError(
+                "Run path is unavailable because the current run is not using SwanLab online mode. "
+                "Please initialize SwanLab with online mode to access the run path."
+            )
+        if not self.workspace:
+            self.workspace = self._username()
+        return f"/{self.workspace}/{self.project}/{self.run_id}"
+
+    def _username(self) -> str:
+        """The user's own workspace: the cloud's answer to the key (asked once, only for path/url)."""
+        from swanlabd.local import cloudlogin, credentials
+
+        cloud = self._request.cloud
+        try:
+            return cloudlogin.verify_key(credentials.Credentials(cloud.api_host, cloud.web_host, cloud.api_key))
+        except credentials.LoginFailed as exc:
+            raise ValueError(
+                f"Run path is unavailable: the cloud did not say whose workspace this is ({exc})"
+            ) from None
+
+    @property
+    def url(self) -> str:
+        """The experiment's page on the SwanLab website, in online mode (ValueError otherwise)."""
+        _, workspace, project, run_id = self.path.split("/")
+        return f"{self._web_host}/@{workspace}/{project}/runs/{run_id}"
 
     @property
     def run_dir(self) -> Path | None:
@@ -195,16 +229,21 @@ class Run:
 
     @property
     def config(self) -> Config:
-        return config
+        """This run's config (`swanlab_client.config` points to it while the run is active)."""
+        return self._config
 
     def log(self, data: Mapping[str, Any], step: int | None = None) -> None:
         """Queue one row: {key: number}, nested dicts flattened with '/'. See swanlab_client.log."""
         if step is None:
             step = self._step
             if step > MAX_STEP:
-                raise ValueError(f"the next automatic step would be {step}, past the last step allowed (2**63-1)")
+                self._warn.once("step-max", "the next automatic step would be past 2**63-1: rows are left out")
+                return
         elif type(step) is not int or not self._last <= step <= MAX_STEP:
-            step = self._check_step(step)
+            checked = self._check_step(step)
+            if checked is None:
+                return
+            step = checked
         if type(data) is not dict:
             return self._log_slow(data, step)
         sid = self._schema_by_keys.get(tuple(data))
@@ -217,21 +256,111 @@ class Run:
         if len(q) < self._limit or self._room():
             q.append((step, sid, values, _now()))
         self._last = step  # a refused row's step counts too: the next row is logged where it happens
-        self._step = step + 1
+        if step >= self._step:
+            self._step = step + 1
 
-    def finish(self, state: str = "success", error: str | None = None) -> None:
+    def finish(self, state: str = "success", error: str | None = None, async_log_timeout: int | None = None) -> None:
         """Finish the run: see swanlab_client.finish."""
         if self._finished:
+            _logger.warning("swanlab_client: run %s has already finished", self.run_id)
             return
         name = _FINISH_STATES.get(str(state).lower())
         if name is None:
-            raise InvalidNameError(f"finish state must be one of {sorted(_FINISH_STATES)}, not {state!r}")
+            # The official SDK says so and leaves the run running.
+            _logger.error(
+                "swanlab_client: finish(state=%r): the state must be one of %s; the run is not finished",
+                state,
+                sorted(_FINISH_STATES),
+            )
+            return
+        if name == "CRASHED" and error is None:
+            error = "unknown"
+        if self._tasks is not None:
+            self._tasks.wait(async_log_timeout)
         self._finish(name, error)
+
+    def define_metric(
+        self,
+        key: str,
+        *,
+        x_axis: str | None = None,
+        section_name: str | None = None,
+        hidden: bool | None = None,
+        step_sync: bool | None = None,
+        overwrite: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        """Shape the chart of `key` (or of every key matching "prefix*") before it is first logged.
+
+        x_axis: the key whose values are the chart's X axis ("_step", the default, or
+        "_relative_time" are the system axes; `step_metric=` is an alias). section_name: the
+        section the chart is in. hidden: True puts it in the hidden section. step_sync: with a
+        custom x_axis, a row of `key` without the X key gets the X key's latest value (default
+        True). overwrite: False merges with an earlier definition of the same key. A definition
+        applies to keys not yet logged: a column is created once. Bad input is said in a warning
+        and ignored, as in the official SDK.
+        """
+        self._alive()
+        self._metrics.define(
+            key,
+            x_axis=x_axis,
+            section_name=section_name,
+            hidden=hidden,
+            step_sync=step_sync,
+            overwrite=overwrite,
+            step_metric=kwargs.pop("step_metric", None),
+        )
+        if self._metrics.syncs:
+            self._schema_by_keys = {}  # step_sync adds X values to rows: every row takes the slow path
+
+    def save(
+        self,
+        glob_str: str | bytes | os.PathLike[str],
+        base_path: str | os.PathLike[str] | None = None,
+        policy: str = "live",
+    ) -> list[str]:
+        """Save the files matching `glob_str` into the run (its files/ folder, uploaded with it).
+
+        Paths inside the run are relative to `base_path` (default: the current directory, or the
+        parent of the glob's fixed part for an absolute glob). Returns them. policy: "now",
+        "end" or "live"; each file is copied when save() is called (see docs/client.md).
+        """
+        self._alive()
+        from swanlab_client._files import save_files
+
+        return save_files(self, glob_str, base_path, policy)
+
+    def async_log(
+        self, func: Callable[..., Any], *args: Any, step: int | None = None, mode: str = "threading", **kwargs: Any
+    ) -> Future[Any]:
+        """Run `func(*args, **kwargs)` in the background and log the dict it returns; returns a Future.
+
+        mode: "threading" (default), "asyncio" (a coroutine function on the running loop) or
+        "spawn" (a new process; func, arguments and result must pickle). finish() waits for the
+        tasks first. step=None means the next step when the result is logged.
+        """
+        self._alive()
+        if self._tasks is None:
+            from swanlab_client._tasks import AsyncTasks  # asyncio and its ssl: 60 ms, not at import
+
+            self._tasks = AsyncTasks()
+        return self._tasks.submit(self, func, args, kwargs, step, mode)
 
     # -- the slow path -----------------------------------------------------------------------
 
-    def _check_step(self, step: object) -> int:
-        value = _validate.check_step(step)
+    def _alive(self) -> None:
+        if self._finished:
+            raise RunFinishedError(self.run_id)
+
+    def _check_step(self, step: object) -> int | None:
+        """The step to log at, or None: then the row is left out, with a warning (as the official SDK)."""
+        if self._finished:
+            raise RunFinishedError(self.run_id)
+        try:
+            value = _validate.check_step(step)
+        except _validate.Dropped as exc:
+            self._warn.once(f"step:{exc}", "log() left out a row: %s", exc)
+            return None
         if value < self._last:
             self._warn.once(
                 "step-backwards",
@@ -242,45 +371,68 @@ class Run:
             )
         return value
 
+    def _dropped(self, key: str, reason: str) -> None:
+        self._warn.once(f"key:{key}", "log() left out %r: %s (warned once per key)", key, reason)
+
     def _log_slow(self, data: object, step: int) -> None:
+        """Everything the fast path does not take: cleans keys, converts values, leaves out (with a
+        warning) what the official SDK leaves out, and caches the key tuple when that is safe."""
         if self._finished:
             raise RunFinishedError(self.run_id)
         if not isinstance(data, Mapping):
-            raise TypeError(f"log() takes a dict of {{key: number}}, not {type(data).__name__}")
-        flat = _validate.flatten(data)
-        if not flat:
+            self._warn.once(
+                f"not-a-dict:{type(data).__name__}",
+                "log() takes a dict of {key: number}, not %s; the call is ignored",
+                type(data).__name__,
+            )
             return
+        flat = _validate.flatten(data, self._dropped)
         media = take_media(flat, self._warn.once)
         types = self._tables.key_types
         for key in [k for k in flat if types.get(self._key_ids.get(k, 0), "FLOAT") != "FLOAT"]:
             self._key_type_changed(key, "a number", flat.pop(key))
-        values = tuple(_validate.number(k, v) for k, v in flat.items())
         for key, items in list(media.items()):
             kid = self._key_ids.get(key)
             if kid is not None and types.get(kid, "FLOAT") != items[0].KEY_TYPE:
                 self._key_type_changed(key, type(items[0]).__name__, media.pop(key))
+        keys: list[str] = []
+        values: list[object] = []
+        for key, value in flat.items():
+            try:
+                values.append(_validate.number(key, value))
+            except _validate.Dropped as exc:
+                self._dropped(key, str(exc))
+                continue
+            keys.append(key)
+        self._metrics.complete(keys, values)
+        if not keys and not media:
+            return
         q = self._queue
-        if flat:
-            ids = tuple(self._intern(k) for k in flat)
+        if keys:
+            ids = tuple(self._intern(k) for k in keys)
             sid = self._schema_ids.get(ids)
             if sid is None:
                 sid = len(self._tables.schemas)
                 self._tables.schemas.append(ids)
                 self._schema_ids[ids] = sid
+            # The fast path appends data.values() as they are: only when they are this row's values,
+            # in this order (nothing nested, dropped, merged, media or added by a define_metric rule).
             if (
                 type(data) is dict
-                and len(flat) == len(data)
+                and len(keys) == len(data)
                 and all(type(v) in FAST_TYPES for v in data.values())
+                and not self._metrics.syncs
                 and len(self._schema_by_keys) < MAX_CACHED_KEY_TUPLES
             ):
                 self._schema_by_keys[tuple(data)] = sid
             if len(q) < self._limit or self._room():
-                q.append((step, sid, values, _now()))
+                q.append((step, sid, tuple(values), _now()))
         for key, items in media.items():
             kid = self._intern(key, items[0].KEY_TYPE)
             self._queue_media(kid, step, items)
         self._last = step
-        self._step = step + 1
+        if step >= self._step:
+            self._step = step + 1
 
     def _key_type_changed(self, key: str, what: str, value: object) -> None:
         # The cloud keeps one column type per key: a value of another kind is dropped, as the
@@ -318,6 +470,8 @@ class Run:
             kid = len(self._tables.key_names)
             if key_type != "FLOAT":
                 self._tables.key_types[kid] = key_type  # before the name: the sender reads names first
+            # The column's chart as define_metric shaped it, fixed when the key is first logged.
+            self._tables.columns[kid] = self._metrics.column(key)
             self._tables.key_names.append(key)  # before any row using it is queued
             self._key_ids[key] = kid
         return kid
@@ -374,7 +528,7 @@ class Run:
 
     def _console(self, tee: ConsoleTee, text: str) -> None:
         """Queue the complete lines of what was printed (called by ConsoleTee; never raises)."""
-        if self._finished or self._limit == 0 or self.mode == "disabled":
+        if self._finished or self._limit == 0 or self._mode == "disabled":
             return  # a forked child that has not logged does not start a connection for prints
         lines = (tee.partial + text).split("\n")
         partial = lines.pop()
@@ -399,9 +553,10 @@ class Run:
                 self._console(tee, "\n")
 
     def _config_changed(self) -> None:
-        if self._finished or self.mode == "disabled":
+        """The config changed: queue one marker; the sender encodes the latest state (see _config)."""
+        if self._finished or self._mode == "disabled":
             return
-        self._queue.append((CONFIG, config.to_json(), None, _now()))
+        self._queue.append((CONFIG, self._config.take_json, None, _now()))
         if self._limit == 0:
             self._start_child_sender()
 
@@ -415,9 +570,11 @@ class Run:
         request.CopyFrom(self._request)
         if create:
             if self._requirements is None:
-                self._requirements = pb.Requirements(pip=_pip_freeze())
+                # Settings.Probe.requirements=False: no package list, as the official SDK's.
+                pip = _pip_freeze() if self.settings.probe.requirements else ""
+                self._requirements = pb.Requirements(pip=pip)
             request.requirements.CopyFrom(self._requirements)
-        request.config.json = config.to_json()
+        request.config.json = self._config.to_json()
         request.pid = os.getpid()
         return request
 
@@ -432,40 +589,93 @@ class Run:
             queue=self._queue,
             tables=self._tables,
             start_request=self._start_request,
-            connector=DaemonConnector(self.settings, child=child),
+            connector=DaemonConnector(self.settings, child=child, log_dir=self._request.log_dir),
             settings=self.settings,
             warner=self._warn,
             attach_new_writer=child,
             on_drained=self._drained,
+            on_durable=self._flushed if self._flush_hooks() else None,
         )
         self.sender.run_id = self.run_id
         # A child's thread must outlive its main thread to flush (see Sender.step).
         self.sender.watch_main_thread = child
         self.sender.start_thread(daemon=not child)
 
+    def _flush_hooks(self) -> bool:
+        return any(_callbacks.wants(self._callbacks, hook) for hook in ("on_scalar_flush", "on_log_flush"))
+
+    def _flushed(self, records: list[Any]) -> None:
+        """Records swanlabd acked (sender thread): the callbacks' on_scalar_flush / on_log_flush."""
+        import datetime
+
+        def when(ms: int) -> datetime.datetime:
+            return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC)
+
+        names = self._tables.key_names
+        scalars: list[_callbacks.ScalarRecord] = []
+        lines: list[_callbacks.LogRecord] = []
+        for record in records:
+            kind = record.WhichOneof("kind")
+            if kind == "scalars":
+                rows = record.scalars
+                deltas = rows.time_deltas_ms or [0] * len(rows.steps)
+                i = 0
+                for step, size, delta in zip(rows.steps, rows.row_sizes, deltas, strict=True):
+                    t = when(record.time_ms + delta)
+                    for kid, value in zip(rows.key_ids[i : i + size], rows.values[i : i + size], strict=True):
+                        scalars.append(_callbacks.ScalarRecord(names[kid], step, t, _callbacks.ScalarValue(value)))
+                    i += size
+            elif kind == "console":
+                for line in record.console.lines:
+                    level = "ERROR" if line.stream == 2 else "INFO"  # pb.STDERR
+                    lines.append(_callbacks.LogRecord(line.text, level, when(line.time_ms), line.line_no))
+        if lines:
+            _callbacks.call(self._callbacks, "on_log_flush", lines)
+        if scalars:
+            _callbacks.call(self._callbacks, "on_scalar_flush", scalars)
+
     def _continue_steps(self) -> None:
-        """A resumed run: automatic steps go on after the highest step it holds, as the official
-        SDK's go on after the cloud's. init() waits (bounded) for the daemon's answer to know it."""
+        """A resumed run: automatic steps continue after the run's highest step, as the official SDK's
+        do, so init() waits (bounded) for the daemon's answer, which says where."""
         sender = self.sender
-        if sender is None:
-            return
-        if not sender.started.wait(self.settings.connect_timeout_s + self.settings.spawn_timeout_s):
-            _logger.warning(
-                "swanlab_client: run %s is resumed, but swanlabd has not said yet where its steps end; "
-                "automatic steps start at 0 (pass step= to log() to place rows)",
-                self.run_id,
+        if sender is not None and sender.started.wait(self.settings.connect_timeout_s + self.settings.spawn_timeout_s):
+            self._step = max(self._step, sender.next_step)
+        else:
+            self._warn.once(
+                "resume-steps", "run %s: no answer from swanlabd in time; automatic steps start at 0", self.run_id
             )
-            return
-        if sender.next_step > self._step:
-            self._step = self._last = sender.next_step
 
     def _start_child_sender(self) -> None:
         self._limit = self.settings.queue_max_rows
         self._start_sender(child=True)
 
+    def _file_saver(self) -> FileSaver:
+        if self._saver is None:
+            from swanlab_client._files import FileSaver
+
+            self._saver = FileSaver(self)
+        return self._saver
+
+    def _saved(self, path: str, size: int, sha256: str) -> None:
+        """A file is in the run folder (called by the save() thread): queue its SavedFile record."""
+        if self._finished or self._mode == "disabled":
+            return
+        self._queue.append((FILE, (path, size, sha256), None, _now()))
+        if self._limit == 0:
+            self._start_child_sender()
+
     def _finish(self, state: str, error: str | None, exit_code: int = 0) -> None:
+        if self._saver is not None:
+            self._saver.close(self.settings.finish_timeout_s)
         self._flush_console()
         self._finished = True
+        _config.deactivate(self._config)
+        try:
+            self._finish_writer(state, error, exit_code)
+        finally:
+            _callbacks.call(self._callbacks, "on_run_finished", _FINISH_NAMES[state], error)
+
+    def _finish_writer(self, state: str, error: str | None, exit_code: int) -> None:
         self._schema_by_keys = {}  # every later log() takes the slow path, which raises
         sender = self.sender
         if sender is None or sender.thread is None:
@@ -491,8 +701,13 @@ class Run:
         self.sender = None
         self._space = threading.Condition()
         self._tables.media = MediaBudget()  # the parent's media are not this child's to wait for
-        if self._finished or self.mode == "disabled":
-            self._queue = deque(maxlen=0) if self.mode == "disabled" else deque()
+        # The parent's save() and async_log() threads are not in the child, and a lock another
+        # parent thread held at the fork would stay held: the child makes its own.
+        self._saver = None
+        self._tasks = None
+        self._config.__dict__["_lock"] = threading.Lock()
+        if self._finished or self._mode == "disabled":
+            self._queue = deque(maxlen=0) if self._mode == "disabled" else deque()
             return
         self._queue = deque()
         self._last = 0  # a new writer: its explicit steps are not "backwards" from the parent's
@@ -543,21 +758,22 @@ class ConsoleTee:
         return getattr(self._stream, name)
 
 
-def _install_console() -> None:
+def _install_console(*, stdout: bool, stderr: bool) -> None:
     from swanlabd_pb import records_pb2 as pb
 
-    if not isinstance(sys.stdout, ConsoleTee) and sys.stdout is not None:
+    if stdout and not isinstance(sys.stdout, ConsoleTee) and sys.stdout is not None:
         sys.stdout = ConsoleTee(sys.stdout, pb.STDOUT)
-    if not isinstance(sys.stderr, ConsoleTee) and sys.stderr is not None:
+    if stderr and not isinstance(sys.stderr, ConsoleTee) and sys.stderr is not None:
         sys.stderr = ConsoleTee(sys.stderr, pb.STDERR)
 
 
 class DaemonConnector:
     """The real Connector: gRPC to the socket (or a relay in a forked child), spawn, fallback file."""
 
-    def __init__(self, settings: Settings, *, child: bool) -> None:
+    def __init__(self, settings: Settings, *, child: bool, log_dir: str = "") -> None:
         self.settings = settings
         self.child = child
+        self.log_dir = log_dir
 
     def daemon(self) -> Transport:
         s = self.settings
@@ -579,84 +795,127 @@ class DaemonConnector:
             return None  # the parent (or the daemon) holds the run's file: a child cannot write it
         from swanlab_client._transport import FileTransport
 
-        return FileTransport(self.settings.data_root, run_dir)
+        if self.log_dir:
+            from swanlabd.local import paths
+
+            try:
+                paths.check_log_dir(self.log_dir)
+            except (ValueError, OSError):
+                return None  # the daemon's check refused it too: nothing to write into
+        return FileTransport(self.settings.data_root, run_dir, self.log_dir)
 
 
 # -- init / log / finish --------------------------------------------------------------------------
 
 
 def init(
-    project: str | None = None,
+    *,
+    reinit: bool | None = None,
+    log_dir: str | None = None,
+    mode: str | None = None,
     workspace: str | None = None,
-    experiment_name: str | None = None,
+    project: str | None = None,
+    public: bool | None = None,
+    name: str | None = None,
+    color: str | None = None,
     description: str | None = None,
     job_type: str | None = None,
     group: str | None = None,
     tags: list[str] | None = None,
-    config: Mapping[str, Any] | str | None = None,
-    logdir: str | None = None,
-    mode: str | None = None,
-    load: str | None = None,
-    public: bool | None = None,
-    callbacks: list[Any] | None = None,
-    settings: Settings | None = None,
-    color: str | None = None,
     id: str | None = None,  # noqa: A002 - the official SDK's name
     resume: str | bool | None = None,
-    reinit: bool | None = None,
+    parallel: str | None = None,
+    config: Any = None,
+    settings: Settings | None = None,
+    callbacks: Sequence[Callback] | Callback | None = None,
     **kwargs: Any,
 ) -> Run:
     """Start a run; returns at once (the daemon is reached, or started, in the background).
 
-    Same signature as the official SDK's `swanlab.init`. Environment: SWANLAB_MODE,
+    The official SDK's signature (keyword arguments only). Aliases it takes in **kwargs:
+    `experiment_name` (name), `notes` (description), `logdir` (log_dir); `load` is the path of
+    a JSON/YAML file of init() arguments, which fill what the call leaves out. Arguments win
+    over `settings`/merge_settings(), which win over the environment: SWANLAB_MODE,
     SWANLAB_PROJ_NAME, SWANLAB_WORKSPACE, SWANLAB_EXP_NAME, SWANLAB_API_KEY, SWANLAB_API_HOST,
-    SWANLAB_WEB_HOST (and ~/.swanlab/.netrc from `swanlab login`). Arguments win over the
-    environment. Not supported (a warning says so): logdir (runs live in the daemon's data
-    root), load, callbacks.
+    SWANLAB_WEB_HOST (and ~/.swanlab/.netrc from `swanlab login`). `log_dir` makes the run
+    folder there instead of in swanlabd's data root (the daemon checks it is the user's own);
+    `parallel` is accepted with a warning (see docs/client.md). A run already active raises UsageError,
+    unless reinit=True, which finishes it first.
     """
     global _current
     if _current is not None and not _current._finished:
         if not reinit:
-            _logger.warning(
-                "swanlab_client: a run is already active (%s); init() returns it (pass reinit=True for a new one)",
-                _current.run_id,
+            raise UsageError(
+                "`swanlab.init` requires an inactive Run. Please use `swanlab.finish()` or "
+                "`swanlab.init(reinit=True)` first."
             )
-            return _current
         _current.finish()
-    experiment_name = experiment_name or kwargs.pop("name", None)
+    name = name or kwargs.pop("experiment_name", None)
     description = description or kwargs.pop("notes", None)
-    for name, value in (("logdir", logdir), ("load", load), ("callbacks", callbacks), *kwargs.items()):
-        if value:
-            _logger.warning("swanlab_client: init(%s=...) is not supported and is ignored", name)
-    settings = settings or Settings()
-    mode = _resolve_mode(mode)
+    log_dir = log_dir or kwargs.pop("logdir", None)
+    load = kwargs.pop("load", None)
+    for key in kwargs:
+        _logger.warning("swanlab_client: init(%s=...) is not an argument of swanlab.init and is ignored", key)
+    if load is not None:
+        given = dict(
+            mode=mode, workspace=workspace, project=project, public=public, name=name, color=color,
+            description=description, job_type=job_type, group=group, tags=tags, id=id, resume=resume, config=config,
+        )  # fmt: skip
+        for key, value in _load_init_file(load).items():
+            if key in given and given[key] is None:
+                given[key] = value
+        mode, workspace, project, public, name, color = (
+            given[k] for k in ("mode", "workspace", "project", "public", "name", "color")
+        )
+        description, job_type, group, tags, id, resume, config = (
+            given[k] for k in ("description", "job_type", "group", "tags", "id", "resume", "config")
+        )
+    settings = _settings.for_run(settings)
+    runs_in = log_dir if log_dir is not None else settings.log_dir
+    if parallel not in (None, "none"):
+        _settings.warn_unsupported("run.parallel")
+    given_mode = (mode or settings.mode or os.environ.get("SWANLAB_MODE") or "").strip().lower()
+    mode = _resolve_mode(given_mode or None)
+    if runs_in and mode != "disabled":
+        runs_in = _check_log_dir(runs_in)
+    official_mode = given_mode if given_mode in ("online", "local", "offline", "disabled") else None
+    sp, se, sr = settings.project, settings.experiment, settings.run
     project = _validate.check_project(
-        project or os.environ.get("SWANLAB_PROJ_NAME") or _validate.default_project(os.getcwd())
+        project or sp.name or os.environ.get("SWANLAB_PROJ_NAME") or _validate.default_project(os.getcwd())
     )
-    workspace = _validate.check_text("workspace", workspace or os.environ.get("SWANLAB_WORKSPACE") or "")
+    workspace = _validate.check_text(
+        "workspace", workspace or sp.workspace or os.environ.get("SWANLAB_WORKSPACE") or ""
+    )
+    public = sp.public if public is None else public
+    description = description or se.description
+    group, job_type, color = group or se.group, job_type or se.job_type, color or se.color
     for field, text in (("description", description), ("group", group), ("job_type", job_type), ("color", color)):
         if text is not None:
             _validate.check_text(field, text)
-    experiment_name = _validate.check_experiment_name(
-        experiment_name or os.environ.get("SWANLAB_EXP_NAME") or time.strftime("run-%b%d_%H-%M-%S")
+    name = _validate.check_experiment_name(
+        name or se.name or os.environ.get("SWANLAB_EXP_NAME") or time.strftime("run-%b%d_%H-%M-%S")
     )
-    tags = _validate.check_tags(tags)
-    config_data = _load_config(config)
+    tags = _validate.check_tags(tags if tags is not None else se.tags)
+    config_data = _load_config(config if config is not None else sr.config)
     from swanlabd.local.runfolder import new_run_id  # not at module level: 10 ms more for `import swanlab_client`
 
+    id = id or sr.id  # noqa: A001 - the official SDK's name
     run_id = _validate.check_run_id(id) if id is not None else new_run_id()
+    if resume is None and sr.resume != "never":
+        resume = sr.resume
     by_bool = {True: "allow", False: "never", None: "allow" if id else "never"}
     resume_value = resume if isinstance(resume, str) else by_bool.get(resume, resume)
     if resume_value not in ("allow", "must", "never"):
         raise InvalidNameError(f"resume must be 'allow', 'must', 'never' or a bool, not {resume!r}")
 
     request = None
+    web_host = ""
     if mode != "disabled":
-        request = _start_request(
+        request, web_host = _start_request(
             run_id=run_id,
             project=project,
             workspace=workspace,
-            experiment_name=experiment_name,
+            experiment_name=name,
             description=description or "",
             tags=tags,
             group=group or "",
@@ -665,43 +924,87 @@ def init(
             resume=resume_value,
             public=public,
             color=color,
+            settings=settings,
+            # Symlinks resolved here: the daemon refuses a path with one on the way.
+            log_dir=str(runs_in or ""),
         )
     run = Run(
         run_id=run_id,
         project=project,
         workspace=workspace,
-        experiment_name=experiment_name,
+        experiment_name=name,
         mode=mode,
         settings=settings,
         request=request,
+        official_mode=official_mode,
+        callbacks=_callbacks.for_run(callbacks),
+        web_host=web_host,
     )
-    globals()["config"]._reset(config_data, run)
+    run._config = _config.activate(config_data, run)
     _current = run
     if settings.hooks:
         _install_hooks()
     if mode != "disabled":
-        if settings.console:
-            _install_console()
+        proxy = settings.terminal.proxy_type
+        if settings.console and proxy != "none":
+            _install_console(stdout=proxy in ("all", "stdout"), stderr=proxy in ("all", "stderr"))
         run._start_sender(child=False)
         if id is not None and resume_value != "never":
             run._continue_steps()
     else:
         _logger.warning("swanlab_client: mode='disabled': log() validates its input and stores nothing")
+    if run._callbacks:
+        # As the official SDK, the callbacks see the run's settings with what init() resolved.
+        settings.mode = run.mode
+        settings.project.name, settings.project.workspace = project, workspace or None
+        settings.run.id, settings.run.resume = run_id, resume_value
+        se = settings.experiment
+        se.name, se.description, se.tags, se.group, se.job_type, se.color = (
+            name,
+            description,
+            tags,
+            group,
+            job_type,
+            color,
+        )
+        run_path = f"/{project}/{run_id}"
+        if mode == "cloud":
+            try:
+                run_path = run.path
+            except ValueError:
+                pass  # the cloud did not say whose workspace: the offline form, not a failed init()
+        # The official SDK passes the run folder; here that is the daemon's answer (waited for, bounded).
+        _callbacks.call(run._callbacks, "on_run_initialized", run.run_dir, run_path, settings=settings)
     return run
 
 
+def get_run() -> Run:
+    """The active run; RuntimeError (NotInitializedError) if there is none."""
+    return _active_run("get_run")
+
+
+def _active_run(what: str) -> Run:
+    run = _current
+    if run is None or run._finished:
+        raise NotInitializedError(what)
+    return run
+
+
+def has_run() -> bool:
+    """True while a run is active (between init() and finish())."""
+    return _current is not None and not _current._finished
+
+
 def log(data: Mapping[str, Any], step: int | None = None) -> None:
-    """Queue one row of scalars for the current run; never waits on I/O.
+    """Queue one row for the current run; never waits on I/O, never raises for a bad key or value.
 
     data: {key: number}; nested dicts flatten with '/' ({"train": {"loss": 1}} -> "train/loss").
-    A value may also be a media object (Image, Text...) or a list of one type: docs/client.md, Media.
-    Numbers: int, float, bool, NumPy scalars, 0-d NumPy arrays and 0-d torch tensors; NaN and
-    +-inf are kept. Anything else raises InvalidValueError (a TypeError) naming the key, and
-    invalid keys raise InvalidKeyError (a ValueError); then nothing of the row is logged.
-    step: None = one more than the last step; an explicit step must be an int from 0 to 2**63-1
-    (ValueError past it, as for an automatic step). A step lower than the previous one is stored
-    as logged, with a warning (once per run).
-    Daemon trouble never raises here: the row is kept and sent (or written) later.
+    Keys and values follow the official SDK (docs/client.md, "What log() accepts"): what it
+    leaves out with an error line, log() leaves out with one warning per key, and the rest of
+    the row is stored. A value may also be a media object (Image, Text...) or a list of one
+    type: docs/client.md, Media. step: None = one more than the highest step logged; a bad step
+    leaves the row out, with a warning. Raises only if there is no run (NotInitializedError) or
+    it is finished (RunFinishedError). Daemon trouble never raises here.
     """
     run = _current
     if run is None:
@@ -709,16 +1012,49 @@ def log(data: Mapping[str, Any], step: int | None = None) -> None:
     run.log(data, step)
 
 
-def finish(state: str = "success", error: str | None = None) -> None:
+def finish(state: str = "success", error: str | None = None, async_log_timeout: int | None = None) -> None:
     """Finish the current run ("success" -> FINISHED, "crashed", "aborted").
 
-    Returns once the daemon holds every row durably (or, with no daemon, the run folder this
-    process wrote itself); never waits on the network. Called automatically at exit.
+    Waits for async_log() tasks (bounded by async_log_timeout), then returns once the daemon
+    holds every row durably (or, with no daemon, the run folder this process wrote itself);
+    never waits on the network. Called automatically at exit. With no active run it warns and
+    returns, as the official SDK does.
     """
     run = _current
-    if run is None:
-        raise NotInitializedError("finish")
-    run.finish(state, error)
+    if run is None or run._finished:
+        _logger.warning("swanlab_client: finish(): SwanLab Run has already finished or has not started")
+        return
+    run.finish(state, error, async_log_timeout)
+
+
+def define_metric(
+    key: str,
+    *,
+    x_axis: str | None = None,
+    section_name: str | None = None,
+    hidden: bool | None = None,
+    step_sync: bool | None = None,
+    overwrite: bool = False,
+    **kwargs: Any,
+) -> None:
+    """Run.define_metric() of the current run."""
+    _active_run("define_metric").define_metric(
+        key, x_axis=x_axis, section_name=section_name, hidden=hidden, step_sync=step_sync, overwrite=overwrite, **kwargs
+    )
+
+
+def save(
+    glob_str: str | bytes | os.PathLike[str], base_path: str | os.PathLike[str] | None = None, policy: str = "live"
+) -> list[str]:
+    """Run.save() of the current run."""
+    return _active_run("save").save(glob_str, base_path, policy)
+
+
+def async_log(
+    func: Callable[..., Any], *args: Any, step: int | None = None, mode: str = "threading", **kwargs: Any
+) -> Future[Any]:
+    """Run.async_log() of the current run."""
+    return _active_run("async_log").async_log(func, *args, step=step, mode=mode, **kwargs)
 
 
 def _resolve_mode(mode: str | None) -> str:
@@ -730,25 +1066,70 @@ def _resolve_mode(mode: str | None) -> str:
     return value
 
 
-def _load_config(value: Mapping[str, Any] | str | None) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if isinstance(value, Mapping):
-        return dict(value)
+def _load_config(value: Any) -> Any:
+    """init(config=...) as a dict of JSON values: a path is read as the official SDK reads it.
+
+    InvalidNameError (a ValueError, as the official SDK's) for what is not a config.
+    """
     if isinstance(value, (str, os.PathLike)):
         path = Path(value)
-        text = path.read_text()
-        if path.suffix in (".yaml", ".yml"):
-            # Only for a YAML config file: PyYAML is then the user's dependency.
-            import yaml  # type: ignore[import-untyped]  # PyYAML ships no type information
+        value = _read_json_or_yaml(path)
+        if value is not None and not isinstance(value, dict):
+            raise InvalidNameError(f"config file {path} must hold a mapping, not {type(value).__name__}")
+    try:
+        return _config.parse(value)
+    except TypeError as exc:
+        raise InvalidNameError(f"init(config=...): {exc}") from None
 
-            loaded = yaml.safe_load(text)
-        else:
-            loaded = json.loads(text)
-        if not isinstance(loaded, dict):
-            raise InvalidNameError(f"config file {path} must hold a mapping, not {type(loaded).__name__}")
-        return loaded
-    raise InvalidNameError(f"config must be a dict or a path to a JSON/YAML file, not {type(value).__name__}")
+
+def _check_log_dir(log_dir: str | os.PathLike[str]) -> str:
+    """init(log_dir=...): the real path, checked as the daemon will check it (the same user runs
+    both), so a folder it would refuse raises here, at the call, as the official SDK's does."""
+    from swanlabd.local import paths
+
+    # Symlinks resolved here: the daemon refuses a path with one on the way.
+    real = os.path.realpath(log_dir)
+    try:
+        paths.check_log_dir(real)
+    except (ValueError, OSError) as exc:
+        raise InvalidNameError(f"log_dir: {exc}") from None
+    return real
+
+
+def _read_json_or_yaml(path: Path) -> Any:
+    """JSON for .json, YAML for .yaml/.yml, else JSON then YAML (the official SDK's rule).
+
+    FileNotFoundError if it does not exist; InvalidNameError (a ValueError, as the official
+    SDK's) if it cannot be parsed.
+    """
+    if not path.exists():
+        raise FileNotFoundError(f"Config file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".json":
+            return json.loads(text)
+        if suffix not in (".yaml", ".yml"):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError:
+                pass
+        # Only for a YAML file: PyYAML is then the user's dependency.
+        import yaml  # type: ignore[import-untyped]  # PyYAML ships no type information
+
+        return yaml.safe_load(text)
+    except Exception as exc:  # noqa: BLE001 - any parse error of either format
+        raise InvalidNameError(f"Error parsing config file {path}: {exc}") from exc
+
+
+def _load_init_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """init(load=...): a JSON/YAML file of init() arguments (the older SDKs' `load`; 0.10.3 ignores it)."""
+    loaded = _read_json_or_yaml(Path(path))
+    if not isinstance(loaded, dict):
+        raise InvalidNameError(f"init(load={str(path)!r}) must hold a mapping of init() arguments")
+    if "experiment_name" in loaded:
+        loaded.setdefault("name", loaded.pop("experiment_name"))
+    return loaded
 
 
 def _start_request(**f: Any) -> Any:
@@ -776,11 +1157,14 @@ def _start_request(**f: Any) -> Any:
             visibility="PUBLIC" if f["public"] else "PRIVATE",
         ),
         metadata=pb.Metadata(json=json.dumps(_metadata(), sort_keys=True)),
+        log_dir=f["log_dir"],
     )
+    web_host = ""
     if f["mode"] == "cloud":
         from swanlabd.local import credentials
 
-        creds = credentials.resolve()
+        settings: Settings = f["settings"]
+        creds = credentials.resolve(settings.api_key, settings.api_host, settings.web_host)
         if not creds.api_key:
             raise LoginRequiredError(
                 "mode='cloud' needs an API key: run `swanlab_client.login()` (or `swanlab login`), set "
@@ -791,7 +1175,8 @@ def _start_request(**f: Any) -> Any:
             creds.web_host,
             creds.api_key,
         )
-    return request
+        web_host = creds.web_host
+    return request, web_host
 
 
 def _metadata() -> dict[str, Any]:

@@ -82,9 +82,10 @@ _jitter = random.Random()
 ROW_BYTES = 30
 VALUE_BYTES = 14
 # Queue items other than rows carry a negative marker in the `step` slot (steps are >= 0):
-CONFIG = -1  # (CONFIG, config json, None, time)
+CONFIG = -1  # (CONFIG, config json or a callable returning the latest one, None, time)
 CONSOLE = -2  # (CONSOLE, line, pb.STDOUT | pb.STDERR, time)
 # MEDIA = -3: (MEDIA, key id, (step, [Media])) from log(), (step, [Stored]) once encoded (media/_store.py)
+FILE = -4  # (FILE, (path in the run folder, size, sha256), None, time): a file save() put in the run
 # What UTF-8 cannot encode: a lone surrogate (os.listdir() and sys.argv decode bytes that are not
 # UTF-8 to U+DC80..U+DCFF).
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -114,6 +115,8 @@ class RunTables:
     schemas: list[tuple[int, ...]] = field(default_factory=list)
     key_types: dict[int, str] = field(default_factory=dict)  # KeyType name of each media key (else FLOAT)
     media: MediaBudget = field(default_factory=MediaBudget)  # media bytes queued and not yet encoded
+    # key id -> (section, x axis, hidden) from define_metric, set before the key name is appended
+    columns: dict[int, tuple[str, str, bool] | None] = field(default_factory=dict)
 
 
 class Warner:
@@ -142,6 +145,7 @@ class Sender:
         warner: Warner,
         attach_new_writer: bool = False,
         on_drained: Callable[[], None] = lambda: None,
+        on_durable: Callable[[list[pb.Record]], None] | None = None,
     ) -> None:
         from swanlabd_pb import records_pb2, service_pb2
 
@@ -154,14 +158,15 @@ class Sender:
         self._settings = settings
         self._warn = warner
         self._on_drained = on_drained
+        self._on_durable = on_durable  # callbacks' on_*_flush: called with each run of acked records
         self.attach_new_writer = attach_new_writer
         self.created = attach_new_writer  # a child attaches; it never creates the run
         self.writer = 0
         self.run_id = ""
         self.run_dir = ""
+        self.next_step = 0  # a resumed run: one more than the highest step it holds (StartRunReply)
         self.next_cs = 1
         self.durable = 0
-        self.next_step = 0  # StartRun's answer: where a resumed run's automatic steps go on
         self.unacked: list[pb.Record] = []
         self.defined = 0  # key ids 1..defined have a KeyDef on this writer's stream
         self.line_no = 0  # console lines sent by this writer
@@ -295,6 +300,8 @@ class Sender:
             if step == CONFIG
             else "a console line"
             if step == CONSOLE
+            else "a saved file"
+            if step == FILE
             else f"the media at step {item[2][0]}"
             if step == MEDIA
             else f"the row at step {step}"
@@ -321,9 +328,17 @@ class Sender:
             t_ms = int(time.time() * 1000)
             defs: list[KeyDef] = []
             size = 0
-            types = self.tables.key_types
+            types, columns = self.tables.key_types, self.tables.columns
             for i in range(self.defined + 1, n):
-                defs.append(pb.KeyDef(id=i, name=names[i], type=pb.KeyType.Value(types.get(i, "FLOAT"))))
+                key_type = pb.KeyType.Value(types.get(i, "FLOAT"))
+                column = columns.get(i)
+                if column is None:
+                    defs.append(pb.KeyDef(id=i, name=names[i], type=key_type))
+                else:
+                    section, x_axis, hidden = column
+                    defs.append(
+                        pb.KeyDef(id=i, name=names[i], type=key_type, section=section, x_axis=x_axis, hidden=hidden)
+                    )
                 size += 4 * len(names[i]) + 16
                 if size >= RECORD_MAX_BYTES:
                     records.append(pb.Record(time_ms=t_ms, keys=pb.KeyDefs(keys=defs)))
@@ -356,7 +371,12 @@ class Sender:
                 flush()
                 t_ms = int(t * 1000)
                 if step == CONFIG:
-                    records.append(pb.Record(time_ms=t_ms, config=pb.Config(json=ref)))
+                    # A callable gives the config's latest state (one record per burst of changes).
+                    records.append(pb.Record(time_ms=t_ms, config=pb.Config(json=ref() if callable(ref) else ref)))
+                    continue
+                if step == FILE:
+                    path, size, sha256 = ref
+                    records.append(pb.Record(time_ms=t_ms, file=pb.SavedFile(path=path, size=size, sha256=sha256)))
                     continue
                 if step == MEDIA:
                     records.append(pb.Record(time_ms=t_ms, media=self._media_refs(ref, *vals)))
@@ -459,7 +479,10 @@ class Sender:
                 break
             drop += 1
         if drop:
+            acked = self.unacked[:drop]
             del self.unacked[:drop]
+            if self._on_durable is not None:
+                self._on_durable(acked)
 
     def _finish(self) -> None:
         assert self.transport is not None and self.finish_request is not None
@@ -573,7 +596,8 @@ class Sender:
         self.writer = reply.writer
         self.run_id = reply.run_id
         self.run_dir = reply.run_dir or self.run_dir
-        self.next_step = reply.next_step
+        if not request.attach:
+            self.next_step = reply.next_step
         self.transport = transport
         self._resume_from(reply.durable_client_seq)
         self.started.set()

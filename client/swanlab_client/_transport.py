@@ -231,8 +231,8 @@ class FileTransport:
     BackupWriter is not thread-safe, so appends and fsyncs take `_lock`.
     """
 
-    def __init__(self, data_root: Path, run_dir: str = "") -> None:
-        self.runs = data_root / "runs"
+    def __init__(self, data_root: Path, run_dir: str = "", log_dir: str = "") -> None:
+        self.runs = Path(log_dir) if log_dir else data_root / "runs"  # init(log_dir=...), as the daemon
         self.run_dir = Path(run_dir) if run_dir else None
         self._writer: BackupWriter | None = None
         self._writer_id = 1

@@ -1,7 +1,9 @@
 """What log() and init() accept: metric keys, values, steps, project and experiment names.
 
 These are the slow-path checks. log() runs them once per new set of keys; rows whose keys it
-has seen before and whose values are plain numbers skip them (see `_run.Run.log`).
+has seen before and whose values are plain numbers skip them (see `_run.Run.log`). They follow
+the official SDK 0.10.3: what it stores, log() stores the same way; what it leaves out with an
+error line, log() leaves out with a warning (`Dropped`), and training goes on.
 
 NumPy and torch are never imported here: a value is recognised as one of theirs only if the
 module is already in sys.modules (the user imported it), so a script without them pays nothing.
@@ -9,105 +11,135 @@ module is already in sys.modules (the user imported it), so a script without the
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
-from swanlab_client._errors import InvalidKeyError, InvalidNameError, InvalidValueError
+from swanlab_client._errors import InvalidNameError
 
-MAX_KEY_LENGTH = 255
-# The official SDK allows letters, digits, space, '_', '-', '/' and '.'; '/' also separates the
-# levels of a nested dict.
-_KEY_RE = re.compile(r"[0-9A-Za-z_\-./ ]+")
+# The official SDK's key rule (0.10.3): any str() of the key, with leading and trailing
+# whitespace, '.' and '/' stripped, cut at 512 characters; control characters are refused.
+MAX_KEY_LENGTH = 512
+_STRIP = " \t\n\r./"
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 RESERVED_PREFIX = "__swanlab__"
 MAX_PROJECT_LENGTH = 100
 _PROJECT_RE = re.compile(r"[0-9A-Za-z_\-.+]+")
-MAX_EXPERIMENT_NAME_LENGTH = 255
+MAX_EXPERIMENT_NAME_LENGTH = 255  # the daemon's limit (swanlabd.local.runfolder); the official SDK allows 512
 MAX_STEP = 2**63 - 1
 
 # Value types log() stores without conversion; NumPy scalar types join once seen (`number`).
 FAST_TYPES: set[type] = {float, int, bool}
 
 
-def check_key(key: object) -> str:
-    """Return `key` if it can name a metric, else raise InvalidKeyError saying why."""
-    if not isinstance(key, str):
-        raise InvalidKeyError(key, f"keys must be str, not {type(key).__name__}")
-    if not key or not key.strip():
-        raise InvalidKeyError(key, "keys must not be empty")
-    if len(key) > MAX_KEY_LENGTH:
-        raise InvalidKeyError(key[:40] + "...", f"{len(key)} characters; the limit is {MAX_KEY_LENGTH}")
-    if not _KEY_RE.fullmatch(key):
-        bad = sorted({c for c in key if not _KEY_RE.fullmatch(c)})
-        raise InvalidKeyError(key, f"characters {''.join(bad)!r} are not allowed (letters, digits, space, _ - . /)")
-    if key.startswith("/") or key.endswith("/") or "//" in key:
-        raise InvalidKeyError(key, "'/' separates levels: no leading, trailing or doubled '/'")
-    if key.startswith(RESERVED_PREFIX):
-        raise InvalidKeyError(key, f"the prefix {RESERVED_PREFIX!r} is reserved for system metrics")
-    return key
+class Dropped(Exception):
+    """A key or value log() leaves out of the row, with the reason (log() warns once per key)."""
 
 
-def flatten(data: Mapping[object, object], prefix: str = "", out: dict[str, object] | None = None) -> dict[str, object]:
-    """{"a": {"b": 1}} -> {"a/b": 1}; every key part is checked."""
+def clean_key(key: object) -> str:
+    """The key the official SDK stores for `key` (see _STRIP); Dropped if none is left or it is refused."""
+    text = key if type(key) is str else str(key)
+    cleaned = text.strip(_STRIP)[:MAX_KEY_LENGTH]
+    if not cleaned:
+        raise Dropped(f"key {text!r} is empty once leading and trailing spaces, '.' and '/' are removed")
+    if has_control(cleaned):
+        raise Dropped(f"key {text!r} has control characters")
+    if not cleaned.isascii():
+        try:
+            cleaned.encode()
+        except UnicodeEncodeError:  # a lone surrogate (os.listdir(), sys.argv): no record can hold it
+            raise Dropped(f"key {text!r} has a character UTF-8 cannot encode") from None
+    if cleaned.startswith(RESERVED_PREFIX):
+        raise Dropped(f"key {text!r}: the prefix {RESERVED_PREFIX!r} is reserved for system metrics")
+    return cleaned
+
+
+def has_control(text: str) -> bool:
+    return _CONTROL_RE.search(text) is not None
+
+
+def flatten(
+    data: Mapping[object, object],
+    dropped: Callable[[str, str], None],
+    prefix: str = "",
+    out: dict[str, object] | None = None,
+) -> dict[str, object]:
+    """{"a": {"b": 1}} -> {"a/b": 1}, keys cleaned (`clean_key`); `dropped(key, reason)` for each key left out.
+
+    A key given twice (once nested, once with '/', or equal once cleaned) keeps the later value,
+    as in the official SDK.
+    """
     if out is None:
         out = {}
     for k, v in data.items():
-        name = prefix + check_key(k)
+        name = prefix + (k if type(k) is str else str(k))
         if isinstance(v, Mapping):
-            if not v:
-                continue  # an empty sub-dict logs nothing, like an empty dict
-            flatten(v, name + "/", out)
-        else:
-            check_key(name)
-            if name in out:
-                raise InvalidKeyError(name, "given twice (once nested, once with '/')")
-            out[name] = v
+            flatten(v, dropped, name + "/", out)
+            continue
+        try:
+            key = clean_key(name)
+        except Dropped as exc:
+            dropped(name, str(exc))
+            continue
+        out.pop(key, None)  # the later value wins, in the later position
+        out[key] = v
     return out
 
 
 def number(key: str, value: object) -> float | int | bool:
-    """The value to store for `key`: a number as is, a 0-d array/tensor as a Python float.
+    """The value to store for `key`, as the official SDK converts it; Dropped with the reason if none.
 
-    NaN and +-inf are kept. Anything else raises InvalidValueError naming the key.
+    Numbers and bools as they are (NaN and +-inf kept), strings holding a number as that number
+    ("nan"/"inf" strings as NaN, as the official SDK stores them), anything with a one-element
+    `.item()` (NumPy scalars and arrays, torch tensors) as its value.
     """
     t = type(value)
     if t in FAST_TYPES:
         return value  # type: ignore[return-value]  # type(value) is float, int or bool: mypy cannot see it
-    if isinstance(value, (str, bytes, bytearray)) or value is None:
-        raise InvalidValueError(key, value)
     np = sys.modules.get("numpy")
-    if np is not None:
-        if isinstance(value, np.generic):
-            # timedelta64 is an np.integer, but a duration: float() refuses it.
-            if isinstance(value, (np.floating, np.integer, np.bool_)) and not isinstance(value, np.timedelta64):
-                FAST_TYPES.add(t)  # a plain scalar type: later rows take the fast path
-                return value
-            raise InvalidValueError(key, value, f"NumPy {t.__name__} is not a real number")
-        if isinstance(value, np.ndarray):
-            if value.ndim != 0 or value.dtype.kind not in "biuf":
-                raise InvalidValueError(key, value, f"only 0-d numeric arrays can be logged (got shape {value.shape})")
-            return value.item()
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(value, torch.Tensor):
-        if value.dim() != 0 or value.is_complex():
-            raise InvalidValueError(key, value, f"only 0-d real tensors can be logged (got shape {tuple(value.shape)})")
-        return float(value.item())
+    if np is not None and isinstance(value, np.generic):
+        # timedelta64 is an np.integer, but a duration: float() refuses it.
+        if isinstance(value, (np.floating, np.integer, np.bool_)) and not isinstance(value, np.timedelta64):
+            FAST_TYPES.add(t)  # a plain scalar type: later rows take the fast path
+            return value  # a NumPy real scalar: the sender takes it as a float
+    if isinstance(value, str):
+        try:
+            parsed = float(value)
+        except ValueError:
+            raise Dropped(f"the string {value[:40]!r} is not a number") from None
+        return math.nan if math.isinf(parsed) else parsed
     if isinstance(value, (int, float)):  # subclasses (IntEnum, float subclasses)
         return float(value)
-    raise InvalidValueError(key, value)
+    item = getattr(value, "item", None)
+    if callable(item) and not isinstance(value, (bytes, bytearray)):
+        try:
+            inner = item()
+        except Exception:  # noqa: BLE001 - any failure of a foreign .item() means "not one number"
+            shape = getattr(value, "shape", None)
+            raise Dropped(
+                f"{type(value).__name__} of shape {tuple(shape) if shape is not None else '?'} is not one number"
+            ) from None
+        if type(inner) in (float, int, bool):
+            return inner
+        raise Dropped(f"{type(value).__name__} holding {type(inner).__name__} is not a real number")
+    if value is None:
+        raise Dropped("the value is None")
+    raise Dropped(f"{type(value).__name__} is not a number")
 
 
 def check_step(step: object) -> int:
-    """A step must be an int in [0, 2**63); NumPy integers are accepted, bools are not."""
-    if isinstance(step, bool):
-        raise TypeError("step must be an int, not bool")
+    """A step is an int in [0, 2**63): NumPy integers too, and a bool as 0/1 (as the official SDK takes it).
+
+    Raises Dropped with the reason otherwise: log() then leaves out the whole row, with a warning.
+    """
     try:
         value = operator.index(step)  # type: ignore[arg-type]  # any object: this call is the check
     except TypeError:
-        raise TypeError(f"step must be an int, not {type(step).__name__}") from None
+        raise Dropped(f"step must be an int, not {type(step).__name__}") from None
     if not 0 <= value <= MAX_STEP:
-        raise ValueError(f"step must be between 0 and 2**63-1, got {value}")
+        raise Dropped(f"step must be between 0 and 2**63-1, got {value}")
     return value
 
 

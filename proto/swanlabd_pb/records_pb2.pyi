@@ -148,16 +148,20 @@ class RunStart(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., project: _Optional[str] = ..., workspace: _Optional[str] = ..., experiment_name: _Optional[str] = ..., description: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., group: _Optional[str] = ..., mode: _Optional[_Union[Mode, str]] = ..., resume: _Optional[str] = ..., start_time_ms: _Optional[int] = ..., pid: _Optional[int] = ..., hostname: _Optional[str] = ..., job_type: _Optional[str] = ..., colors: _Optional[_Iterable[str]] = ..., visibility: _Optional[str] = ...) -> None: ...
 
 class KeyDef(_message.Message):
-    __slots__ = ("id", "name", "type", "section")
+    __slots__ = ("id", "name", "type", "section", "x_axis", "hidden")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     SECTION_FIELD_NUMBER: _ClassVar[int]
+    X_AXIS_FIELD_NUMBER: _ClassVar[int]
+    HIDDEN_FIELD_NUMBER: _ClassVar[int]
     id: int
     name: str
     type: KeyType
     section: str
-    def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., type: _Optional[_Union[KeyType, str]] = ..., section: _Optional[str] = ...) -> None: ...
+    x_axis: str
+    hidden: bool
+    def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., type: _Optional[_Union[KeyType, str]] = ..., section: _Optional[str] = ..., x_axis: _Optional[str] = ..., hidden: _Optional[bool] = ...) -> None: ...
 
 class KeyDefs(_message.Message):
     __slots__ = ("keys",)

@@ -18,7 +18,7 @@ class Cloud(_message.Message):
     def __init__(self, api_host: _Optional[str] = ..., web_host: _Optional[str] = ..., api_key: _Optional[str] = ...) -> None: ...
 
 class StartRunRequest(_message.Message):
-    __slots__ = ("start", "cloud", "config", "metadata", "requirements", "attach", "pid", "writer")
+    __slots__ = ("start", "cloud", "config", "metadata", "requirements", "attach", "pid", "writer", "log_dir")
     START_FIELD_NUMBER: _ClassVar[int]
     CLOUD_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
@@ -27,6 +27,7 @@ class StartRunRequest(_message.Message):
     ATTACH_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     WRITER_FIELD_NUMBER: _ClassVar[int]
+    LOG_DIR_FIELD_NUMBER: _ClassVar[int]
     start: _records_pb2.RunStart
     cloud: Cloud
     config: _records_pb2.Config
@@ -35,7 +36,8 @@ class StartRunRequest(_message.Message):
     attach: bool
     pid: int
     writer: int
-    def __init__(self, start: _Optional[_Union[_records_pb2.RunStart, _Mapping]] = ..., cloud: _Optional[_Union[Cloud, _Mapping]] = ..., config: _Optional[_Union[_records_pb2.Config, _Mapping]] = ..., metadata: _Optional[_Union[_records_pb2.Metadata, _Mapping]] = ..., requirements: _Optional[_Union[_records_pb2.Requirements, _Mapping]] = ..., attach: _Optional[bool] = ..., pid: _Optional[int] = ..., writer: _Optional[int] = ...) -> None: ...
+    log_dir: str
+    def __init__(self, start: _Optional[_Union[_records_pb2.RunStart, _Mapping]] = ..., cloud: _Optional[_Union[Cloud, _Mapping]] = ..., config: _Optional[_Union[_records_pb2.Config, _Mapping]] = ..., metadata: _Optional[_Union[_records_pb2.Metadata, _Mapping]] = ..., requirements: _Optional[_Union[_records_pb2.Requirements, _Mapping]] = ..., attach: _Optional[bool] = ..., pid: _Optional[int] = ..., writer: _Optional[int] = ..., log_dir: _Optional[str] = ...) -> None: ...
 
 class StartRunReply(_message.Message):
     __slots__ = ("run_id", "run_dir", "writer", "durable_client_seq", "next_step")

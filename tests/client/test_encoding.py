@@ -76,22 +76,27 @@ def test_an_unencodable_row_costs_only_itself_and_the_run_finishes(caplog, bad, 
 
 @pytest.mark.parametrize("step", [MAX_STEP + 1, 2**64])
 @pytest.mark.parametrize("keys", ["seen", "new"])
-def test_a_step_past_int64_is_refused_at_the_call(step, keys):
+def test_a_step_past_int64_leaves_the_row_out_with_a_warning(step, keys, caplog):
     mem = MemoryDaemon()
     run = make_run(MemoryConnector(mem))
     run.log({"a": 1.0}, step=5)
-    with pytest.raises(ValueError, match=r"2\*\*63-1"):
+    with caplog.at_level(logging.WARNING, logger="swanlab_client"):
         run.log({"a" if keys == "seen" else "new": 2.0}, step=step)
+    assert any("2**63-1" in r.getMessage() for r in caplog.records)
     run.log({"a": 3.0}, step=MAX_STEP)
     drain(run)
     assert mem.rows("r1") == [(5, {"a": 1.0}), (MAX_STEP, {"a": 3.0})]
 
 
-def test_no_automatic_step_past_int64():
-    run = make_run(MemoryConnector(MemoryDaemon()))
+def test_no_automatic_step_past_int64(caplog):
+    mem = MemoryDaemon()
+    run = make_run(MemoryConnector(mem))
     run.log({"a": 1.0}, step=MAX_STEP)
-    with pytest.raises(ValueError, match=r"2\*\*63-1"):
+    with caplog.at_level(logging.WARNING, logger="swanlab_client"):
         run.log({"a": 2.0})
+    assert any("2**63-1" in r.getMessage() for r in caplog.records)
+    drain(run)
+    assert mem.rows("r1") == [(MAX_STEP, {"a": 1.0})]
 
 
 @pytest.mark.parametrize("field", ["experiment_name", "description", "tags", "workspace", "group", "job_type"])

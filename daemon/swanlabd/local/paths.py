@@ -115,6 +115,42 @@ def make_private_dir(path: Path) -> None:
             pass  # made meanwhile (another client, or the daemon): its maker chose the mode
 
 
+def check_log_dir(log_dir: str) -> Path:
+    """The folder `init(log_dir=...)` asks run folders to be made in, once it is safe; ValueError why not.
+
+    The daemon writes there with the user's rights, so the folder must be the user's: an absolute
+    path with no '.' or '..' part and no symlink anywhere on it (a link could point the run into
+    someone else's folder between the check and the write), every existing part owned by the user
+    or root, and the folder itself the user's and not writable by others. Missing folders are
+    made 0700, as the data root's are.
+    """
+    path = Path(log_dir)
+    if not path.is_absolute() or any(part in (".", "..") for part in log_dir.split("/")):
+        raise ValueError(f"log_dir {log_dir!r} must be an absolute path without '.' or '..' (the client resolves it)")
+    uid = os.getuid()
+    for part in (*reversed(path.parents), path):
+        try:
+            st = os.lstat(part)
+        except FileNotFoundError:
+            break
+        if stat.S_ISLNK(st.st_mode):
+            raise ValueError(f"log_dir {log_dir!r}: {part} is a symlink; give the real path")
+        if not stat.S_ISDIR(st.st_mode):
+            raise ValueError(f"log_dir {log_dir!r}: {part} is not a folder")
+        if st.st_uid not in (uid, 0):
+            raise ValueError(f"log_dir {log_dir!r}: {part} belongs to another user (uid {st.st_uid})")
+        if part == path and st.st_uid != uid:
+            raise ValueError(f"log_dir {log_dir!r} is not the user's own folder")
+        if st.st_mode & 0o002 and not st.st_mode & stat.S_ISVTX:
+            raise ValueError(f"log_dir {log_dir!r}: anyone may rename what is in {part} (mode {st.st_mode & 0o7777:o})")
+        if part == path and st.st_mode & 0o022:
+            raise ValueError(f"log_dir {log_dir!r} is writable by others (mode {st.st_mode & 0o777:o})")
+    make_private_dir(path)
+    if os.lstat(path).st_uid != uid:  # made meanwhile by someone else
+        raise ValueError(f"log_dir {log_dir!r} is not the user's own folder")
+    return path
+
+
 def runs_dir(data_root: Path) -> Path:
     """Run folders live here: `<data_root>/runs/run-YYYYMMDD_HHMMSS-<id>/`."""
     return data_root / "runs"

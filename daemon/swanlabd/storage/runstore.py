@@ -192,7 +192,15 @@ class RunStore:
                     check_json(msg.json)
             except ValueError as exc:
                 raise RequestError(f"StartRun: {kind} {exc}") from None
-        run_dir = self.runs_dir / run_folder_name(run_id, start.start_time_ms)
+        runs_dir = self.runs_dir
+        if req.log_dir:
+            try:
+                runs_dir = await asyncio.to_thread(paths.check_log_dir, req.log_dir)
+            except ValueError as exc:
+                raise RequestError(f"StartRun: {exc}") from None
+            except OSError as exc:
+                raise RequestError(f"StartRun: log_dir {req.log_dir!r} cannot be made: {exc}") from None
+        run_dir = runs_dir / run_folder_name(run_id, start.start_time_ms)
         info = RunInfo.from_start(run_id, str(run_dir), start, pid=req.pid, pid_started=process_start_time(req.pid))
         # Between the rename into place and put_run the folder is not registered: adopt_new skips it.
         self._creating.add(run_dir.name)

@@ -117,26 +117,32 @@ class KeyTable:
     def __init__(self) -> None:
         self._defs: dict[int, dict[int, KeyDef]] = {}  # writer -> key id -> (name, KeyType, section)
         self._parts: dict[int, dict[int, int]] = {}  # writer -> key id -> scalar lane index
+        # key name -> (x axis, hidden), for the keys define_metric() gave either: `columns` sends them
+        self.shapes: dict[str, tuple[str, bool]] = {}
 
     @classmethod
     def from_stored(cls, stored: Mapping[str, Sequence[Any]]) -> KeyTable:
-        """The table an upload state keeps (`"writer:key id" -> [name, KeyType, section]`)."""
+        """The table an upload state keeps (`"writer:key id" -> [name, KeyType, section(, x axis, hidden)]`)."""
         table = cls()
-        for wk, (name, ktype, section) in stored.items():
+        for wk, (name, ktype, section, *shape) in stored.items():
             writer, kid = wk.split(":")
-            table.add(int(writer), int(kid), name, int(ktype), section)
+            table.add(int(writer), int(kid), name, int(ktype), section, *shape)
         return table
 
-    def add(self, writer: int, kid: int, name: str, ktype: int, section: str) -> None:
+    def add(
+        self, writer: int, kid: int, name: str, ktype: int, section: str, x_axis: str = "", hidden: bool = False
+    ) -> None:
         self._defs.setdefault(writer, {})[kid] = (name, ktype, section)
         self._parts.setdefault(writer, {})[kid] = zlib.crc32(name.encode()) % SCALAR_LANES
+        if x_axis or hidden:
+            self.shapes[name] = (x_axis, hidden)
 
     def learn(self, rec: pb.Record) -> list[pb.KeyDef]:
         """Add a KeyDefs record's keys the table did not have; return those."""
         known = self._defs.get(rec.writer, {})
         new = [k for k in rec.keys.keys if k.id not in known]
         for k in new:
-            self.add(rec.writer, k.id, k.name, k.type, k.section)
+            self.add(rec.writer, k.id, k.name, k.type, k.section, k.x_axis, k.hidden)
         return new
 
     def defs(self, writer: int) -> dict[int, KeyDef]:
@@ -335,8 +341,14 @@ def _iso(times: dict[int, str], t_ms: int) -> str:
     return ts
 
 
-def columns(batch: Batch, sent: Iterable[str]) -> tuple[list[str], list[dict[str, Any]]]:
-    """The keys of `batch` not in `sent` (the columns the server has), and their series definitions."""
+def columns(
+    batch: Batch, sent: Iterable[str], shapes: Mapping[str, tuple[str, bool]] | None = None
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The keys of `batch` not in `sent` (the columns the server has), and their series definitions.
+
+    `shapes` (KeyTable.shapes) adds what define_metric() gave a key, as the official SDK sends it:
+    `xAxis`, and `hidden: true`.
+    """
     known = set(sent)
     new = [key for key in batch.keys if key not in known]
     series = []
@@ -350,6 +362,11 @@ def columns(batch: Batch, sent: Iterable[str]) -> tuple[list[str], list[dict[str
             section = section or ("/".join(parts[:1]) if len(parts) >= 2 else "")
             if section:
                 column["sectionName"] = section
+            x_axis, hidden = (shapes or {}).get(key, ("", False))
+            if x_axis:
+                column["xAxis"] = x_axis
+            if hidden:
+                column["hidden"] = True
         series.append(column)
     return new, series
 

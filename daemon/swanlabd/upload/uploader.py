@@ -427,7 +427,8 @@ class RunUploader:
             kind = rec.WhichOneof("kind")
             if kind == "keys":
                 for k in self.keys.learn(rec):
-                    self.st.keys[f"{rec.writer}:{k.id}"] = [k.name, k.type, k.section]
+                    shape = [k.x_axis, k.hidden] if k.x_axis or k.hidden else []
+                    self.st.keys[f"{rec.writer}:{k.id}"] = [k.name, k.type, k.section, *shape]
             elif kind == "finish":
                 # Kept in the upload state: after a restart no lane may read this record again.
                 self.st.finish_state = rec.finish.state or pb.FINISHED
@@ -478,7 +479,7 @@ class RunUploader:
         return True
 
     async def _columns(self, lane: str, batch: Batch) -> None:
-        new, series = batches.columns(batch, self.st.columns)
+        new, series = batches.columns(batch, self.st.columns, self.keys.shapes)
         if not new:
             return
         api, ws, proj = self._session(), self.st.workspace, self.st.project

@@ -111,7 +111,7 @@ class UploadState:
     experiment_name: str = ""
     experiment_created_ms: int = 0
     cursors: dict[str, LaneCursor] = field(default_factory=dict)
-    # (writer, key id) -> [name, KeyType value, section]; KeyDefs are interned per writer.
+    # (writer, key id) -> [name, KeyType value, section(, x axis, hidden)]; KeyDefs are interned per writer.
     keys: dict[str, list[Any]] = field(default_factory=dict)
     # kind ("scalar", "media", "log") -> key -> highest step the server holds
     last_steps: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -219,12 +219,13 @@ def _keys(value: Any) -> dict[str, list[Any]]:
             raise ValueError(f"upload state: key {wk!r} is not 'writer:key id'")
         if not (
             isinstance(kdef, list)
-            and len(kdef) == 3
+            and len(kdef) in (3, 5)
             and isinstance(kdef[0], str)
             and type(kdef[1]) is int
             and isinstance(kdef[2], str)
+            and (len(kdef) == 3 or (isinstance(kdef[3], str) and type(kdef[4]) is bool))
         ):
-            raise ValueError(f"upload state: key {wk} is {_shown(kdef)}, not [name, type, section]")
+            raise ValueError(f"upload state: key {wk} is {_shown(kdef)}, not [name, type, section(, x axis, hidden)]")
     return keys
 
 
