@@ -15,7 +15,9 @@ Importing this package loads no gRPC, protobuf, NumPy or torch: init() loads wha
 
 from collections.abc import Mapping as _Mapping
 
+from swanlab_client import plot
 from swanlab_client._callbacks import Callback, merge_callbacks, register_callbacks
+from swanlab_client._deprecated import confusion_matrix, pr_curve, roc_curve
 from swanlab_client._errors import (
     AuthenticationError,
     DaemonError,
@@ -110,6 +112,7 @@ __all__ = [
     "Video",
     "async_log",
     "config",
+    "confusion_matrix",
     "define_metric",
     "echarts",
     "finish",
@@ -128,7 +131,10 @@ __all__ = [
     "login",
     "merge_callbacks",
     "merge_settings",
+    "plot",
+    "pr_curve",
     "register_callbacks",
+    "roc_curve",
     "run",
     "save",
     "sync",

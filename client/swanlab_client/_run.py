@@ -713,6 +713,10 @@ class Run:
         self._last = 0  # a new writer: its explicit steps are not "backwards" from the parent's
         self._limit = 0  # the next log() lands in _room(), which starts this child's sender
 
+    def log_scalar(self, *, key: str, value: float | int, step: int | None = None) -> None:
+        """log({key: value}, step), in the official SDK's keyword form."""
+        self.log({key: value}, step=step)
+
     # -- media helpers: log({key: [Image(...)]}) in the official SDK's keyword form -----------
     log_text = _media_api.run_log_text
     log_image = _media_api.run_log_image
