@@ -24,49 +24,49 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19swanlabd_pb/records.proto\x12\x0bswanlabd.v1\"\xd7\x04\n\x06Record\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0f\n\x07time_ms\x18\x02 \x01(\x03\x12\x0e\n\x06writer\x18\x03 \x01(\r\x12\x12\n\nclient_seq\x18\x04 \x01(\x04\x12)\n\x06header\x18\x08 \x01(\x0b\x32\x17.swanlabd.v1.FileHeaderH\x00\x12*\n\trun_start\x18\t \x01(\x0b\x32\x15.swanlabd.v1.RunStartH\x00\x12$\n\x04keys\x18\n \x01(\x0b\x32\x14.swanlabd.v1.KeyDefsH\x00\x12*\n\x07scalars\x18\x0b \x01(\x0b\x32\x17.swanlabd.v1.ScalarRowsH\x00\x12,\n\x07\x63onsole\x18\x0c \x01(\x0b\x32\x19.swanlabd.v1.ConsoleLinesH\x00\x12)\n\x06system\x18\r \x01(\x0b\x32\x17.swanlabd.v1.ScalarRowsH\x00\x12\'\n\x05media\x18\x0e \x01(\x0b\x32\x16.swanlabd.v1.MediaRefsH\x00\x12%\n\x06\x63onfig\x18\x0f \x01(\x0b\x32\x13.swanlabd.v1.ConfigH\x00\x12)\n\x08metadata\x18\x10 \x01(\x0b\x32\x15.swanlabd.v1.MetadataH\x00\x12\x31\n\x0crequirements\x18\x11 \x01(\x0b\x32\x19.swanlabd.v1.RequirementsH\x00\x12&\n\x04\x66ile\x18\x12 \x01(\x0b\x32\x16.swanlabd.v1.SavedFileH\x00\x12%\n\x06\x66inish\x18\x13 \x01(\x0b\x32\x13.swanlabd.v1.FinishH\x00\x42\x06\n\x04kindJ\x04\x08\x05\x10\x08\"W\n\nFileHeader\x12\r\n\x05magic\x18\x01 \x01(\t\x12\x16\n\x0e\x66ormat_version\x18\x02 \x01(\r\x12\x0e\n\x06run_id\x18\x03 \x01(\t\x12\x12\n\ncreated_by\x18\x04 \x01(\t\"\xac\x02\n\x08RunStart\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07project\x18\x02 \x01(\t\x12\x11\n\tworkspace\x18\x03 \x01(\t\x12\x17\n\x0f\x65xperiment_name\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12\r\n\x05group\x18\x07 \x01(\t\x12\x1f\n\x04mode\x18\x08 \x01(\x0e\x32\x11.swanlabd.v1.Mode\x12\x0e\n\x06resume\x18\t \x01(\t\x12\x15\n\rstart_time_ms\x18\n \x01(\x03\x12\x0b\n\x03pid\x18\x0b \x01(\r\x12\x10\n\x08hostname\x18\x0c \x01(\t\x12\x10\n\x08job_type\x18\r \x01(\t\x12\x0e\n\x06\x63olors\x18\x0e \x03(\t\x12\x12\n\nvisibility\x18\x0f \x01(\tJ\x04\x08\x10\x10\x15\"W\n\x06KeyDef\x12\n\n\x02id\x18\x01 \x01(\r\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\"\n\x04type\x18\x03 \x01(\x0e\x32\x14.swanlabd.v1.KeyType\x12\x0f\n\x07section\x18\x04 \x01(\t\",\n\x07KeyDefs\x12!\n\x04keys\x18\x01 \x03(\x0b\x32\x13.swanlabd.v1.KeyDef\"g\n\nScalarRows\x12\r\n\x05steps\x18\x01 \x03(\x04\x12\x11\n\trow_sizes\x18\x02 \x03(\r\x12\x0f\n\x07key_ids\x18\x03 \x03(\r\x12\x0e\n\x06values\x18\x04 \x03(\x01\x12\x16\n\x0etime_deltas_ms\x18\x05 \x03(\x12\"b\n\x0b\x43onsoleLine\x12\x0f\n\x07line_no\x18\x01 \x01(\x04\x12\x0c\n\x04text\x18\x02 \x01(\t\x12#\n\x06stream\x18\x03 \x01(\x0e\x32\x13.swanlabd.v1.Stream\x12\x0f\n\x07time_ms\x18\x04 \x01(\x03\"7\n\x0c\x43onsoleLines\x12\'\n\x05lines\x18\x01 \x03(\x0b\x32\x18.swanlabd.v1.ConsoleLine\"e\n\x08MediaRef\x12\x0e\n\x06key_id\x18\x01 \x01(\r\x12\x0c\n\x04step\x18\x02 \x01(\x04\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x0f\n\x07\x63\x61ption\x18\x04 \x01(\t\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12\x0c\n\x04size\x18\x06 \x01(\x04\"1\n\tMediaRefs\x12$\n\x05items\x18\x01 \x03(\x0b\x32\x15.swanlabd.v1.MediaRef\"\x16\n\x06\x43onfig\x12\x0c\n\x04json\x18\x01 \x01(\t\"\x18\n\x08Metadata\x12\x0c\n\x04json\x18\x01 \x01(\t\"*\n\x0cRequirements\x12\x0b\n\x03pip\x18\x01 \x01(\t\x12\r\n\x05\x63onda\x18\x02 \x01(\t\"7\n\tSavedFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x0e\n\x06sha256\x18\x03 \x01(\t\"h\n\x06\x46inish\x12$\n\x05state\x18\x01 \x01(\x0e\x32\x15.swanlabd.v1.RunState\x12\x11\n\texit_code\x18\x02 \x01(\x05\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x16\n\x0e\x66inish_time_ms\x18\x04 \x01(\x03*Q\n\x04Mode\x12\x14\n\x10MODE_UNSPECIFIED\x10\x00\x12\x0e\n\nMODE_CLOUD\x10\x01\x12\x10\n\x0cMODE_OFFLINE\x10\x02\x12\x11\n\rMODE_DISABLED\x10\x03*\x98\x01\n\x07KeyType\x12\x18\n\x14KEY_TYPE_UNSPECIFIED\x10\x00\x12\t\n\x05\x46LOAT\x10\x01\x12\t\n\x05IMAGE\x10\x02\x12\t\n\x05\x41UDIO\x10\x03\x12\x08\n\x04TEXT\x10\x04\x12\t\n\x05VIDEO\x10\x05\x12\x0b\n\x07\x45\x43HARTS\x10\x06\x12\x0c\n\x08OBJECT3D\x10\x07\x12\x0c\n\x08MOLECULE\x10\x08\x12\x08\n\x04HTML\x10\t\x12\n\n\x06SYSTEM\x10\n*8\n\x06Stream\x12\x16\n\x12STREAM_UNSPECIFIED\x10\x00\x12\n\n\x06STDOUT\x10\x01\x12\n\n\x06STDERR\x10\x02*Z\n\x08RunState\x12\x19\n\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x0b\n\x07RUNNING\x10\x01\x12\x0c\n\x08\x46INISHED\x10\x02\x12\x0b\n\x07\x43RASHED\x10\x03\x12\x0b\n\x07\x41\x42ORTED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19swanlabd_pb/records.proto\x12\x0bswanlabd.v1\"\xf9\x04\n\x06Record\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0f\n\x07time_ms\x18\x02 \x01(\x03\x12\x0e\n\x06writer\x18\x03 \x01(\r\x12\x12\n\nclient_seq\x18\x04 \x01(\x04\x12\x0c\n\x04part\x18\x14 \x01(\r\x12\x12\n\nmore_parts\x18\x15 \x01(\x08\x12)\n\x06header\x18\x08 \x01(\x0b\x32\x17.swanlabd.v1.FileHeaderH\x00\x12*\n\trun_start\x18\t \x01(\x0b\x32\x15.swanlabd.v1.RunStartH\x00\x12$\n\x04keys\x18\n \x01(\x0b\x32\x14.swanlabd.v1.KeyDefsH\x00\x12*\n\x07scalars\x18\x0b \x01(\x0b\x32\x17.swanlabd.v1.ScalarRowsH\x00\x12,\n\x07\x63onsole\x18\x0c \x01(\x0b\x32\x19.swanlabd.v1.ConsoleLinesH\x00\x12)\n\x06system\x18\r \x01(\x0b\x32\x17.swanlabd.v1.ScalarRowsH\x00\x12\'\n\x05media\x18\x0e \x01(\x0b\x32\x16.swanlabd.v1.MediaRefsH\x00\x12%\n\x06\x63onfig\x18\x0f \x01(\x0b\x32\x13.swanlabd.v1.ConfigH\x00\x12)\n\x08metadata\x18\x10 \x01(\x0b\x32\x15.swanlabd.v1.MetadataH\x00\x12\x31\n\x0crequirements\x18\x11 \x01(\x0b\x32\x19.swanlabd.v1.RequirementsH\x00\x12&\n\x04\x66ile\x18\x12 \x01(\x0b\x32\x16.swanlabd.v1.SavedFileH\x00\x12%\n\x06\x66inish\x18\x13 \x01(\x0b\x32\x13.swanlabd.v1.FinishH\x00\x42\x06\n\x04kindJ\x04\x08\x05\x10\x08\"W\n\nFileHeader\x12\r\n\x05magic\x18\x01 \x01(\t\x12\x16\n\x0e\x66ormat_version\x18\x02 \x01(\r\x12\x0e\n\x06run_id\x18\x03 \x01(\t\x12\x12\n\ncreated_by\x18\x04 \x01(\t\"\xac\x02\n\x08RunStart\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07project\x18\x02 \x01(\t\x12\x11\n\tworkspace\x18\x03 \x01(\t\x12\x17\n\x0f\x65xperiment_name\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12\r\n\x05group\x18\x07 \x01(\t\x12\x1f\n\x04mode\x18\x08 \x01(\x0e\x32\x11.swanlabd.v1.Mode\x12\x0e\n\x06resume\x18\t \x01(\t\x12\x15\n\rstart_time_ms\x18\n \x01(\x03\x12\x0b\n\x03pid\x18\x0b \x01(\r\x12\x10\n\x08hostname\x18\x0c \x01(\t\x12\x10\n\x08job_type\x18\r \x01(\t\x12\x0e\n\x06\x63olors\x18\x0e \x03(\t\x12\x12\n\nvisibility\x18\x0f \x01(\tJ\x04\x08\x10\x10\x15\"W\n\x06KeyDef\x12\n\n\x02id\x18\x01 \x01(\r\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\"\n\x04type\x18\x03 \x01(\x0e\x32\x14.swanlabd.v1.KeyType\x12\x0f\n\x07section\x18\x04 \x01(\t\",\n\x07KeyDefs\x12!\n\x04keys\x18\x01 \x03(\x0b\x32\x13.swanlabd.v1.KeyDef\"g\n\nScalarRows\x12\r\n\x05steps\x18\x01 \x03(\x04\x12\x11\n\trow_sizes\x18\x02 \x03(\r\x12\x0f\n\x07key_ids\x18\x03 \x03(\r\x12\x0e\n\x06values\x18\x04 \x03(\x01\x12\x16\n\x0etime_deltas_ms\x18\x05 \x03(\x12\"b\n\x0b\x43onsoleLine\x12\x0f\n\x07line_no\x18\x01 \x01(\x04\x12\x0c\n\x04text\x18\x02 \x01(\t\x12#\n\x06stream\x18\x03 \x01(\x0e\x32\x13.swanlabd.v1.Stream\x12\x0f\n\x07time_ms\x18\x04 \x01(\x03\"7\n\x0c\x43onsoleLines\x12\'\n\x05lines\x18\x01 \x03(\x0b\x32\x18.swanlabd.v1.ConsoleLine\"e\n\x08MediaRef\x12\x0e\n\x06key_id\x18\x01 \x01(\r\x12\x0c\n\x04step\x18\x02 \x01(\x04\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x0f\n\x07\x63\x61ption\x18\x04 \x01(\t\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12\x0c\n\x04size\x18\x06 \x01(\x04\"1\n\tMediaRefs\x12$\n\x05items\x18\x01 \x03(\x0b\x32\x15.swanlabd.v1.MediaRef\"\x16\n\x06\x43onfig\x12\x0c\n\x04json\x18\x01 \x01(\t\"\x18\n\x08Metadata\x12\x0c\n\x04json\x18\x01 \x01(\t\"*\n\x0cRequirements\x12\x0b\n\x03pip\x18\x01 \x01(\t\x12\r\n\x05\x63onda\x18\x02 \x01(\t\"7\n\tSavedFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x0e\n\x06sha256\x18\x03 \x01(\t\"h\n\x06\x46inish\x12$\n\x05state\x18\x01 \x01(\x0e\x32\x15.swanlabd.v1.RunState\x12\x11\n\texit_code\x18\x02 \x01(\x05\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x16\n\x0e\x66inish_time_ms\x18\x04 \x01(\x03*Q\n\x04Mode\x12\x14\n\x10MODE_UNSPECIFIED\x10\x00\x12\x0e\n\nMODE_CLOUD\x10\x01\x12\x10\n\x0cMODE_OFFLINE\x10\x02\x12\x11\n\rMODE_DISABLED\x10\x03*\x98\x01\n\x07KeyType\x12\x18\n\x14KEY_TYPE_UNSPECIFIED\x10\x00\x12\t\n\x05\x46LOAT\x10\x01\x12\t\n\x05IMAGE\x10\x02\x12\t\n\x05\x41UDIO\x10\x03\x12\x08\n\x04TEXT\x10\x04\x12\t\n\x05VIDEO\x10\x05\x12\x0b\n\x07\x45\x43HARTS\x10\x06\x12\x0c\n\x08OBJECT3D\x10\x07\x12\x0c\n\x08MOLECULE\x10\x08\x12\x08\n\x04HTML\x10\t\x12\n\n\x06SYSTEM\x10\n*8\n\x06Stream\x12\x16\n\x12STREAM_UNSPECIFIED\x10\x00\x12\n\n\x06STDOUT\x10\x01\x12\n\n\x06STDERR\x10\x02*Z\n\x08RunState\x12\x19\n\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x0b\n\x07RUNNING\x10\x01\x12\x0c\n\x08\x46INISHED\x10\x02\x12\x0b\n\x07\x43RASHED\x10\x03\x12\x0b\n\x07\x41\x42ORTED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'swanlabd_pb.records_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MODE']._serialized_start=1844
-  _globals['_MODE']._serialized_end=1925
-  _globals['_KEYTYPE']._serialized_start=1928
-  _globals['_KEYTYPE']._serialized_end=2080
-  _globals['_STREAM']._serialized_start=2082
-  _globals['_STREAM']._serialized_end=2138
-  _globals['_RUNSTATE']._serialized_start=2140
-  _globals['_RUNSTATE']._serialized_end=2230
+  _globals['_MODE']._serialized_start=1878
+  _globals['_MODE']._serialized_end=1959
+  _globals['_KEYTYPE']._serialized_start=1962
+  _globals['_KEYTYPE']._serialized_end=2114
+  _globals['_STREAM']._serialized_start=2116
+  _globals['_STREAM']._serialized_end=2172
+  _globals['_RUNSTATE']._serialized_start=2174
+  _globals['_RUNSTATE']._serialized_end=2264
   _globals['_RECORD']._serialized_start=43
-  _globals['_RECORD']._serialized_end=642
-  _globals['_FILEHEADER']._serialized_start=644
-  _globals['_FILEHEADER']._serialized_end=731
-  _globals['_RUNSTART']._serialized_start=734
-  _globals['_RUNSTART']._serialized_end=1034
-  _globals['_KEYDEF']._serialized_start=1036
-  _globals['_KEYDEF']._serialized_end=1123
-  _globals['_KEYDEFS']._serialized_start=1125
-  _globals['_KEYDEFS']._serialized_end=1169
-  _globals['_SCALARROWS']._serialized_start=1171
-  _globals['_SCALARROWS']._serialized_end=1274
-  _globals['_CONSOLELINE']._serialized_start=1276
-  _globals['_CONSOLELINE']._serialized_end=1374
-  _globals['_CONSOLELINES']._serialized_start=1376
-  _globals['_CONSOLELINES']._serialized_end=1431
-  _globals['_MEDIAREF']._serialized_start=1433
-  _globals['_MEDIAREF']._serialized_end=1534
-  _globals['_MEDIAREFS']._serialized_start=1536
-  _globals['_MEDIAREFS']._serialized_end=1585
-  _globals['_CONFIG']._serialized_start=1587
-  _globals['_CONFIG']._serialized_end=1609
-  _globals['_METADATA']._serialized_start=1611
-  _globals['_METADATA']._serialized_end=1635
-  _globals['_REQUIREMENTS']._serialized_start=1637
-  _globals['_REQUIREMENTS']._serialized_end=1679
-  _globals['_SAVEDFILE']._serialized_start=1681
-  _globals['_SAVEDFILE']._serialized_end=1736
-  _globals['_FINISH']._serialized_start=1738
-  _globals['_FINISH']._serialized_end=1842
+  _globals['_RECORD']._serialized_end=676
+  _globals['_FILEHEADER']._serialized_start=678
+  _globals['_FILEHEADER']._serialized_end=765
+  _globals['_RUNSTART']._serialized_start=768
+  _globals['_RUNSTART']._serialized_end=1068
+  _globals['_KEYDEF']._serialized_start=1070
+  _globals['_KEYDEF']._serialized_end=1157
+  _globals['_KEYDEFS']._serialized_start=1159
+  _globals['_KEYDEFS']._serialized_end=1203
+  _globals['_SCALARROWS']._serialized_start=1205
+  _globals['_SCALARROWS']._serialized_end=1308
+  _globals['_CONSOLELINE']._serialized_start=1310
+  _globals['_CONSOLELINE']._serialized_end=1408
+  _globals['_CONSOLELINES']._serialized_start=1410
+  _globals['_CONSOLELINES']._serialized_end=1465
+  _globals['_MEDIAREF']._serialized_start=1467
+  _globals['_MEDIAREF']._serialized_end=1568
+  _globals['_MEDIAREFS']._serialized_start=1570
+  _globals['_MEDIAREFS']._serialized_end=1619
+  _globals['_CONFIG']._serialized_start=1621
+  _globals['_CONFIG']._serialized_end=1643
+  _globals['_METADATA']._serialized_start=1645
+  _globals['_METADATA']._serialized_end=1669
+  _globals['_REQUIREMENTS']._serialized_start=1671
+  _globals['_REQUIREMENTS']._serialized_end=1713
+  _globals['_SAVEDFILE']._serialized_start=1715
+  _globals['_SAVEDFILE']._serialized_end=1770
+  _globals['_FINISH']._serialized_start=1772
+  _globals['_FINISH']._serialized_end=1876
 # @@protoc_insertion_point(module_scope)

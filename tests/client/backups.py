@@ -23,7 +23,7 @@ def read_run(run_dir: str | Path) -> RunContent:
     names: dict[int, dict[int, str]] = {}
 
     class Reporter:
-        def lost(self, nbytes: int, reason: str, offset: int, seqs: tuple[int, int] | None) -> None:
+        def lost(self, nbytes: int, reason: str, offset: int, seqs: tuple[int, int] | None, pieces: tuple = ()) -> None:
             content.lost.append((nbytes, reason))
 
     for record, _ in read_records(Path(run_dir) / BACKUP_FILENAME, reporter=Reporter()):

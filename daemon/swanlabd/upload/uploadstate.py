@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from swanlabd.format import backup
 from swanlabd.storage.state import State
 
 __all__ = [
@@ -324,11 +325,18 @@ class LossRecorder:
         self.state = state
         self.seen = seen
 
-    def lost(self, nbytes: int, reason: str, offset: int, seqs: tuple[int, int] | None) -> None:
+    def lost(
+        self,
+        nbytes: int,
+        reason: str,
+        offset: int,
+        seqs: tuple[int, int] | None,
+        pieces: tuple[backup.PieceLoss, ...] = (),
+    ) -> None:
         if offset in self.seen:
             return
         self.seen.add(offset)
-        message = f"{nbytes} bytes at offset {offset} lost in the backup file: {reason}"
+        message = f"lost in the backup file: {backup.describe_loss(nbytes, reason, offset, seqs, pieces)}"
         self.state.add_rejection(
             Rejection("backup", "read", 0, "damaged", message, "", seqs, 0, int(time.time() * 1000))
         )
