@@ -66,11 +66,13 @@ CRASHED: RunState
 ABORTED: RunState
 
 class Record(_message.Message):
-    __slots__ = ("seq", "time_ms", "writer", "client_seq", "header", "run_start", "keys", "scalars", "console", "system", "media", "config", "metadata", "requirements", "file", "finish")
+    __slots__ = ("seq", "time_ms", "writer", "client_seq", "part", "more_parts", "header", "run_start", "keys", "scalars", "console", "system", "media", "config", "metadata", "requirements", "file", "finish")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TIME_MS_FIELD_NUMBER: _ClassVar[int]
     WRITER_FIELD_NUMBER: _ClassVar[int]
     CLIENT_SEQ_FIELD_NUMBER: _ClassVar[int]
+    PART_FIELD_NUMBER: _ClassVar[int]
+    MORE_PARTS_FIELD_NUMBER: _ClassVar[int]
     HEADER_FIELD_NUMBER: _ClassVar[int]
     RUN_START_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
@@ -87,6 +89,8 @@ class Record(_message.Message):
     time_ms: int
     writer: int
     client_seq: int
+    part: int
+    more_parts: bool
     header: FileHeader
     run_start: RunStart
     keys: KeyDefs
@@ -99,7 +103,7 @@ class Record(_message.Message):
     requirements: Requirements
     file: SavedFile
     finish: Finish
-    def __init__(self, seq: _Optional[int] = ..., time_ms: _Optional[int] = ..., writer: _Optional[int] = ..., client_seq: _Optional[int] = ..., header: _Optional[_Union[FileHeader, _Mapping]] = ..., run_start: _Optional[_Union[RunStart, _Mapping]] = ..., keys: _Optional[_Union[KeyDefs, _Mapping]] = ..., scalars: _Optional[_Union[ScalarRows, _Mapping]] = ..., console: _Optional[_Union[ConsoleLines, _Mapping]] = ..., system: _Optional[_Union[ScalarRows, _Mapping]] = ..., media: _Optional[_Union[MediaRefs, _Mapping]] = ..., config: _Optional[_Union[Config, _Mapping]] = ..., metadata: _Optional[_Union[Metadata, _Mapping]] = ..., requirements: _Optional[_Union[Requirements, _Mapping]] = ..., file: _Optional[_Union[SavedFile, _Mapping]] = ..., finish: _Optional[_Union[Finish, _Mapping]] = ...) -> None: ...
+    def __init__(self, seq: _Optional[int] = ..., time_ms: _Optional[int] = ..., writer: _Optional[int] = ..., client_seq: _Optional[int] = ..., part: _Optional[int] = ..., more_parts: _Optional[bool] = ..., header: _Optional[_Union[FileHeader, _Mapping]] = ..., run_start: _Optional[_Union[RunStart, _Mapping]] = ..., keys: _Optional[_Union[KeyDefs, _Mapping]] = ..., scalars: _Optional[_Union[ScalarRows, _Mapping]] = ..., console: _Optional[_Union[ConsoleLines, _Mapping]] = ..., system: _Optional[_Union[ScalarRows, _Mapping]] = ..., media: _Optional[_Union[MediaRefs, _Mapping]] = ..., config: _Optional[_Union[Config, _Mapping]] = ..., metadata: _Optional[_Union[Metadata, _Mapping]] = ..., requirements: _Optional[_Union[Requirements, _Mapping]] = ..., file: _Optional[_Union[SavedFile, _Mapping]] = ..., finish: _Optional[_Union[Finish, _Mapping]] = ...) -> None: ...
 
 class FileHeader(_message.Message):
     __slots__ = ("magic", "format_version", "run_id", "created_by")
