@@ -148,6 +148,11 @@ class RunUploader:
         self.task: asyncio.Task[None] | None = None
         if running:
             self._reopened()
+        info = state.get_run(run_id)
+        if info is not None and info.cut_tail:
+            # Cut off when the folder was adopted: the file reads whole now, but that tail is lost.
+            offset, nbytes, last_seq = info.cut_tail
+            LossRecorder(self.st, self._reported_losses).torn(offset, nbytes, last_seq)
 
     # -- public face -----------------------------------------------------------------------
 

@@ -370,6 +370,8 @@ class LossRecorder:
             f"{nbytes} bytes at offset {offset} (torn tail: the run ended but its file stops inside a record); "
             f"the records after seq {last_seq} are lost (how many is unknown)"
         )
+        if any(r.message == message for r in self.state.rejected):  # said before a restart
+            return
         self.state.add_rejection(
             Rejection(BACKUP_LANE, "read", 0, "torn tail", message, "", None, 0, int(time.time() * 1000))
         )
