@@ -71,6 +71,7 @@ class RunInfo:
     backup_bytes: int = 0
     last_error: str = ""
     adopted: bool = False
+    source: str = ""  # the tool `swanlabctl sync` converted the run from ("swanlab", ...); "" for ours
 
     def __post_init__(self) -> None:
         # Names read back from JSON, or given by a caller, become the enums (ValueError if unknown).
