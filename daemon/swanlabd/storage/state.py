@@ -75,6 +75,7 @@ class RunInfo:
     # empty): records its writer never finished, lost before this daemon saw them; the uploader
     # reports them.
     cut_tail: list[int] = dataclasses.field(default_factory=list)
+    source: str = ""  # the tool `swanlabctl sync` converted the run from ("swanlab", ...); "" for ours
 
     def __post_init__(self) -> None:
         # Names read back from JSON, or given by a caller, become the enums (ValueError if unknown).
