@@ -114,7 +114,7 @@ class RunInfo:
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name not in data:
-                if f.default is dataclasses.MISSING:
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                     raise ValueError(f"no {f.name!r}")
                 continue
             value, expected = data[f.name], _JSON_TYPES[f.name]
