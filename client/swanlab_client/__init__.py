@@ -13,6 +13,7 @@ or keeps them for `swanlabctl sync` (mode="offline"). See docs/client.md.
 Importing this package loads no gRPC, protobuf, NumPy or torch: init() loads what it needs.
 """
 
+from _swanlab_alias import AliasError, install_alias
 from swanlab_client._errors import (
     AuthenticationError,
     DaemonError,
@@ -62,6 +63,7 @@ from swanlab_client.media._api import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AliasError",
     "Audio",
     "AuthenticationError",
     "Config",
@@ -96,6 +98,7 @@ __all__ = [
     "echarts",
     "finish",
     "init",
+    "install_alias",
     "log",
     "log_audio",
     "log_echarts",

@@ -9,6 +9,7 @@ from types import ModuleType
 import swanlab_client
 
 PUBLIC = [
+    "AliasError",
     "Audio",
     "AuthenticationError",
     "Config",
@@ -43,6 +44,7 @@ PUBLIC = [
     "echarts",
     "finish",
     "init",
+    "install_alias",
     "log",
     "log_audio",
     "log_echarts",
