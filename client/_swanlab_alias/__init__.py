@@ -23,22 +23,25 @@ See docs/integrations.md, "Routing `import swanlab` to swanlabd".
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
-import importlib.metadata
-import importlib.util
 import os
-import re
 import sys
-from collections.abc import Iterator, Sequence
-from pathlib import Path
 from types import ModuleType
+
+# typing and collections.abc are not imported at run time either: a few ms more per process.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import importlib.metadata
+    from collections.abc import Iterator, Sequence
+    from importlib.abc import Loader as _LoaderBase
+else:
+    _LoaderBase = object
 
 ALIAS = "swanlab"
 TARGET = "swanlab_client"
 SWANLAB_API_VERSION = "0.10.3"
 """The official SDK release whose API swanlab_client follows, and the version importlib.metadata gives."""
-SITE_DIR = str(Path(__file__).resolve().parent / "site")
+SITE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "site")
 """The directory whose sitecustomize.py installs the alias at interpreter start, when on PYTHONPATH."""
 
 
@@ -64,15 +67,25 @@ def install_alias() -> None:
         os.environ["PYTHONPATH"] = os.pathsep.join([SITE_DIR, *filter(None, paths)])
 
 
-class SwanlabAliasFinder(importlib.abc.MetaPathFinder):
-    """Finds `swanlab` and `swanlab.*` as swanlab_client's modules, and `swanlab`'s metadata."""
+class SwanlabAliasFinder:
+    """Finds `swanlab` and `swanlab.*` as swanlab_client's modules, and `swanlab`'s metadata.
+
+    A MetaPathFinder by protocol, not by base class: importlib.abc and importlib.metadata cost
+    about 25 ms to import, paid by every process under exec; metadata is imported when asked for.
+    """
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != ALIAS and not fullname.startswith(ALIAS + "."):
+            return None
+        # Imported here, past the name check (this finder sees its import too), not at the top:
+        # it brings contextlib and more, paid at every start under exec.
+        from importlib.util import find_spec
+
         if fullname == ALIAS:
             # A top-level name: find_spec locates swanlab_client without importing it.
-            real = importlib.util.find_spec(TARGET)
+            real = find_spec(TARGET)
             if real is None:
                 raise ModuleNotFoundError(
                     f"swanlab is routed to swanlab_client (swanlabd), which {sys.executable} cannot import: "
@@ -80,14 +93,12 @@ class SwanlabAliasFinder(importlib.abc.MetaPathFinder):
                     name=fullname,
                 )
             return _alias_spec(fullname, TARGET, real)
-        if not fullname.startswith(ALIAS + "."):
-            return None
         parent_name, _, child = fullname.rpartition(".")
         parent = sys.modules.get(parent_name)
         if parent is None:  # the import system always imports the parent first; a direct call may not
             return None
         real_name = f"{parent.__name__}.{child}"
-        real = importlib.util.find_spec(real_name) if hasattr(parent, "__path__") else None
+        real = find_spec(real_name) if hasattr(parent, "__path__") else None
         if real is not None:
             return _alias_spec(fullname, real_name, real)
         held = getattr(parent, child, None)
@@ -101,30 +112,37 @@ class SwanlabAliasFinder(importlib.abc.MetaPathFinder):
     def find_distributions(
         self, context: importlib.metadata.DistributionFinder.Context | None = None
     ) -> Iterator[importlib.metadata.Distribution]:
-        name = (context or importlib.metadata.DistributionFinder.Context()).name
-        # The normalisation of importlib.metadata (PEP 503): "SwanLab", "swan-lab" are not; "swanlab" is.
-        if name is None or re.sub(r"[-_.]+", "_", name).lower() == ALIAS:
-            yield AliasDistribution()
+        import re
+
+        name = getattr(context, "name", None)
+        # PEP 503 normalisation, as importlib.metadata does it: "SwanLab" and "swan_lab" are not "swanlab".
+        if name is None or re.sub(r"[-_.]+", "-", name).lower() == ALIAS:
+            yield _alias_distribution()
 
 
-class AliasDistribution(importlib.metadata.Distribution):
+def _alias_distribution() -> importlib.metadata.Distribution:
     """The metadata of `swanlab` under the alias: its name, SWANLAB_API_VERSION, its top-level module."""
+    import importlib.metadata
+    from pathlib import Path
 
-    def read_text(self, filename: str) -> str | None:
-        if filename == "METADATA":
-            return (
-                f"Metadata-Version: 2.1\nName: {ALIAS}\nVersion: {SWANLAB_API_VERSION}\n"
-                f"Summary: swanlab_client (swanlabd) imported as swanlab\n"
-            )
-        if filename == "top_level.txt":
-            return ALIAS + "\n"
-        return None
+    class AliasDistribution(importlib.metadata.Distribution):
+        def read_text(self, filename: str) -> str | None:
+            if filename == "METADATA":
+                return (
+                    f"Metadata-Version: 2.1\nName: {ALIAS}\nVersion: {SWANLAB_API_VERSION}\n"
+                    "Summary: swanlab_client (swanlabd) imported as swanlab\n"
+                )
+            if filename == "top_level.txt":
+                return ALIAS + "\n"
+            return None
 
-    def locate_file(self, path: str | os.PathLike[str]) -> Path:
-        return Path(__file__).resolve().parent / path
+        def locate_file(self, path: str | os.PathLike[str]) -> Path:
+            return Path(__file__).resolve().parent / path
+
+    return AliasDistribution()
 
 
-class _AliasLoader(importlib.abc.Loader):
+class _AliasLoader(_LoaderBase):
     """Hands the import system the target module itself instead of making a new one."""
 
     def __init__(self, target: str | ModuleType) -> None:

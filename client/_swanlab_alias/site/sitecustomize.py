@@ -6,7 +6,6 @@
 """
 
 import importlib.machinery
-import importlib.util
 import os
 import sys
 
@@ -17,7 +16,9 @@ def _run_shadowed_sitecustomize() -> None:
     spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
     if spec is None or spec.loader is None:
         return
-    module = importlib.util.module_from_spec(spec)
+    from importlib.util import module_from_spec
+
+    module = module_from_spec(spec)
     sys.modules["sitecustomize"] = module
     spec.loader.exec_module(module)
 
