@@ -339,7 +339,9 @@ def test_running_daemon_adopts_folders_written_while_it_did_not_answer(daemon):
 
     def adopted():
         known = {r.run_id: r for r in stub.ListRuns(svc.ListRunsRequest(), timeout=5).runs}
-        return known if {"latedone", "latecut"} <= set(known) and known["latecut"].state == pb.CRASHED else None
+        # Each is registered RUNNING, then settled (in turn): wait for both final states.
+        settled = {"latedone", "latecut"} <= set(known) and known["latecut"].state == pb.CRASHED
+        return known if settled and known["latedone"].state == pb.FINISHED else None
 
     known = wait_for(adopted, ADOPT_SCAN_INTERVAL_S + CRASH_BOUND_S, "adopted")
     assert (known["latedone"].state, known["latedone"].run_dir) == (pb.FINISHED, done)
@@ -542,7 +544,10 @@ def test_sync_adopts_a_copied_folder_and_refuses_non_folders(daemon):
     run_dir = write_fallback_folder(elsewhere, "copiedrun", finished=True)
     with pytest.raises(grpc.RpcError) as info:
         list(stub.Sync(svc.SyncRequest(paths=[str(daemon.root)]), timeout=10))
-    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "not a run folder" in info.value.details()
+    assert (
+        info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        and "is neither a swanlabd run folder nor a run of a tool sync reads" in info.value.details()
+    )
     # With uploading off the daemon still adopts the folder, then says it cannot upload.
     with pytest.raises(grpc.RpcError) as info:
         list(stub.Sync(svc.SyncRequest(paths=[run_dir]), timeout=10))
