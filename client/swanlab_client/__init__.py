@@ -15,6 +15,7 @@ Importing this package loads no gRPC, protobuf, NumPy or torch: init() loads wha
 
 from collections.abc import Mapping as _Mapping
 
+from _swanlab_alias import AliasError, install_alias
 from swanlab_client import plot
 from swanlab_client._callbacks import Callback, merge_callbacks, register_callbacks
 from swanlab_client._deprecated import confusion_matrix, pr_curve, roc_curve
@@ -79,6 +80,7 @@ from swanlab_client.media._api import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AliasError",
     "Audio",
     "AuthenticationError",
     "Callback",
@@ -119,6 +121,7 @@ __all__ = [
     "get_run",
     "has_run",
     "init",
+    "install_alias",
     "log",
     "log_audio",
     "log_echarts",

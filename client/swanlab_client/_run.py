@@ -635,10 +635,17 @@ class Run:
             _callbacks.call(self._callbacks, "on_scalar_flush", scalars)
 
     def _continue_steps(self) -> None:
-        """A resumed run: automatic steps continue after the run's highest step, as the official SDK's
-        do, so init() waits (bounded) for the daemon's answer, which says where."""
+        """A run started with an id: init() waits (bounded) for the daemon's answer. A resumed run's
+        automatic steps continue after its highest step, as the official SDK's do; an id that is
+        another run's, not to be resumed, raises UsageError (nothing of the call was stored)."""
         sender = self.sender
         if sender is not None and sender.started.wait(self.settings.connect_timeout_s + self.settings.spawn_timeout_s):
+            if sender.start_refused is not None:
+                self._finished = True
+                raise UsageError(
+                    f"run {self.run_id} exists already and init() was not asked to resume it; "
+                    "pass resume='allow' to continue it, or another id"
+                ) from sender.start_refused
             self._step = max(self._step, sender.next_step)
         else:
             self._warn.once(
@@ -953,8 +960,12 @@ def init(
         if settings.console and proxy != "none":
             _install_console(stdout=proxy in ("all", "stdout"), stderr=proxy in ("all", "stderr"))
         run._start_sender(child=False)
-        if id is not None and resume_value != "never":
-            run._continue_steps()
+        if id is not None:
+            try:
+                run._continue_steps()
+            except UsageError:
+                _current = None
+                raise
     else:
         _logger.warning("swanlab_client: mode='disabled': log() validates its input and stores nothing")
     if run._callbacks:

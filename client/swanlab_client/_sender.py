@@ -181,7 +181,8 @@ class Sender:
         self.on_fallback = False
         self.finish_request: pb.Finish | None = None
         self.finished = threading.Event()
-        self.started = threading.Event()  # StartRun answered (run_dir known)
+        self.started = threading.Event()  # StartRun answered (run_dir known, or start_refused)
+        self.start_refused: DaemonError | None = None  # the run's id is another run's
         self.wake = threading.Event()
         self.error: BaseException | None = None
         self._last_spawn = -SPAWN_INTERVAL_S
@@ -582,9 +583,13 @@ class Sender:
                 reply = transport.start(request)
             except DaemonError as exc:
                 if exc.code == RPCStatusCode.ALREADY_EXISTS and not self.created:
-                    # Our create landed but its answer was lost (daemon killed): attach as writer 1.
-                    self.created, self.writer = True, 1
-                    continue
+                    # The id is another run's (the daemon answers a retry of our own create with
+                    # our run): never write into it. init() waits for this answer and raises it.
+                    transport.close()
+                    self.start_refused = exc
+                    self.started.set()
+                    self.finished.set()
+                    raise _Expired() from exc
                 if not isinstance(exc, DaemonUnavailableError) and not is_disk_full(exc):  # those say more elsewhere
                     self._warn.once("connect", "cannot start the run on swanlabd (%s); retrying", exc)
                 transport.close()

@@ -66,11 +66,13 @@ CRASHED: RunState
 ABORTED: RunState
 
 class Record(_message.Message):
-    __slots__ = ("seq", "time_ms", "writer", "client_seq", "header", "run_start", "keys", "scalars", "console", "system", "media", "config", "metadata", "requirements", "file", "finish")
+    __slots__ = ("seq", "time_ms", "writer", "client_seq", "part", "more_parts", "header", "run_start", "keys", "scalars", "console", "system", "media", "config", "metadata", "requirements", "file", "finish", "source")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TIME_MS_FIELD_NUMBER: _ClassVar[int]
     WRITER_FIELD_NUMBER: _ClassVar[int]
     CLIENT_SEQ_FIELD_NUMBER: _ClassVar[int]
+    PART_FIELD_NUMBER: _ClassVar[int]
+    MORE_PARTS_FIELD_NUMBER: _ClassVar[int]
     HEADER_FIELD_NUMBER: _ClassVar[int]
     RUN_START_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
@@ -83,10 +85,13 @@ class Record(_message.Message):
     REQUIREMENTS_FIELD_NUMBER: _ClassVar[int]
     FILE_FIELD_NUMBER: _ClassVar[int]
     FINISH_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     seq: int
     time_ms: int
     writer: int
     client_seq: int
+    part: int
+    more_parts: bool
     header: FileHeader
     run_start: RunStart
     keys: KeyDefs
@@ -99,7 +104,8 @@ class Record(_message.Message):
     requirements: Requirements
     file: SavedFile
     finish: Finish
-    def __init__(self, seq: _Optional[int] = ..., time_ms: _Optional[int] = ..., writer: _Optional[int] = ..., client_seq: _Optional[int] = ..., header: _Optional[_Union[FileHeader, _Mapping]] = ..., run_start: _Optional[_Union[RunStart, _Mapping]] = ..., keys: _Optional[_Union[KeyDefs, _Mapping]] = ..., scalars: _Optional[_Union[ScalarRows, _Mapping]] = ..., console: _Optional[_Union[ConsoleLines, _Mapping]] = ..., system: _Optional[_Union[ScalarRows, _Mapping]] = ..., media: _Optional[_Union[MediaRefs, _Mapping]] = ..., config: _Optional[_Union[Config, _Mapping]] = ..., metadata: _Optional[_Union[Metadata, _Mapping]] = ..., requirements: _Optional[_Union[Requirements, _Mapping]] = ..., file: _Optional[_Union[SavedFile, _Mapping]] = ..., finish: _Optional[_Union[Finish, _Mapping]] = ...) -> None: ...
+    source: SourceCursor
+    def __init__(self, seq: _Optional[int] = ..., time_ms: _Optional[int] = ..., writer: _Optional[int] = ..., client_seq: _Optional[int] = ..., part: _Optional[int] = ..., more_parts: _Optional[bool] = ..., header: _Optional[_Union[FileHeader, _Mapping]] = ..., run_start: _Optional[_Union[RunStart, _Mapping]] = ..., keys: _Optional[_Union[KeyDefs, _Mapping]] = ..., scalars: _Optional[_Union[ScalarRows, _Mapping]] = ..., console: _Optional[_Union[ConsoleLines, _Mapping]] = ..., system: _Optional[_Union[ScalarRows, _Mapping]] = ..., media: _Optional[_Union[MediaRefs, _Mapping]] = ..., config: _Optional[_Union[Config, _Mapping]] = ..., metadata: _Optional[_Union[Metadata, _Mapping]] = ..., requirements: _Optional[_Union[Requirements, _Mapping]] = ..., file: _Optional[_Union[SavedFile, _Mapping]] = ..., finish: _Optional[_Union[Finish, _Mapping]] = ..., source: _Optional[_Union[SourceCursor, _Mapping]] = ...) -> None: ...
 
 class FileHeader(_message.Message):
     __slots__ = ("magic", "format_version", "run_id", "created_by")
@@ -264,3 +270,17 @@ class Finish(_message.Message):
     error: str
     finish_time_ms: int
     def __init__(self, state: _Optional[_Union[RunState, str]] = ..., exit_code: _Optional[int] = ..., error: _Optional[str] = ..., finish_time_ms: _Optional[int] = ...) -> None: ...
+
+class SourceCursor(_message.Message):
+    __slots__ = ("kind", "path", "cursor", "lost_records", "unknown_records")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    LOST_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    UNKNOWN_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    path: str
+    cursor: str
+    lost_records: int
+    unknown_records: int
+    def __init__(self, kind: _Optional[str] = ..., path: _Optional[str] = ..., cursor: _Optional[str] = ..., lost_records: _Optional[int] = ..., unknown_records: _Optional[int] = ...) -> None: ...

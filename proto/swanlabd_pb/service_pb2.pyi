@@ -92,7 +92,7 @@ class StatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class RunSummary(_message.Message):
-    __slots__ = ("run_id", "run_dir", "project", "experiment_name", "mode", "state", "records", "backup_bytes", "bytes_not_uploaded", "last_error", "uploading", "cloud_url")
+    __slots__ = ("run_id", "run_dir", "project", "experiment_name", "mode", "state", "records", "backup_bytes", "bytes_not_uploaded", "last_error", "uploading", "cloud_url", "source_kind")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_DIR_FIELD_NUMBER: _ClassVar[int]
     PROJECT_FIELD_NUMBER: _ClassVar[int]
@@ -105,6 +105,7 @@ class RunSummary(_message.Message):
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     UPLOADING_FIELD_NUMBER: _ClassVar[int]
     CLOUD_URL_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_KIND_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     run_dir: str
     project: str
@@ -117,7 +118,8 @@ class RunSummary(_message.Message):
     last_error: str
     uploading: bool
     cloud_url: str
-    def __init__(self, run_id: _Optional[str] = ..., run_dir: _Optional[str] = ..., project: _Optional[str] = ..., experiment_name: _Optional[str] = ..., mode: _Optional[_Union[_records_pb2.Mode, str]] = ..., state: _Optional[_Union[_records_pb2.RunState, str]] = ..., records: _Optional[int] = ..., backup_bytes: _Optional[int] = ..., bytes_not_uploaded: _Optional[int] = ..., last_error: _Optional[str] = ..., uploading: _Optional[bool] = ..., cloud_url: _Optional[str] = ...) -> None: ...
+    source_kind: str
+    def __init__(self, run_id: _Optional[str] = ..., run_dir: _Optional[str] = ..., project: _Optional[str] = ..., experiment_name: _Optional[str] = ..., mode: _Optional[_Union[_records_pb2.Mode, str]] = ..., state: _Optional[_Union[_records_pb2.RunState, str]] = ..., records: _Optional[int] = ..., backup_bytes: _Optional[int] = ..., bytes_not_uploaded: _Optional[int] = ..., last_error: _Optional[str] = ..., uploading: _Optional[bool] = ..., cloud_url: _Optional[str] = ..., source_kind: _Optional[str] = ...) -> None: ...
 
 class StatusReply(_message.Message):
     __slots__ = ("version", "pid", "socket", "data_root", "started_ms", "active_runs", "queued_bytes")
@@ -164,7 +166,7 @@ class SyncRequest(_message.Message):
     def __init__(self, run_ids: _Optional[_Iterable[str]] = ..., paths: _Optional[_Iterable[str]] = ..., cloud: _Optional[_Union[Cloud, _Mapping]] = ..., project: _Optional[str] = ..., workspace: _Optional[str] = ..., wait: _Optional[bool] = ...) -> None: ...
 
 class SyncProgress(_message.Message):
-    __slots__ = ("run_id", "records_done", "records_total", "bytes_done", "bytes_total", "done", "error")
+    __slots__ = ("run_id", "records_done", "records_total", "bytes_done", "bytes_total", "done", "error", "conversion")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     RECORDS_DONE_FIELD_NUMBER: _ClassVar[int]
     RECORDS_TOTAL_FIELD_NUMBER: _ClassVar[int]
@@ -172,6 +174,7 @@ class SyncProgress(_message.Message):
     BYTES_TOTAL_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    CONVERSION_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     records_done: int
     records_total: int
@@ -179,4 +182,28 @@ class SyncProgress(_message.Message):
     bytes_total: int
     done: bool
     error: str
-    def __init__(self, run_id: _Optional[str] = ..., records_done: _Optional[int] = ..., records_total: _Optional[int] = ..., bytes_done: _Optional[int] = ..., bytes_total: _Optional[int] = ..., done: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
+    conversion: Conversion
+    def __init__(self, run_id: _Optional[str] = ..., records_done: _Optional[int] = ..., records_total: _Optional[int] = ..., bytes_done: _Optional[int] = ..., bytes_total: _Optional[int] = ..., done: _Optional[bool] = ..., error: _Optional[str] = ..., conversion: _Optional[_Union[Conversion, _Mapping]] = ...) -> None: ...
+
+class Conversion(_message.Message):
+    __slots__ = ("source_kind", "source_path", "records_converted", "points", "losses", "unknown")
+    class UnknownEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    SOURCE_KIND_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_PATH_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_CONVERTED_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    LOSSES_FIELD_NUMBER: _ClassVar[int]
+    UNKNOWN_FIELD_NUMBER: _ClassVar[int]
+    source_kind: str
+    source_path: str
+    records_converted: int
+    points: int
+    losses: _containers.RepeatedScalarFieldContainer[str]
+    unknown: _containers.ScalarMap[str, int]
+    def __init__(self, source_kind: _Optional[str] = ..., source_path: _Optional[str] = ..., records_converted: _Optional[int] = ..., points: _Optional[int] = ..., losses: _Optional[_Iterable[str]] = ..., unknown: _Optional[_Mapping[str, int]] = ...) -> None: ...

@@ -10,6 +10,7 @@ from types import ModuleType
 import swanlab_client
 
 PUBLIC = [
+    "AliasError",
     "Audio",
     "AuthenticationError",
     "Callback",
@@ -50,6 +51,7 @@ PUBLIC = [
     "get_run",
     "has_run",
     "init",
+    "install_alias",
     "log",
     "log_audio",
     "log_echarts",

@@ -81,6 +81,35 @@ def test_resume_must_in_a_second_process_continues_the_run_and_its_steps(daemon:
     assert view.finish is not None and view.finish.state == 2  # FINISHED, by the resumed process
 
 
+def test_an_id_that_is_another_runs_is_refused_at_init_when_it_may_not_be_resumed(daemon: DaemonProcess):
+    """Never written into: the old run keeps its rows and state, and init() says what to do."""
+    script(
+        daemon,
+        """
+        import swanlab_client as swanlab
+        swanlab.init(project="ids", mode="offline", id="takenrunid01")
+        swanlab.log({"a": 1.0})
+        swanlab.finish()
+        """,
+    )
+    out = script(
+        daemon,
+        """
+        import swanlab_client as swanlab
+        try:
+            swanlab.init(project="ids", mode="offline", id="takenrunid01", resume="never")
+        except swanlab.UsageError as exc:
+            print("refused:", exc)
+        print("has_run", swanlab.has_run())
+        """,
+    )
+    assert "refused: run takenrunid01 exists already" in out and "resume='allow'" in out, out
+    assert "has_run False" in out
+    (run_dir,) = daemon.runs()
+    view = read_view(run_dir)
+    assert view.rows == {1: [(0, {"a": 1.0})]} and view.finishes == 1
+
+
 def test_config_set_before_init_is_kept_and_a_burst_of_changes_is_one_record(daemon: DaemonProcess):
     script(
         daemon,

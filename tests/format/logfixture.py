@@ -101,9 +101,18 @@ class Losses:
     """A backup.Reporter collecting (offset, nbytes, reason, seqs)."""
 
     items: list[tuple[int, int, str, tuple[int, int] | None]] = field(default_factory=list)
+    pieces: list[backup.PieceLoss] = field(default_factory=list)
 
-    def lost(self, nbytes: int, reason: str, offset: int, seqs: tuple[int, int] | None) -> None:
+    def lost(
+        self,
+        nbytes: int,
+        reason: str,
+        offset: int,
+        seqs: tuple[int, int] | None,
+        pieces: tuple[backup.PieceLoss, ...] = (),
+    ) -> None:
         self.items.append((offset, nbytes, str(reason), seqs))
+        self.pieces.extend(pieces)
 
     @property
     def seqs(self) -> list[int]:

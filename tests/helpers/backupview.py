@@ -46,7 +46,7 @@ def read_view(run_dir: str | Path) -> BackupView:
     names: dict[int, dict[int, str]] = {}
 
     class Reporter:
-        def lost(self, nbytes: int, reason: str, offset: int, seqs: tuple[int, int] | None) -> None:
+        def lost(self, nbytes: int, reason: str, offset: int, seqs: tuple[int, int] | None, pieces: tuple = ()) -> None:
             view.lost.append((nbytes, str(reason)))
 
     for record, _ in read_records(path, reporter=Reporter()):

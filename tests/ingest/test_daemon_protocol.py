@@ -125,6 +125,7 @@ MALFORMED = {
     "values_vs_key_ids": [_bad_scalars(steps=[0], row_sizes=[2], key_ids=[1, 1], values=[1.0])],
     "time_deltas": [_bad_scalars(steps=[0], row_sizes=[1], key_ids=[1], values=[1.0], time_deltas_ms=[1, 2])],
     "seq_set": [pb.Record(seq=7, client_seq=2, console=pb.ConsoleLines())],
+    "piece_from_a_client": [pb.Record(part=1, more_parts=True, client_seq=2, console=pb.ConsoleLines())],
     "other_writer": [pb.Record(writer=5, client_seq=2, console=pb.ConsoleLines())],
     "not_contiguous": [rows(2, 1)[0], rows(4, 1)[0]],
     "client_seq_zero": [pb.Record(client_seq=0, console=pb.ConsoleLines())],

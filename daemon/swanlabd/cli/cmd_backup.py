@@ -12,11 +12,15 @@ stopped mid-record: a crash, or a write in progress), 4 not readable (missing, n
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from swanlabd.format.backup import PieceLoss
 
 EXIT_INTACT = 0
 EXIT_DAMAGED = 1
@@ -55,13 +59,25 @@ class _Losses:
         self.items: list[dict[str, Any]] = []
         self._echo = echo
 
-    def lost(self, nbytes: int, reason: str, offset: int, seqs: tuple[int, int] | None) -> None:
+    def lost(
+        self,
+        nbytes: int,
+        reason: str,
+        offset: int,
+        seqs: tuple[int, int] | None,
+        pieces: tuple[PieceLoss, ...] = (),
+    ) -> None:
+        from swanlabd.format.backup import describe_loss
+
         item = {
             "kind": "lost",
             "offset": offset,
             "nbytes": nbytes,
             "reason": str(reason),
             "seqs": list(seqs) if seqs else None,
+            # Records returned shorter: these pieces of them are lost (docs/backup-format.md, "Pieces").
+            "pieces": [dataclasses.asdict(p) for p in pieces],
+            "text": describe_loss(nbytes, reason, offset, seqs, pieces),
         }
         self.items.append(item)
         if self._echo is not None:
@@ -105,7 +121,7 @@ def run_dump(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from swanlabd.format.backup import BackupFormatError, BackupReader
+    from swanlabd.format.backup import BackupFormatError, BackupReader, PieceLoss
 
     path = backup_path(args.path)
     losses = _Losses()
@@ -130,27 +146,32 @@ def run_verify(args: argparse.Namespace) -> int:
         print(f"  header: run {h.run_id}, format {h.format_version}, {h.created_by}")
     if first is not None and last is not None:
         print(f"  records: {count} intact, seq {first.seq}..{last.seq}; last record: {_summary(last)}")
-    lost_seqs = 0
+    lost_seqs = shortened = 0
     for item in losses.items:
         start, nbytes = item["offset"], item["nbytes"]
+        whats = []
         if item["seqs"]:
             a, b = item["seqs"]
             lost_seqs += b - a + 1
-            what = f"lost seqs {a}..{b} ({b - a + 1} records)"
+            whats.append(f"lost seqs {a}..{b} ({b - a + 1} records)")
         elif item is losses.items[-1] and reader.end_offset <= start:
-            what = (
+            whats.append(
                 f"lost the records after seq {last.seq if last else '-'} (how many is unknown: nothing intact follows)"
             )
-        else:
-            what = "no seq lost"
-        print(f"  damaged: bytes {start}..{start + nbytes} ({nbytes} bytes): {item['reason']}; {what}")
+        elif not item["pieces"]:
+            whats.append("no seq lost")
+        for piece in item["pieces"]:
+            shortened += 1
+            whats.append(str(PieceLoss(**piece)))
+        print(f"  damaged: bytes {start}..{start + nbytes} ({nbytes} bytes): {item['reason']}; {'; '.join(whats)}")
     if reader.torn_tail:
         offset, nbytes = reader.torn_tail
         print(f"  torn tail: {nbytes} bytes at offset {offset} (a writer stopped mid-record; not corruption)")
     else:
         print("  torn tail: none")
     if losses.items:
-        print(f"DAMAGED: {len(losses.items)} damaged range(s), {lost_seqs} record(s) known lost")
+        kept = f", {shortened} record(s) kept in part" if shortened else ""
+        print(f"DAMAGED: {len(losses.items)} damaged range(s), {lost_seqs} record(s) known lost{kept}")
         return EXIT_DAMAGED
     if reader.torn_tail:
         print("INTACT except a torn tail")
@@ -169,8 +190,7 @@ def _summary(record: Any) -> str:
 
 
 def _human_loss(item: dict[str, Any]) -> str:
-    seqs = f"seqs {item['seqs'][0]}..{item['seqs'][1]}" if item["seqs"] else "seqs unknown"
-    return f"! lost {item['nbytes']} bytes at offset {item['offset']} ({item['reason']}), {seqs}"
+    return f"! lost {item['text']}"
 
 
 def _record_human(record: Any, kind: str | None, keys: dict[tuple[int, int], str]) -> str:

@@ -234,7 +234,8 @@ def _print_table(runs: Any) -> None:
             r.run_id,
             # 0 is no state at all here (a damaged entry), not a Finish record's FINISHED.
             RunState.of(r.state) if r.state else "?",
-            Mode.of(r.mode).label if r.mode else "?",
+            # A run converted from another tool's files (swanlabctl sync, docs/sync.md) says which.
+            (Mode.of(r.mode).label if r.mode else "?") + (f" ({r.source_kind})" if r.source_kind else ""),
             str(r.records),
             human_bytes(r.bytes_not_uploaded),
             r.run_dir,

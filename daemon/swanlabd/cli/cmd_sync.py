@@ -23,7 +23,9 @@ to plain lines off a TTY. No output ever contains the API key.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
+import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -51,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--host", default=None, help="SwanLab API host for runs recorded offline (default: SWANLAB_API_HOST)"
     )
     sync.add_argument("--no-wait", action="store_true", help="queue the runs and return at once")
+    sync.add_argument("--json", action="store_true", help="print the outcome as one JSON object (no progress bars)")
     sync.add_argument(
         "--timeout", type=float, default=None, help="give up waiting after this many seconds (uploads go on)"
     )
@@ -142,14 +145,19 @@ def login_command(args: argparse.Namespace) -> int:
 
 def sync_command(args: argparse.Namespace) -> int:
     # Here, not at the top: it loads protobuf, which only sync needs of swanlabctl's commands.
+    from swanlabd.foreign import sources
     from swanlabd.format.backup import BACKUP_FILENAME
 
     paths, run_ids = [], []
     for target in args.targets:
         candidate = Path(target)
         if candidate.is_dir():
-            if not (candidate / BACKUP_FILENAME).is_file():
-                print(f"swanlabctl sync: {target} is not a run folder (no {BACKUP_FILENAME})", file=sys.stderr)
+            if not (candidate / BACKUP_FILENAME).is_file() and not sources.find(candidate):
+                print(
+                    f"swanlabctl sync: {target} is neither a run folder (no {BACKUP_FILENAME}) nor a SwanLab "
+                    "offline run (run-<id>.swanlab) or a folder of them",
+                    file=sys.stderr,
+                )
                 return EXIT_USAGE
             paths.append(str(candidate.resolve()))
         else:
@@ -178,7 +186,7 @@ def sync_command(args: argparse.Namespace) -> int:
                 wait=not args.no_wait,
                 timeout=args.timeout,
                 socket=args.socket,
-                on_progress=None if args.no_wait else show,
+                on_progress=None if args.no_wait or args.json else show,
             )
         finally:
             if view is not None:
@@ -189,7 +197,17 @@ def sync_command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\nswanlabctl sync: stopped waiting; the daemon keeps uploading (run `swanlabctl sync` again to follow)")
         return EXIT_NOT_UPLOADED
+    if args.json:
+        return report_json(results, waited=not args.no_wait)
     return report(results, waited=not args.no_wait)
+
+
+def report_json(results: Iterable[RunProgress], *, waited: bool) -> int:
+    """The outcome as JSON: each run's last progress, and what was converted for other tools' runs."""
+    runs = [dataclasses.asdict(r) for r in results]
+    left = [r for r in runs if waited and (not r["done"] or r["error"])]
+    print(json.dumps({"runs": runs, "all_uploaded": waited and not left}, indent=2))
+    return EXIT_OK if not left else EXIT_NOT_UPLOADED
 
 
 def report(results: Iterable[RunProgress], *, waited: bool) -> int:
@@ -201,6 +219,14 @@ def report(results: Iterable[RunProgress], *, waited: bool) -> int:
         print(f"Queued {len(results)} run(s) for upload; follow with `swanlabctl sync` or `swanlabctl ls`.")
         return EXIT_OK
     left = [r for r in results if not r.done or r.error]
+    for r in results:
+        if r.conversion is not None:
+            c = r.conversion
+            print(f"{r.run_id}: converted {c.records} {c.source_kind} records ({c.points} points) from {c.source_path}")
+            for line in c.losses:
+                print(f"{r.run_id}: damaged, skipped: {line}", file=sys.stderr)
+            for kind, n in sorted(c.unknown.items()):
+                print(f"{r.run_id}: {n} {kind} record(s) not converted (unknown kind)", file=sys.stderr)
     for r in results:
         if r.done and not r.error:
             print(f"{r.run_id}: uploaded ({r.records_total} records, {_bytes(r.bytes_total)})")

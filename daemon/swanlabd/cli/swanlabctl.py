@@ -8,6 +8,7 @@ COMMAND_MODULES = (
     "swanlabd.cli.cmd_runs",  # status, ls
     "swanlabd.cli.cmd_backup",  # dump, verify
     "swanlabd.cli.cmd_sync",  # sync, login
+    "swanlabd.cli.cmd_exec",  # exec
 )
 
 

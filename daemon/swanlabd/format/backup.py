@@ -30,9 +30,11 @@ import google_crc32c
 from google.protobuf.message import DecodeError
 
 from swanlabd import __version__
+from swanlabd.format import pieces
 from swanlabd.format.logformat import HEADER_SIZE
 from swanlabd.format.logreader import LogReader
 from swanlabd.format.logwriter import LogWriter, mask_crc
+from swanlabd.format.pieces import PieceLoss
 from swanlabd_pb import records_pb2 as pb
 
 BACKUP_FILENAME = "backup.swanlab"
@@ -81,37 +83,65 @@ class LossReason(enum.StrEnum):
     UNPARSEABLE_RECORD = "unparseable record"
     OUT_OF_ORDER = "record out of order"  # an intact record behind a later one (moved blocks)
     MISSING_SEQS = "missing seq numbers"  # a gap in seq with no damaged bytes seen
+    MISSING_PIECES = "missing record pieces"  # pieces of a record missing with no damaged bytes seen
 
 
 class Reporter(Protocol):
     """Told about each damaged stretch of the file, once, in file order.
 
-    A stretch is everything between two intact records that could not be returned: `nbytes`
-    bytes from `offset`, `reason` for the first drop in it (a `logreader.Reason` or a
-    `LossReason`). `seqs` is the inclusive range of seq numbers lost there, known from the
-    records on both sides; None if no seq is missing or, after the last intact record, when
-    nothing follows to tell how many records the damage held.
+    A stretch is everything between two intact records (or pieces of one) that could not be
+    returned: `nbytes` bytes from `offset`, `reason` for the first drop in it (a
+    `logreader.Reason` or a `LossReason`). `seqs` is the inclusive range of seq numbers lost
+    whole there, known from the records on both sides; None if no seq is missing or, after the
+    last intact record, when nothing follows to tell how many records the damage held.
+    `pieces` names the records the stretch took pieces of but that were returned, shorter.
     """
 
-    def lost(self, nbytes: int, reason: str, offset: int, seqs: tuple[int, int] | None) -> None: ...
+    def lost(
+        self, nbytes: int, reason: str, offset: int, seqs: tuple[int, int] | None, pieces: tuple[PieceLoss, ...] = ()
+    ) -> None: ...
+
+
+def describe_loss(
+    nbytes: int, reason: str, offset: int, seqs: tuple[int, int] | None, pieces: tuple[PieceLoss, ...] = ()
+) -> str:
+    """One line saying what a `Reporter.lost` report lost, for logs, upload rejections and verify."""
+    what = [f"{nbytes} bytes at offset {offset} ({reason})"]
+    if seqs is not None:
+        count = seqs[1] - seqs[0] + 1
+        what.append(f"seqs {seqs[0]}..{seqs[1]} lost ({count} record{'s' if count > 1 else ''})")
+    what.extend(str(p) for p in pieces)
+    if seqs is None and not pieces:
+        what.append("no whole record known lost (the records after it, if damage ends the file)")
+    return "; ".join(what)
 
 
 def encode_payload(record: pb.Record) -> bytes:
     """A Record's log payload: its serialized bytes and their masked CRC32C (4 bytes LE)."""
-    data = record.SerializeToString()
+    return _with_crc(record.SerializeToString())
+
+
+def _with_crc(data: bytes) -> bytes:
     return data + _CRC.pack(mask_crc(google_crc32c.value(data)))
 
 
-def _decode_payload(payload: bytes) -> pb.Record | LossReason:
-    """The Record in a log payload, or why it holds none."""
+def _decode_payload(payload: bytes) -> pb.Record | pieces.Piece | LossReason:
+    """The Record in a log payload, the piece of one it holds, or why it holds neither."""
     data = payload[:-4]
     if len(payload) < 4 or _CRC.unpack_from(payload, len(data))[0] != mask_crc(google_crc32c.value(data)):
         return LossReason.RECORD_CHECKSUM_MISMATCH
+    if data.startswith(pieces.PART_TAG):
+        # Not parsed here: the pieces of a record are parsed once, together, when joined.
+        return pieces.peek(data) or LossReason.UNPARSEABLE_RECORD
+    return _parse(data) or LossReason.UNPARSEABLE_RECORD
+
+
+def _parse(data: bytes) -> pb.Record | None:
     record = pb.Record()
     try:
         record.ParseFromString(data)
     except DecodeError:
-        return LossReason.UNPARSEABLE_RECORD
+        return None
     return record
 
 
@@ -122,6 +152,8 @@ class BackupReader:
     A torn tail ends the iteration cleanly, so a growing file can be read again and again
     from the last offset. `next_seq` is the seq the record at `offset` should carry (0 at
     offset 0); it lets a resumed read name the records lost right at its start.
+    A record stored as pieces (pieces.py) comes back joined; one that lost pieces to damage
+    comes back with the rows or lines of the others, and the reporter names the lost pieces.
     After iterating, `torn_tail` is (offset, nbytes) of an incomplete record at the end, or None.
     """
 
@@ -136,6 +168,7 @@ class BackupReader:
         self.torn_tail: tuple[int, int] | None = None
         self._stretch: list[int] = []  # [start, end] of the damaged stretch being collected
         self._reason = ""
+        self._piece_losses: list[PieceLoss] = []  # pieces lost in the stretch being collected
 
     def corruption(self, nbytes: int, reason: str, offset: int) -> None:
         """The framing reader's Reporter: collect the drop into the current stretch."""
@@ -146,33 +179,84 @@ class BackupReader:
             self._stretch[1] = max(self._stretch[1], offset + nbytes)
 
     def __iter__(self) -> Iterator[tuple[pb.Record, int]]:
+        # The pieces read so far of a record stored as pieces, and where the first one began.
+        held: list[pieces.Piece] = []
+        held_start = held_end = 0
+        # Read from an offset past 0 (a block boundary), the first pieces may belong to a record
+        # begun before it: not ours to return or report, as the framing skips such fragments.
+        skip_seq = None if self.offset > 0 else -1
         with open(self.path, "rb") as file:
             log = LogReader(file, self, self.offset)
             while (payload := log.read_record()) is not None:
                 start, end = log.last_record_offset, log.end_offset
-                record = _decode_payload(payload)
-                if not isinstance(record, pb.Record):
+                item = _decode_payload(payload)
+                if isinstance(item, LossReason):
                     # A single-fragment record that fails here cannot come from damage (its
                     # framing checksum holds), so the file was written by something else.
                     if start == 0 and end == len(payload) + HEADER_SIZE:
                         raise BackupFormatError(self.path, "not a swanlabd backup (its first record is not ours)")
-                    self.corruption(end - start, record, start)
+                    self.corruption(end - start, item, start)
                     continue
-                if start == 0 and record.WhichOneof("kind") == "header":
-                    self._check_header(record)
-                seq = record.seq
+                if start == 0 and isinstance(item, pb.Record) and item.WhichOneof("kind") == "header":
+                    self._check_header(item)
+                part = item.part if isinstance(item, pieces.Piece) else 0
+                if skip_seq is None:
+                    skip_seq = item.seq if part > 1 and not self._stretch else -1
+                if part > 1 and item.seq == skip_seq:
+                    continue
+                if held and isinstance(item, pieces.Piece) and item.seq == held[0].seq and part > held[-1].part:
+                    if part > held[-1].part + 1:
+                        self._piece_losses.append(pieces.gap(held[-1], item))
+                    self._flush(start, None)
+                    held.append(item)
+                    held_end = end
+                    if not item.more:
+                        yield from self._joined(held, held_start, held_end)
+                        held = []
+                    continue
+                if held:
+                    # The rest of the held record is lost: return what came of it.
+                    self._piece_losses.append(pieces.gap(held[-1], None))
+                    yield from self._joined(held, held_start, held_end)
+                    held = []
+                seq = item.seq
                 expected = self.next_seq
                 if expected is not None and seq < expected:
                     # Only moved blocks put an intact record behind a later one; its seq was
                     # already counted lost when the gap before the later one was reported.
                     self.corruption(end - start, LossReason.OUT_OF_ORDER, start)
                     continue
+                if part > 1:
+                    assert isinstance(item, pieces.Piece)
+                    self._piece_losses.append(pieces.gap(None, item))
                 self._flush(start, (expected, seq - 1) if expected is not None and seq > expected else None)
                 self.next_seq = seq + 1
-                self.end_offset = end
-                yield record, end
+                if isinstance(item, pb.Record):
+                    self.end_offset = end
+                    yield item, end
+                elif item.more:
+                    held, held_start, held_end = [item], start, end
+                else:
+                    yield from self._joined([item], start, end)
+            if held and not self._stretch:
+                # The file ends inside a record stored as pieces with nothing damaged: its
+                # writer died in the one write() of them (so it never acked it). A torn tail.
+                self.torn_tail = (held_start, log.file_end - held_start)
+            else:
+                if held:
+                    # Damage took the held record's last pieces: return what came of it.
+                    self._piece_losses.append(pieces.gap(held[-1], None))
+                    yield from self._joined(held, held_start, held_end)
+                self.torn_tail = log.torn_tail
             self._flush(log.end_offset, None)
-            self.torn_tail = log.torn_tail
+
+    def _joined(self, held: list[pieces.Piece], start: int, end: int) -> Iterator[tuple[pb.Record, int]]:
+        record = pieces.join(held)
+        if record is None:  # our writer's pieces always parse; something else wrote these
+            self.corruption(end - start, LossReason.UNPARSEABLE_RECORD, start)
+            return
+        self.end_offset = end
+        yield record, end
 
     def _check_header(self, record: pb.Record) -> None:
         if record.header.magic != MAGIC:
@@ -184,13 +268,25 @@ class BackupReader:
             )
 
     def _flush(self, at: int, seqs: tuple[int, int] | None) -> None:
+        lost_pieces = tuple(self._piece_losses)
+        self._piece_losses = []
         if self._stretch:
             start, end = self._stretch
-            if self.reporter is not None:
-                self.reporter.lost(end - start, self._reason, start, seqs)
             self._stretch = []
-        elif seqs is not None and self.reporter is not None:
-            self.reporter.lost(0, LossReason.MISSING_SEQS, at, seqs)
+            if self.reporter is not None:
+                self._tell(end - start, self._reason, start, seqs, lost_pieces)
+        elif (seqs is not None or lost_pieces) and self.reporter is not None:
+            reason = LossReason.MISSING_SEQS if seqs is not None else LossReason.MISSING_PIECES
+            self._tell(0, reason, at, seqs, lost_pieces)
+
+    def _tell(
+        self, nbytes: int, reason: str, offset: int, seqs: tuple[int, int] | None, lost: tuple[PieceLoss, ...]
+    ) -> None:
+        assert self.reporter is not None
+        if lost:
+            self.reporter.lost(nbytes, reason, offset, seqs, lost)
+        else:  # so a reporter written before pieces existed (four arguments) still works
+            self.reporter.lost(nbytes, reason, offset, seqs)
 
 
 def read_records(
@@ -302,7 +398,11 @@ class BackupWriter:
         for record in records:
             seq += 1
             record.seq = seq
-            self._log.add_record(encode_payload(record))
+            data = record.SerializeToString()
+            parts = pieces.split(record, data) if len(data) > pieces.PIECE_BYTES else None
+            # Stored as pieces, a damaged block costs the pieces in it, not the whole record.
+            for part in parts or (data,):
+                self._log.add_record(_with_crc(part))
         try:
             _write_all(fd, pending)
         except OSError as exc:

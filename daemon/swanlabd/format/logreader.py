@@ -77,6 +77,11 @@ class LogReader:
         self.torn_tail: tuple[int, int] | None = None
         """(offset, nbytes) of the incomplete record the file ends with, once read_record returned None."""
 
+    @property
+    def file_end(self) -> int:
+        """Where the file ended when read_record last reached it (valid once that returned None)."""
+        return self._block_start + len(self._buf)
+
     def __iter__(self) -> Iterator[bytes]:
         while (payload := self.read_record()) is not None:
             yield payload
@@ -124,8 +129,7 @@ class LogReader:
                 # writer died: that is a torn tail, not corruption. It runs from the end of
                 # what was read before it (so a trailer the same write began is part of it).
                 if in_fragmented or start >= 0:
-                    file_end = self._block_start + len(self._buf)
-                    self.torn_tail = (self._consumed, file_end - self._consumed)
+                    self.torn_tail = (self._consumed, self.file_end - self._consumed)
                 return None
 
     def _read_physical(self) -> tuple[int, int, int, bytes, Reason | None]:

@@ -108,6 +108,7 @@ def summary(view: RunView) -> service_pb2.RunSummary:
         last_error=view.upload_error or info.last_error,
         uploading=view.uploading,
         cloud_url=view.cloud_url,
+        source_kind=info.source,
     )
 
 

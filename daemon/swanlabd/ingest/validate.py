@@ -84,6 +84,10 @@ def check_batch(run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> li
         cs = r.client_seq
         if r.seq != 0:
             raise MalformedBatch(run_id, writer, cs, f"seq must be 0 (the daemon assigns it), got {r.seq}")
+        if r.part or r.more_parts:
+            raise MalformedBatch(
+                run_id, writer, cs, "part and more_parts are the backup file's (the daemon splits records)"
+            )
         if r.writer not in (0, writer):
             raise MalformedBatch(run_id, writer, cs, f"record says writer {r.writer} on writer {writer}'s stream")
         kind = r.WhichOneof("kind")

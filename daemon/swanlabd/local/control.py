@@ -35,6 +35,19 @@ class RunProgress:
     bytes_total: int = 0
     done: bool = False
     error: str = ""
+    conversion: Conversion | None = None
+
+
+@dataclass
+class Conversion:
+    """What the daemon converted for a run of another tool (`swanlabctl sync` of it: docs/sync.md)."""
+
+    source_kind: str
+    source_path: str
+    records: int
+    points: int
+    losses: list[str]
+    unknown: dict[str, int]
 
 
 def ensure_daemon(socket: Path, timeout: float = DAEMON_START_TIMEOUT_S) -> None:
@@ -96,6 +109,12 @@ def sync_runs(
         try:
             for msg in call:
                 p = progress.setdefault(msg.run_id, RunProgress(msg.run_id))
+                if msg.HasField("conversion"):
+                    c = msg.conversion
+                    p.conversion = Conversion(
+                        c.source_kind, c.source_path, c.records_converted, c.points, list(c.losses), dict(c.unknown)
+                    )
+                    continue
                 p.records_done, p.records_total = msg.records_done, msg.records_total
                 p.bytes_done, p.bytes_total, p.done, p.error = msg.bytes_done, msg.bytes_total, msg.done, msg.error
                 if on_progress is not None:

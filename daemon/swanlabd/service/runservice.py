@@ -18,17 +18,21 @@ Runs on the daemon's event loop, like the store it drives.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from swanlabd.foreign import ForeignError
+from swanlabd.foreign import sources as foreign_sources
+from swanlabd.format.backup import BACKUP_FILENAME
 from swanlabd.format.runstate import Mode
 from swanlabd.ingest.ports import DaemonStatus, RunView, Started
-from swanlabd.service import fdlimit
+from swanlabd.service import fdlimit, foreignsync
 from swanlabd.service.config import DaemonConfig
 from swanlabd.storage.activerun import ActiveRun
-from swanlabd.storage.errors import PreconditionFailed, RunNotFound
+from swanlabd.storage.errors import PreconditionFailed, RequestError, RunNotFound
 from swanlabd.storage.runstore import RunStore
 from swanlabd.storage.state import RunInfo
 from swanlabd_pb import records_pb2 as pb
@@ -52,6 +56,7 @@ class DaemonRuns:
     ) -> None:
         self.config = config
         self.store = store
+        self.converter = foreignsync.Converter(store)
         self.state = store.state
         self.uploader = uploader
         self.started_ms = started_ms
@@ -136,9 +141,23 @@ class DaemonRuns:
 
     async def sync(self, request: service_pb2.SyncRequest) -> AsyncIterator[service_pb2.SyncProgress]:
         run_ids = list(request.run_ids)
+        reports: list[foreignsync.Report] = []
         for path in request.paths:
-            info = await self.store.adopt(Path(path))
-            run_ids.append(info.run_id)
+            if (Path(path) / BACKUP_FILENAME).is_file():
+                info = await self.store.adopt(Path(path))
+                run_ids.append(info.run_id)
+                continue
+            # Another tool's run (docs/sync.md): converted into a run of ours first.
+            try:
+                sources = await asyncio.to_thread(foreign_sources.find, Path(path))
+                if not sources:
+                    raise RequestError(f"{path} is neither a swanlabd run folder nor a run of a tool sync reads")
+                for source in sources:
+                    report = await self.converter.convert(source)
+                    reports.append(report)
+                    run_ids.append(report.run_id)
+            except ForeignError as exc:
+                raise RequestError(str(exc)) from None
         for run_id in run_ids:
             if self.state.get_run(run_id) is None:
                 raise RunNotFound(run_id)
@@ -148,6 +167,8 @@ class DaemonRuns:
         run_ids = run_ids or self.uploader.queued_runs()
         for run_id in run_ids:
             self.keep_credentials(run_id, request.cloud, from_script=False)
+        for report in reports:
+            yield service_pb2.SyncProgress(run_id=report.run_id, conversion=report.message())
         async for progress in self.uploader.sync(request, run_ids):
             yield progress
 

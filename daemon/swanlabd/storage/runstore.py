@@ -347,6 +347,13 @@ class RunStore:
             )
             self.events.ended(info.run_id)
             raise RunClosed(info.run_id, state)
+        if info.adopted and file.tail_cut is not None:
+            # A copied or client-written folder whose last write never completed: what it held is
+            # lost. Said once, as the run's; a run this daemon wrote replays its torn tail instead.
+            offset, nbytes = file.tail_cut
+            info.cut_tail = [offset, nbytes, file.last_seq]
+            log.warning("run %s: %d bytes of a torn write cut at offset %d of %s", info.run_id, nbytes, offset, path)
+            self.state.put_run(info)
         run = ActiveRun(info, file, scan.keys, scan.system_rows, scan.key_types, scan.last_step)
         self.active[info.run_id] = run
         log.info("run %s reopened: %d records, client_seqs %s", info.run_id, run.records, run.client_seqs)
@@ -746,6 +753,6 @@ def _size(path: Path) -> int:
 
 
 def _grew(info: RunInfo) -> bool:
-    """An ended run's file is not the size its entry says: written to since (or the entry is stale)."""
-    size = _size(Path(info.run_dir) / backup.BACKUP_FILENAME)
-    return size > 0 and size != info.backup_bytes
+    """An ended run's file is larger than its entry says: written to since it ended. (A smaller
+    one lost its tail: the uploader reports that, and no writer may append to it.)"""
+    return _size(Path(info.run_dir) / backup.BACKUP_FILENAME) > info.backup_bytes

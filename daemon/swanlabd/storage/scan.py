@@ -37,9 +37,16 @@ def scan_backup(path: Path) -> Scan:
     scan = Scan()
 
     class Reporter:
-        def lost(self, nbytes: int, reason: str, offset: int, seqs: tuple[int, int] | None) -> None:
+        def lost(
+            self,
+            nbytes: int,
+            reason: str,
+            offset: int,
+            seqs: tuple[int, int] | None,
+            pieces: tuple[backup.PieceLoss, ...] = (),
+        ) -> None:
             scan.lost_bytes += nbytes
-            log.warning("%s: %d bytes lost at offset %d (%s, seqs %s)", path, nbytes, offset, reason, seqs)
+            log.warning("%s: %s", path, backup.describe_loss(nbytes, reason, offset, seqs, pieces))
 
     for record, _ in backup.read_records(path, 0, Reporter()):
         scan.records += 1

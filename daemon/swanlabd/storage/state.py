@@ -71,10 +71,17 @@ class RunInfo:
     backup_bytes: int = 0
     last_error: str = ""
     adopted: bool = False
+    # [offset, bytes, last seq before it] of a torn tail cut off an adopted folder's file (else
+    # empty): records its writer never finished, lost before this daemon saw them; the uploader
+    # reports them.
+    cut_tail: list[int] = dataclasses.field(default_factory=list)
+    source: str = ""  # the tool `swanlabctl sync` converted the run from ("swanlab", ...); "" for ours
 
     def __post_init__(self) -> None:
         # Names read back from JSON, or given by a caller, become the enums (ValueError if unknown).
         self.state, self.mode = RunState(self.state), Mode(self.mode)
+        if self.cut_tail and (len(self.cut_tail) != 3 or not all(type(n) is int for n in self.cut_tail)):
+            raise ValueError(f"cut_tail is {self.cut_tail!r}, not [offset, bytes, last seq]")
 
     @classmethod
     def from_start(cls, run_id: str, run_dir: str, start: pb.RunStart, **fields: Any) -> RunInfo:
@@ -107,7 +114,7 @@ class RunInfo:
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name not in data:
-                if f.default is dataclasses.MISSING:
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                     raise ValueError(f"no {f.name!r}")
                 continue
             value, expected = data[f.name], _JSON_TYPES[f.name]
@@ -118,12 +125,12 @@ class RunInfo:
         try:
             return cls(**values)
         except ValueError as exc:
-            raise ValueError(f"unknown state or mode ({exc})") from None
+            raise ValueError(f"unknown state or mode, or a bad field ({exc})") from None
 
 
 # The types of RunInfo's fields in its JSON: enums by name; a whole number is a fine float.
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
-    name: {Mode: (str,), RunState: (str,), float: (int, float)}.get(hint, (hint,))
+    name: {Mode: (str,), RunState: (str,), float: (int, float), list[int]: (list,)}.get(hint, (hint,))
     for name, hint in get_type_hints(RunInfo).items()
 }
 

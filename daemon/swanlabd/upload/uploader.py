@@ -148,6 +148,11 @@ class RunUploader:
         self.task: asyncio.Task[None] | None = None
         if running:
             self._reopened()
+        info = state.get_run(run_id)
+        if info is not None and info.cut_tail:
+            # Cut off when the folder was adopted: the file reads whole now, but that tail is lost.
+            offset, nbytes, last_seq = info.cut_tail
+            LossRecorder(self.st, self._reported_losses).torn(offset, nbytes, last_seq)
 
     # -- public face -----------------------------------------------------------------------
 
@@ -423,7 +428,8 @@ class RunUploader:
         start = self.st.cursor(lane).offset
         self._read_size[lane] = self._file_size()
         losses = LossRecorder(self.st, self._reported_losses)
-        for rec, end in backup.read_records(self.path, start, reporter=losses):
+        reader = backup.BackupReader(self.path, start, losses)
+        for rec, end in reader:
             kind = rec.WhichOneof("kind")
             if kind == "keys":
                 for k in self.keys.learn(rec):
@@ -437,6 +443,10 @@ class RunUploader:
                 self.max_seq = rec.seq
             yield rec, start, end
             start = end
+        if reader.torn_tail is not None and not self.running:
+            # A torn tail is a write in progress while the run lives; once it has ended, the
+            # records there are lost, and sync and ls must say so rather than "uploaded".
+            losses.torn(*reader.torn_tail, self.max_seq)
 
     async def _maybe_refresh(self) -> None:
         if self.need_summary:

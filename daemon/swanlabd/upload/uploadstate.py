@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from swanlabd.format import backup
 from swanlabd.storage.state import State
 
 __all__ = [
@@ -88,6 +89,9 @@ class Rejection:
     at_ms: int = 0
 
     def summary(self) -> str:
+        if self.lane == BACKUP_LANE:
+            # Never sent: the backup file lost it (damage, or the torn tail of a run that ended).
+            return f"not uploaded, lost in the backup file: {self.message}"
         where = f" records {self.seqs[0]}-{self.seqs[1]}" if self.seqs else ""
         if not self.status:  # found here, not refused by the server: damaged bytes, skipped points
             return f"{self.lane}: {self.items} item(s){where} not uploaded: {self.code}: {self.message}"
@@ -327,6 +331,10 @@ def load(state: State, run_id: str, run_dir: Path) -> UploadState:
     return UploadState(run_id=run_id)
 
 
+BACKUP_LANE = "backup"
+"""The `lane` of a rejection for what the backup file lost: never sent, not refused by the server."""
+
+
 class LossRecorder:
     """`backup.read_records`' reporter: damaged bytes become a rejection in `state`, once per offset.
 
@@ -337,11 +345,33 @@ class LossRecorder:
         self.state = state
         self.seen = seen
 
-    def lost(self, nbytes: int, reason: str, offset: int, seqs: tuple[int, int] | None) -> None:
+    def lost(
+        self,
+        nbytes: int,
+        reason: str,
+        offset: int,
+        seqs: tuple[int, int] | None,
+        pieces: tuple[backup.PieceLoss, ...] = (),
+    ) -> None:
         if offset in self.seen:
             return
         self.seen.add(offset)
-        message = f"{nbytes} bytes at offset {offset} lost in the backup file: {reason}"
+        message = backup.describe_loss(nbytes, reason, offset, seqs, pieces)
         self.state.add_rejection(
-            Rejection("backup", "read", 0, "damaged", message, "", seqs, 0, int(time.time() * 1000))
+            Rejection(BACKUP_LANE, "read", 0, "damaged", message, "", seqs, 0, int(time.time() * 1000))
+        )
+
+    def torn(self, offset: int, nbytes: int, last_seq: int) -> None:
+        """The file of a run that has ended stops inside a record: nothing will complete it."""
+        if offset in self.seen:
+            return
+        self.seen.add(offset)
+        message = (
+            f"{nbytes} bytes at offset {offset} (torn tail: the run ended but its file stops inside a record); "
+            f"the records after seq {last_seq} are lost (how many is unknown)"
+        )
+        if any(r.message == message for r in self.state.rejected):  # said before a restart
+            return
+        self.state.add_rejection(
+            Rejection(BACKUP_LANE, "read", 0, "torn tail", message, "", None, 0, int(time.time() * 1000))
         )

@@ -1,0 +1,176 @@
+"""`swanlabctl sync` of runs the official SwanLab SDK 0.10.3 wrote offline (docs/sync.md).
+
+Each source is a real run of the real SDK in its own venv; the referee is the SDK's own reader
+of the same file: every point it sees reaches the test cloud's experiment (cuid = the SDK's
+run id) exactly once, and the user's folder is left byte for byte as it was, unlocked."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import math
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from swanlab_runs import backup_file, official_view, run_folder, run_id_of, start_growing_run, write_run
+from uploading import caller_env, ctl_sync, finished, metric_calls
+
+from helpers.waiting import wait_for
+from swanlab_testcloud import FaultKind
+
+
+@pytest.fixture(scope="module")
+def sdk_run(tmp_path_factory) -> Path:
+    """One finished SDK run of 300 steps, written once for the module (tests copy it)."""
+    return write_run(tmp_path_factory.mktemp("swanlog"), 300)
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def assert_unlocked(folder: Path) -> None:
+    for p in folder.rglob("*"):
+        if p.is_file():
+            with open(p, "rb") as f:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if anyone holds it
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def assert_matches_official(cloud, folder: Path) -> None:
+    """Every scalar, media step and console line the SDK's reader sees is on the server, once."""
+    run_id = run_id_of(folder)
+    view = official_view(folder)
+    scalars = cloud.store.metrics(run_id, "scalar")
+    for key, steps in view["scalar"].items():
+        got = scalars.get(key, {})
+        assert sorted(got) == sorted(steps), key
+        for step, value in steps.items():
+            assert math.isclose(got[step], value, rel_tol=1e-12), (key, step)
+    media = cloud.store.metrics(run_id, "media")
+    for key, steps in view["media"].items():
+        assert sorted(media.get(key, {})) == sorted(steps), key
+    lines = cloud.store.metrics(run_id, "log").get("", {})
+    assert {epoch: lines[epoch]["message"] for epoch in view["log"]} == view["log"]
+    assert cloud.duplicate_count() == 0, cloud.store.duplicates()[:5]
+
+
+def sync_json(daemon, cloud, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+    result = ctl_sync(daemon, cloud, "--json", *args)
+    return result, json.loads(result.stdout) if result.stdout.strip() else {}
+
+
+def test_sdk_run_synced_point_by_point_then_again_sends_nothing(upload_daemon, cloud, sdk_run, tmp_path):
+    folder = tmp_path / sdk_run.name
+    shutil.copytree(sdk_run, folder)
+    before = tree_digest(folder)
+    result, out = sync_json(upload_daemon, cloud, str(folder))
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_id = run_id_of(folder)
+    (run,) = out["runs"]
+    assert run["run_id"] == run_id and run["done"] and not run["error"]
+    conversion = run["conversion"]
+    assert conversion["source_kind"] == "swanlab" and conversion["points"] == 600
+    assert conversion["losses"] == [] and conversion["unknown"] == {}
+    assert [e["cuid"] for e in cloud.experiments()] == [run_id]
+    assert finished(cloud, run_id) == "FINISHED"
+    assert_matches_official(cloud, folder)
+    profile = cloud.store.profile(run_id)
+    assert "lr" in json.dumps(profile["config"]) and "adam" in json.dumps(profile["config"])
+    assert len(cloud.store.objects(run_id)) >= 60  # 30 images + 30 texts
+    assert tree_digest(folder) == before
+    assert_unlocked(folder)
+    ls = json.loads(upload_daemon.ctl("ls", "--json").stdout)
+    assert [r.get("source_kind") for r in ls["runs"]] == ["swanlab"]
+    assert "offline (swanlab)" in upload_daemon.ctl("ls").stdout
+
+    calls, requests = metric_calls(cloud), len(cloud.requests())
+    again, out = sync_json(upload_daemon, cloud, str(folder))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert out["runs"][0]["conversion"]["records"] == 0
+    assert metric_calls(cloud) == calls and len(cloud.requests()) == requests  # not one request
+    assert tree_digest(folder) == before
+
+
+def test_growing_run_synced_while_training_then_after(upload_daemon, cloud, tmp_path):
+    logdir = tmp_path / "swanlog"
+    proc = start_growing_run(logdir, 3000, pause_at=2000)
+    try:
+        wait_for(lambda: (logdir / "ready").exists() or proc.poll() is not None, 120, "first part written")
+        assert proc.poll() is None
+        folder = run_folder(logdir)
+        run_id = run_id_of(folder)
+        first = ctl_sync(upload_daemon, cloud, str(folder))
+        assert first.returncode == 0, first.stdout + first.stderr
+        # The SDK buffers its writes: whatever reached the file is up, and the run is still running.
+        assert 0 < len(cloud.store.metrics(run_id, "scalar").get("loss", {})) <= 2001
+        assert finished(cloud, run_id) in (None, "RUNNING")
+        (logdir / "go").touch()
+        assert proc.wait(120) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    second = ctl_sync(upload_daemon, cloud, str(folder))
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert [e["cuid"] for e in cloud.experiments()] == [run_id]
+    assert finished(cloud, run_id) == "FINISHED"
+    assert sorted(cloud.store.metrics(run_id, "scalar")["loss"]) == list(range(3000))
+    assert_matches_official(cloud, folder)
+
+
+def test_flipped_byte_loses_only_its_block_and_names_it(upload_daemon, cloud, tmp_path):
+    folder = write_run(tmp_path / "swanlog", 2000)
+    file = backup_file(folder)
+    data = bytearray(file.read_bytes())
+    assert len(data) > 5 * 32768
+    data[3 * 32768 + 5000] ^= 0x40  # inside the fourth block
+    file.write_bytes(data)
+    before = tree_digest(folder)
+    result, out = sync_json(upload_daemon, cloud, str(folder))
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_id = run_id_of(folder)
+    (loss,) = out["runs"][0]["conversion"]["losses"]
+    assert "checksum mismatch" in loss and "lost" in loss, loss
+    first, last = map(int, re.search(r"steps (\d+)-(\d+)", loss).groups())
+    got = set(cloud.store.metrics(run_id, "scalar")["loss"])
+    missing = set(range(2000)) - got
+    # Only that block's records are gone (the rest of the run is there), and the report names them.
+    assert missing and min(missing) >= first and max(missing) <= last and last - first < 300
+    assert 1999 in got and finished(cloud, run_id) == "FINISHED"
+    assert cloud.duplicate_count() == 0
+    assert tree_digest(folder) == before
+    again = ctl_sync(upload_daemon, cloud, str(folder))
+    assert again.returncode == 0 and "damaged" not in again.stderr  # reported by the sync that read it
+
+
+def test_daemon_killed_during_sync_then_sync_again(upload_daemon, cloud, tmp_path):
+    folder = write_run(tmp_path / "swanlog", 12_000)  # 24,000 points: two conversion chunks
+    run_id = run_id_of(folder)
+    slow = cloud.add_fault(FaultKind.SLOW, "/api/house/metrics", delay_s=0.3)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "swanlabd.cli.swanlabctl", "sync", str(folder)],
+        env=caller_env(upload_daemon, cloud, home=upload_daemon.root),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: len(cloud.store.metrics(run_id, "scalar").get("loss", {})) > 0, 60, "upload started")
+    finally:
+        proc.kill()
+        proc.wait()
+    upload_daemon.kill(signal.SIGKILL)
+    wait_for(lambda: metric_calls(cloud) == slow.fired, 10, "slow requests done")
+    cloud.remove_fault(slow)
+    upload_daemon.start()
+    again = ctl_sync(upload_daemon, cloud, str(folder))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert sorted(cloud.store.metrics(run_id, "scalar")["loss"]) == list(range(12_000))
+    assert_matches_official(cloud, folder)
+    assert finished(cloud, run_id) == "FINISHED"
