@@ -2,7 +2,7 @@
 
 Four test clouds, one per (side, mode), each shared by every script: a script's runs live in its own
 project (the script's file name), so they never collide. The official SDK (swanlab 0.10.3 in its
-cached venv) runs each script as it is; swanlab_client runs it with shim/ first on PYTHONPATH, so
+cached venv) runs each script as it is; swanlab_client runs it under `swanlabctl exec`, so
 `import swanlab` is our client, through one real swanlabd per mode. Offline runs are then uploaded
 with each side's own tool: `swanlab sync FOLDER` (one folder per call: the SDK ends its session
 with the run's state) and `swanlabctl sync`. What the clouds then hold is read into plain data by
@@ -39,7 +39,6 @@ from swanlab_testcloud import CloudServer
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = HERE / "scripts"
-SHIM = HERE / "shim"
 API_KEY = "corpus-key-0123456789"
 USER = "corpus"
 SIDES = ("official", "ours")
@@ -49,6 +48,8 @@ UPLOAD_TIMEOUT_S = 60
 # Four scripts per core: a script spends most of its time waiting (on its uploads, its daemon, sync).
 WORKERS = 8
 SYSTEM_PREFIX = "__swanlab__."
+# A script under swanlab_client: `import swanlab` routed to it, as a user would run it.
+OURS = [sys.executable, "-m", "swanlabd.cli.swanlabctl", "exec", "--", sys.executable]
 SCIKIT_LEARN = "scikit-learn==1.9.1"
 # The official SDK's host probes (package list, git, hardware) take a third of its run time and
 # fill only the profile's metadata and requirements, which the corpus does not compare.
@@ -98,12 +99,13 @@ def cloud_env(base: dict[str, str], cloud: CloudServer, home: Path, mode: str) -
     return env
 
 
-def run_script(python: str | Path, script: str, env: dict[str, str], work: Path) -> ScriptRun:
+def run_script(launcher: list[str], script: str, env: dict[str, str], work: Path) -> ScriptRun:
+    """Run `launcher + [script]` in its own folder under `work`."""
     cwd = work / script
     cwd.mkdir(parents=True)
     started = time.monotonic()
     result = subprocess.run(
-        [str(python), str(SCRIPTS / f"{script}.py")],
+        [*launcher, str(SCRIPTS / f"{script}.py")],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -242,14 +244,13 @@ def run_corpus(
         for mode in MODES:
             home = work / f"official-{mode}"
             env = cloud_env(dict(os.environ), servers["official", mode], home, mode) | OFFICIAL_PROBES_OFF
-            jobs += [(("official", mode, s), official, env, home) for s in names]
+            jobs += [(("official", mode, s), [str(official)], env, home) for s in names]
             home = work / f"ours-{mode}"
             env = cloud_env(daemons[mode].env, servers["ours", mode], home, mode)
-            env["PYTHONPATH"] = os.pathsep.join([str(SHIM), *filter(None, [env.get("PYTHONPATH")])])
-            jobs += [(("ours", mode, s), Path(sys.executable), env, home) for s in names]
+            jobs += [(("ours", mode, s), OURS, env, home) for s in names]
         started = time.monotonic()
         with ThreadPoolExecutor(WORKERS) as pool:
-            futures = {key: pool.submit(run_script, python, key[2], env, home) for key, python, env, home in jobs}
+            futures = {key: pool.submit(run_script, launcher, key[2], env, home) for key, launcher, env, home in jobs}
             results = {key: future.result() for key, future in futures.items()}
 
         print(f"corpus: {len(jobs)} script runs took {time.monotonic() - started:.1f}s")

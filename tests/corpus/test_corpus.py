@@ -11,8 +11,8 @@ A part that differs by design, or by a bug not fixed yet, is listed in DIFFERENC
 ("BUG: ..." for bugs), mirrored in docs/testing.md; its test is a strict xfail, so it fails as soon
 as the two sides agree and the entry must go. Nothing else is skipped.
 
-Only the selected scripts run (`-k mnist_mlp` runs one); the whole corpus takes about 2 min 45 s on
-2 shared cores with a warm venv cache (the first build of the referee's venv adds a minute or two).
+Only the selected scripts run (`-k mnist_mlp` runs one); the whole corpus takes 2 min 45 s to 3 min 30 s
+on 2 shared cores with a warm venv cache (the first build of the referee's venv adds a minute or two).
 """
 
 from __future__ import annotations
