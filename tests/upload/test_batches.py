@@ -146,6 +146,16 @@ def test_columns_are_the_new_keys_with_their_types_and_sections() -> None:
     ]
 
 
+def test_a_key_shaped_by_define_metric_has_only_the_section_it_was_given() -> None:
+    batch = Batch(cursor=LaneCursor(), keys={"debug/scale": (pb.FLOAT, ""), "eval/acc": (pb.FLOAT, "Evaluation")})
+    shapes = {"debug/scale": ("", True), "eval/acc": ("epoch", False)}
+    _, series = batches.columns(batch, [], shapes)
+    assert series == [
+        {"key": "debug/scale", "type": "FLOAT", "hidden": True},
+        {"key": "eval/acc", "type": "FLOAT", "sectionName": "Evaluation", "xAxis": "epoch"},
+    ]
+
+
 def test_the_key_table_learns_each_key_once_and_reloads_from_the_upload_state() -> None:
     keys = KeyTable()
     assert [k.name for k in keys.learn(media_defs())] == ["img", "txt"] and keys.learn(media_defs()) == []

@@ -347,7 +347,7 @@ def columns(
     """The keys of `batch` not in `sent` (the columns the server has), and their series definitions.
 
     `shapes` (KeyTable.shapes) adds what define_metric() gave a key, as the official SDK sends it:
-    `xAxis`, and `hidden: true`.
+    `xAxis`, and `hidden: true`, and leaves out the default section of such a key.
     """
     known = set(sent)
     new = [key for key in batch.keys if key not in known]
@@ -358,11 +358,15 @@ def columns(
             column: dict[str, Any] = {"key": key, "type": "SYSTEM"}
         else:
             column = {"key": key, "type": pb.KeyType.Name(ktype) if ktype else "FLOAT"}
+            shape = (shapes or {}).get(key)
             parts = key.split("/")
-            section = section or ("/".join(parts[:1]) if len(parts) >= 2 else "")
+            # A key define_metric() shaped has only the section it was given, as in the official
+            # SDK (its resolver); the prefix is the default of keys logged without a rule.
+            if shape is None:
+                section = section or ("/".join(parts[:1]) if len(parts) >= 2 else "")
             if section:
                 column["sectionName"] = section
-            x_axis, hidden = (shapes or {}).get(key, ("", False))
+            x_axis, hidden = shape or ("", False)
             if x_axis:
                 column["xAxis"] = x_axis
             if hidden:
