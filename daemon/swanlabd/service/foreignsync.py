@@ -133,15 +133,19 @@ def last_cursor(path: Path) -> pb.SourceCursor | None:
     return found
 
 
-def _copy_files(files: list[tuple[Path, str]], run_dir: Path) -> None:
+def _copy_files(files: list[tuple[Path | bytes, str]], run_dir: Path) -> None:
     """Copy media and saved files in (never link: the user's files must stay as they are)."""
     for src, rel in files:
         dst = run_dir / rel
-        if dst.is_file() and dst.stat().st_size == src.stat().st_size:
+        size = len(src) if isinstance(src, bytes) else src.stat().st_size
+        if dst.is_file() and dst.stat().st_size == size:
             continue  # copied by an earlier sync that was cut off before its records landed
         dst.parent.mkdir(parents=True, exist_ok=True)
         tmp = dst.with_name(f".{dst.name}.part")
-        shutil.copyfile(src, tmp)
+        if isinstance(src, bytes):
+            tmp.write_bytes(src)
+        else:
+            shutil.copyfile(src, tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         tmp.replace(dst)
