@@ -6,8 +6,6 @@ run id) exactly once, and the user's folder is left byte for byte as it was, unl
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
 import math
 import re
@@ -19,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from swanlab_runs import backup_file, official_view, run_folder, run_id_of, start_growing_run, write_run
+from sync_checks import assert_unlocked, sync_json, tree_digest
 from uploading import caller_env, ctl_sync, finished, metric_calls
 
 from helpers.waiting import wait_for
@@ -29,19 +28,6 @@ from swanlab_testcloud import FaultKind
 def sdk_run(tmp_path_factory) -> Path:
     """One finished SDK run of 300 steps, written once for the module (tests copy it)."""
     return write_run(tmp_path_factory.mktemp("swanlog"), 300)
-
-
-def tree_digest(folder: Path) -> dict[str, str]:
-    files = [p for p in folder.rglob("*") if p.is_file()]
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
-
-
-def assert_unlocked(folder: Path) -> None:
-    for p in folder.rglob("*"):
-        if p.is_file():
-            with open(p, "rb") as f:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if anyone holds it
-                fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def assert_matches_official(cloud, folder: Path) -> None:
@@ -60,11 +46,6 @@ def assert_matches_official(cloud, folder: Path) -> None:
     lines = cloud.store.metrics(run_id, "log").get("", {})
     assert {epoch: lines[epoch]["message"] for epoch in view["log"]} == view["log"]
     assert cloud.duplicate_count() == 0, cloud.store.duplicates()[:5]
-
-
-def sync_json(daemon, cloud, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
-    result = ctl_sync(daemon, cloud, "--json", *args)
-    return result, json.loads(result.stdout) if result.stdout.strip() else {}
 
 
 def test_sdk_run_synced_point_by_point_then_again_sends_nothing(upload_daemon, cloud, sdk_run, tmp_path):

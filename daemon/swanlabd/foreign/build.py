@@ -41,6 +41,18 @@ class MediaFile:
     size: int = 0
 
 
+@dataclass
+class _Damage:
+    """A dropped stretch, and what was read last before it."""
+
+    offset: int
+    nbytes: int
+    reason: str
+    num: int | None  # the tool's number of the last intact record before it
+    step: int  # the last step before it
+    records: str | None = None  # which records it held, once the next intact record is read
+
+
 class Builder:
     """Our records for a stretch of the source, cut into chunks; key ids last the whole sync
     (each sync is one writer of the run, so its key ids start at 1)."""
@@ -49,7 +61,7 @@ class Builder:
         self.keys: dict[str, tuple[int, int]] = {}  # name -> (our key id, our KeyType)
         self.last_num = last_num  # the tool's number of the last record read
         self.last_step = last_step
-        self.damage: list[tuple[int, int, str, int | None, int]] = []  # open: offset, nbytes, reason, num, step
+        self.damage: list[_Damage] = []  # stretches read past, not reported yet
         self.damage_end = 0
         self._new()
 
@@ -90,15 +102,15 @@ class Builder:
 
     def damaged(self, offset: int, nbytes: int, reason: str) -> None:
         self.damage_end = max(self.damage_end, offset + nbytes)
-        if self.damage and self.damage[-1][0] + self.damage[-1][1] >= offset - framing.HEADER_SIZE:
-            first = self.damage[-1]  # one stretch, reported once: it may span several drops
-            self.damage[-1] = (first[0], offset + nbytes - first[0], first[2], first[3], first[4])
+        last = self.damage[-1] if self.damage else None
+        if last is not None and last.records is None and last.offset + last.nbytes >= offset - framing.HEADER_SIZE:
+            last.nbytes = offset + nbytes - last.offset  # one stretch, reported once: it may span several drops
         else:
-            self.damage.append((offset, nbytes, reason, self.last_num, self.last_step))
+            self.damage.append(_Damage(offset, nbytes, reason, self.last_num, self.last_step))
 
     def read(self, num: int | None, step: int | None) -> None:
-        """An intact record numbered `num` (None: the tool does not number it) at `step` was read:
-        name the damage before it, and count it."""
+        """An intact record numbered `num` (None: the tool does not number it) at `step` (None: a
+        record of no step) was read: name the damage before it, and count it."""
         if self.damage:
             self.close_damage(num, step)
         if num is not None:
@@ -106,17 +118,22 @@ class Builder:
         self.count += 1
 
     def close_damage(self, num: int | None, step: int | None) -> None:
-        """Name what the damage before this intact record held: the tool's nums and steps between."""
-        for offset, nbytes, reason, before_num, before_step in self.damage:
-            if num is not None and before_num is not None:
-                records = f"records {before_num + 1}-{num - 1}" if num - 1 > before_num else "no whole record"
-            else:
-                records = "records after the last one read" if num is None else f"records before {num}"
+        """Name what the damage before this intact record held: the tool's nums between, and the
+        steps between once a record with a step is read (None, None: the end of what is read)."""
+        for d in self.damage:
+            if d.records is None:
+                if num is not None and d.num is not None:
+                    d.records = f"records {d.num + 1}-{num - 1}" if num - 1 > d.num else "no whole record"
+                else:
+                    d.records = "records after the last one read" if num is None else f"records before {num}"
+        if step is None and num is not None:
+            return  # a record of no step (a config, a console line): the steps lost end further on
+        for d in self.damage:
             if step is not None:
-                steps = f"steps {max(before_step, 0)}-{step}"
+                steps = f"steps {max(d.step, 0)}-{step}"
             else:
-                steps = f"steps after {before_step}" if before_step >= 0 else "steps unknown"
-            self.losses.append(f"{nbytes} bytes at offset {offset} ({reason}): {records} lost, {steps}")
+                steps = f"steps after {d.step}" if d.step >= 0 else "steps unknown"
+            self.losses.append(f"{d.nbytes} bytes at offset {d.offset} ({d.reason}): {d.records} lost, {steps}")
         self.damage = []
 
     # -- records ------------------------------------------------------------------------------
