@@ -76,7 +76,8 @@ class Converter:
         info = self.store.state.get_run(run_id)
         cursor = None
         if info is not None:
-            cursor = await asyncio.to_thread(last_cursor, Path(info.run_dir) / backup.BACKUP_FILENAME)
+            path = Path(info.run_dir) / backup.BACKUP_FILENAME
+            cursor = await asyncio.to_thread(last_cursor, path, info.source_at)
         chunks = source.read(cursor.cursor if cursor else None)
         first = await asyncio.to_thread(next, chunks, None)
         if first is None or (first.empty and info is not None):
@@ -100,7 +101,10 @@ class Converter:
                 client_seq += 1
                 r.client_seq = client_seq
                 r.time_ms = r.time_ms or now_ms()
+            at = run.size
             self.store.append_batch(run, writer, records)
+            run.info.source_at = at
+            self.store.publish(run)
             report.records += chunk.source_records
             report.points += chunk.points
             report.losses += chunk.losses
@@ -122,11 +126,23 @@ class Converter:
         return report
 
 
-def last_cursor(path: Path) -> pb.SourceCursor | None:
-    """The last SourceCursor in a converted run's backup (None: none yet)."""
+def last_cursor(path: Path, at: int = 0) -> pb.SourceCursor | None:
+    """The last SourceCursor in a converted run's backup (None: none yet), read from `at` (the
+    run entry's `source_at`: the last chunk's write, so a sync reads one chunk, not the file).
+
+    The entry is a hint: from a run entry behind the file (the daemon died between the append and
+    the entry's write) the scan finds the later cursors too; if the file holds none from `at`
+    (it was cut shorter than the entry says), the whole file is read.
+    """
     found = None
     # Damage in our own file is the uploader's to report (docs/upload.md); here it can only hide
     # a cursor, and an older one means converting again what the uploader then skips per key.
+    if 0 < at < path.stat().st_size:
+        for record, _ in backup.read_records(path, at):
+            if record.WhichOneof("kind") == "source":
+                found = record.source
+        if found is not None:
+            return found
     for record, _ in backup.read_records(path, 0):
         if record.WhichOneof("kind") == "source":
             found = record.source
