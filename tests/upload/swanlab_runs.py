@@ -18,7 +18,7 @@ from sdk_venv import official_sdk_python_with  # noqa: E402
 WRITER = """
 import os, sys, time, numpy as np, swanlab
 logdir, steps, pause_at = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-swanlab.init(project="foreign", experiment_name="sdk-run", mode="offline", logdir=logdir,
+swanlab.init(project="foreign", experiment_name="sdk-run", mode=os.environ["SWANLAB_MODE"], logdir=logdir,
              config={"lr": 0.01, "layers": [64, 32], "opt": {"name": "adam"}})
 for i in range(steps):
     swanlab.log({"loss": 1.0 / (i + 1), "acc": i / steps}, step=i)
@@ -71,12 +71,15 @@ def write_run(logdir: Path, steps: int) -> Path:
     return run_folder(logdir)
 
 
-def start_growing_run(logdir: Path, steps: int, pause_at: int) -> subprocess.Popen[bytes]:
-    """A run that pauses after `pause_at` until <logdir>/go exists (see WRITER)."""
+def start_growing_run(
+    logdir: Path, steps: int, pause_at: int, cloud_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """A run that pauses after `pause_at` until <logdir>/go exists (see WRITER); offline, or in
+    cloud mode with `cloud_env` (SWANLAB_API_HOST, key... of the test cloud)."""
     logdir.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
         [str(sdk_python()), "-c", WRITER, str(logdir), str(steps), str(pause_at)],
-        env=_env(),
+        env=_env() | (cloud_env or {}),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

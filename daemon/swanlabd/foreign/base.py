@@ -43,15 +43,15 @@ class Description:
 class Chunk:
     """Our records for a stretch of the source, and where the source stands after it.
 
-    `files` are (source file, path relative to the run folder) to copy in before the records
-    that name them are appended (media and saved files). `finish` is set once the source says
+    `files` are (source file, or the bytes to write, path relative to the run folder) to copy
+    in before the records that name them are appended (media and saved files). `finish` is set once the source says
     its run ended; it is never in `records`. `losses` are lines naming damaged stretches (bytes,
     offset, source records and steps lost); `unknown` counts records of kinds not converted.
     """
 
     records: list[pb.Record]
     cursor: str
-    files: list[tuple[Path, str]] = field(default_factory=list)
+    files: list[tuple[Path | bytes, str]] = field(default_factory=list)
     finish: pb.Finish | None = None
     source_records: int = 0
     points: int = 0

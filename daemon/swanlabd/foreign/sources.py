@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from swanlabd.foreign import swanlab
+from swanlabd.foreign import swanlab, wandb
 from swanlabd.foreign.base import Source
 
-FINDERS = (swanlab.find,)
+FINDERS = (swanlab.find, wandb.find)
 
 
 def find(path: Path) -> list[Source]:

@@ -20,13 +20,13 @@ from typing import Any
 
 from swanlabd.foreign import framing
 from swanlabd.foreign.base import Chunk, Description, ForeignError, MissingExtra
+from swanlabd.foreign.build import MEDIA_FOLDERS, Builder, MediaFile
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import swanlab_sdk_pb2 as sdk
 
 KIND = "swanlab"
 # Source records per chunk: bounds the daemon's memory and the work a killed sync redoes.
 CHUNK_RECORDS = 20_000
-ROW_VALUES = 16_384  # scalars per ScalarRows record, as our client cuts them
 _TYPES: dict[int, int] = {
     sdk.COLUMN_TYPE_SCALAR: pb.FLOAT,
     sdk.COLUMN_TYPE_IMAGE: pb.IMAGE,
@@ -38,22 +38,11 @@ _TYPES: dict[int, int] = {
     sdk.COLUMN_TYPE_MOLECULE: pb.MOLECULE,
     sdk.COLUMN_TYPE_HTML: pb.HTML,
 }
-_FOLDERS: dict[int, str] = {
-    pb.IMAGE: "image",
-    pb.AUDIO: "audio",
-    pb.TEXT: "text",
-    pb.VIDEO: "video",
-    pb.ECHARTS: "echarts",
-    pb.OBJECT3D: "object3d",
-    pb.MOLECULE: "molecule",
-    pb.HTML: "html",
-}
 _STATES = {
     sdk.RUN_STATE_FINISHED: pb.FINISHED,
     sdk.RUN_STATE_CRASHED: pb.CRASHED,
     sdk.RUN_STATE_ABORTED: pb.ABORTED,
 }
-_SYSTEM_PREFIX = "__swanlab__."
 
 
 def find(path: Path) -> list[SwanlabSource]:
@@ -118,12 +107,12 @@ class SwanlabSource:
         with open(self.file, "rb") as f:
             framing.check_header(f, framing.SWANLAB)
             for payload, end in framing.read_payloads(f, offset, converter):
-                converter.add(payload)
+                converter.add_payload(payload)
                 offset = end
                 if converter.count >= CHUNK_RECORDS:
-                    yield converter.chunk(offset)
+                    yield converter.chunk(converter.cursor(offset))
             if not converter.idle:
-                yield converter.chunk(max(offset, converter.damage_end))
+                yield converter.chunk(converter.cursor(max(offset, converter.damage_end)))
 
 
 class _Ignore:
@@ -131,97 +120,31 @@ class _Ignore:
         pass
 
 
-class _Converter:
+class _Converter(Builder):
     """SDK records -> our records, one chunk at a time; also the framing's damage reporter."""
 
     def __init__(self, source: SwanlabSource, last_num: int | None) -> None:
+        super().__init__(last_num)
         self.source = source
-        self.keys: dict[str, tuple[int, int]] = {}  # key -> (our key id, our KeyType); per sync: one writer
-        self.last_num = last_num
-        self.last_step = -1
-        self.damage: list[tuple[int, int, str, int | None, int]] = []  # open: offset, nbytes, reason, num, step
-        self.damage_end = 0
-        self._new()
 
-    def _new(self) -> None:
-        self.records: list[pb.Record] = []
-        self.files: list[tuple[Path, str]] = []
-        self.rows: pb.ScalarRows | None = None
-        self.rows_system = False
-        self.rows_time = 0
-        self.finish: pb.Finish | None = None
-        self.count = 0
-        self.points = 0
-        self.losses: list[str] = []
-        self.unknown: dict[str, int] = {}
+    def cursor(self, offset: int) -> str:
+        return json.dumps({"offset": offset, "num": self.last_num})
 
-    @property
-    def idle(self) -> bool:
-        return not (self.count or self.losses or self.damage or self.unknown)
-
-    def chunk(self, offset: int) -> Chunk:
-        self._flush_rows()
-        self._close_damage(None, None)
-        cursor = json.dumps({"offset": offset, "num": self.last_num})
-        chunk = Chunk(
-            records=self.records,
-            cursor=cursor,
-            files=self.files,
-            finish=self.finish,
-            source_records=self.count,
-            points=self.points,
-            losses=self.losses,
-        )
-        chunk.unknown.update(self.unknown)
-        self._new()
-        return chunk
-
-    # -- damage (framing.Reporter) ----------------------------------------------------------
-
-    def damaged(self, offset: int, nbytes: int, reason: str) -> None:
-        self.damage_end = max(self.damage_end, offset + nbytes)
-        if self.damage and self.damage[-1][0] + self.damage[-1][1] >= offset - framing.HEADER_SIZE:
-            first = self.damage[-1]
-            self.damage[-1] = (first[0], offset + nbytes - first[0], first[2], first[3], first[4])
-        else:
-            self.damage.append((offset, nbytes, reason, self.last_num, self.last_step))
-
-    def _close_damage(self, num: int | None, step: int | None) -> None:
-        """Name what the damage before this intact record held: the SDK's nums and steps between."""
-        for offset, nbytes, reason, before_num, before_step in self.damage:
-            if num is not None and before_num is not None:
-                records = f"records {before_num + 1}-{num - 1}" if num - 1 > before_num else "no whole record"
-            else:
-                records = "records after the last one read" if num is None else f"records before {num}"
-            if step is not None:
-                steps = f"steps {max(before_step, 0)}-{step}"
-            else:
-                steps = f"steps after {before_step}" if before_step >= 0 else "steps unknown"
-            self.losses.append(f"{nbytes} bytes at offset {offset} ({reason}): {records} lost, {steps}")
-        self.damage = []
-
-    # -- records ------------------------------------------------------------------------------
-
-    def add(self, payload: bytes) -> None:
+    def add_payload(self, payload: bytes) -> None:
         try:
             rec = sdk.Record.FromString(payload)
         except Exception:  # protobuf's DecodeError: a record the framing's CRC passed but we cannot parse
-            self.unknown["unparseable"] = self.unknown.get("unparseable", 0) + 1
+            self.unknown["unparseable"] += 1
             return
         kind = rec.WhichOneof("record_type")
         step = rec.scalar.step if kind == "scalar" else rec.media.step if kind == "media" else None
-        if self.damage:
-            self._close_damage(rec.num if rec.num > 0 else None, step)
-        if rec.num > 0:
-            self.last_num = rec.num
-        self.count += 1
+        self.read(rec.num if rec.num > 0 else None, step)
         time_ms = _ms(rec.timestamp)
         if kind == "scalar":
-            self._scalar(rec.scalar, time_ms)
-            return
-        self._flush_rows()
-        if kind == "column":
-            self._key(rec.column.column_key, _TYPES.get(rec.column.column_type, pb.FLOAT), rec.column.section_name)
+            s = rec.scalar
+            self.scalar(s.key, s.step, s.value.number, time_ms, _ms(s.timestamp) if s.timestamp.seconds else 0)
+        elif kind == "column":
+            self.key(rec.column.column_key, _TYPES.get(rec.column.column_type, pb.FLOAT), rec.column.section_name)
         elif kind == "media":
             self._media(rec.media, time_ms)
         elif kind == "log":
@@ -229,7 +152,7 @@ class _Converter:
             line = pb.ConsoleLine(
                 line_no=rec.log.epoch, text=rec.log.line, stream=stream, time_ms=_ms(rec.log.timestamp)
             )
-            self.records.append(pb.Record(time_ms=time_ms, console=pb.ConsoleLines(lines=[line])))
+            self.add(pb.Record(time_ms=time_ms, console=pb.ConsoleLines(lines=[line])))
         elif kind == "save":
             self._save(rec.save, time_ms)
         elif kind == "finish":
@@ -239,69 +162,20 @@ class _Converter:
             pass  # read by describe(); the run's RunStart
         else:
             self.count -= 1
-            self.unknown[kind or "unknown field"] = self.unknown.get(kind or "unknown field", 0) + 1
-
-    def _key(self, name: str, key_type: int, section: str = "") -> tuple[int, int]:
-        known = self.keys.get(name)
-        if known is not None:
-            return known
-        if key_type == pb.FLOAT and name.startswith(_SYSTEM_PREFIX):
-            key_type = pb.SYSTEM
-        key = (len(self.keys) + 1, key_type)
-        self.keys[name] = key
-        self._flush_rows()
-        self.records.append(
-            pb.Record(
-                keys=pb.KeyDefs(keys=[pb.KeyDef(id=key[0], name=name, type=pb.KeyType.Name(key_type), section=section)])
-            )
-        )
-        return key
-
-    def _scalar(self, s: sdk.ScalarRecord, time_ms: int) -> None:
-        key_id, key_type = self._key(s.key, pb.FLOAT)
-        system = key_type == pb.SYSTEM
-        rows = self.rows
-        if rows is None or system != self.rows_system or len(rows.values) >= ROW_VALUES:
-            self._flush_rows()
-            rows = self.rows = pb.ScalarRows()
-            self.rows_system, self.rows_time = system, time_ms
-        if rows.steps and rows.steps[-1] == s.step and key_id not in rows.key_ids[-rows.row_sizes[-1] :]:
-            rows.row_sizes[-1] += 1
-        else:
-            rows.steps.append(s.step)
-            rows.row_sizes.append(1)
-            rows.time_deltas_ms.append(_ms(s.timestamp) - self.rows_time if s.timestamp.seconds else 0)
-        rows.key_ids.append(key_id)
-        rows.values.append(s.value.number)
-        self.points += 1
-        self.last_step = max(self.last_step, s.step)
-
-    def _flush_rows(self) -> None:
-        if self.rows is not None and self.rows.steps:
-            record = pb.Record(time_ms=self.rows_time)
-            (record.system if self.rows_system else record.scalars).CopyFrom(self.rows)
-            self.records.append(record)
-        self.rows = None
+            self.unknown[kind or "unknown field"] += 1
 
     def _media(self, m: sdk.MediaRecord, time_ms: int) -> None:
-        key_id, key_type = self._key(m.key, _TYPES.get(m.type, pb.IMAGE))
-        folder = _FOLDERS.get(key_type, "image")
-        items = []
+        _, key_type = self.key(m.key, _TYPES.get(m.type, pb.IMAGE))
+        folder = MEDIA_FOLDERS.get(key_type, "image")
+        files = []
         for item in m.value.items:
             rel = f"media/{folder}/{item.filename}"
             src = self.source.path / rel
             if not src.is_file():
-                self.unknown["media file missing"] = self.unknown.get("media file missing", 0) + 1
+                self.unknown["media file missing"] += 1
                 continue
-            self.files.append((src, rel))
-            items.append(
-                pb.MediaRef(
-                    key_id=key_id, step=m.step, path=rel, caption=item.caption, sha256=item.sha256, size=item.size
-                )
-            )
-        if items:
-            self.records.append(pb.Record(time_ms=time_ms, media=pb.MediaRefs(items=items)))
-        self.last_step = max(self.last_step, m.step)
+            files.append(MediaFile(src, rel, item.caption, item.sha256, item.size))
+        self.media(m.key, key_type, m.step, files, time_ms)
 
     def _save(self, s: sdk.SaveRecord, time_ms: int) -> None:
         files = self.source.path / "files"
@@ -310,21 +184,20 @@ class _Converter:
         try:
             text = local.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
-            what = f"save {s.name or 'file'} (file missing)"
-            self.unknown[what] = self.unknown.get(what, 0) + 1
+            self.unknown[f"save {s.name or 'file'} (file missing)"] += 1
             return
         if s.type == sdk.SAVE_TYPE_CONFIG:
-            self.records.append(pb.Record(time_ms=time_ms, config=pb.Config(json=json.dumps(_config(local, text)))))
+            self.add(pb.Record(time_ms=time_ms, config=pb.Config(json=json.dumps(_config(local, text)))))
         elif s.type == sdk.SAVE_TYPE_METADATA:
-            self.records.append(pb.Record(time_ms=time_ms, metadata=pb.Metadata(json=text)))
+            self.add(pb.Record(time_ms=time_ms, metadata=pb.Metadata(json=text)))
         elif s.type == sdk.SAVE_TYPE_REQUIREMENTS:
-            self.records.append(pb.Record(time_ms=time_ms, requirements=pb.Requirements(pip=text)))
+            self.add(pb.Record(time_ms=time_ms, requirements=pb.Requirements(pip=text)))
         elif s.type == sdk.SAVE_TYPE_CONDA:
-            self.records.append(pb.Record(time_ms=time_ms, requirements=pb.Requirements(conda=text)))
+            self.add(pb.Record(time_ms=time_ms, requirements=pb.Requirements(conda=text)))
         else:
             rel = f"files/{local.name}"
             self.files.append((local, rel))
-            self.records.append(pb.Record(time_ms=time_ms, file=pb.SavedFile(path=rel, size=len(text.encode()))))
+            self.add(pb.Record(time_ms=time_ms, file=pb.SavedFile(path=rel, size=len(text.encode()))))
 
 
 def _config(path: Path, text: str) -> dict[str, Any]:

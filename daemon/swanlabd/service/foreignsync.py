@@ -76,7 +76,8 @@ class Converter:
         info = self.store.state.get_run(run_id)
         cursor = None
         if info is not None:
-            cursor = await asyncio.to_thread(last_cursor, Path(info.run_dir) / backup.BACKUP_FILENAME)
+            path = Path(info.run_dir) / backup.BACKUP_FILENAME
+            cursor = await asyncio.to_thread(last_cursor, path, info.source_at)
         chunks = source.read(cursor.cursor if cursor else None)
         first = await asyncio.to_thread(next, chunks, None)
         if first is None or (first.empty and info is not None):
@@ -100,7 +101,10 @@ class Converter:
                 client_seq += 1
                 r.client_seq = client_seq
                 r.time_ms = r.time_ms or now_ms()
+            at = run.size
             self.store.append_batch(run, writer, records)
+            run.info.source_at = at
+            self.store.publish(run)
             report.records += chunk.source_records
             report.points += chunk.points
             report.losses += chunk.losses
@@ -122,26 +126,42 @@ class Converter:
         return report
 
 
-def last_cursor(path: Path) -> pb.SourceCursor | None:
-    """The last SourceCursor in a converted run's backup (None: none yet)."""
+def last_cursor(path: Path, at: int = 0) -> pb.SourceCursor | None:
+    """The last SourceCursor in a converted run's backup (None: none yet), read from `at` (the
+    run entry's `source_at`: the last chunk's write, so a sync reads one chunk, not the file).
+
+    The entry is a hint: from a run entry behind the file (the daemon died between the append and
+    the entry's write) the scan finds the later cursors too; if the file holds none from `at`
+    (it was cut shorter than the entry says), the whole file is read.
+    """
     found = None
     # Damage in our own file is the uploader's to report (docs/upload.md); here it can only hide
     # a cursor, and an older one means converting again what the uploader then skips per key.
+    if 0 < at < path.stat().st_size:
+        for record, _ in backup.read_records(path, at):
+            if record.WhichOneof("kind") == "source":
+                found = record.source
+        if found is not None:
+            return found
     for record, _ in backup.read_records(path, 0):
         if record.WhichOneof("kind") == "source":
             found = record.source
     return found
 
 
-def _copy_files(files: list[tuple[Path, str]], run_dir: Path) -> None:
+def _copy_files(files: list[tuple[Path | bytes, str]], run_dir: Path) -> None:
     """Copy media and saved files in (never link: the user's files must stay as they are)."""
     for src, rel in files:
         dst = run_dir / rel
-        if dst.is_file() and dst.stat().st_size == src.stat().st_size:
+        size = len(src) if isinstance(src, bytes) else src.stat().st_size
+        if dst.is_file() and dst.stat().st_size == size:
             continue  # copied by an earlier sync that was cut off before its records landed
         dst.parent.mkdir(parents=True, exist_ok=True)
         tmp = dst.with_name(f".{dst.name}.part")
-        shutil.copyfile(src, tmp)
+        if isinstance(src, bytes):
+            tmp.write_bytes(src)
+        else:
+            shutil.copyfile(src, tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         tmp.replace(dst)

@@ -76,6 +76,9 @@ class RunInfo:
     # reports them.
     cut_tail: list[int] = dataclasses.field(default_factory=list)
     source: str = ""  # the tool `swanlabctl sync` converted the run from ("swanlab", ...); "" for ours
+    # Where the write holding the last SourceCursor began in the backup: the next sync reads the
+    # file from here, not from 0 (the cursor itself is only in the backup, the source of truth).
+    source_at: int = 0
 
     def __post_init__(self) -> None:
         # Names read back from JSON, or given by a caller, become the enums (ValueError if unknown).
