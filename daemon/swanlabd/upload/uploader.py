@@ -149,6 +149,9 @@ class RunUploader:
         if running:
             self._reopened()
         info = state.get_run(run_id)
+        # Converted from another tool's files: points the experiment holds already were uploaded
+        # from the same source (by that tool, or an earlier sync), so skipping them loses nothing.
+        self.foreign = bool(info and info.source)
         if info is not None and info.cut_tail:
             # Cut off when the folder was adopted: the file reads whole now, but that tail is lost.
             offset, nbytes, last_seq = info.cut_tail
@@ -498,7 +501,7 @@ class RunUploader:
 
     def _skipped(self, lane: str, batch: Batch) -> None:
         """Points the server will not take (it holds their steps) are recorded, never lost in silence."""
-        if not batch.skipped:
+        if not batch.skipped or self.foreign:
             return
         count, what = batch.skipped_summary()
         message = (
