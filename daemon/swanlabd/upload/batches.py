@@ -45,6 +45,7 @@ __all__ = [
     "Records",
     "columns",
     "console_batch",
+    "error_line",
     "files_batch",
     "media_batch",
     "media_metrics",
@@ -408,6 +409,12 @@ def console_batch(records: Records, cursor: LaneCursor, last: int, limit: int) -
             batch.full = True
             return batch
     return batch
+
+
+def error_line(epoch: int, message: str, time_ms: int) -> str:
+    """The console item that ends a failed run's log: its error, level ERROR (as the official SDK)."""
+    item = {"level": "ERROR", "epoch": epoch, "message": message, "create_time": cloudapi.iso_utc(time_ms)}
+    return json.dumps(item, ensure_ascii=False)
 
 
 # -- media lane ------------------------------------------------------------------------------
