@@ -12,7 +12,7 @@ from memtransport import SETTINGS, MemoryConnector, MemoryDaemon, MemoryTranspor
 
 from swanlab_client import _sender
 from swanlab_client._errors import DaemonRejectedError, DaemonTimeoutError, RPCStatusCode
-from swanlab_client._sender import CONFIG, Sender, Warner
+from swanlab_client._sender import CONFIG, Sender, Warner, _Expired
 from swanlab_client._settings import Settings
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
@@ -75,13 +75,18 @@ def test_replay_after_broken_connections_is_exactly_once(how):
     assert all(r.writer == 1 for r in mem.starts if r.attach)
 
 
-def test_lost_create_answer_attaches_as_writer_one():
+def test_a_create_refused_as_existing_never_writes_into_that_run():
+    # The daemon answers a retry of our own create with our run (tests/ingest); ALREADY_EXISTS
+    # means the id is another run's: attaching as its writer 1 would drop our rows as replays.
     mem = MemoryDaemon()
-    mem.start(svc.StartRunRequest(start=pb.RunStart(run_id="r1")))  # "our" create landed, answer lost
+    mem.start(svc.StartRunRequest(start=pb.RunStart(run_id="r1")))  # another process's run r1
     run = make_run(MemoryConnector(mem))
     run.log({"a": 1})
-    drain(run)
-    assert run.sender.writer == 1 and mem.rows("r1") == [(0, {"a": 1.0})]
+    assert run.sender is not None
+    with pytest.raises(_Expired):  # the sender thread's loop ends on it
+        run.sender.step()
+    assert run.sender.finished.is_set() and run.sender.start_refused is not None
+    assert run.sender.writer == 0 and mem.rows("r1") == []
 
 
 def test_unreachable_daemon_falls_back_to_the_file_transport():
