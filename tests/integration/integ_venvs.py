@@ -22,6 +22,9 @@ FRAMEWORKS = (
     "lightning==2.6.6",
     "xgboost-cpu==3.2.0",
     "lightgbm==4.7.0",
+    "catboost==1.2.10",
+    "keras==3.15.1",
+    "stable-baselines3==2.9.2",
 )
 OFFICIAL_SDK = "swanlab==0.10.3"
 
