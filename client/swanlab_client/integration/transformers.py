@@ -21,6 +21,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 import swanlab_client
+from swanlab_client._run import Run
 from swanlab_client.integration._common import active_run, given
 
 # The Trainer's end-of-training summary: one value each, charted apart from the curves.
@@ -69,7 +70,7 @@ class SwanLabCallback(TrainerCallback):
             tags=tags,
         )
         self._log_config = log_config
-        self._set_up = False
+        self._set_up_for: Run | None = None
         self._pending_config: dict[str, Any] = {}
         self._evaluated_steps: set[int] = set()
 
@@ -78,12 +79,16 @@ class SwanLabCallback(TrainerCallback):
         return "swanlab-integration-transformers"
 
     def setup(self, args: Any, state: Any, model: Any = None) -> None:
-        """Start a run if none is active and store the config, once, on the main process only."""
-        if self._set_up or not _main_process(state):
+        """Start a run if none is active and store the config, once per run, on the main process only."""
+        if not _main_process(state):
             return
-        if active_run() is None:
-            swanlab_client.init(**self._init_kwargs)
-        self._set_up = True
+        run = active_run()
+        if run is not None and run is self._set_up_for:
+            return
+        # A new run (the first, or one after finish()): what the official callback resets when
+        # its run finishes.
+        self._set_up_for = run if run is not None else swanlab_client.init(**self._init_kwargs)
+        self._evaluated_steps.clear()
         if self._log_config:
             self.update_config(collect_config(args, state, model))
 
@@ -143,12 +148,6 @@ class SwanLabCallback(TrainerCallback):
         self.setup(args, state, kwargs.get("model"))
         if metrics and self._can_log(state):
             swanlab_client.log(rewrite_logs(metrics), step=_step(state))
-
-    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        # The official callback leaves the run open (a script may evaluate after training); a
-        # later train() of the same callback sets up again and stores its config.
-        self._set_up = False
-        self._evaluated_steps.clear()
 
     def _can_log(self, state: Any) -> bool:
         return _main_process(state) and active_run() is not None

@@ -49,4 +49,6 @@ if args.callback == "swanlab":
     callbacks.append(SwanLabCallback(project="integ", experiment_name="hf-tiny"))
 trainer = Trainer(model=model, args=training, train_dataset=samples, eval_dataset=samples[:8], callbacks=callbacks)
 trainer.train()
+# After training: an evaluation at the last step, which training evaluated already.
+trainer.evaluate()
 # A script's end, with no finish(): the SDK's exit hook finishes the run, as users rely on.
