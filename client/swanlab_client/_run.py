@@ -850,8 +850,8 @@ def init(
     SWANLAB_PROJ_NAME, SWANLAB_WORKSPACE, SWANLAB_EXP_NAME, SWANLAB_API_KEY, SWANLAB_API_HOST,
     SWANLAB_WEB_HOST (and ~/.swanlab/.netrc from `swanlab login`). `log_dir` makes the run
     folder there instead of in swanlabd's data root (the daemon checks it is the user's own);
-    `parallel` is accepted with a warning (see docs/client.md). A run already active raises UsageError,
-    unless reinit=True, which finishes it first.
+    `parallel="shared"` means resume="allow", as in the official SDK (docs/integrations.md). A
+    run already active raises UsageError, unless reinit=True, which finishes it first.
     """
     global _current
     if _current is not None and not _current._finished:
@@ -884,7 +884,8 @@ def init(
     settings = _settings.for_run(settings)
     runs_in = log_dir if log_dir is not None else settings.log_dir
     if parallel not in (None, "none"):
-        _settings.warn_unsupported("run.parallel")
+        # As the official SDK: a shared run is resumed by every process that names its id.
+        resume = "allow"
     given_mode = (mode or settings.mode or os.environ.get("SWANLAB_MODE") or "").strip().lower()
     mode = _resolve_mode(given_mode or None)
     if runs_in and mode != "disabled":

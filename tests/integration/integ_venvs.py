@@ -1,0 +1,52 @@
+"""Cached venvs for the integration tests: one with swanlab_client's dependencies and the
+frameworks (the checkout's sources go on PYTHONPATH), one with the official SDK and the same
+frameworks (the referee). Built once under the referee cache root (alias_venvs.py), so a test
+run after the first costs seconds.
+"""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from pathlib import Path
+
+from alias_venvs import REPO, cached_python
+
+# torch 2.13.0 is the CPU wheel on this machine's disk; the others are the releases checked here.
+# xgboost-cpu is xgboost without the CUDA (NCCL) wheels (the same `xgboost` module); 3.2 is the
+# last release for Python 3.11.
+FRAMEWORKS = (
+    "torch==2.13.0",
+    "transformers==5.24.0",
+    "accelerate==1.15.0",
+    "lightning==2.6.6",
+    "xgboost-cpu==3.2.0",
+    "lightgbm==4.7.0",
+    "catboost==1.2.10",
+    "keras==3.15.1",
+    "stable-baselines3==2.9.2",
+)
+OFFICIAL_SDK = "swanlab==0.10.3"
+
+
+def _client_requirements() -> tuple[str, ...]:
+    """What swanlab_client imports from its sources: swanlabd's dependencies, and pyecharts for
+    the charts the XGBoost callback logs."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    media = [r for r in project["optional-dependencies"]["media"] if r.startswith(("pyecharts", "simplejson"))]
+    return (*project["dependencies"], *media)
+
+
+def client_python() -> Path:
+    """A python where the frameworks import and swanlab_client does from source_pythonpath()."""
+    return cached_python("integrations", (*_client_requirements(), *FRAMEWORKS))
+
+
+def official_python() -> Path:
+    """A python where `import swanlab` is the official SDK, beside the same frameworks."""
+    return cached_python("swanlab-0.10.3-integrations", (OFFICIAL_SDK, *FRAMEWORKS))
+
+
+if __name__ == "__main__":
+    # `python tests/integration/integ_venvs.py`: build both ahead of a test run.
+    print(client_python(), official_python(), file=sys.stderr)
