@@ -48,6 +48,28 @@ def test_console_lines_the_server_has_are_skipped() -> None:
     assert [json.loads(i)["message"] for i in batch.items] == ["c"] and batch.cursor == LaneCursor(10, 1, 3)
 
 
+def test_a_failed_finish_is_the_logs_error_line_and_a_resume_goes_on_after_it() -> None:
+    recs = [
+        console(1, "epoch 1"),
+        pb.Record(seq=2, time_ms=2000, finish=pb.Finish(state=pb.CRASHED, error="preempted", finish_time_ms=2500)),
+        console(3, "resumed"),
+        pb.Record(seq=4, finish=pb.Finish(state=pb.ABORTED)),
+        pb.Record(seq=5, finish=pb.Finish(state=pb.FINISHED)),
+    ]
+    batch = batches.console_batch(positioned(recs), LaneCursor(), last=0, limit=100)
+    items = [json.loads(i) for i in batch.items]
+    assert [(i["epoch"], i["level"], i["message"]) for i in items] == [
+        (1, "INFO", "epoch 1"),
+        (2, "ERROR", "preempted"),
+        (3, "INFO", "resumed"),
+        (4, "ERROR", batches.UNKNOWN_ERROR),  # the official SDK's words for a failure with no text
+    ]
+    assert items[1]["create_time"] == cloudapi.iso_utc(2500) and batch.cursor == LaneCursor(50, 5, 4)
+    # A re-read after the server has the first two lines sends the rest, numbered the same.
+    again = batches.console_batch(positioned(recs), LaneCursor(), last=2, limit=100)
+    assert [json.loads(i)["epoch"] for i in again.items] == [3, 4]
+
+
 def media(seq: int, *items: tuple[int, int, str]) -> pb.Record:
     refs = [pb.MediaRef(key_id=kid, step=step, path=path, caption=path[-1]) for kid, step, path in items]
     return pb.Record(seq=seq, time_ms=5, writer=1, media=pb.MediaRefs(items=refs))

@@ -380,11 +380,27 @@ def columns(
 
 
 def console_batch(records: Records, cursor: LaneCursor, last: int, limit: int) -> Batch:
-    """Up to `limit` console lines numbered above `last` (the server's last line), as JSON text."""
+    """Up to `limit` console lines numbered above `last` (the server's last line), as JSON text.
+
+    A Finish record of a run that crashed or was aborted is a line too: its error, level ERROR,
+    as the official SDK ends such a run's log; a resumed run's lines follow it.
+    """
     batch = Batch(cursor=LaneCursor(cursor.offset, cursor.seq, cursor.epoch))
     epoch = cursor.epoch
     for rec, start, end in records:
-        if rec.WhichOneof("kind") == "console":
+        kind = rec.WhichOneof("kind")
+        if kind == "finish" and rec.finish.state in FAILED_STATES:
+            epoch += 1
+            if epoch > last:
+                if len(batch.items) >= limit:
+                    batch.full = True
+                    batch.cursor = LaneCursor(start, batch.cursor.seq, epoch - 1)
+                    return batch
+                message = rec.finish.error or UNKNOWN_ERROR
+                batch.items.append(error_line(epoch, message, rec.finish.finish_time_ms or rec.time_ms))
+                batch.steps[""] = epoch
+                batch.seqs = (batch.seqs[0] if batch.seqs else rec.seq, rec.seq)
+        elif kind == "console":
             record_epoch = epoch
             for line in rec.console.lines:
                 epoch += 1
@@ -409,6 +425,12 @@ def console_batch(records: Records, cursor: LaneCursor, last: int, limit: int) -
             batch.full = True
             return batch
     return batch
+
+
+# Finish states whose error the console log ends with, and what it says when there is none
+# (the official SDK's words: its cloud log shows them).
+FAILED_STATES = frozenset({pb.CRASHED, pb.ABORTED})
+UNKNOWN_ERROR = "run failed with unknown error while finish_record.error is not set"
 
 
 def error_line(epoch: int, message: str, time_ms: int) -> str:

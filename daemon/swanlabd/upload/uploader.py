@@ -57,7 +57,7 @@ from swanlabd.upload.cloudapi import MAX_METRICS_PER_CALL, CloudAPI, Rejected
 from swanlabd.upload.hosts import Hosts
 from swanlabd.upload.retry import NeedsUser
 from swanlabd.upload.tuning import Tuning
-from swanlabd.upload.uploadstate import LaneCursor, LossRecorder, Rejection, UploadState
+from swanlabd.upload.uploadstate import LossRecorder, Rejection, UploadState
 from swanlabd_pb import records_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -103,10 +103,6 @@ class MissingRunStart(NeedsUser):
 
     def __init__(self, run_id: str, path: Path) -> None:
         super().__init__(f"run {run_id}: {path} has no RunStart record yet")
-
-
-# What the official SDK's cloud log says of a run that failed without an error text.
-UNKNOWN_ERROR = "run failed with unknown error while finish_record.error is not set"
 
 
 class _Shrink(Exception):
@@ -191,8 +187,7 @@ class RunUploader:
         Setup makes the experiment again, which reopens it on the cloud; the new Finish record
         is then sent as the state, as for a run that never ended.
         """
-        self.st.finish_state, self.st.finish_ms, self.st.finish_sent, self.st.finish_error = 0, 0, "", ""
-        self.st.error_line_sent = False
+        self.st.finish_state, self.st.finish_ms, self.st.finish_sent = 0, 0, ""
 
     @property
     def error(self) -> str:
@@ -356,26 +351,8 @@ class RunUploader:
         state = RunState.of(self.st.finish_state)
         name = state if state.final else RunState.FINISHED
         finished = self.st.finish_ms or int(time.time() * 1000)
-        if name != RunState.FINISHED:
-            await self._send_error_line(finished)
         await api.set_state(self.st.workspace, self.st.project, self.st.experiment_cuid, name, finished)
         self.st.finish_sent = name
-
-    async def _send_error_line(self, finished_ms: int) -> None:
-        """A run that did not finish well ends its console log with its error, level ERROR, as the
-        official SDK uploads it at finish. The line takes the next line number: the console lane's
-        counter moves past it, so a resumed run's lines follow it (as the SDK's follow the cloud's
-        last line), and a retry before that sends the same number (the server keeps one)."""
-        if self.st.error_line_sent:
-            return
-        cursor = self.st.cursor("console")
-        epoch = cursor.epoch + 1
-        item = batches.error_line(epoch, self.st.finish_error or UNKNOWN_ERROR, finished_ms)
-        await self._session().post_metrics("log", self.st.project_cuid, self.st.experiment_cuid, [item])
-        self.st.cursors["console"] = LaneCursor(cursor.offset, cursor.seq, epoch, cursor.item)
-        self.st.last_steps.setdefault("log", {})[""] = epoch
-        self.st.error_line_sent = True
-        self.save(json_too=False)
 
     async def _heartbeat(self) -> None:
         api = self._session()
@@ -465,7 +442,6 @@ class RunUploader:
                 # Kept in the upload state: after a restart no lane may read this record again.
                 self.st.finish_state = rec.finish.state or pb.FINISHED
                 self.st.finish_ms = rec.finish.finish_time_ms or rec.time_ms
-                self.st.finish_error = rec.finish.error
             if rec.seq > self.max_seq:
                 self.max_seq = rec.seq
             yield rec, start, end
