@@ -137,8 +137,9 @@ class _Converter(Builder):
             self.unknown["unparseable"] += 1
             return
         kind = rec.WhichOneof("record_type")
-        step = rec.scalar.step if kind == "scalar" else rec.media.step if kind == "media" else None
-        self.read(rec.num if rec.num > 0 else None, step)
+        # Damage is named by the scalar steps around it: the SDK writes a media record after it
+        # encoded the file, so media steps lag behind the scalars' in file order.
+        self.read(rec.num if rec.num > 0 else None, rec.scalar.step if kind == "scalar" else None)
         time_ms = _ms(rec.timestamp)
         if kind == "scalar":
             s = rec.scalar
