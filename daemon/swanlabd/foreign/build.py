@@ -14,20 +14,10 @@ from pathlib import Path
 
 from swanlabd.foreign import framing
 from swanlabd.foreign.base import Chunk
+from swanlabd.format.keytypes import SYSTEM_PREFIX
 from swanlabd_pb import records_pb2 as pb
 
 ROW_VALUES = 16_384  # scalars per ScalarRows record, as our client cuts them
-SYSTEM_PREFIX = "__swanlab__."
-MEDIA_FOLDERS: dict[int, str] = {
-    pb.IMAGE: "image",
-    pb.AUDIO: "audio",
-    pb.TEXT: "text",
-    pb.VIDEO: "video",
-    pb.ECHARTS: "echarts",
-    pb.OBJECT3D: "object3d",
-    pb.MOLECULE: "molecule",
-    pb.HTML: "html",
-}
 
 
 @dataclass

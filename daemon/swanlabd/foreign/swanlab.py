@@ -20,7 +20,8 @@ from typing import Any
 
 from swanlabd.foreign import framing
 from swanlabd.foreign.base import Chunk, Description, ForeignError, MissingExtra
-from swanlabd.foreign.build import MEDIA_FOLDERS, Builder, MediaFile
+from swanlabd.foreign.build import Builder, MediaFile
+from swanlabd.format.keytypes import MEDIA_FOLDERS
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import swanlab_sdk_pb2 as sdk
 

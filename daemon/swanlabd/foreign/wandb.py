@@ -28,7 +28,8 @@ from typing import Any
 
 from swanlabd.foreign import framing
 from swanlabd.foreign.base import Chunk, Description, ForeignError
-from swanlabd.foreign.build import MEDIA_FOLDERS, Builder, MediaFile
+from swanlabd.foreign.build import Builder, MediaFile
+from swanlabd.format.keytypes import MEDIA_FOLDERS
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import wandb_internal_pb2 as wb
 

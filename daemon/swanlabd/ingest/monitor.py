@@ -38,9 +38,10 @@ from typing import Any
 
 import psutil
 
+from swanlabd.format.keytypes import SYSTEM_PREFIX as PREFIX
+
 log = logging.getLogger(__name__)
 
-PREFIX = "__swanlab__."
 MB = 1024 * 1024
 KB = 1024
 

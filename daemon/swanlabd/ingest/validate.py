@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
+from swanlabd.format.keytypes import MEDIA_FOLDERS
 from swanlabd.local.limits import check_json
 from swanlabd.storage.activerun import ActiveRun
 from swanlabd.storage.errors import MalformedBatch, SequenceGap
@@ -23,17 +24,6 @@ MAX_KEY_NAME_BYTES = 4096
 # What a client may put in a Stream batch. Header, RunStart and system rows are the daemon's;
 # Finish goes through FinishRun so it can be ordered after everything the client sent.
 CLIENT_KINDS = frozenset({"keys", "scalars", "console", "media", "config", "metadata", "requirements", "file"})
-# The folder under media/ of each media KeyType: the official SDK's names (a Video is an IMAGE).
-MEDIA_FOLDERS: dict[int, str] = {
-    pb.IMAGE: "image",
-    pb.AUDIO: "audio",
-    pb.TEXT: "text",
-    pb.VIDEO: "video",
-    pb.ECHARTS: "echarts",
-    pb.OBJECT3D: "object3d",
-    pb.MOLECULE: "molecule",
-    pb.HTML: "html",
-}
 
 
 def safe_relative_path(value: str) -> bool:

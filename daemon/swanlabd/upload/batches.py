@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from itertools import chain, compress, repeat
 from typing import Any, Literal, NamedTuple
 
+from swanlabd.format.keytypes import SYSTEM_PREFIX
 from swanlabd.upload import cloudapi
 from swanlabd.upload.uploadstate import LaneCursor
 from swanlabd_pb import records_pb2 as pb
@@ -62,7 +63,6 @@ SCALAR = tuple(f"scalar{i}" for i in range(SCALAR_LANES))
 LANES = ("profile", *SCALAR, "console", "media", "files")
 MEDIA_BATCH = 64
 PROFILE_KINDS = {"config", "metadata", "requirements"}
-SYSTEM_PREFIX = "__swanlab__."
 
 ProfileKind = Literal["config", "metadata", "requirements", "conda"]
 # (record, offset where it starts, offset just after it), in file order from a lane's cursor.
