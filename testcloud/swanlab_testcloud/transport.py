@@ -139,6 +139,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and kind is FaultKind.SLOW:
             time.sleep(fault.delay_s)
+        if fault is not None and kind is FaultKind.HOLD:
+            fault.released.wait(fault.delay_s)
         reply, outcome = self._call(request)
         if kind is FaultKind.DROP:
             store.log_request(method, path, reply.status, sdk_version, "fault:drop")

@@ -85,3 +85,18 @@ def test_points_at_steps_the_experiment_already_has_are_skipped_and_said(upload_
     assert sorted(points(cloud, run_id, "acc")) == list(range(5, 15))  # a new key: nothing skipped
     assert "5 item(s)" in row["last_error"] and "loss (steps 5-9)" in row["last_error"], row["last_error"]
     assert cloud.duplicate_count() == 0
+
+
+def test_a_run_resumed_while_its_final_state_is_on_the_way_is_uploaded_whole(upload_daemon, cloud):
+    # The resume lands between the uploader's last look at the run and the end of its upload:
+    # the first part's FINISHED is in flight, held by the cloud, when the second part starts.
+    held = cloud.add_fault("hold", "/api/project/", method="PUT", path_suffix="/state", count=1, delay_s=60)
+    run_id = train(upload_daemon, cloud, "", 0, 8)
+    wait_for(lambda: held.fired == 1, 30, "the first part's final state sent")
+    train(upload_daemon, cloud, run_id, 8, 8)  # steps 8..15, a new key "acc"
+    held.release()
+    wait_for(lambda: len(points(cloud, run_id, "acc")) == 8, 30, "the resumed part's points")
+    assert wait_for(lambda: finished(cloud, run_id), 30, "resumed run finished") == "FINISHED"
+    assert sorted(points(cloud, run_id, "loss")) == list(range(16))
+    assert uploaded(upload_daemon, run_id)["last_error"] == ""
+    assert cloud.duplicate_count() == 0

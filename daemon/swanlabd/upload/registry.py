@@ -246,7 +246,8 @@ class Uploader:
     async def _drive(self, uploader: RunUploader) -> None:
         try:
             await uploader.run()  # retries everything itself: returns once the upload is complete
-            self.state.delete_upload_on(uploader.run_id)
+            if uploader.complete:
+                self.state.delete_upload_on(uploader.run_id)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -254,6 +255,8 @@ class Uploader:
             self._broke(uploader.run_id, "stopped")
         if self._uploaders.get(uploader.run_id) is uploader:
             del self._uploaders[uploader.run_id]
+            if not uploader.complete and not self._closing:
+                self._start(uploader.run_id)  # resumed while its upload was ending
 
     def _broke(self, run_id: str, what: str) -> None:
         """A bug stopped the run's upload: logged with its traceback, shown, tried again at the next `enable`."""

@@ -146,6 +146,8 @@ class RunUploader:
         self._json_saved = 0.0
         self._reported_losses: set[int] = set()
         self.task: asyncio.Task[None] | None = None
+        # Counts resumes: a final state sent for an earlier part must not end the upload of a later one.
+        self.part = 0
         if running:
             self._reopened()
         info = state.get_run(run_id)
@@ -185,9 +187,12 @@ class RunUploader:
         """A running run has no final state yet: one read or sent before it was resumed is history.
 
         Setup makes the experiment again, which reopens it on the cloud; the new Finish record
-        is then sent as the state, as for a run that never ended.
+        is then sent as the state, as for a run that never ended. An upload that was ending
+        (its final state on the way) goes on instead (`run`).
         """
+        self.part += 1
         self.st.finish_state, self.st.finish_ms, self.st.finish_sent = 0, 0, ""
+        self.complete = self.st.complete = False
 
     @property
     def error(self) -> str:
@@ -225,7 +230,8 @@ class RunUploader:
     async def run(self) -> None:
         """Upload until complete, then return (the uploader cancels it at shutdown)."""
         try:
-            await self._retry("upload", self._attempt)
+            while not self.complete:  # again after a resume that came while the upload ended
+                await self._retry("upload", self._attempt)
         finally:
             await self._end_session()
 
@@ -339,20 +345,24 @@ class RunUploader:
         while self.running or not self.caught_up(self._file_size()):
             await self.idle_changed.wait()
             self.idle_changed.clear()
+        part = self.part
         if self.st.finish_state and not self.st.finish_sent:
-            await self._retry("state", self._send_state)
+            await self._retry("state", functools.partial(self._send_state, part))
+        if part != self.part:
+            return  # resumed meanwhile: the cloud may hold it as ended, so `run` sets it up again
         self.complete = self.st.complete = True
         self.errors.pop("heartbeat", None)
         self.save(json_too=True)
         log.info("run %s: upload complete (%d bytes)", self.run_id, self._file_size())
 
-    async def _send_state(self) -> None:
+    async def _send_state(self, part: int) -> None:
         api = self._session()
         state = RunState.of(self.st.finish_state)
         name = state if state.final else RunState.FINISHED
         finished = self.st.finish_ms or int(time.time() * 1000)
         await api.set_state(self.st.workspace, self.st.project, self.st.experiment_cuid, name, finished)
-        self.st.finish_sent = name
+        if part == self.part:
+            self.st.finish_sent = name
 
     async def _heartbeat(self) -> None:
         api = self._session()
