@@ -5,9 +5,12 @@ a key (`_run.Run._intern`), `column()` resolves it (an exact rule wins, then the
 matching prefix) and the result travels with the key's KeyDef to the daemon, which creates the
 cloud column with it (`sectionName`, `xAxis`, `hidden`). A key already logged keeps its column.
 
-step_sync: a row that logs a Y key whose rule has a custom x_axis, but not the X key itself,
-gets the X key's latest value added (0.0 before X was ever logged), so the chart has a point
-for it (`complete()`). Runs that use it log every row through log()'s slow path.
+Custom X axes (`complete()`): with step_sync, a row that logs a Y key whose rule has a custom
+x_axis, but not the X key itself, gets the X key's latest value added (0.0 before X was ever
+logged), so the chart has a point for it. A Y point whose X value is the one its previous point
+had (within 1e-8) is dropped: a chart over X holds one point per X value, the first (the X added
+for it goes only if some Y point used it). Runs with a custom X axis log every row through
+log()'s slow path.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from swanlab_client import _validate
 
 _logger = logging.getLogger("swanlab_client")
 SYSTEM_AXES = ("_step", "_relative_time")
+X_EPSILON = 1e-8  # X values closer than this are one X value (the official SDK's)
 
 
 @dataclass(frozen=True)
@@ -45,10 +49,11 @@ class MetricRules:
     def __init__(self) -> None:
         self.exact: dict[str, Rule] = {}
         self.prefixes: dict[str, Rule] = {}
-        self.syncs = False  # some rule has a custom x axis with step_sync
-        self._y_axes: dict[str, str] = {}  # Y key logged -> its custom X key (rules that sync)
+        self.custom = False  # some rule has a custom x axis
+        self._y_axes: dict[str, tuple[str, bool]] = {}  # Y key logged -> (its custom X key, step_sync)
         self._x_values: dict[str, float] = {}  # custom X key -> latest finite value logged
-        self._xs: set[str] = set()  # the custom X keys of the rules that sync
+        self._y_last_x: dict[str, float] = {}  # Y key -> the X value of its last point
+        self._xs: set[str] = set()  # the custom X keys
         self._checked: set[str] = set()  # keys complete() has resolved
 
     def define(
@@ -106,8 +111,8 @@ class MetricRules:
             given = {f: getattr(new, f) for f in ("x_axis", "section_name", "hidden", "step_sync")}
             new = replace(old, **{f: v for f, v in given.items() if v is not None})
         table[bare] = new
-        if new.syncs and new.custom_x is not None:
-            self.syncs = True
+        if new.custom_x is not None:
+            self.custom = True
             self._xs.add(new.custom_x)
 
     def _rule(self, key: str) -> Rule | None:
@@ -122,22 +127,45 @@ class MetricRules:
         rule = self._rule(key)
         if rule is None:
             return None
-        if rule.syncs and rule.custom_x is not None:
-            self._y_axes[key] = rule.custom_x
+        if rule.custom_x is not None:
+            self._y_axes[key] = (rule.custom_x, rule.syncs)
         return (rule.section_name or "", rule.x_axis or "", bool(rule.hidden))
 
     def complete(self, keys: list[str], values: list[object]) -> None:
-        """step_sync: add the X value to a row that logs a synced Y without its X (see the module docstring)."""
-        if not self.syncs:
+        """A row's custom X axes: Y points whose X repeats dropped, X values added (see the module docstring)."""
+        if not self.custom:
             return
+        logged: dict[str, float] = {}
         for key, value in zip(keys, values, strict=True):
             if key in self._xs and math.isfinite(float(value)):  # type: ignore[arg-type]  # number() gave a real number
-                self._x_values[key] = float(value)  # type: ignore[arg-type]  # as above
-        for key in list(keys):
+                logged[key] = self._x_values[key] = float(value)  # type: ignore[arg-type]  # as above
+        present = set(keys)
+        candidates: dict[str, float] = {}  # X key -> the value a synced Y would be drawn at
+        used: list[str] = []  # the X keys to add: some Y point kept was drawn at its candidate
+        drop = []
+        for i, key in enumerate(keys):
             if key not in self._checked:
                 self._checked.add(key)
-                self.column(key)  # learns the key's X if a rule syncs it
-            x = self._y_axes.get(key)
-            if x is not None and x not in keys:
-                keys.append(x)
-                values.append(self._x_values.get(x, 0.0))
+                self.column(key)  # learns the key's X if a rule gives it one
+            axis = self._y_axes.get(key)
+            if axis is None:
+                continue
+            x, syncs = axis
+            x_value = logged.get(x)
+            candidate = x_value is None and syncs and x not in present
+            if candidate:
+                x_value = candidates.setdefault(x, self._x_values.get(x, 0.0))
+            if x_value is None:
+                continue
+            last = self._y_last_x.get(key)
+            if last is not None and abs(last - x_value) < X_EPSILON:
+                drop.append(i)
+                continue
+            self._y_last_x[key] = x_value
+            if candidate and x not in used:
+                used.append(x)
+        for i in reversed(drop):
+            del keys[i], values[i]
+        for x in used:
+            keys.append(x)
+            values.append(candidates[x])

@@ -310,8 +310,8 @@ class Run:
             overwrite=overwrite,
             step_metric=kwargs.pop("step_metric", None),
         )
-        if self._metrics.syncs:
-            self._schema_by_keys = {}  # step_sync adds X values to rows: every row takes the slow path
+        if self._metrics.custom:
+            self._schema_by_keys = {}  # a custom X axis changes rows (complete()): every row takes the slow path
 
     def save(
         self,
@@ -386,6 +386,12 @@ class Run:
                 type(data).__name__,
             )
             return
+        if not data:
+            return  # the official SDK refuses an empty dict and takes no step for it
+        # A dict takes its step even if nothing of it is kept, as in the official SDK.
+        self._last = step
+        if step >= self._step:
+            self._step = step + 1
         flat = _validate.flatten(data, self._dropped)
         media = take_media(flat, self._warn.once)
         types = self._tables.key_types
@@ -421,7 +427,7 @@ class Run:
                 type(data) is dict
                 and len(keys) == len(data)
                 and all(type(v) in FAST_TYPES for v in data.values())
-                and not self._metrics.syncs
+                and not self._metrics.custom
                 and len(self._schema_by_keys) < MAX_CACHED_KEY_TUPLES
             ):
                 self._schema_by_keys[tuple(data)] = sid
@@ -430,9 +436,6 @@ class Run:
         for key, items in media.items():
             kid = self._intern(key, items[0].KEY_TYPE)
             self._queue_media(kid, step, items)
-        self._last = step
-        if step >= self._step:
-            self._step = step + 1
 
     def _key_type_changed(self, key: str, what: str, value: object) -> None:
         # The cloud keeps one column type per key: a value of another kind is dropped, as the

@@ -98,6 +98,27 @@ def test_define_metric_rules_exact_wins_then_the_longest_prefix():
     assert rules.column("train/loss") == ("S", "", False)
 
 
+def test_a_custom_x_axis_keeps_one_y_point_per_x_value_and_adds_x_only_where_used():
+    rules = MetricRules()
+    define = dict(x_axis=None, section_name=None, hidden=None, step_sync=None, overwrite=False, step_metric=None)
+    rules.define("val/*", **{**define, "x_axis": "epoch"})
+    rules.define("lr", **{**define, "x_axis": "epoch", "step_sync": False})
+
+    def row(**values: float) -> dict[str, object]:
+        keys, vals = list(values), list(values.values())
+        rules.complete(keys, vals)
+        return dict(zip(keys, vals, strict=True))
+
+    assert row(**{"val/acc": 0.1}) == {"val/acc": 0.1, "epoch": 0.0}  # X never logged: drawn at 0
+    assert row(**{"val/acc": 0.2}) == {}  # X still 0: the point repeats its X value
+    assert row(lr=1.0) == {"lr": 1.0}  # no step_sync: no X value, nothing to compare
+    assert row(epoch=1, lr=0.5) == {"epoch": 1, "lr": 0.5}
+    assert row(epoch=1, lr=0.4) == {"epoch": 1}  # X logged again with the same value
+    assert row(**{"val/acc": 0.3, "val/f1": 0.3}) == {"val/acc": 0.3, "val/f1": 0.3, "epoch": 1.0}
+    assert row(epoch=1 + 1e-9, **{"val/acc": 0.4}) == {"epoch": 1 + 1e-9}  # within 1e-8: the same X
+    assert row(epoch=0, **{"val/acc": 0.5}) == {"epoch": 0, "val/acc": 0.5}  # only the previous X counts
+
+
 @pytest.mark.parametrize(
     ("key", "kwargs", "said"),
     [

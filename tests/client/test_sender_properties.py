@@ -141,9 +141,10 @@ def test_what_log_accepts_arrives_exactly_once_and_nothing_else(ops):
                     continue
                 values = {k: stored(v) for k, v in flat(arg).items()}
                 row = {k: v for k, v in values.items() if v is not None}
-                if row:  # an empty row logs nothing and takes no step
-                    step = next_step if extra is None else int(extra)
+                step = next_step if extra is None else int(extra)
+                if row:
                     accepted.append((step, row))
+                if arg:  # as in the official SDK, a dict takes its step even if nothing of it is kept; {} none
                     next_step = max(next_step, step + 1)
         drain(run)
     finally:

@@ -42,11 +42,6 @@ DIFFERENCES: dict[tuple[str, str, str], str] = {
         "by design: swanlab_client's Image takes (C, H, W) arrays, the layout of a torch tensor turned into NumPy; "
         "the official SDK 0.10.3 raises TypeError, so the script prints its fallback line (the images are the same)"
     ),
-    ("tolerance_bad_values", "*", "scalar"): (
-        "BUG: swanlabd's uploader drops a point whose step is below one already uploaded for its key "
-        "(late_eval at step 16 after step 20: 'steps went backwards'); the official SDK uploads it and the "
-        "cloud keeps it. The same drops an async_log() result that lands after a later step of its key"
-    ),
     ("tolerance_numpy_steps", "*", "scalar"): (
         "by design: swanlab_client takes NumPy integer steps (a loop over np.arange gives them); the official "
         "SDK 0.10.3 drops each such row with an error line ('Step must be an integer or None, but got int64')"

@@ -2,9 +2,11 @@
 
 A training loop's records (same keys every row, steps rising) are encoded column by column;
 anything else (a key twice in a row, a step going back, non-finite values, a key defined half
-way) point by point. Both must give what the plain rule says: per key, in file order, only
-steps above the last one sent, each point once, non-finite values as "nan"; and every point not
-sent for its step is counted as skipped, unless its record was sent before (a resent batch).
+way) point by point. Both must give what the plain rule says, per key in file order: a point
+goes up unless its step went up before or is at or below the resume floor, each point once,
+non-finite values as "nan"; in a record the lane may have sent before (a resent batch), only
+steps above the highest so far go up. Every point not sent for its step is counted as skipped,
+unless its record may have been sent.
 """
 
 from __future__ import annotations
@@ -23,16 +25,20 @@ import pytest
 from swanlabd.format import backup
 from swanlabd.upload import batches, cloudapi
 from swanlabd.upload.batches import KeyTable
+from swanlabd.upload.stepset import StepSet
 from swanlabd.upload.uploadstate import LaneCursor
 from swanlabd_pb import records_pb2 as pb
 
 KEYS = 6
 
 
-def write_run(run_dir: Path, seed: int) -> list[tuple[str, int, float, int]]:
-    """A backup of varied ScalarRows records; returns every item as (key, step, value, time_ms) in file order."""
+Item = tuple[str, int, float, int, int]  # key, step, value, time_ms, record seq
+
+
+def write_run(run_dir: Path, seed: int) -> list[Item]:
+    """A backup of varied ScalarRows records; returns every item in file order."""
     rnd = random.Random(seed)
-    items: list[tuple[str, int, float, int]] = []
+    items: list[Item] = []
     with backup.BackupWriter.create(run_dir / backup.BACKUP_FILENAME, "run1") as writer:
         writer.append([pb.Record(time_ms=1000, run_start=pb.RunStart(run_id="run1", project="p"))])
         defined, step = KEYS - 2, 0
@@ -58,7 +64,7 @@ def write_run(run_dir: Path, seed: int) -> list[tuple[str, int, float, int]]:
                 )
                 defined += 1
             regular = rnd.random() < 0.7
-            steps, sizes, key_ids, values = [], [], [], []
+            steps, sizes, key_ids, values, added = [], [], [], [], []
             deltas = [rnd.randint(0, 30) for _ in range(rnd.randint(1, 30))] if rnd.random() < 0.5 else []
             time_ms = 2000 + 100 * r
             for row in range(len(deltas) or rnd.randint(1, 30)):
@@ -76,24 +82,29 @@ def write_run(run_dir: Path, seed: int) -> list[tuple[str, int, float, int]]:
                     value = math.nan if x < 0.03 else -math.inf if x < 0.05 else rnd.random() * 100
                     key_ids.append(kid)
                     values.append(value)
-                    items.append((f"k{kid}", step, value, time_ms + (deltas[row] if deltas else 0)))
+                    added.append((f"k{kid}", step, value, time_ms + (deltas[row] if deltas else 0)))
             rows = pb.ScalarRows(steps=steps, row_sizes=sizes, key_ids=key_ids, values=values, time_deltas_ms=deltas)
-            writer.append([pb.Record(time_ms=time_ms, writer=1, scalars=rows)])
+            rec = pb.Record(time_ms=time_ms, writer=1, scalars=rows)
+            writer.append([rec])
+            items += [(*item, rec.seq) for item in added]
     return items
 
 
-def expected(items: list[tuple[str, int, float, int]], part: int) -> tuple[list[dict], int]:
+def expected(items: list[Item], part: int, sent_seq: int = 0, floor: int = -1) -> tuple[list[dict], int]:
     """The points lane `part` sends, and how many of its points it skips for their steps."""
-    last: dict[str, int] = {}
+    top: dict[str, int] = {}
+    sent: dict[str, set[int]] = {}
     out = []
     skipped = 0
-    for key, step, value, time_ms in items:
+    for key, step, value, time_ms, seq in items:
         if zlib.crc32(key.encode()) % batches.SCALAR_LANES != part:
             continue
-        if step <= last.get(key, -1):
-            skipped += 1
+        maybe_sent = seq <= sent_seq
+        if step in sent.get(key, ()) or step <= floor or (maybe_sent and step <= top.get(key, -1)):
+            skipped += 0 if maybe_sent else 1
             continue
-        last[key] = step
+        top[key] = max(step, top.get(key, -1))
+        sent.setdefault(key, set()).add(step)
         data = value if math.isfinite(value) else "nan"
         out.append({"key": key, "index": step, "data": data, "create_time": cloudapi.iso_utc(time_ms)})
     return out, skipped
@@ -107,21 +118,33 @@ def records(path: Path, offset: int, keys: KeyTable) -> Iterator[tuple[pb.Record
         offset = end
 
 
-def drain(run_dir: Path, part: int, limit: int, sent_seq: int = 0) -> tuple[list[dict], int]:
+def drain(run_dir: Path, part: int, limit: int, sent_seq: int = 0, floor: int = -1) -> tuple[list[dict], int]:
     """Every batch of scalar lane `part` from the start, each accepted as the server would:
     the points sent, and how many were counted as skipped."""
     keys, cursor, last = KeyTable(), LaneCursor(), {}
+    stepsets: dict[str, StepSet] = {}
+    floors = {f"k{k}": floor for k in range(KEYS)}
     sent: list[dict] = []
     skipped = 0
     while True:
         batch = batches.scalar_batch(
-            records(run_dir / backup.BACKUP_FILENAME, cursor.offset, keys), keys, part, cursor, last, limit, sent_seq
+            records(run_dir / backup.BACKUP_FILENAME, cursor.offset, keys),
+            keys,
+            part,
+            cursor,
+            last,
+            limit,
+            sent_seq,
+            stepsets,
+            floors,
         )
         assert len(batch.items) <= limit
         sent += [json.loads(item) for item in batch.items]
         skipped += sum(n for n, _, _ in batch.skipped.values())
         for key, step in batch.steps.items():
             last[key] = max(step, last.get(key, -1))
+        for key, stepset in batch.sent.items():
+            stepsets.setdefault(key, StepSet()).update(stepset)
         cursor = batch.cursor
         if not batch.full:
             return sent, skipped
@@ -132,13 +155,20 @@ def test_every_lane_sends_each_new_point_once_in_order(seed: int) -> None:
     run_dir = Path(tempfile.mkdtemp(prefix="sd-sb-", dir="/tmp"))
     try:
         items = write_run(run_dir, seed)
+        middle = items[len(items) // 2][4]
         for part in range(batches.SCALAR_LANES):
             want = expected(items, part)
-            assert want[1] > 0  # the random run has steps going back
+            assert want[1] > 0  # the random run repeats steps
             # A small limit cuts batches inside records: the cursor's item index must resume exactly.
             assert drain(run_dir, part, 7) == want
             assert drain(run_dir, part, 10_000) == want
-            # Records the lane sent before (a batch resent after a lost answer): no skip is a loss.
-            assert drain(run_dir, part, 10_000, sent_seq=10**6) == (want[0], 0)
+            # Records the lane may have sent before (a batch resent after a lost answer): steps
+            # that went back are not sent again, and no skip is a loss.
+            resent = expected(items, part, sent_seq=10**6)
+            assert resent[1] == 0 and len(resent[0]) < len(want[0])
+            assert drain(run_dir, part, 10_000, sent_seq=10**6) == resent
+            assert drain(run_dir, part, 7, sent_seq=middle) == expected(items, part, sent_seq=middle)
+            # A resumed run: steps at or below where it began are not sent.
+            assert drain(run_dir, part, 7, floor=20) == expected(items, part, floor=20)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)

@@ -13,8 +13,10 @@ one batch.
     files_batch    the next SavedFile record (a batch of one: `full` when there was one)
     profile_batch  the next Config, Metadata or Requirements record, as profile parts (the same)
 
-Per key only steps above the last one the server holds go up (`last` in, `Batch.steps` out):
-what makes a retried batch skip what the server has.
+A scalar point goes up unless its step of its key went up before (`sent` in, `Batch.sent`
+out), or is at or below where a resumed run began (`floor`): steps may go back, as the official
+SDK lets them. A record the lane may have sent already (a batch resent after a lost answer)
+sends only steps above the highest the server holds (`last` in, `Batch.steps` out).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any, Literal, NamedTuple
 
 from swanlabd.format.keytypes import SYSTEM_PREFIX
 from swanlabd.upload import cloudapi
+from swanlabd.upload.stepset import StepSet
 from swanlabd.upload.uploadstate import LaneCursor
 from swanlabd_pb import records_pb2 as pb
 
@@ -82,6 +85,7 @@ class Batch:
     cursor: LaneCursor
     items: list[str] = field(default_factory=list)
     steps: dict[str, int] = field(default_factory=dict)  # key -> highest step in this batch
+    sent: dict[str, StepSet] = field(default_factory=dict)  # key -> the steps this batch sends (scalars)
     keys: dict[str, tuple[int, str]] = field(default_factory=dict)  # key -> (KeyType, section) used
     seqs: tuple[int, int] | None = None
     full: bool = False  # stopped at the size limit: more may follow right away
@@ -167,6 +171,7 @@ class _Layout:
     rows: list[int]  # the row of each
     kids: list[int]  # the key id of each
     no_repeats: bool  # no key of the lane twice in one row
+    period: int  # k when every row holds the same k keys of the lane in the same order, else 0
 
     @classmethod
     def of(cls, key_ids: list[int], sizes: list[int], parts: dict[int, int], part: int) -> _Layout:
@@ -174,7 +179,10 @@ class _Layout:
         item_rows = list(chain.from_iterable(map(repeat, range(len(sizes)), sizes)))
         rows = list(map(item_rows.__getitem__, mine))
         kids = list(map(key_ids.__getitem__, mine))
-        return cls(key_ids, sizes, len(parts), mine, rows, kids, len(set(zip(kids, rows, strict=True))) == len(mine))
+        no_repeats = len(set(zip(kids, rows, strict=True))) == len(mine)
+        k = len(kids) // len(sizes) if sizes else 0
+        period = k if k and no_repeats and kids == kids[:k] * len(sizes) else 0
+        return cls(key_ids, sizes, len(parts), mine, rows, kids, no_repeats, period)
 
 
 def scalar_batch(
@@ -185,20 +193,26 @@ def scalar_batch(
     last: Mapping[str, int],
     limit: int,
     sent_seq: int = 0,
+    sent: Mapping[str, StepSet] | None = None,
+    floor: Mapping[str, int] | None = None,
 ) -> Batch:
     """Up to `limit` new points of scalar lane `part`'s keys, as JSON text, from `cursor`.
 
-    `last`: the highest step per key the server holds; a point at or below it is not sent, and
-    counted in `Batch.skipped` unless its record is at or before `sent_seq` (the lane sent it).
+    `last`: the highest step per key the server holds; `sent`: the steps per key the lane sent
+    in this upload; `floor`: per key, the highest step the experiment held when the run was
+    resumed. A point is not sent if its step was sent, or is at or below the floor, or, in a
+    record at or before `sent_seq` (the lane may have sent it), at or below the highest step
+    held or sent; then it is counted in `Batch.skipped`, unless the lane may have sent it.
     The hot loop of a backlog drain. Each scalar lane sees every record, and reading a protobuf
     column costs per element, so a record's layout (which items are this lane's, in which rows)
     is worked out once and reused while the records repeat it, as a training loop's do. A record
-    whose points are all new (steps rising, no key twice in a row, all above the keys' last
+    whose points are all new (steps rising, no key twice in a row, all above the keys' highest
     steps) is encoded column by column; any other goes point by point. Time strings are memoised
     per millisecond.
     """
     batch = Batch(cursor=LaneCursor(cursor.offset, cursor.seq))
-    items, steps, used = batch.items, batch.steps, batch.keys
+    items, steps, used, mine_sent = batch.items, batch.steps, batch.keys, batch.sent
+    sent, floor = sent or {}, floor or {}
     # writer -> key id -> name, and -> name as JSON; steps holds each seen key's last step so far
     names: dict[int, dict[int, str]] = {}
     jsons: dict[int, dict[int, str]] = {}
@@ -229,7 +243,7 @@ def scalar_batch(
                 for kid in kids - wnames.keys():
                     name = wnames[kid] = table[kid][0]
                     wjsons[kid] = _json_str(name)
-                    steps.setdefault(name, last.get(name, -1))
+                    steps.setdefault(name, max(last.get(name, -1), floor.get(name, -1)))
                 deltas = rows.time_deltas_ms[:]
                 mine_ms = [rec.time_ms + deltas[r] for r in mine_rows] if deltas else None
                 if (
@@ -255,6 +269,7 @@ def scalar_batch(
                             mine_ms[:room] if mine_ms else None,
                             rows.values,
                         )
+                        _note_rising(mine_sent, wnames, mine_kids, mine_steps, layout.period)
                     if cut is not None:
                         batch.full = True
                         batch.cursor = LaneCursor(start, batch.cursor.seq, 0, cut)
@@ -265,8 +280,12 @@ def scalar_batch(
                         kid = mine_kids[n]
                         name = wnames[kid]
                         step = mine_steps[n]
-                        if step <= steps[name]:
-                            # The server has it, or an older step (the SDK drops those too).
+                        if step <= steps[name] and (
+                            rec.seq <= sent_seq
+                            or step <= floor.get(name, -1)
+                            or step in sent.get(name, ())
+                            or step in mine_sent.get(name, ())
+                        ):
                             batch.skip(name, step, rec.seq, sent_seq)
                             continue
                         if name not in used:
@@ -280,7 +299,12 @@ def scalar_batch(
                         data = repr(value) if value - value == 0.0 else '"nan"'  # inf - inf and nan are nan
                         ts = _iso(times, mine_ms[n] if mine_ms else rec.time_ms)
                         items.append(f'{{"key":{wjsons[kid]},"index":{step},"data":{data},"create_time":"{ts}"}}')
-                        steps[name] = step
+                        if step > steps[name]:
+                            steps[name] = step
+                        stepset = mine_sent.get(name)
+                        if stepset is None:
+                            stepset = mine_sent[name] = StepSet()
+                        stepset.add(step)
                         batch.seqs = (batch.seqs[0] if batch.seqs else rec.seq, rec.seq)
         skip = 0
         batch.cursor = LaneCursor(end, rec.seq)
@@ -329,6 +353,26 @@ def _encode(
     for kid, step in dict(zip(mine_kids, mine_steps, strict=True)).items():
         steps[wnames[kid]] = step
     batch.seqs = (batch.seqs[0] if batch.seqs else rec.seq, rec.seq)
+
+
+def _note_rising(
+    mine_sent: dict[str, StepSet], wnames: dict[int, str], kids: list[int], steps: list[int], period: int
+) -> None:
+    """Note the steps of a column-encoded record as sent: each key's are rising."""
+    per_key: dict[int, list[int]] = {}
+    if period:
+        # Every row holds the lane's keys in one order: a key's steps are every period-th (from
+        # wherever a cursor or the batch's size limit cut the record).
+        per_key = {kids[j]: steps[j::period] for j in range(min(period, len(kids)))}
+    else:
+        for kid, step in zip(kids, steps, strict=True):
+            per_key.setdefault(kid, []).append(step)
+    for kid, key_steps in per_key.items():
+        name = wnames[kid]
+        stepset = mine_sent.get(name)
+        if stepset is None:
+            stepset = mine_sent[name] = StepSet()
+        stepset.add_rising(key_steps)
 
 
 def _json_str(value: str) -> str:

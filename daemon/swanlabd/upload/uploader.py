@@ -56,6 +56,7 @@ from swanlabd.upload.batches import LANES, MEDIA_BATCH, SCALAR, Batch, KeyTable,
 from swanlabd.upload.cloudapi import MAX_METRICS_PER_CALL, CloudAPI, Rejected
 from swanlabd.upload.hosts import Hosts
 from swanlabd.upload.retry import NeedsUser
+from swanlabd.upload.stepset import StepSet
 from swanlabd.upload.tuning import Tuning
 from swanlabd.upload.uploadstate import LossRecorder, Rejection, UploadState
 from swanlabd_pb import records_pb2 as pb
@@ -128,6 +129,9 @@ class RunUploader:
         self.st = uploadstate.load(state, run_id, run_dir)
         self.api: CloudAPI | None = None
         self.keys = KeyTable.from_stored(self.st.keys)
+        # scalar key -> the steps sent in this upload (kept in memory: after a restart, records
+        # the lanes may have sent are told by `sent_seqs`, and only steps above the server's go)
+        self.sent_steps: dict[str, StepSet] = {}
         self.wakeups = {lane: asyncio.Event() for lane in LANES}
         self.idle = {lane: False for lane in LANES}
         # lane -> the file size when its last read began, recorded when that read hit the end
@@ -191,6 +195,8 @@ class RunUploader:
         (its final state on the way) goes on instead (`run`).
         """
         self.part += 1
+        if self.st.finish_state:
+            self.st.floor_steps = None  # resumed after it ended: setup takes where the experiment is
         self.st.finish_state, self.st.finish_ms, self.st.finish_sent = 0, 0, ""
         self.complete = self.st.complete = False
 
@@ -300,8 +306,13 @@ class RunUploader:
         if experiment.created:
             # The server has nothing of this run (a first upload, or a server that lost it).
             self.st.cursors, self.st.last_steps, self.st.columns, self.st.finish_sent = {}, {}, [], ""
+            self.st.floor_steps = {}
         else:
             await self._refresh_summary()
+            if self.st.floor_steps is None:
+                # Resumed (or first uploaded here, with the experiment begun elsewhere): the
+                # official SDK sends nothing at or below the steps the experiment holds.
+                self.st.floor_steps = {kind: dict(steps) for kind, steps in self.st.last_steps.items()}
         self.save(json_too=True)
         log.info(
             "run %s: uploading to %s as %s/%s/%s",
@@ -471,6 +482,8 @@ class RunUploader:
             for key, step in batch.steps.items():
                 if step > last.get(key, -1):
                     last[key] = step
+        for key, steps in batch.sent.items():
+            self.sent_steps.setdefault(key, StepSet()).update(steps)
         self.st.cursors[lane] = batch.cursor
         self.save(json_too=False)
 
@@ -516,7 +529,7 @@ class RunUploader:
         count, what = batch.skipped_summary()
         message = (
             f"{what}: the experiment already holds these steps (a resumed run logged steps its earlier "
-            "part had, or steps went backwards); the cloud keeps the first value of a step"
+            "part had, or a step logged twice); the cloud keeps the first value of a step"
         )
         now_ms = int(time.time() * 1000)
         rejection = Rejection(lane, "points", 0, "SKIPPED", message, "", batch.skipped_seqs, count, now_ms)
@@ -553,6 +566,8 @@ class RunUploader:
             last,
             self.limits[lane],
             self.st.sent_seqs.get(lane, 0),
+            self.sent_steps,
+            (self.st.floor_steps or {}).get("scalar", {}),
         )
         self._skipped(lane, batch)
         return await self._send_metrics(lane, batch, "scalar")

@@ -119,6 +119,9 @@ class UploadState:
     keys: dict[str, list[Any]] = field(default_factory=dict)
     # kind ("scalar", "media", "log") -> key -> highest step the server holds
     last_steps: dict[str, dict[str, int]] = field(default_factory=dict)
+    # kind -> key -> highest step the experiment held when the run was resumed: points at or
+    # below it are not sent (as the official SDK does). None: to take at the next setup.
+    floor_steps: dict[str, dict[str, int]] | None = None
     # lane -> the highest record seq of a batch that lane sent (maybe before its cursor moved on)
     sent_seqs: dict[str, int] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)
@@ -233,11 +236,15 @@ def _keys(value: Any) -> dict[str, list[Any]]:
     return keys
 
 
-def _last_steps(value: Any) -> dict[str, dict[str, int]]:
+def _last_steps(value: Any, what: str = "last_steps") -> dict[str, dict[str, int]]:
     return {
-        kind: {key: _typed(step, int, f"last step of {key}") for key, step in _object(steps, kind).items()}
-        for kind, steps in _object(value, "last_steps").items()
+        kind: {key: _typed(step, int, f"{what} of {key}") for key, step in _object(steps, kind).items()}
+        for kind, steps in _object(value, what).items()
     }
+
+
+def _floor_steps(value: Any) -> dict[str, dict[str, int]] | None:
+    return None if value is None else _last_steps(value, "floor_steps")
 
 
 def _sent_seqs(value: Any) -> dict[str, int]:
@@ -271,6 +278,7 @@ _FIELD_READERS = {
     "cursors": _cursors,
     "keys": _keys,
     "last_steps": _last_steps,
+    "floor_steps": _floor_steps,
     "sent_seqs": _sent_seqs,
     "columns": _columns,
     "rejected": _rejected,
