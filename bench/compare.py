@@ -66,8 +66,8 @@ class Sizes:
     workloads: tuple[str, ...]
 
 
-FULL = Sizes(20_000, 1_500, 2_000, 2.0, 3, ("log", "fixedcost", "crash", "throughput", "drain"))
-QUICK = Sizes(300, 200, 300, 0.5, 1, ("log", "fixedcost", "crash"))
+FULL = Sizes(20_000, 1_500, 2_000, 2.0, 3, ("log", "fixedcost", "crash", "crash_unpaced", "throughput", "drain"))
+QUICK = Sizes(300, 200, 300, 0.5, 1, ("log", "fixedcost", "crash", "crash_unpaced"))
 
 
 # --------------------------------------------------------------------------- environments
@@ -303,6 +303,8 @@ def workload_log(ctx: Context, system: str, rep: int) -> None:
         daemon_cpu = res["helper_cpu_s"]
     # CPU per row over every process involved: robust to other load on the machine, unlike wall time.
     ctx.record("cpu_per_row_us", system, (res["cpu_s"] + daemon_cpu) / res["steps"] * 1e6)
+    # The tracker's own CPU inside the training process, all its threads (issue #12's figure).
+    ctx.record("client_cpu_per_row_us", system, res["tracker_cpu_s"] / res["steps"] * 1e6)
     ctx.latencies.setdefault(system, []).extend(json.loads(lat_file.read_text()))
     for key in ("log_median_us", "log_p99_us", "log_max_us", "loop_finish_s", "init_s", "import_s", "peak_rss_mb"):
         ctx.record(key, system, res[key])
@@ -331,7 +333,16 @@ def workload_fixedcost(ctx: Context, system: str, rep: int) -> None:
 
 
 def workload_crash(ctx: Context, system: str, rep: int) -> None:
-    res = run_worker(ctx, system, "crash", ctx.sizes.crash_steps, "--matmul-n", str(ctx.matmul_n), expect_kill=True)
+    crash(ctx, system, rep, ctx.matmul_n, "crash")
+
+
+def workload_crash_unpaced(ctx: Context, system: str, rep: int) -> None:
+    crash(ctx, system, rep, 0, "crash_unpaced")
+
+
+def crash(ctx: Context, system: str, rep: int, matmul_n: int, name: str) -> None:
+    """SIGKILL of the training process right after its last log(); what the backup holds then."""
+    res = run_worker(ctx, system, "crash", ctx.sizes.crash_steps, "--matmul-n", str(matmul_n), expect_kill=True)
     path = res["backup"]
     # Let the survivors finish what they do after the kill (daemon crash detection, W&B's
     # service draining its queue), then count: stop once the file is stable and, for
@@ -350,10 +361,10 @@ def workload_crash(ctx: Context, system: str, rep: int) -> None:
                 break
         time.sleep(0.1)
     counted = count_backup(ctx, system, path)
-    ctx.record("crash_lost", system, res["scalars"] - counted["scalars"])
-    ctx.record("crash_finish", system, 1.0 if counted["finish"] else 0.0)
+    ctx.record(f"{name}_lost", system, res["scalars"] - counted["scalars"])
+    ctx.record(f"{name}_finish", system, 1.0 if counted["finish"] else 0.0)
     if counted["finish"]:
-        ctx.notes.append(f"{system} crash rep {rep + 1}: finish record after SIGKILL: {counted['state']}")
+        ctx.notes.append(f"{system} {name} rep {rep + 1}: finish record after SIGKILL: {counted['state']}")
 
 
 def workload_throughput(ctx: Context, system: str, rep: int) -> None:
@@ -434,6 +445,7 @@ PER_SYSTEM: dict[str, Callable[[Context, str, int], None]] = {
     "log": workload_log,
     "fixedcost": workload_fixedcost,
     "crash": workload_crash,
+    "crash_unpaced": workload_crash_unpaced,
     "throughput": workload_throughput,
 }
 
@@ -479,6 +491,7 @@ FIGURES = (
     Figure("peak_rss_mb", "peak RSS, training process", "MiB", True, None, False),
     Figure("helper_rss_mb", "RSS of the helper (daemon / wandb-core)", "MiB", True, None, False),
     Figure("cpu_per_row_us", "CPU per row, training process + helper", "µs", True, None, False),
+    Figure("client_cpu_per_row_us", "CPU per row inside the training process (all threads)", "µs", True, 2, False),
     Figure("bytes_per_scalar", "backup bytes per scalar", "B", True, 12, True),
     Figure("throughput_rows_s", f"throughput, {THROUGHPUT_PROCESSES} processes", "rows/s", False, None, True),
     Figure("slowdown_pct", "slowdown of a ~1 ms/step loop", "%", True, 1, True),
@@ -487,6 +500,7 @@ FIGURES = (
     Figure("aa_noise_pct", "noise floor of that loop (bare vs bare blocks)", "%", True, None, False, ratio_shown=False),
     Figure("warmup_extra_ms", "first 100 logged steps after init(): extra time", "ms", True, None, False),
     Figure("crash_lost", "points lost on SIGKILL", "points", True, 0, True),
+    Figure("crash_unpaced_lost", "same, unpaced loop killed ms after init()", "points", True, 0, True),
     Figure("drain_s", "drain of 1M scalars vs `swanlab sync`", "s", True, None, True),
 )
 
@@ -619,7 +633,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, help="repetitions (default: 3, --quick: 1)")
     parser.add_argument("--python", type=Path, default=Path(sys.executable), help="interpreter with swanlabd installed")
     parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of " + ",".join(SYSTEMS))
-    parser.add_argument("--workloads", help="comma-separated subset of log,fixedcost,crash,throughput,drain")
+    parser.add_argument("--workloads", help="comma-separated subset of " + ",".join((*PER_SYSTEM, "drain")))
     parser.add_argument("--json", type=Path, help="write every raw figure and the table here")
     parser.add_argument("--plot", type=Path, help="PNG of the log() latency distributions (matplotlib, own venv)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary run folders")

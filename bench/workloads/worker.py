@@ -14,7 +14,8 @@ console while a run is live). Workloads:
   with one log() each, in alternating blocks after init(); the logged steps' time against the
   bare steps'.
 - ``crash``: init, ``--steps`` fixed-cost steps with one log() each, then SIGKILL of this very process right after the
-  last log(); the facts needed to count what survived are written before the loop.
+  last log(); the facts needed to count what survived are written before the loop. With ``--matmul-n 0`` the loop
+  is unpaced: the rows are logged as fast as the tracker takes them and the kill comes milliseconds after init().
 - ``throughput``: init, signal ready, wait for the go file, log rows as fast as possible for
   ``--seconds``, finish; reports rows and wall-clock times so compare.py can add up all processes.
 """
@@ -187,6 +188,7 @@ def percentile(sorted_ns: list[int], fraction: float) -> int:
 def workload_log(tracker: Tracker, args: argparse.Namespace, out: dict[str, Any]) -> None:
     lat = array("q", bytes(8 * args.steps))
     clock = time.perf_counter_ns
+    bare_cpu = bare_loop_cpu(args.steps)
     t0 = clock()
     tracker.init("bench-log")
     t1 = clock()
@@ -217,6 +219,7 @@ def workload_log(tracker: Tracker, args: argparse.Namespace, out: dict[str, Any]
         log_max_us=ordered[-1] / 1e3,
         peak_rss_mb=peak_rss_bytes() / 2**20,
         cpu_s=cpu1 - cpu0,
+        tracker_cpu_s=cpu1 - cpu0 - bare_cpu,
         helper_cpu_s=sum(helper_cpu.values()),
         helper_peak_rss_mb=helper_rss / 2**20,
         backup=tracker.backup_path(),
@@ -225,6 +228,20 @@ def workload_log(tracker: Tracker, args: argparse.Namespace, out: dict[str, Any]
     if args.latencies:
         # Every sample, for the distribution plot (docs/benchmarks.md).
         Path(args.latencies).write_text(json.dumps(list(lat)))
+
+
+def bare_loop_cpu(steps: int) -> float:
+    """The CPU seconds of the timed loop with a dict lookup for the log() call: what in the
+    training process's CPU time from init() to finish() is not the tracker's."""
+    clock = time.perf_counter_ns
+    lat = array("q", bytes(8 * steps))
+    cpu0 = cpu_seconds()
+    for step in range(steps):
+        row = make_row(step)
+        a = clock()
+        row.get(KEYS[0])
+        lat[step] = clock() - a
+    return cpu_seconds() - cpu0
 
 
 def matmul_step(n: int) -> Callable[[], object]:
@@ -305,9 +322,9 @@ def workload_fixedcost(tracker: Tracker, args: argparse.Namespace, out: dict[str
 
 
 def workload_crash(tracker: Tracker, args: argparse.Namespace, out: dict[str, Any]) -> None:
-    # Paced like a training loop (one fixed-cost step per log): an unpaced loop would measure
-    # how far a tracker's writer lags behind log(), not what a real kill loses.
-    step_cost = matmul_step(args.matmul_n)
+    # Paced like a training loop (one fixed-cost step per log), or unpaced (--matmul-n 0): a
+    # script that logs a burst and dies milliseconds after init() (issue #12).
+    step_cost = matmul_step(args.matmul_n) if args.matmul_n else (lambda: None)
     tracker.init("bench-crash")
     out.update(backup=tracker.backup_path(), helper_pids=tracker.helper_pids(), scalars=args.steps * SCALARS_PER_ROW)
     # Written before the loop: after the last log() nothing may run but the kill.
