@@ -129,6 +129,8 @@ class Builder:
             if d.records is None:
                 if num is not None and d.num is not None:
                     d.records = f"records {d.num + 1}-{num - 1}" if num - 1 > d.num else "no whole record"
+                elif num is None and d.num is None:
+                    d.records = "the records in it"  # the tool numbers none (TensorBoard), or none was read yet
                 else:
                     d.records = "records after the last one read" if num is None else f"records before {num}"
         if step is None and num is not None:
