@@ -37,6 +37,7 @@ KIND = "tensorboard"
 PROJECT = "Tensorboard-Conversion"  # the official converter's, less its per-conversion timestamp
 MARK = "tfevents"  # in the name of every event file, as TensorBoard itself finds them
 DEPTH = 3  # folders below PATH that are searched, as `swanlab convert` searches
+NAME_MAX = 255  # the longest experiment name StartRun takes (swanlabd/local/runfolder.py)
 # Events per chunk, and source bytes (media are held in memory until their chunk is written):
 # these bound the daemon's memory and the work a killed sync redoes.
 CHUNK_RECORDS = 20_000
@@ -75,8 +76,10 @@ class TensorboardSource:
     def __init__(self, file: Path, root: Path) -> None:
         self.path = file.absolute()
         rel = file.relative_to(root)
-        # As the official converter names it (`<folder>/<file>`); a file right in PATH by PATH's name.
-        self.name = str(rel) if len(rel.parts) > 1 else f"{root.name}/{file.name}"
+        # As the official converter names it (`<folder>/<file>`); a file right in PATH by PATH's
+        # name. Too long a name keeps its end: the file's name and the folders nearest it.
+        name = str(rel) if len(rel.parts) > 1 else f"{root.name}/{file.name}"
+        self.name = name[-NAME_MAX:]
 
     def describe(self) -> Description:
         tb = _TensorBoard.load(self.path)
