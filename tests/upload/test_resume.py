@@ -9,14 +9,18 @@ rejection in `swanlabctl ls`, never a silent loss.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
-from uploading import API_KEY, finished, points
+from uploading import API_KEY, ctl_sync, finished, points
 
 from helpers.daemon import DaemonProcess
+from helpers.rawclient import finish, keys, rows, scalars, start_run, stream
 from helpers.waiting import wait_for
 from swanlab_testcloud import CloudServer
+from swanlabd_pb import records_pb2 as pb
+from swanlabd_pb import service_pb2 as svc
 
 SCRIPT = """
 import json, sys
@@ -100,3 +104,22 @@ def test_a_run_resumed_while_its_final_state_is_on_the_way_is_uploaded_whole(upl
     assert sorted(points(cloud, run_id, "loss")) == list(range(16))
     assert uploaded(upload_daemon, run_id)["last_error"] == ""
     assert cloud.duplicate_count() == 0
+
+
+def test_an_offline_run_resumed_after_its_upload_sends_its_new_final_state(upload_daemon, cloud):
+    # The second part starts and ends while no upload runs (offline), so no uploader sees the
+    # resume: the Finish it reads later is still a new end, though the first part's was sent.
+    stub = upload_daemon.stub()
+    run_id = start_run(stub).run_id
+    stream(stub, run_id, 1, [[keys(1, {1: "loss"}), *rows(2, 5)]])
+    finish(stub, run_id, 1, 6)
+    assert ctl_sync(upload_daemon, cloud, run_id).returncode == 0
+    assert finished(cloud, run_id) == "FINISHED"
+    start = pb.RunStart(run_id=run_id, project="proj", mode=pb.MODE_OFFLINE, resume="must")
+    resumed = stub.StartRun(svc.StartRunRequest(start=start, pid=os.getpid()), timeout=10)
+    stream(stub, run_id, resumed.writer, [[keys(1, {1: "loss"}), *[scalars(cs, 10 + cs, {1: 1.0}) for cs in (2, 3)]]])
+    finish(stub, run_id, resumed.writer, 3)
+    again = ctl_sync(upload_daemon, cloud, run_id)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert finished(cloud, run_id) == "FINISHED"
+    assert cloud.store.experiment(run_id)["state_calls"] == 2

@@ -42,7 +42,10 @@ EXIT_USAGE = 2
 def register(subparsers: argparse._SubParsersAction) -> None:
     sync = subparsers.add_parser("sync", help="upload queued runs (or copied run folders) to the SwanLab cloud")
     sync.add_argument(
-        "targets", nargs="*", metavar="PATH|RUN_ID", help="run folders to adopt, or run ids; none: every queued run"
+        "targets",
+        nargs="*",
+        metavar="PATH|RUN_ID",
+        help="run folders to adopt, other tools' runs to convert (docs/sync.md), or run ids; none: every queued run",
     )
     sync.add_argument("--project", default="", help="upload into this project instead of the run's")
     sync.add_argument(
@@ -151,11 +154,11 @@ def sync_command(args: argparse.Namespace) -> int:
     paths, run_ids = [], []
     for target in args.targets:
         candidate = Path(target)
-        if candidate.is_dir():
+        if candidate.is_dir() or candidate.is_file():  # a file: a TensorBoard event file
             if not (candidate / BACKUP_FILENAME).is_file() and not sources.find(candidate):
                 print(
-                    f"swanlabctl sync: {target} is neither a run folder (no {BACKUP_FILENAME}) nor a SwanLab "
-                    "offline run (run-<id>.swanlab) or a folder of them",
+                    f"swanlabctl sync: {target} is neither a run folder (no {BACKUP_FILENAME}) nor a run of a "
+                    "tool sync reads (SwanLab or W&B offline runs, TensorBoard event files) or a folder of them",
                     file=sys.stderr,
                 )
                 return EXIT_USAGE

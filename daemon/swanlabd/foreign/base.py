@@ -67,7 +67,7 @@ class Source(Protocol):
     """One run of another tool, found by `sources.find`."""
 
     kind: str  # "swanlab", "wandb", "tensorboard": what `ls` shows
-    path: Path  # the run's folder, absolute
+    path: Path  # the run's folder (TensorBoard's: its event file), absolute
 
     def describe(self) -> Description:
         """The run's id and RunStart; ForeignError if the files say nothing usable yet."""

@@ -8,6 +8,7 @@ once the next intact record is read, by the tool's record numbers and the steps 
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,20 @@ from swanlabd.format.keytypes import SYSTEM_PREFIX
 from swanlabd_pb import records_pb2 as pb
 
 ROW_VALUES = 16_384  # scalars per ScalarRows record, as our client cuts them
+CUID_LENGTH = 21  # SwanLab experiment cuids are 21 lowercase alphanumerics
+_CUID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def cuid(*parts: str) -> str:
+    """A run id shaped like a SwanLab cuid, derived from `parts` (a tool's name, then what
+    identifies its run): the same run gets the same id, so lands in the same experiment, on
+    every sync."""
+    n = int.from_bytes(hashlib.sha256("\0".join(parts).encode()).digest(), "big")
+    chars = []
+    for _ in range(CUID_LENGTH):
+        n, i = divmod(n, len(_CUID_ALPHABET))
+        chars.append(_CUID_ALPHABET[i])
+    return "".join(chars)
 
 
 @dataclass
@@ -114,6 +129,8 @@ class Builder:
             if d.records is None:
                 if num is not None and d.num is not None:
                     d.records = f"records {d.num + 1}-{num - 1}" if num - 1 > d.num else "no whole record"
+                elif num is None and d.num is None:
+                    d.records = "the records in it"  # the tool numbers none (TensorBoard), or none was read yet
                 else:
                     d.records = "records after the last one read" if num is None else f"records before {num}"
         if step is None and num is not None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from swanlabd.foreign import swanlab, wandb
+from swanlabd.foreign import swanlab, tensorboard, wandb
 from swanlabd.foreign.base import Source
 
-FINDERS = (swanlab.find, wandb.find)
+# In this order: a W&B run folder may hold event files too (W&B's sync_tensorboard copies them in).
+FINDERS = (swanlab.find, wandb.find, tensorboard.find)
 
 
 def find(path: Path) -> list[Source]:

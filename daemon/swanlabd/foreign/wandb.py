@@ -28,7 +28,7 @@ from typing import Any
 
 from swanlabd.foreign import framing
 from swanlabd.foreign.base import Chunk, Description, ForeignError
-from swanlabd.foreign.build import Builder, MediaFile
+from swanlabd.foreign.build import Builder, MediaFile, cuid
 from swanlabd.format.keytypes import MEDIA_FOLDERS
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import wandb_internal_pb2 as wb
@@ -37,8 +37,6 @@ KIND = "wandb"
 # W&B records per chunk: bounds the daemon's memory and the work a killed sync redoes (a history
 # record is one row of every key logged at a step).
 CHUNK_RECORDS = 5_000
-RUN_ID_LENGTH = 21
-_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 # W&B's own columns of each history row: the step and times, not metrics.
 _ROW_FIELDS = frozenset({"_step", "_timestamp", "_runtime"})
 # W&B media types -> our key types; the files are under the run's files/ folder.
@@ -76,12 +74,7 @@ def _ms(t: wb.Time) -> int:
 
 def run_id_for(wandb_id: str, start_seconds: int) -> str:
     """The swanlabd run id (a SwanLab-shaped cuid) of W&B run `wandb_id` started at that second."""
-    n = int.from_bytes(hashlib.sha256(f"wandb\0{wandb_id}\0{start_seconds}".encode()).digest(), "big")
-    chars = []
-    for _ in range(RUN_ID_LENGTH):
-        n, i = divmod(n, len(_ALPHABET))
-        chars.append(_ALPHABET[i])
-    return "".join(chars)
+    return cuid(KIND, wandb_id, str(start_seconds))
 
 
 class WandbSource:

@@ -459,8 +459,12 @@ class RunUploader:
                 for k in self.keys.learn(rec):
                     shape = [k.x_axis, k.hidden] if k.x_axis or k.hidden else []
                     self.st.keys[f"{rec.writer}:{k.id}"] = [k.name, k.type, k.section, *shape]
-            elif kind == "finish":
+            elif kind == "finish" and rec.seq > self.st.finish_seq:
                 # Kept in the upload state: after a restart no lane may read this record again.
+                # The latest Finish only (lanes read at their own pace); one after the Finish whose
+                # state was sent ends a part resumed since, perhaps while no upload ran: its state
+                # is still to be sent.
+                self.st.finish_seq, self.st.finish_sent = rec.seq, ""
                 self.st.finish_state = rec.finish.state or pb.FINISHED
                 self.st.finish_ms = rec.finish.finish_time_ms or rec.time_ms
             if rec.seq > self.max_seq:

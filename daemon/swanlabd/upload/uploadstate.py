@@ -129,6 +129,7 @@ class UploadState:
     rejected_total: int = 0
     finish_state: int = 0  # the run's Finish record (pb.RunState value) once a lane read it; 0 before
     finish_ms: int = 0
+    finish_seq: int = 0  # that Finish record's seq: a later one is a resumed part's end
     finish_sent: str = ""  # the final state the server accepted ("FINISHED", ...), "" before
     complete: bool = False  # the whole file (as large as uploaded_bytes) and its final state are up
     uploaded_bytes: int = 0  # lowest lane cursor when last saved: the progress shown in status
