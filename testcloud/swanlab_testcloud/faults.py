@@ -1,10 +1,11 @@
 """Faults a test switches on at run time, each scoped to a path prefix, a count and a duration.
 
 A fault matches a request by method (optional), path prefix (the full request path, e.g.
-"/api/house/metrics") and path suffix (optional, e.g. "/state"); it fires at most `count` times (None: no limit) and only until
-`duration_s` has passed since it was added (None: until removed). The first matching live fault
-decides what happens to a request. "Down" (connection refused) is not a fault of a request: the
-server closes its listening socket (`CloudServer.go_down`).
+"/api/house/metrics") and path suffix (optional, e.g. "/state"); it fires at most `count` times
+(None: no limit) and only until `duration_s` has passed since it was added (None: until
+removed). The first matching live fault decides what happens to a request. "Down" (connection
+refused) is not a fault of a request: the server closes its listening socket
+(`CloudServer.go_down`).
 
 Kinds:
     STATUS      answer `status` (default 503) with an error body, before touching any state
