@@ -63,7 +63,7 @@ def sync_wandb(
                 group=group,
                 job_type=job_type,
             )
-        if not wandb_run:
+        if wandb_run is False:  # exactly False, as officially
             kwargs["mode"] = "offline"
         return init_original(*args, **kwargs)
 
