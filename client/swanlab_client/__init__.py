@@ -54,6 +54,9 @@ from swanlab_client._run import (
 )
 from swanlab_client._settings import Settings, merge_settings
 from swanlab_client._sync import login, sync
+from swanlab_client.integration.mlflow import sync_mlflow
+from swanlab_client.integration.tensorboard import sync_tensorboard_torch, sync_tensorboardX
+from swanlab_client.integration.wandb import sync_wandb
 from swanlab_client.media import (
     Audio,
     ECharts,
@@ -141,6 +144,10 @@ __all__ = [
     "run",
     "save",
     "sync",
+    "sync_mlflow",
+    "sync_tensorboardX",
+    "sync_tensorboard_torch",
+    "sync_wandb",
 ]
 
 # Tracebacks and reprs show the public path (swanlab_client.Run), not the private module.

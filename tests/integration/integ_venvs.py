@@ -14,7 +14,8 @@ from alias_venvs import REPO, cached_python
 
 # torch 2.13.0 is the CPU wheel on this machine's disk; the others are the releases checked here.
 # xgboost-cpu is xgboost without the CUDA (NCCL) wheels (the same `xgboost` module); 3.2 is the
-# last release for Python 3.11.
+# last release for Python 3.11. The trackers the sync_* bridges patch follow: tensorboard for
+# torch.utils.tensorboard, mlflow-skinny (mlflow without its server and SQL store) with a file store.
 FRAMEWORKS = (
     "torch==2.13.0",
     "transformers==5.24.0",
@@ -25,6 +26,10 @@ FRAMEWORKS = (
     "catboost==1.2.10",
     "keras==3.15.1",
     "stable-baselines3==2.9.2",
+    "tensorboard==2.21.0",
+    "tensorboardX==2.6.5",
+    "wandb==0.31.0",
+    "mlflow-skinny==3.17.2",
 )
 OFFICIAL_SDK = "swanlab==0.10.3"
 

@@ -1,6 +1,8 @@
 """Each framework's script, unchanged, leaves on the cloud through swanlabd what it leaves through
 the official SDK 0.10.3: the same runs, states, config, columns, and every scalar and media key
 at the same steps, with the same values where training is deterministic (everything but timings).
+So do the scripts that log to another tracker (TensorBoard, W&B offline, MLflow's file store)
+through the sync_* bridges.
 
 Real tiny CPU training in cached venvs (integ_venvs.py); the official side of each case is kept
 under the cache root (referee.py), so a warm run costs swanlab_client's side only.
@@ -27,6 +29,13 @@ CASES = {
     "catboost": ("catboost_train.py", (), 1),
     "keras": ("keras_fit.py", (), 1),
     "stable-baselines3": ("sb3_learn.py", (), 1),
+    # The sync_* bridges: the other tracker's calls, copied into the run (docs/integrations.md).
+    "sync_tensorboard_torch": ("tensorboard_torch.py", (), 1),
+    "sync_tensorboardX-types": ("tensorboardx_types.py", (), 1),
+    "sync_wandb-wandb_run": ("wandb_sync.py", ("true",), 1),
+    "sync_wandb-no-wandb_run": ("wandb_sync.py", ("false",), 1),
+    "sync_wandb-disabled-wandb": ("wandb_sync.py", ("disabled",), 1),
+    "sync_mlflow": ("mlflow_sync.py", (), 1),
 }
 
 

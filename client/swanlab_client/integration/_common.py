@@ -1,10 +1,15 @@
-"""What the integrations share: the active run, if any, and the init() arguments they pass on."""
+"""What the integrations share: the active run, the init() arguments they pass on, and for the
+sync_* bridges the arguments of a patched call and the tracker functions as they were."""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from swanlab_client import _run
+
+_ORIGINALS: dict[object, dict[str, Any]] = {}
 
 
 def active_run() -> _run.Run | None:
@@ -15,3 +20,28 @@ def active_run() -> _run.Run | None:
 def given(**kwargs: Any) -> dict[str, Any]:
     """The init() arguments that were given (None leaves the argument to init()'s own default)."""
     return {key: value for key, value in kwargs.items() if value is not None}
+
+
+def call_args(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any], names: Iterable[str]
+) -> tuple[Any, ...]:
+    """The values `names` had in the call fn(*args, **kwargs), None for one not passed (defaults
+    are not applied), read by fn's own signature as the official bridges read them."""
+    try:
+        bound = inspect.signature(fn).bind_partial(*args, **kwargs).arguments
+    except (TypeError, ValueError):  # a call fn itself will refuse, or no signature: keywords only
+        bound = dict(kwargs)
+    return tuple(bound.get(name) for name in names)
+
+
+def originals(owner: object, names: Iterable[str]) -> dict[str, Any]:
+    """owner's attributes `names` as they were before the first sync_* call patched them.
+
+    A second sync_* call patches these again rather than its own patches: the official bridges
+    wrap their patches of the first call, and so log every value once per call.
+    """
+    kept = _ORIGINALS.setdefault(owner, {})
+    for name in names:
+        if name not in kept:
+            kept[name] = getattr(owner, name)
+    return kept
