@@ -10,18 +10,14 @@ import json
 import math
 import re
 import shutil
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from swanlab_runs import backup_file, official_view, run_folder, run_id_of, start_growing_run, write_run
-from sync_checks import assert_unlocked, sync_json, tree_digest
-from uploading import API_KEY, caller_env, ctl_sync, finished, metric_calls
+from sync_checks import assert_unlocked, sync_json, sync_killed_then_again, tree_digest
+from uploading import API_KEY, ctl_sync, finished, metric_calls
 
 from helpers.waiting import wait_for
-from swanlab_testcloud import FaultKind
 
 
 @pytest.fixture(scope="module")
@@ -139,24 +135,7 @@ def test_flipped_byte_loses_only_its_block_and_names_it(upload_daemon, cloud, tm
 def test_daemon_killed_during_sync_then_sync_again(upload_daemon, cloud, tmp_path):
     folder = write_run(tmp_path / "swanlog", 12_000)  # 24,000 points: two conversion chunks
     run_id = run_id_of(folder)
-    slow = cloud.add_fault(FaultKind.SLOW, "/api/house/metrics", delay_s=0.3)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "swanlabd.cli.swanlabctl", "sync", str(folder)],
-        env=caller_env(upload_daemon, cloud, home=upload_daemon.root),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(lambda: len(cloud.store.metrics(run_id, "scalar").get("loss", {})) > 0, 60, "upload started")
-    finally:
-        proc.kill()
-        proc.wait()
-    upload_daemon.kill(signal.SIGKILL)
-    wait_for(lambda: metric_calls(cloud) == slow.fired, 10, "slow requests done")
-    cloud.remove_fault(slow)
-    upload_daemon.start()
-    again = ctl_sync(upload_daemon, cloud, str(folder))
-    assert again.returncode == 0, again.stdout + again.stderr
+    sync_killed_then_again(upload_daemon, cloud, folder, run_id)
     assert sorted(cloud.store.metrics(run_id, "scalar")["loss"]) == list(range(12_000))
     assert_matches_official(cloud, folder)
     assert finished(cloud, run_id) == "FINISHED"

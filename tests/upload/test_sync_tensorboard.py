@@ -15,8 +15,6 @@ import json
 import math
 import re
 import shutil
-import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-from sync_checks import assert_unlocked, sync_json, tree_digest
+from sync_checks import assert_unlocked, sync_json, sync_killed_then_again, tree_digest
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader, RawEventFileLoader
 from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.plugins.histogram import metadata as histogram_metadata
@@ -33,10 +31,9 @@ from tensorboard.plugins.scalar import metadata as scalar_metadata
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from tensorboard.util import tensor_util
 from tensorboardX import SummaryWriter
-from uploading import USER, caller_env, ctl_sync, finished, metric_calls
+from uploading import USER, ctl_sync, finished, metric_calls
 
 from helpers.waiting import wait_for
-from swanlab_testcloud import FaultKind
 from swanlabd.foreign.base import MissingExtra
 from swanlabd.foreign.tensorboard import PROJECT, TensorboardSource
 
@@ -290,24 +287,7 @@ def test_daemon_killed_during_sync_then_sync_again(upload_daemon, cloud, tmp_pat
     logdir = tmp_path / "runs"
     train, _ = write_runs(logdir, 12_000)  # over 25,000 events: two conversion chunks
     run_id = run_id_of(train)
-    slow = cloud.add_fault(FaultKind.SLOW, "/api/house/metrics", delay_s=0.3)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "swanlabd.cli.swanlabctl", "sync", str(train.parent)],
-        env=caller_env(upload_daemon, cloud, home=upload_daemon.root),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(lambda: len(cloud.store.metrics(run_id, "scalar").get("loss", {})) > 0, 60, "upload started")
-    finally:
-        proc.kill()
-        proc.wait()
-    upload_daemon.kill(signal.SIGKILL)
-    wait_for(lambda: metric_calls(cloud) == slow.fired, 10, "slow requests done")
-    cloud.remove_fault(slow)
-    upload_daemon.start()
-    again = ctl_sync(upload_daemon, cloud, str(train.parent))
-    assert again.returncode == 0, again.stdout + again.stderr
+    sync_killed_then_again(upload_daemon, cloud, train.parent, run_id)
     assert sorted(cloud.store.metrics(run_id, "scalar")["loss"]) == list(range(12_000))
     assert_matches_tensorboard(cloud, train)
     assert finished(cloud, run_id) == "FINISHED"
