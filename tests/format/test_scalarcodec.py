@@ -206,7 +206,11 @@ def test_rising_steps_and_times_take_a_byte_a_row() -> None:
         time_deltas_ms=[2 * i for i in range(n)],
     )
     (block,) = round_trip(rows).blocks
-    sizes = {f.name: len(pb.ScalarBlock(**{f.name: getattr(block, f.name)}).SerializeToString()) for f in block.DESCRIPTOR.fields if f.name in ("steps", "times_ms")}
+    sizes = {
+        f.name: len(pb.ScalarBlock(**{f.name: getattr(block, f.name)}).SerializeToString())
+        for f in block.DESCRIPTOR.fields
+        if f.name in ("steps", "times_ms")
+    }
     assert sizes["steps"] <= n + 8 and sizes["times_ms"] <= n + 4
 
 
@@ -227,7 +231,12 @@ def test_columns_then_blocks_in_one_message_read_in_that_order() -> None:
     both.MergeFrom(old)
     both.MergeFrom(round_trip(new))
     got = scalarcodec.decode(both)
-    assert (got.steps, got.row_sizes, got.key_ids, list(got.values)) == ([5, 6, 7], [1, 2, 1], [1, 1, 2, 3], [1.0, 2.0, 3.0, 0.1])
+    assert (got.steps, got.row_sizes, got.key_ids, list(got.values)) == (
+        [5, 6, 7],
+        [1, 2, 1],
+        [1, 1, 2, 3],
+        [1.0, 2.0, 3.0, 0.1],
+    )
     assert got.time_deltas_ms == [0, 0, 9] and scalarcodec.steps(both) == [5, 6, 7]
 
 
@@ -263,7 +272,9 @@ def test_compact_rows_are_not_compacted_again() -> None:
 
 
 def good_block() -> pb.ScalarBlock:
-    rows = pb.ScalarRows(steps=[1, 2], row_sizes=[1, 2], key_ids=[1, 1, 2], values=[0.5, 1.5, 0.1], time_deltas_ms=[0, 5])
+    rows = pb.ScalarRows(
+        steps=[1, 2], row_sizes=[1, 2], key_ids=[1, 1, 2], values=[0.5, 1.5, 0.1], time_deltas_ms=[0, 5]
+    )
     return round_trip(rows).blocks[0]
 
 

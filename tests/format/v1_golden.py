@@ -90,7 +90,9 @@ def records() -> list[pb.Record]:
             time_ms=T0 + 700,
             writer=1,
             client_seq=4,
-            console=pb.ConsoleLines(lines=[pb.ConsoleLine(line_no=1, text="hello", stream=pb.STDOUT, time_ms=T0 + 700)]),
+            console=pb.ConsoleLines(
+                lines=[pb.ConsoleLine(line_no=1, text="hello", stream=pb.STDOUT, time_ms=T0 + 700)]
+            ),
         ),
         pb.Record(time_ms=T0 + 800, finish=pb.Finish(state=pb.FINISHED, finish_time_ms=T0 + 800)),
     ]
