@@ -45,6 +45,7 @@ columns only; format 2 may hold them compact too (scalarcodec.py), both in one f
 COMPACT_VERSION = 2  # the first format whose files may hold compact scalar rows
 
 _CRC = struct.Struct("<I")
+_ROWS_FIELD = {kind: pb.Record.DESCRIPTOR.fields_by_name[kind].number for kind in pieces.SCALAR_KINDS}
 StrPath = str | os.PathLike[str]
 
 
@@ -466,8 +467,7 @@ class BackupWriter:
         # A record being appended has these fields and its rows, nothing else (pieces are cut
         # after this); the rows go last, as protobuf orders them.
         head = pb.Record(seq=record.seq, time_ms=record.time_ms, writer=record.writer, client_seq=record.client_seq)
-        number = record.DESCRIPTOR.fields_by_name[kind].number
-        return head.SerializeToString() + protowire.field(number, scalarcodec.compact(rows))
+        return head.SerializeToString() + protowire.field(_ROWS_FIELD[kind], scalarcodec.compact(rows))
 
     def _cut(self, fd: int) -> None:
         """Cut a failed write's bytes off the end; DiskFull again while that still fails."""

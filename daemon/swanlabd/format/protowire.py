@@ -10,6 +10,8 @@ _ONE_BYTE = [bytes((i,)) for i in range(0x80)]
 
 def read_varint(data: bytes, pos: int) -> tuple[int, int]:
     """The varint at `pos` and the position after it; ValueError if `data` ends inside it."""
+    if pos < len(data) and data[pos] < 0x80:
+        return data[pos], pos + 1
     value = shift = 0
     while True:
         if pos >= len(data):

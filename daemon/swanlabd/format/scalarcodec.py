@@ -26,6 +26,7 @@ stored as 4 planes (byte 0 of every value, then byte 1 ...), which `bytes` slici
 
 from __future__ import annotations
 
+import functools
 import sys
 from array import array
 from bisect import bisect_left
@@ -129,16 +130,13 @@ def encode(
     step_column = _Differences(steps)
     time_column = _Differences(time_deltas_ms) if any(time_deltas_ms) else None
     done = [0] * len(shapes)  # each shape's rows in the blocks so far
-    shape_fields: dict[tuple[int, ...], tuple[bytes, bytes]] = {}  # by the shapes a block uses
     # Serialized by hand, values sliced as memoryviews and joined once: a protobuf message
     # costs tens of ns a number to fill, and each copy of the values costs as much again.
     out: list[bytes | memoryview] = []
     for a, b in pairwise(cuts):
         counts = Counter(row_shapes[a:b]) if row_shapes is not None else {0: b - a}
         used = tuple(sorted(counts))
-        if used not in shape_fields:
-            shape_fields[used] = _shape_fields([shapes[i] for i in used])
-        keys, wide = shape_fields[used]
+        keys, wide = _shape_fields(tuple((shapes[i].keys, tuple(shapes[i].wide)) for i in used))
         head = [protowire.field(1, step_column.block(a, b))]
         if time_column is not None:
             head.append(protowire.field(2, time_column.block(a, b)))
@@ -164,16 +162,18 @@ def encode(
     return b"".join(out)
 
 
-def _shape_fields(shapes: list[_Shape]) -> tuple[bytes, bytes]:
-    """The serialized shape_sizes and shape_keys of a block's shapes, and its `wide` field."""
+@functools.lru_cache(maxsize=256)
+def _shape_fields(shapes: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]) -> tuple[bytes, bytes]:
+    """The serialized shape_sizes and shape_keys of a block's shapes (their keys and wide
+    columns), and its `wide` field. Cached: a run's records repeat their shapes."""
     wide = column = 0
-    for shape in shapes:
-        for j in shape.wide:
+    for keys, wides in shapes:
+        for j in wides:
             wide |= 1 << column + j
-        column += len(shape.keys)
-    keys = pb.ScalarBlock(shape_sizes=[len(s.keys) for s in shapes], shape_keys=[k for s in shapes for k in s.keys])
+        column += len(keys)
+    sizes = pb.ScalarBlock(shape_sizes=[len(k) for k, _ in shapes], shape_keys=[i for k, _ in shapes for i in k])
     wide_field = pb.ScalarBlock(wide=wide.to_bytes((wide.bit_length() + 7) // 8, "little"))
-    return keys.SerializeToString(), wide_field.SerializeToString()
+    return sizes.SerializeToString(), wide_field.SerializeToString()
 
 
 class _Differences:
@@ -301,22 +301,25 @@ def decode(rows: pb.ScalarRows) -> Columns:
     if not rows.blocks:
         return Columns(rows.steps[:], rows.row_sizes[:], rows.key_ids[:], rows.values, rows.time_deltas_ms[:])
     steps, sizes, key_ids = rows.steps[:], rows.row_sizes[:], rows.key_ids[:]
-    times = [(rows.time_deltas_ms[:], len(steps))]  # each part's times (empty: all 0), and its rows
+    times = rows.time_deltas_ms[:]
+    timed = bool(times)  # else every row so far is at Record.time_ms, and `times` stays empty
     values = array("d", rows.values)
     data = []
     for block in rows.blocks:
         block_steps, block_sizes, block_keys, block_values = _decode_block(block)
+        block_times = _times(block)
+        if block_times and not timed:
+            times, timed = [0] * len(steps), True
+        if timed:
+            times += block_times or [0] * len(block_steps)
         steps += block_steps
         sizes += block_sizes
         key_ids += block_keys
         data.append(block_values)
-        times.append((_times(block), len(block_steps)))
     values.frombytes(b"".join(data))
     if sys.byteorder == "big":  # the stored doubles are little-endian
         values.byteswap()
-    if any(part for part, _ in times):
-        return Columns(steps, sizes, key_ids, values, list(chain.from_iterable(t or repeat(0, n) for t, n in times)))
-    return Columns(steps, sizes, key_ids, values, [])
+    return Columns(steps, sizes, key_ids, values, times)
 
 
 def steps(rows: pb.ScalarRows) -> list[int]:
@@ -355,11 +358,11 @@ def _decode_block(block: pb.ScalarBlock) -> tuple[list[int], list[int], list[int
     if row_shapes:
         if len(row_shapes) != n or max(row_shapes) >= len(shapes):
             raise CompactRowsError(f"a block of {n} rows and {len(shapes)} shapes has {len(row_shapes)} row shapes")
-        counts = Counter(row_shapes)
+        counts: dict[int, int] = Counter(row_shapes)
     elif n and not shapes:
         raise CompactRowsError(f"a block of {n} rows has no shape")
     else:
-        counts = Counter({0: n})
+        counts = {0: n}
     matrices = _matrices(block, shapes, counts)
     if not row_shapes:
         keys = shapes[0] if n else ()
@@ -373,7 +376,7 @@ def _decode_block(block: pb.ScalarBlock) -> tuple[list[int], list[int], list[int
     )
 
 
-def _matrices(block: pb.ScalarBlock, shapes: list[tuple[int, ...]], counts: Counter[int]) -> list[bytes | bytearray]:
+def _matrices(block: pb.ScalarBlock, shapes: list[tuple[int, ...]], counts: dict[int, int]) -> list[bytes | bytearray]:
     """The values of each shape's rows in a block, row after row."""
     wide = int.from_bytes(block.wide, "little")
     data = memoryview(block.values)
@@ -382,8 +385,9 @@ def _matrices(block: pb.ScalarBlock, shapes: list[tuple[int, ...]], counts: Coun
     for i, keys in enumerate(shapes):
         narrow = [j for j in range(len(keys)) if not wide >> column + j & 1]
         column += len(keys)
-        lanes = counts[i] * len(narrow)
-        end = at + 4 * lanes + 8 * (counts[i] * len(keys) - lanes)
+        rows = counts.get(i, 0)
+        lanes = rows * len(narrow)
+        end = at + 4 * lanes + 8 * (rows * len(keys) - lanes)
         if end > len(data):
             raise CompactRowsError(f"a block's values end at byte {len(data)}, inside those of its shape {i}")
         out.append(_matrix(len(keys), narrow, data[at : at + 4 * lanes], data[at + 4 * lanes : end]))
