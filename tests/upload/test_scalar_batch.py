@@ -29,11 +29,12 @@ from swanlabd_pb import records_pb2 as pb
 KEYS = 6
 
 
-def write_run(run_dir: Path, seed: int) -> list[tuple[str, int, float, int]]:
-    """A backup of varied ScalarRows records; returns every item as (key, step, value, time_ms) in file order."""
+def write_run(run_dir: Path, seed: int, compact_rows: bool = False) -> list[tuple[str, int, float, int]]:
+    """A backup of varied ScalarRows records (packed columns, or compact as the daemon stores
+    them); returns every item as (key, step, value, time_ms) in file order."""
     rnd = random.Random(seed)
     items: list[tuple[str, int, float, int]] = []
-    with backup.BackupWriter.create(run_dir / backup.BACKUP_FILENAME, "run1") as writer:
+    with backup.BackupWriter.create(run_dir / backup.BACKUP_FILENAME, "run1", compact_rows=compact_rows) as writer:
         writer.append([pb.Record(time_ms=1000, run_start=pb.RunStart(run_id="run1", project="p"))])
         defined, step = KEYS - 2, 0
         writer.append(
@@ -127,11 +128,12 @@ def drain(run_dir: Path, part: int, limit: int, sent_seq: int = 0) -> tuple[list
             return sent, skipped
 
 
+@pytest.mark.parametrize("compact_rows", [False, True], ids=["columns", "compact"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_every_lane_sends_each_new_point_once_in_order(seed: int) -> None:
+def test_every_lane_sends_each_new_point_once_in_order(seed: int, compact_rows: bool) -> None:
     run_dir = Path(tempfile.mkdtemp(prefix="sd-sb-", dir="/tmp"))
     try:
-        items = write_run(run_dir, seed)
+        items = write_run(run_dir, seed, compact_rows)
         for part in range(batches.SCALAR_LANES):
             want = expected(items, part)
             assert want[1] > 0  # the random run has steps going back
