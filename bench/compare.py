@@ -66,8 +66,8 @@ class Sizes:
     workloads: tuple[str, ...]
 
 
-FULL = Sizes(20_000, 1_500, 2_000, 2.0, 3, ("log", "fixedcost", "crash", "throughput", "drain"))
-QUICK = Sizes(300, 200, 300, 0.5, 1, ("log", "fixedcost", "crash"))
+FULL = Sizes(20_000, 1_500, 2_000, 2.0, 3, ("log", "size32", "fixedcost", "crash", "throughput", "drain"))
+QUICK = Sizes(300, 200, 300, 0.5, 1, ("log", "size32", "fixedcost", "crash"))
 
 
 # --------------------------------------------------------------------------- environments
@@ -320,6 +320,12 @@ def workload_log(ctx: Context, system: str, rep: int) -> None:
     ctx.record("bytes_per_scalar", system, os.path.getsize(res["backup"]) / res["scalars"])
 
 
+def workload_size32(ctx: Context, system: str, rep: int) -> None:
+    """The log workload's backup size when the values come from float32 tensors (loss.item())."""
+    res = run_worker(ctx, system, "log", ctx.sizes.log_steps, "--float32")
+    ctx.record("bytes_per_scalar_f32", system, os.path.getsize(res["backup"]) / res["scalars"])
+
+
 def workload_fixedcost(ctx: Context, system: str, rep: int) -> None:
     res = run_worker(ctx, system, "fixedcost", ctx.sizes.fixed_steps, "--matmul-n", str(ctx.matmul_n))
     ctx.record("slowdown_pct", system, res["slowdown_pct"])
@@ -432,6 +438,7 @@ def workload_drain(ctx: Context, systems: Sequence[str]) -> None:
 
 PER_SYSTEM: dict[str, Callable[[Context, str, int], None]] = {
     "log": workload_log,
+    "size32": workload_size32,
     "fixedcost": workload_fixedcost,
     "crash": workload_crash,
     "throughput": workload_throughput,
@@ -479,7 +486,8 @@ FIGURES = (
     Figure("peak_rss_mb", "peak RSS, training process", "MiB", True, None, False),
     Figure("helper_rss_mb", "RSS of the helper (daemon / wandb-core)", "MiB", True, None, False),
     Figure("cpu_per_row_us", "CPU per row, training process + helper", "µs", True, None, False),
-    Figure("bytes_per_scalar", "backup bytes per scalar", "B", True, 12, True),
+    Figure("bytes_per_scalar", "backup bytes per scalar", "B", True, 9.5, True),
+    Figure("bytes_per_scalar_f32", "same, values of float32 tensors", "B", True, 5, True),
     Figure("throughput_rows_s", f"throughput, {THROUGHPUT_PROCESSES} processes", "rows/s", False, None, True),
     Figure("slowdown_pct", "slowdown of a ~1 ms/step loop", "%", True, 1, True),
     Figure("slowdown_with_finish_pct", "same, finish() included", "%", True, None, False),
@@ -619,7 +627,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, help="repetitions (default: 3, --quick: 1)")
     parser.add_argument("--python", type=Path, default=Path(sys.executable), help="interpreter with swanlabd installed")
     parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of " + ",".join(SYSTEMS))
-    parser.add_argument("--workloads", help="comma-separated subset of log,fixedcost,crash,throughput,drain")
+    parser.add_argument("--workloads", help="comma-separated subset of log,size32,fixedcost,crash,throughput,drain")
     parser.add_argument("--json", type=Path, help="write every raw figure and the table here")
     parser.add_argument("--plot", type=Path, help="PNG of the log() latency distributions (matplotlib, own venv)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary run folders")
