@@ -33,8 +33,8 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, chain, count, islice, pairwise, repeat
-from operator import sub
+from itertools import accumulate, chain, compress, count, islice, pairwise, repeat
+from operator import ne, sub
 
 from swanlabd.format import protowire
 from swanlabd_pb import records_pb2 as pb
@@ -223,19 +223,37 @@ def _shapes(row_sizes: IntColumn, key_ids: IntColumn, values: bytes) -> tuple[li
         return [_split(tuple(key_ids[:width]), n, values)], None
     ends = list(accumulate(row_sizes))
     starts = [0, *ends[:-1]]
-    row_keys = list(map(tuple, map(key_ids.__getitem__, map(slice, starts, ends))))
-    index = dict(zip(dict.fromkeys(row_keys), count()))
-    row_shapes = list(map(index.__getitem__, row_keys))
-    # The rows grouped by shape, in order within each: a matrix per shape.
-    view = memoryview(values)
-    rows = list(map(view.__getitem__, map(slice, map((8).__mul__, starts), map((8).__mul__, ends))))
-    grouped = b"".join(map(rows.__getitem__, sorted(range(n), key=row_shapes.__getitem__)))
+    # Each row's key ids: slices of bytes are hashable as they are, of a list made tuples.
+    slices = map(slice, starts, ends)
+    row_keys: list[bytes] | list[tuple[int, ...]]
+    if isinstance(key_ids, bytes):
+        row_keys = list(map(key_ids.__getitem__, slices))
+    else:
+        row_keys = list(map(tuple, map(key_ids.__getitem__, slices)))
+    # Rows of a shape come in runs (a training loop's rows, an evaluation row every so often):
+    # a row is compared with the one before, and only a run's first row is looked up.
+    firsts = [0, *compress(range(1, n), map(ne, islice(row_keys, 1, None), row_keys))]
+    run_keys = list(map(row_keys.__getitem__, firsts))
+    index = dict(zip(dict.fromkeys(run_keys), count()))
+    run_shapes = list(map(index.__getitem__, run_keys))
+    lasts = [*map((-1).__add__, islice(firsts, 1, None)), n - 1]
+    row_shapes = list(chain.from_iterable(map(repeat, run_shapes, map(sub, map((1).__add__, lasts), firsts))))
+    # The rows grouped by shape, in order within each, a run at a time: a matrix per shape.
+    runs = list(
+        map(
+            values.__getitem__,
+            map(
+                slice, map((8).__mul__, map(starts.__getitem__, firsts)), map((8).__mul__, map(ends.__getitem__, lasts))
+            ),
+        )
+    )
+    grouped = b"".join(map(runs.__getitem__, sorted(range(len(runs)), key=run_shapes.__getitem__)))
     counts = Counter(row_shapes)
     shapes = []
     at = 0
     for keys, i in index.items():
         size = 8 * len(keys) * counts[i]
-        shapes.append(_split(keys, counts[i], grouped[at : at + size]))
+        shapes.append(_split(tuple(keys), counts[i], grouped[at : at + size]))
         at += size
     return shapes, row_shapes
 
