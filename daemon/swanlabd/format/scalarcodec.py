@@ -3,7 +3,7 @@
 Clients send a ScalarRows as packed columns (format 1: a step, a row size and a time delta per
 row, a key id and a double per scalar, about 9.6 bytes a scalar). A BackupWriter made with
 `compact_rows` stores it as `blocks` instead (`compact`), at about 4.3 bytes a scalar for values
-that came from float32 tensors and 8.5 for any other doubles; every reader gets the rows of
+that came from float32 tensors and 8.3 for any other doubles; every reader gets the rows of
 either form from `decode` (or only their steps from `steps`). Spec: docs/backup-format.md,
 "Compact scalar rows".
 
@@ -15,13 +15,13 @@ The values of a shape's rows form a matrix, one column per key; a column whose e
 
 A double is narrow when the low 29 bits of its significand are zero, as in every float32 widened
 to a double, and the high 7 bits of its exponent are one of the 16 in `EXPONENTS`: magnitudes
-from 2^-127 to under 2^97, zero, the infinities and the NaNs. Its 4 bytes are its bytes 4, 5 and
-6 (little-endian) and one byte of its sign, the index of its exponent's high bits in
-`EXPONENTS`, and the top 3 bits of its byte 3. So the mapping is on bit patterns alone, no
-floating-point conversion: it is exact for every value (NaN payloads, -0.0, subnormals
-included) whatever the CPU's rounding or denormal mode, and the bytes of a narrow column are
-stored as 4 planes (byte 0 of every value, then byte 1 ...), which `bytes` slicing and
-`translate` make and undo at C speed: a 10-scalar row costs a few hundred ns to encode.
+from 2^-127 to under 2^97, zero, the infinities and NaNs (with float32 payloads, then). Its 4
+bytes are its bytes 4, 5 and 6 (little-endian) and one byte of its sign, the index of its
+exponent's high bits in `EXPONENTS`, and the top 3 bits of its byte 3. So the mapping is on bit
+patterns alone, no floating-point conversion: it is exact for every value (NaN payloads, -0.0,
+subnormals included) whatever the CPU's rounding or denormal mode, and the bytes of a narrow
+column are stored as 4 planes (byte 0 of every value, then byte 1 ...), which `bytes` slicing
+and `translate` make and undo at C speed: a 10-scalar row costs a few hundred ns to encode.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ _INT64 = 1 << 63
 _UINT64 = 1 << 64
 _NARROW_B3 = bytes(range(0, 256, 32))  # byte 3 of a narrow value: its low 5 bits are zero
 _NARROW_B7 = bytes(b for b in range(256) if b & 0x7F in EXPONENTS)
-# byte 7 -> the sign and exponent code, byte 3 -> its top 3 bits: the two halves of byte 3 of
-# the narrow form; and back.
+# Byte 7 of a narrow double -> its sign and exponent code, the high 5 bits of the narrow form's
+# byte 3 (whose low 3 bits are the double's byte 3 >> 5); and that byte -> bytes 7 and 3.
 _CODE_OF_B7 = bytes(b & 0x80 | max(EXPONENTS.find(b & 0x7F), 0) << 3 for b in range(256))
 _B7_OF_CODE = bytes(b & 0x80 | EXPONENTS[b >> 3 & 15] for b in range(256))
 _B3_OF_CODE = bytes((b & 7) << 5 for b in range(256))
