@@ -109,7 +109,8 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def write_swanlabd_backlog(folder: Path, steps: int) -> Path:
-    """A finished offline run folder holding `steps` rows of KEYS scalars, as the daemon writes one."""
+    """A finished offline run folder holding `steps` rows of KEYS scalars, as the daemon writes one
+    (scalar rows compact: backup format 2)."""
     from swanlabd.format import backup
     from swanlabd_pb import records_pb2 as pb
 
@@ -117,7 +118,7 @@ def write_swanlabd_backlog(folder: Path, steps: int) -> Path:
     run_dir = folder / f"run-20260101_000000-{run_id}"
     run_dir.mkdir(parents=True)
     now = int(time.time() * 1000)
-    with backup.BackupWriter.create(run_dir / backup.BACKUP_FILENAME, run_id) as writer:
+    with backup.BackupWriter.create(run_dir / backup.BACKUP_FILENAME, run_id, compact_rows=True) as writer:
         writer.append(
             [
                 pb.Record(

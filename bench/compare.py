@@ -66,8 +66,10 @@ class Sizes:
     workloads: tuple[str, ...]
 
 
-FULL = Sizes(20_000, 1_500, 2_000, 2.0, 3, ("log", "fixedcost", "crash", "crash_unpaced", "throughput", "drain"))
-QUICK = Sizes(300, 200, 300, 0.5, 1, ("log", "fixedcost", "crash", "crash_unpaced"))
+FULL = Sizes(
+    20_000, 1_500, 2_000, 2.0, 3, ("log", "size32", "fixedcost", "crash", "crash_unpaced", "throughput", "drain")
+)
+QUICK = Sizes(300, 200, 300, 0.5, 1, ("log", "size32", "fixedcost", "crash", "crash_unpaced"))
 
 
 # --------------------------------------------------------------------------- environments
@@ -322,6 +324,12 @@ def workload_log(ctx: Context, system: str, rep: int) -> None:
     ctx.record("bytes_per_scalar", system, os.path.getsize(res["backup"]) / res["scalars"])
 
 
+def workload_size32(ctx: Context, system: str, rep: int) -> None:
+    """The log workload's backup size when the values come from float32 tensors (loss.item())."""
+    res = run_worker(ctx, system, "log", ctx.sizes.log_steps, "--float32")
+    ctx.record("bytes_per_scalar_f32", system, os.path.getsize(res["backup"]) / res["scalars"])
+
+
 def workload_fixedcost(ctx: Context, system: str, rep: int) -> None:
     res = run_worker(ctx, system, "fixedcost", ctx.sizes.fixed_steps, "--matmul-n", str(ctx.matmul_n))
     ctx.record("slowdown_pct", system, res["slowdown_pct"])
@@ -443,6 +451,7 @@ def workload_drain(ctx: Context, systems: Sequence[str]) -> None:
 
 PER_SYSTEM: dict[str, Callable[[Context, str, int], None]] = {
     "log": workload_log,
+    "size32": workload_size32,
     "fixedcost": workload_fixedcost,
     "crash": workload_crash,
     "crash_unpaced": workload_crash_unpaced,
@@ -492,7 +501,8 @@ FIGURES = (
     Figure("helper_rss_mb", "RSS of the helper (daemon / wandb-core)", "MiB", True, None, False),
     Figure("cpu_per_row_us", "CPU per row, training process + helper", "µs", True, None, False),
     Figure("client_cpu_per_row_us", "CPU per row inside the training process (all threads)", "µs", True, 2, False),
-    Figure("bytes_per_scalar", "backup bytes per scalar", "B", True, 12, True),
+    Figure("bytes_per_scalar", "backup bytes per scalar", "B", True, 9.5, True),
+    Figure("bytes_per_scalar_f32", "same, values of float32 tensors", "B", True, 5, True),
     Figure("throughput_rows_s", f"throughput, {THROUGHPUT_PROCESSES} processes", "rows/s", False, None, True),
     Figure("slowdown_pct", "slowdown of a ~1 ms/step loop", "%", True, 1, True),
     Figure("slowdown_with_finish_pct", "same, finish() included", "%", True, None, False),

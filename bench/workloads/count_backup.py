@@ -6,7 +6,8 @@ Runs in the tracker's own interpreter (compare.py picks it), prints one JSON obj
 How each file is read:
 
 - swanlabd ``backup.swanlab``: ``swanlabd.format.backup.read_records``; a point is one value of a
-  ScalarRows record; the run is finished if a Finish record is present (its state is reported).
+  ScalarRows record (of either form: ``scalarcodec.decode``); the run is finished if a Finish
+  record is present (its state is reported).
 - SwanLab ``run-<id>.swanlab``: SwanLab's own ``DataStoreReader`` (the one ``swanlab sync``
   uses); one ScalarRecord per point; it stops at the first torn or corrupt record, as sync does.
 - W&B ``run-<id>.wandb``: wandb 0.31 ships no Python reader, so this reads the same LevelDB-log
@@ -36,6 +37,7 @@ def enum_name(message: Any, field: str) -> str:
 
 
 def count_swanlabd(path: str) -> dict[str, object]:
+    from swanlabd.format import scalarcodec
     from swanlabd.format.backup import read_records
 
     scalars = records = 0
@@ -44,7 +46,7 @@ def count_swanlabd(path: str) -> dict[str, object]:
         records += 1
         kind = record.WhichOneof("kind")
         if kind == "scalars":
-            scalars += len(record.scalars.values)
+            scalars += len(scalarcodec.decode(record.scalars).key_ids)
         elif kind == "finish":
             state = enum_name(record.finish, "state")
     return {"scalars": scalars, "records": records, "finish": bool(state), "state": state}

@@ -9,7 +9,8 @@ Every workload writes one JSON object to ``--out`` (never stdout: the trackers c
 console while a run is live). Workloads:
 
 - ``log``: init, ``--steps`` log() calls of 10 scalars timed one by one with perf_counter_ns in
-  the training thread, finish; wall times, peak RSS, the helper process's peak RSS.
+  the training thread, finish; wall times, peak RSS, the helper process's peak RSS. With
+  ``--float32`` the values are what a float32 tensor's ``.item()`` returns (most of training).
 - ``fixedcost``: a NumPy matmul loop, ``--steps`` steps without logging and ``--steps`` steps
   with one log() each, in alternating blocks after init(); the logged steps' time against the
   bare steps'.
@@ -153,6 +154,11 @@ def make_row(step: int) -> dict[str, float]:
     return {key: step * 0.001 + k for k, key in enumerate(KEYS)}
 
 
+def make_float32_row(step: int) -> dict[str, float]:
+    """make_row's values as float32 tensors' .item() returns them: doubles of float32 values."""
+    return dict(zip(KEYS, array("f", make_row(step).values()).tolist(), strict=True))
+
+
 def peak_rss_bytes(pid: int | None = None) -> int:
     """VmHWM (peak resident set) of a process, from /proc; 0 if it is gone."""
     if pid is None:
@@ -194,8 +200,9 @@ def workload_log(tracker: Tracker, args: argparse.Namespace, out: dict[str, Any]
     t1 = clock()
     cpu0 = cpu_seconds()
     log = tracker.log
+    build = make_float32_row if args.float32 else make_row
     for step in range(args.steps):
-        row = make_row(step)
+        row = build(step)
         a = clock()
         log(row, step=step)
         lat[step] = clock() - a
@@ -376,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ready", help="throughput: touch this file once init() returned")
     parser.add_argument("--go", help="throughput: start logging once this file exists")
     parser.add_argument("--seconds", type=float, default=3.0, help="throughput: log for this long")
+    parser.add_argument("--float32", action="store_true", help="log: values of float32 tensors")
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     os.chdir(args.workdir)

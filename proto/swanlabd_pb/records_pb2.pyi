@@ -176,18 +176,38 @@ class KeyDefs(_message.Message):
     def __init__(self, keys: _Optional[_Iterable[_Union[KeyDef, _Mapping]]] = ...) -> None: ...
 
 class ScalarRows(_message.Message):
-    __slots__ = ("steps", "row_sizes", "key_ids", "values", "time_deltas_ms")
+    __slots__ = ("steps", "row_sizes", "key_ids", "values", "time_deltas_ms", "blocks")
     STEPS_FIELD_NUMBER: _ClassVar[int]
     ROW_SIZES_FIELD_NUMBER: _ClassVar[int]
     KEY_IDS_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
     TIME_DELTAS_MS_FIELD_NUMBER: _ClassVar[int]
+    BLOCKS_FIELD_NUMBER: _ClassVar[int]
     steps: _containers.RepeatedScalarFieldContainer[int]
     row_sizes: _containers.RepeatedScalarFieldContainer[int]
     key_ids: _containers.RepeatedScalarFieldContainer[int]
     values: _containers.RepeatedScalarFieldContainer[float]
     time_deltas_ms: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, steps: _Optional[_Iterable[int]] = ..., row_sizes: _Optional[_Iterable[int]] = ..., key_ids: _Optional[_Iterable[int]] = ..., values: _Optional[_Iterable[float]] = ..., time_deltas_ms: _Optional[_Iterable[int]] = ...) -> None: ...
+    blocks: _containers.RepeatedCompositeFieldContainer[ScalarBlock]
+    def __init__(self, steps: _Optional[_Iterable[int]] = ..., row_sizes: _Optional[_Iterable[int]] = ..., key_ids: _Optional[_Iterable[int]] = ..., values: _Optional[_Iterable[float]] = ..., time_deltas_ms: _Optional[_Iterable[int]] = ..., blocks: _Optional[_Iterable[_Union[ScalarBlock, _Mapping]]] = ...) -> None: ...
+
+class ScalarBlock(_message.Message):
+    __slots__ = ("steps", "times_ms", "shape_sizes", "shape_keys", "row_shapes", "wide", "values")
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    TIMES_MS_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_SIZES_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_KEYS_FIELD_NUMBER: _ClassVar[int]
+    ROW_SHAPES_FIELD_NUMBER: _ClassVar[int]
+    WIDE_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    steps: _containers.RepeatedScalarFieldContainer[int]
+    times_ms: _containers.RepeatedScalarFieldContainer[int]
+    shape_sizes: _containers.RepeatedScalarFieldContainer[int]
+    shape_keys: _containers.RepeatedScalarFieldContainer[int]
+    row_shapes: _containers.RepeatedScalarFieldContainer[int]
+    wide: bytes
+    values: bytes
+    def __init__(self, steps: _Optional[_Iterable[int]] = ..., times_ms: _Optional[_Iterable[int]] = ..., shape_sizes: _Optional[_Iterable[int]] = ..., shape_keys: _Optional[_Iterable[int]] = ..., row_shapes: _Optional[_Iterable[int]] = ..., wide: _Optional[bytes] = ..., values: _Optional[bytes] = ...) -> None: ...
 
 class ConsoleLine(_message.Message):
     __slots__ = ("line_no", "text", "stream", "time_ms")

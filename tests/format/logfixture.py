@@ -144,9 +144,12 @@ def console_record(i: int, size: int) -> pb.Record:
     )
 
 
-def write_backup(path: Path, records: list[pb.Record], run_id: str = "run-test") -> list[int]:
-    """A backup file holding header + `records`; the end offset of every record (header first)."""
-    with backup.BackupWriter.create(path, run_id) as writer:
+def write_backup(
+    path: Path, records: list[pb.Record], run_id: str = "run-test", *, compact_rows: bool = False
+) -> list[int]:
+    """A backup file holding header + `records`; the end offset of every record (header first).
+    With `compact_rows`, scalar rows are stored compact, as the daemon stores them."""
+    with backup.BackupWriter.create(path, run_id, compact_rows=compact_rows) as writer:
         ends = [writer.size]
         for record in records:
             ends.append(writer.append([record]))

@@ -24,7 +24,7 @@ def test_intact_file_reads_back_every_record(tmpdir_short: Path) -> None:
     written = many_records()
     ends = write_backup(path, written)
     records, read_ends, losses, reader = read_backup(path)
-    assert records[0].header.magic == backup.MAGIC and records[0].header.format_version == 1
+    assert records[0].header.magic == backup.MAGIC and records[0].header.format_version == 2
     assert records[0].header.run_id == "run-test"
     assert records[1:] == written
     assert [r.seq for r in records] == list(range(len(written) + 1))
@@ -164,10 +164,10 @@ def test_a_wrong_magic_is_refused(tmpdir_short: Path) -> None:
 def test_a_newer_format_version_is_refused(tmpdir_short: Path) -> None:
     path = tmpdir_short / backup.BACKUP_FILENAME
     data = bytearray()
-    header = pb.Record(header=pb.FileHeader(magic=backup.MAGIC, format_version=2))
+    header = pb.Record(header=pb.FileHeader(magic=backup.MAGIC, format_version=backup.FORMAT_VERSION + 1))
     LogWriter(data.extend).add_record(backup.encode_payload(header))
     path.write_bytes(data)
-    with pytest.raises(backup.BackupFormatError, match="format version 2"):
+    with pytest.raises(backup.BackupFormatError, match=f"format version {backup.FORMAT_VERSION + 1}"):
         read_backup(path)
 
 

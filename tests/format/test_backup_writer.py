@@ -24,7 +24,7 @@ def test_create_writes_the_header_as_seq_0(tmpdir_short: Path) -> None:
         assert writer.last_seq == 0 and writer.size == path.stat().st_size and writer.run_id == "abc123"
     ((record, end),) = list(backup.read_records(path))
     assert record.seq == 0 and record.writer == 0 and record.client_seq == 0
-    assert record.header.magic == "swanlabd-backup" and record.header.format_version == 1
+    assert record.header.magic == "swanlabd-backup" and record.header.format_version == 2
     assert record.header.run_id == "abc123" and record.header.created_by.startswith("swanlabd ")
     assert end == path.stat().st_size
 

@@ -1,6 +1,7 @@
 """What a run's backup holds, grouped the way a model of the client predicts it.
 
     view = read_view(run_dir)           # swanlabd.format.backup.read_records, every record
+                                        # (scalar rows of either form: scalarcodec.decode)
     view.rows[1]                        # writer 1's rows: [(step, {key: value})] in file order
     view.lines[1]                       # writer 1's console lines: [(stream, text)]
     view.media[1]                       # writer 1's media: [(key, step, MediaRef)] in file order
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from swanlabd.format import scalarcodec
 from swanlabd.format.backup import BACKUP_FILENAME, read_records
 from swanlabd_pb import records_pb2 as pb
 
@@ -58,7 +60,7 @@ def read_view(run_dir: str | Path) -> BackupView:
             names.setdefault(w, {}).update((k.id, k.name) for k in record.keys.keys)
             view.key_types.update((k.name, k.type) for k in record.keys.keys)
         elif kind == "scalars":
-            s = record.scalars
+            s = scalarcodec.decode(record.scalars)
             i = 0
             out = view.rows.setdefault(w, [])
             for step, size in zip(s.steps, s.row_sizes, strict=True):

@@ -4,6 +4,7 @@ gaps, malformed batches, attach, finish."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -24,6 +25,7 @@ from helpers.rawclient import (
     start_run,
     stream,
 )
+from swanlabd.format import scalarcodec
 from swanlabd.local.limits import MAX_JSON_DEPTH
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
@@ -72,9 +74,12 @@ def test_round_trip_lands_in_the_backup(daemon):
     assert records[0].header.run_id == reply.run_id
     assert records[1].run_start.project == "proj" and records[1].run_start.run_id == reply.run_id
     assert client_seqs(records) == [1, 2, 3, 4, 5]
-    assert (
-        records[6].scalars.values[0] == 0.5 and records[6].scalars.values[1] != records[6].scalars.values[1]
-    )  # NaN kept
+    # Stored compact (format 2), as the daemon stores every client's scalar rows, NaN kept.
+    assert records[0].header.format_version == 2 and records[6].scalars.blocks and not records[6].scalars.steps
+    stored = scalarcodec.decode(records[6].scalars)
+    assert stored.steps == [0] and stored.key_ids == [1, 2]
+    assert stored.values[0] == 0.5 and math.isnan(stored.values[1])
+    assert [scalarcodec.steps(r.scalars) for r in records[7:10]] == [[3], [4], [5]]
     assert records[-1].finish.state == pb.FINISHED and records[-1].finish.finish_time_ms > 0
 
     assert json.loads((run_dir / "files" / "config.yaml").read_text()) == {"lr": 0.001, "nested": {"a": [1, 2]}}
@@ -126,6 +131,14 @@ MALFORMED = {
     "time_deltas": [_bad_scalars(steps=[0], row_sizes=[1], key_ids=[1], values=[1.0], time_deltas_ms=[1, 2])],
     "seq_set": [pb.Record(seq=7, client_seq=2, console=pb.ConsoleLines())],
     "piece_from_a_client": [pb.Record(part=1, more_parts=True, client_seq=2, console=pb.ConsoleLines())],
+    "compact_rows_from_a_client": [
+        pb.Record(
+            client_seq=2,
+            scalars=pb.ScalarRows.FromString(
+                scalarcodec.compact(pb.ScalarRows(steps=[0], row_sizes=[1], key_ids=[1], values=[1.0]))
+            ),
+        )
+    ],
     "other_writer": [pb.Record(writer=5, client_seq=2, console=pb.ConsoleLines())],
     "not_contiguous": [rows(2, 1)[0], rows(4, 1)[0]],
     "client_seq_zero": [pb.Record(client_seq=0, console=pb.ConsoleLines())],

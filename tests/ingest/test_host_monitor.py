@@ -135,7 +135,7 @@ def test_without_pynvml_there_are_no_gpu_keys(monkeypatch: pytest.MonkeyPatch) -
 
 def test_daemon_writes_system_metrics_into_an_active_run() -> None:
     from helpers.daemon import DaemonProcess
-    from swanlabd.format import backup
+    from swanlabd.format import backup, scalarcodec
     from swanlabd_pb import records_pb2 as pb
     from swanlabd_pb import service_pb2
 
@@ -153,7 +153,8 @@ def test_daemon_writes_system_metrics_into_an_active_run() -> None:
                 if record.writer == 0 and record.WhichOneof("kind") == "keys":
                     names.update((k.id, k.name) for k in record.keys.keys)
                 elif record.WhichOneof("kind") == "system":
-                    values = zip(record.system.key_ids, record.system.values, strict=True)
+                    columns = scalarcodec.decode(record.system)
+                    values = zip(columns.key_ids, columns.values, strict=True)
                     rows.append({names[i]: v for i, v in values})
             return rows
 

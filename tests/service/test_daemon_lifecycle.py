@@ -17,7 +17,7 @@ import pytest
 from helpers.daemon import DaemonProcess
 from helpers.rawclient import client_seqs, finish, keys, kinds, read_backup, rows, run_summary, start_run, stream
 from helpers.waiting import wait_for
-from swanlabd.format import backup
+from swanlabd.format import backup, scalarcodec
 from swanlabd.service.daemon import CRASH_WATCH_INTERVAL_S
 from swanlabd.service.locks import socket_lock_path
 from swanlabd_pb import records_pb2 as pb
@@ -398,8 +398,8 @@ def test_monitor_writes_system_rows_into_active_runs():
     assert len(system) >= 2
     defs = {k.id: k.name for r in records if r.WhichOneof("kind") == "keys" and r.writer == 0 for k in r.keys.keys}
     assert all(r.writer == 0 and r.client_seq == 0 for r in system)
-    assert [r.system.steps[0] for r in system] == list(range(len(system)))
-    names = {defs[i] for r in system for i in r.system.key_ids}
+    assert [scalarcodec.steps(r.system) for r in system] == [[i] for i in range(len(system))]
+    names = {defs[i] for r in system for i in scalarcodec.decode(r.system).key_ids}
     assert "__swanlab__.cpu.pct" in names and "__swanlab__.mem.proc" in names  # host + the client's tree
     assert all(n.startswith("__swanlab__.") for n in names)
 
@@ -490,7 +490,7 @@ def test_exactly_once_across_random_sigkills(daemon):
     assert done.wait(60), "client did not finish"
     records = read_backup(run.run_dir)
     assert client_seqs(records) == list(range(1, total_records + 1))
-    steps = [s for r in records if r.WhichOneof("kind") == "scalars" for s in r.scalars.steps]
+    steps = [s for r in records if r.WhichOneof("kind") == "scalars" for s in scalarcodec.steps(r.scalars)]
     assert steps == list(range(total_rows))
     assert records[-1].finish.state == pb.FINISHED
     assert len([h for h in reconnects if 0 < h < total_records]) >= 8, reconnects  # kills hit mid-run

@@ -19,7 +19,7 @@ import pytest
 
 from helpers.daemon import DaemonProcess, socket_accepts
 from helpers.waiting import wait_for
-from swanlabd.format import backup
+from swanlabd.format import backup, scalarcodec
 from swanlabd_pb import records_pb2 as pb
 
 CLIENTS = 8
@@ -55,7 +55,7 @@ def rows_by_run(run_dir: Path) -> tuple[str, list[float], list[int], int]:
         elif kind == "keys":
             keys.update(((record.writer, k.id), k.name) for k in record.keys.keys)
         elif kind == "scalars":
-            rows = record.scalars
+            rows = scalarcodec.decode(record.scalars)
             at = 0
             for step, size in zip(rows.steps, rows.row_sizes, strict=True):
                 for key_id, value in zip(rows.key_ids[at : at + size], rows.values[at : at + size], strict=True):

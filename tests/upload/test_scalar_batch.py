@@ -35,11 +35,12 @@ KEYS = 6
 Item = tuple[str, int, float, int, int]  # key, step, value, time_ms, record seq
 
 
-def write_run(run_dir: Path, seed: int) -> list[Item]:
-    """A backup of varied ScalarRows records; returns every item in file order."""
+def write_run(run_dir: Path, seed: int, compact_rows: bool = False) -> list[Item]:
+    """A backup of varied ScalarRows records (packed columns, or compact as the daemon stores
+    them); returns every item in file order."""
     rnd = random.Random(seed)
     items: list[Item] = []
-    with backup.BackupWriter.create(run_dir / backup.BACKUP_FILENAME, "run1") as writer:
+    with backup.BackupWriter.create(run_dir / backup.BACKUP_FILENAME, "run1", compact_rows=compact_rows) as writer:
         writer.append([pb.Record(time_ms=1000, run_start=pb.RunStart(run_id="run1", project="p"))])
         defined, step = KEYS - 2, 0
         writer.append(
@@ -150,11 +151,12 @@ def drain(run_dir: Path, part: int, limit: int, sent_seq: int = 0, floor: int = 
             return sent, skipped
 
 
+@pytest.mark.parametrize("compact_rows", [False, True], ids=["columns", "compact"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_every_lane_sends_each_new_point_once_in_order(seed: int) -> None:
+def test_every_lane_sends_each_new_point_once_in_order(seed: int, compact_rows: bool) -> None:
     run_dir = Path(tempfile.mkdtemp(prefix="sd-sb-", dir="/tmp"))
     try:
-        items = write_run(run_dir, seed)
+        items = write_run(run_dir, seed, compact_rows)
         middle = items[len(items) // 2][4]
         for part in range(batches.SCALAR_LANES):
             want = expected(items, part)

@@ -18,6 +18,7 @@ from sync_checks import assert_unlocked, sync_json, sync_killed_then_again, tree
 from uploading import API_KEY, ctl_sync, finished, metric_calls
 
 from helpers.waiting import wait_for
+from swanlabd.format import backup, scalarcodec
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +73,10 @@ def test_sdk_run_synced_point_by_point_then_again_sends_nothing(upload_daemon, c
     ls = json.loads(upload_daemon.ctl("ls", "--json").stdout)
     assert [r.get("source_kind") for r in ls["runs"]] == ["swanlab"]
     assert "offline (swanlab)" in upload_daemon.ctl("ls").stdout
+    # The converted points are stored as the daemon stores a client's: compact (format 2).
+    stored = [r.scalars for r, _ in backup.read_records(Path(ls["runs"][0]["run_dir"]) / backup.BACKUP_FILENAME)]
+    assert all(rows.blocks and not rows.steps for rows in stored if rows.ByteSize())
+    assert sum(len(scalarcodec.decode(rows).key_ids) for rows in stored) == 600
 
     calls, requests = metric_calls(cloud), len(cloud.requests())
     again, out = sync_json(upload_daemon, cloud, str(folder))

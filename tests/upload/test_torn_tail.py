@@ -12,7 +12,7 @@ from pathlib import Path
 from uploading import NAMES, ctl_sync, offline_run, points
 
 from helpers.daemon import DaemonProcess
-from swanlabd.format import backup
+from swanlabd.format import backup, scalarcodec
 
 
 def test_sync_of_a_finished_run_with_a_torn_tail_says_what_was_lost(upload_daemon, cloud):
@@ -32,7 +32,9 @@ def test_sync_of_a_finished_run_with_a_torn_tail_says_what_was_lost(upload_daemo
     assert f"{run_id}: uploaded (" not in result.stdout
     assert run_id in result.stderr and "torn tail" in result.stderr
     assert f"records after seq {records[last_rows - 1][0].seq} are lost" in result.stderr
-    kept_rows = sum(len(r.scalars.steps) for r, _ in records[:last_rows] if r.WhichOneof("kind") == "scalars")
+    kept_rows = sum(
+        len(scalarcodec.steps(r.scalars)) for r, _ in records[:last_rows] if r.WhichOneof("kind") == "scalars"
+    )
     assert sorted(points(cloud, run_id, NAMES[1])) == list(range(kept_rows))
     ls = upload_daemon.ctl("ls")
     assert "torn tail" in ls.stdout + ls.stderr

@@ -86,6 +86,7 @@ class _Losses:
 
 def run_dump(args: argparse.Namespace) -> int:
     from swanlabd.format.backup import BackupFormatError, BackupReader
+    from swanlabd.format.scalarcodec import CompactRowsError
 
     path = backup_path(args.path)
     out = sys.stdout
@@ -108,7 +109,7 @@ def run_dump(args: argparse.Namespace) -> int:
                 emit(_record_json(record, kind, end, keys))
             else:
                 out.write(_record_human(record, kind, keys))
-    except (OSError, BackupFormatError) as exc:
+    except (OSError, BackupFormatError, CompactRowsError) as exc:
         print(f"swanlabctl dump: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     if reader.torn_tail:
@@ -121,18 +122,29 @@ def run_dump(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from swanlabd.format import scalarcodec
     from swanlabd.format.backup import BackupFormatError, BackupReader, PieceLoss
 
     path = backup_path(args.path)
     losses = _Losses()
     reader = BackupReader(path, 0, losses)
-    count = 0
+    count = rows = scalars = 0
+    unreadable = []  # scalar rows whose record is intact but whose compact blocks do not add up
     first = last = None
     try:
         for record, _ in reader:
             count += 1
             first = record if first is None else first
             last = record
+            kind = record.WhichOneof("kind")
+            if kind in ("scalars", "system"):
+                try:
+                    columns = scalarcodec.decode(getattr(record, kind))
+                except scalarcodec.CompactRowsError as exc:
+                    unreadable.append(f"seq {record.seq}: {exc}")
+                    continue
+                rows += len(columns.steps)
+                scalars += len(columns.key_ids)
         size = path.stat().st_size
     except (OSError, BackupFormatError) as exc:
         print(f"swanlabctl verify: {exc}", file=sys.stderr)
@@ -146,6 +158,9 @@ def run_verify(args: argparse.Namespace) -> int:
         print(f"  header: run {h.run_id}, format {h.format_version}, {h.created_by}")
     if first is not None and last is not None:
         print(f"  records: {count} intact, seq {first.seq}..{last.seq}; last record: {_summary(last)}")
+        print(f"  scalar rows: {rows} ({scalars} scalars)")
+    for why in unreadable:
+        print(f"  unreadable scalar rows: {why}")
     lost_seqs = shortened = 0
     for item in losses.items:
         start, nbytes = item["offset"], item["nbytes"]
@@ -169,9 +184,10 @@ def run_verify(args: argparse.Namespace) -> int:
         print(f"  torn tail: {nbytes} bytes at offset {offset} (a writer stopped mid-record; not corruption)")
     else:
         print("  torn tail: none")
-    if losses.items:
+    if losses.items or unreadable:
         kept = f", {shortened} record(s) kept in part" if shortened else ""
-        print(f"DAMAGED: {len(losses.items)} damaged range(s), {lost_seqs} record(s) known lost{kept}")
+        bad = f", {len(unreadable)} record(s) of unreadable scalar rows" if unreadable else ""
+        print(f"DAMAGED: {len(losses.items)} damaged range(s), {lost_seqs} record(s) known lost{kept}{bad}")
         return EXIT_DAMAGED
     if reader.torn_tail:
         print("INTACT except a torn tail")
@@ -232,8 +248,11 @@ def _record_json(record: Any, kind: str | None, end: int, keys: dict[tuple[int, 
     return item
 
 
-def _rows(record: Any, rows: Any, keys: dict[tuple[int, int], str]) -> list[dict[str, Any]]:
-    """The packed columns of a ScalarRows as one dict per row, keys by name (or #id if undefined)."""
+def _rows(record: Any, message: Any, keys: dict[tuple[int, int], str]) -> list[dict[str, Any]]:
+    """The rows of a ScalarRows (either form) as one dict each, keys by name (or #id if undefined)."""
+    from swanlabd.format import scalarcodec
+
+    rows = scalarcodec.decode(message)
     out = []
     at = 0
     deltas = rows.time_deltas_ms

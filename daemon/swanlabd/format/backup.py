@@ -30,7 +30,7 @@ import google_crc32c
 from google.protobuf.message import DecodeError
 
 from swanlabd import __version__
-from swanlabd.format import pieces
+from swanlabd.format import pieces, protowire, scalarcodec
 from swanlabd.format.logformat import HEADER_SIZE
 from swanlabd.format.logreader import LogReader
 from swanlabd.format.logwriter import LogWriter, mask_crc
@@ -39,9 +39,13 @@ from swanlabd_pb import records_pb2 as pb
 
 BACKUP_FILENAME = "backup.swanlab"
 MAGIC = "swanlabd-backup"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""What `create` writes; readers read every version up to it. Format 1 has scalar rows as packed
+columns only; format 2 may hold them compact too (scalarcodec.py), both in one file."""
+COMPACT_VERSION = 2  # the first format whose files may hold compact scalar rows
 
 _CRC = struct.Struct("<I")
+_ROWS_FIELD = {kind: pb.Record.DESCRIPTOR.fields_by_name[kind].number for kind in pieces.SCALAR_KINDS}
 StrPath = str | os.PathLike[str]
 
 
@@ -303,11 +307,29 @@ class BackupWriter:
     """The one appender of a backup file, holding an exclusive flock on it.
 
     Not thread-safe. Use `create` for a new file and `open` to continue one after any crash.
+    With `compact_rows`, scalar rows that come as packed columns are stored compact
+    (scalarcodec.py): the daemon's writers do that, a client's fallback file does not (it would
+    cost the training process CPU). A file of format 1 is continued in format 1's own form, so
+    the swanlabd that wrote it can still read it.
     """
 
-    def __init__(self, path: Path, fd: int, size: int, run_id: str, last_seq: int, client_seqs: dict[int, int]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        fd: int,
+        size: int,
+        run_id: str,
+        last_seq: int,
+        client_seqs: dict[int, int],
+        *,
+        format_version: int = FORMAT_VERSION,
+        compact_rows: bool = False,
+    ) -> None:
         self.path = path
         self.run_id = run_id
+        self.format_version = format_version
+        """The version in the file's header."""
+        self.compact_rows = compact_rows and format_version >= COMPACT_VERSION
         self.size = size
         """The file's length: every byte of it is an intact record or block trailer."""
         self.last_seq = last_seq
@@ -324,14 +346,14 @@ class BackupWriter:
         self._log = LogWriter(self._pending.extend, size)
 
     @classmethod
-    def create(cls, path: StrPath, run_id: str) -> BackupWriter:
+    def create(cls, path: StrPath, run_id: str, *, compact_rows: bool = False) -> BackupWriter:
         """Create a new backup file holding its FileHeader record (seq 0), durably.
 
         Never overwrites: an existing file raises FileExistsError (other OSErrors pass too).
         """
         path = Path(path)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o600)
-        writer = cls(path, _lock(path, fd), 0, run_id, -1, {})
+        writer = cls(path, _lock(path, fd), 0, run_id, -1, {}, compact_rows=compact_rows)
         header = pb.FileHeader(
             magic=MAGIC, format_version=FORMAT_VERSION, run_id=run_id, created_by=f"swanlabd {__version__}"
         )
@@ -345,7 +367,7 @@ class BackupWriter:
         return writer
 
     @classmethod
-    def open(cls, path: StrPath, reporter: Reporter | None = None) -> BackupWriter:
+    def open(cls, path: StrPath, reporter: Reporter | None = None, *, compact_rows: bool = False) -> BackupWriter:
         """Reopen a backup file for append, after a clean close or any crash.
 
         Everything after the last intact record is cut off: a torn tail silently, a damaged
@@ -357,11 +379,12 @@ class BackupWriter:
         try:
             reader = BackupReader(path, 0, reporter)
             run_id = None
+            version = FORMAT_VERSION
             last_seq = -1
             client_seqs: dict[int, int] = {}
             for record, _ in reader:
                 if record.seq == 0 and record.WhichOneof("kind") == "header":
-                    run_id = record.header.run_id
+                    run_id, version = record.header.run_id, record.header.format_version
                 last_seq = record.seq
                 if record.client_seq and record.client_seq > client_seqs.get(record.writer, 0):
                     client_seqs[record.writer] = record.client_seq
@@ -377,7 +400,16 @@ class BackupWriter:
         except BaseException:
             os.close(fd)
             raise
-        writer = cls(path, fd, reader.end_offset, run_id, last_seq, client_seqs)
+        writer = cls(
+            path,
+            fd,
+            reader.end_offset,
+            run_id,
+            last_seq,
+            client_seqs,
+            format_version=version,
+            compact_rows=compact_rows,
+        )
         if reader.end_offset < size:
             writer.tail_cut = (reader.end_offset, size - reader.end_offset)
         return writer
@@ -398,7 +430,7 @@ class BackupWriter:
         for record in records:
             seq += 1
             record.seq = seq
-            data = record.SerializeToString()
+            data = self._serialize(record)
             parts = pieces.split(record, data) if len(data) > pieces.PIECE_BYTES else None
             # Stored as pieces, a damaged block costs the pieces in it, not the whole record.
             for part in parts or (data,):
@@ -423,6 +455,19 @@ class BackupWriter:
             if record.client_seq and record.client_seq > self.client_seqs.get(record.writer, 0):
                 self.client_seqs[record.writer] = record.client_seq
         return self.size
+
+    def _serialize(self, record: pb.Record) -> bytes:
+        """The record's bytes as stored: scalar rows compact if this writer compacts them."""
+        kind = record.WhichOneof("kind")
+        if not self.compact_rows or kind not in pieces.SCALAR_KINDS:
+            return record.SerializeToString()
+        rows = getattr(record, kind)
+        if rows.blocks or not rows.steps:
+            return record.SerializeToString()
+        # A record being appended has these fields and its rows, nothing else (pieces are cut
+        # after this); the rows go last, as protobuf orders them.
+        head = pb.Record(seq=record.seq, time_ms=record.time_ms, writer=record.writer, client_seq=record.client_seq)
+        return head.SerializeToString() + protowire.field(_ROWS_FIELD[kind], scalarcodec.compact(rows))
 
     def _cut(self, fd: int) -> None:
         """Cut a failed write's bytes off the end; DiskFull again while that still fails."""

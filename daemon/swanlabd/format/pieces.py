@@ -3,7 +3,8 @@
 The framing drops a whole logical record when any of its fragments is damaged, so a record
 spread over many 32 KiB blocks is lost whole for one bad bit in any of them (a client record of
 16,384 scalars spans five). `split` cuts a ScalarRows (`scalars`, `system`) or ConsoleLines
-record whose payload is over `PIECE_BYTES` into pieces at row or line boundaries; each piece is
+record whose payload is over `PIECE_BYTES` into pieces at row or line boundaries (between
+blocks for compact rows: scalarcodec.py makes blocks of about a piece); each piece is
 a Record of its own (own record checksum) with the same seq, writer, client_seq and time_ms,
 numbered by `part` (1, 2, 3 ...) with `more_parts` set on all but the last. `join` puts the
 pieces read back together. Spec: docs/backup-format.md, "Pieces".
@@ -21,6 +22,8 @@ from itertools import accumulate
 
 from google.protobuf.message import DecodeError
 
+from swanlabd.format import scalarcodec
+from swanlabd.format.protowire import field, fields, read_varint, varint
 from swanlabd_pb import records_pb2 as pb
 
 PIECE_BYTES = 8192
@@ -28,6 +31,7 @@ PIECE_BYTES = 8192
 
 SCALAR_KINDS = ("scalars", "system")
 _KIND_FIELD = {"scalars": 11, "system": 13}
+_BLOCKS = pb.ScalarRows.DESCRIPTOR.fields_by_name["blocks"].number
 PART_TAG = b"\xa0\x01"
 """What a piece begins with: field 20 (`part`), which `split` writes first so readers spot pieces."""
 _SEQ_TAG = b"\x08"  # field 1 (seq), varint
@@ -39,8 +43,9 @@ def split(record: pb.Record, data: bytes) -> list[bytes] | None:
 
     Only ScalarRows and ConsoleLines split, at row or line boundaries (a single row or line
     larger than a piece stays whole), into pieces of about equal size. ScalarRows are cut in
-    their serialized form, slicing the packed columns as bytes: copying 16,384 doubles through
-    Python objects would cost several times the rest of an append.
+    their serialized form, slicing the packed columns as bytes (copying 16,384 doubles through
+    Python objects would cost several times the rest of an append), or between the blocks of
+    compact rows, whatever `record` holds: `data` may be its compact form (scalarcodec.compact).
     """
     wanted = -(-len(data) // PIECE_BYTES)
     kind = record.WhichOneof("kind")
@@ -63,13 +68,21 @@ def split(record: pb.Record, data: bytes) -> list[bytes] | None:
     return None
 
 
-def _split_rows(rows: pb.ScalarRows, field: int, data: bytes, wanted: int) -> list[bytes] | None:
+def _split_rows(rows: pb.ScalarRows, number: int, data: bytes, wanted: int) -> list[bytes] | None:
+    """`data` cut between rows: its packed columns sliced, or its blocks (compact rows, which
+    the writer serializes itself: `rows` is then the message it was made from) grouped."""
+    located = _locate(data, number)
+    content = fields(located[1]) if located is not None else None
+    if located is None or content is None:
+        return None
+    head = located[0]
+    if content and all(f == _BLOCKS for f, _ in content):
+        return _split_blocks(head, number, [block for _, block in content])
     n = len(rows.row_sizes)
     k = min(n, wanted)
-    located = _locate(data, field) if k > 1 else None
-    if located is None:
-        return None
-    head, chunks = located
+    if k < 2 or len({f for f, _ in content}) != len(content) or not all(1 <= f <= 5 for f, _ in content):
+        return None  # a single row, or not as protobuf writes packed columns: kept whole
+    chunks = dict(content)
     steps, row_sizes, key_ids, values = (chunks.get(f, b"") for f in (1, 2, 3, 4))
     deltas = chunks.get(5, b"")
     # Row sizes under 128 are their own bytes: far cheaper than reading the protobuf column.
@@ -92,52 +105,56 @@ def _split_rows(rows: pb.ScalarRows, field: int, data: bytes, wanted: int) -> li
     out = []
     for i in range(len(cuts) - 1):
         body = [
-            _field(1, steps[row_columns[0][i] : row_columns[0][i + 1]]),
-            _field(2, row_sizes[row_columns[1][i] : row_columns[1][i + 1]]),
-            _field(3, key_ids[key_offsets[i] : key_offsets[i + 1]]),
-            _field(4, values[8 * scalar_cuts[i] : 8 * scalar_cuts[i + 1]]),
+            field(1, steps[row_columns[0][i] : row_columns[0][i + 1]]),
+            field(2, row_sizes[row_columns[1][i] : row_columns[1][i + 1]]),
+            field(3, key_ids[key_offsets[i] : key_offsets[i + 1]]),
+            field(4, values[8 * scalar_cuts[i] : 8 * scalar_cuts[i + 1]]),
         ]
         if delta_offsets is not None:
-            body.append(_field(5, deltas[delta_offsets[i] : delta_offsets[i + 1]]))
-        out.append(_part_prefix(i + 1, i + 2 < len(cuts)) + head + _field(field, b"".join(body)))
+            body.append(field(5, deltas[delta_offsets[i] : delta_offsets[i + 1]]))
+        out.append(_part_prefix(i + 1, i + 2 < len(cuts)) + head + field(number, b"".join(body)))
     return out
 
 
-def _locate(data: bytes, field: int) -> tuple[bytes, dict[int, bytes]] | None:
-    """(the Record's fields before its ScalarRows, the ScalarRows' packed columns by field number).
+def _split_blocks(head: bytes, number: int, blocks: list[bytes]) -> list[bytes] | None:
+    """Compact rows cut between their blocks, as many to a piece as stay under PIECE_BYTES."""
+    groups: list[list[bytes]] = [[]]
+    size = 0
+    for block in blocks:
+        encoded = field(_BLOCKS, block)
+        if groups[-1] and size + len(encoded) > PIECE_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(encoded)
+        size += len(encoded)
+    if len(groups) < 2:
+        return None
+    return [
+        _part_prefix(i + 1, i + 1 < len(groups)) + head + field(number, b"".join(group))
+        for i, group in enumerate(groups)
+    ]
+
+
+def _locate(data: bytes, number: int) -> tuple[bytes, bytes] | None:
+    """(the Record's fields before its ScalarRows, the ScalarRows' bytes).
 
     None unless `data` is laid out as protobuf serializes a Record with nothing after its
-    ScalarRows and each column packed once: then the record is stored whole.
+    ScalarRows: then the record is stored whole.
     """
     pos = 0
     while pos < len(data):
         tag_at = pos
-        tag, pos = _read_varint(data, pos)
+        tag, pos = read_varint(data, pos)
         if tag & 7 == 0:
-            _, pos = _read_varint(data, pos)
-        elif tag == field << 3 | 2:
-            length, pos = _read_varint(data, pos)
+            _, pos = read_varint(data, pos)
+        elif tag == number << 3 | 2:
+            length, pos = read_varint(data, pos)
             if pos + length != len(data):
                 return None
-            columns = _columns(data[pos:])
-            return None if columns is None else (data[:tag_at], columns)
+            return data[:tag_at], data[pos:]
         else:
             return None
     return None
-
-
-def _columns(rows: bytes) -> dict[int, bytes] | None:
-    chunks: dict[int, bytes] = {}
-    pos = 0
-    while pos < len(rows):
-        tag, pos = _read_varint(rows, pos)
-        number = tag >> 3
-        if tag & 7 != 2 or not 1 <= number <= 5 or number in chunks:
-            return None
-        length, pos = _read_varint(rows, pos)
-        chunks[number] = rows[pos : pos + length]
-        pos += length
-    return chunks
 
 
 def _varint_offsets(packed: bytes, indexes: list[int]) -> list[int]:
@@ -162,36 +179,9 @@ def _varints(count: int) -> re.Pattern[bytes]:
     return re.compile(rb"(?:[\x80-\xff]*[\x00-\x7f]){%d}" % count)
 
 
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if pos >= len(data):
-            raise ValueError("truncated varint")
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _field(number: int, content: bytes) -> bytes:
-    """A length-delimited field; none at all for empty content, as protobuf writes an empty column."""
-    return _varint(number << 3 | 2) + _varint(len(content)) + content if content else b""
-
-
 def _part_prefix(part: int, more: bool) -> bytes:
     # `part` and `more_parts` first: any field order parses the same.
-    return PART_TAG + _varint(part) + (_MORE_PARTS if more else b"")
+    return PART_TAG + varint(part) + (_MORE_PARTS if more else b"")
 
 
 @dataclass(frozen=True)
@@ -233,12 +223,12 @@ class Piece:
 def peek(data: bytes) -> Piece | None:
     """The piece `data` holds, read from the fields `split` puts first; None if it is not one."""
     try:
-        part, pos = _read_varint(data, len(PART_TAG))
+        part, pos = read_varint(data, len(PART_TAG))
         more = data.startswith(_MORE_PARTS, pos)
         pos += len(_MORE_PARTS) if more else 0
         if not data.startswith(_SEQ_TAG, pos):
             return None  # every piece has a seq (the header, seq 0, is never split)
-        seq, _ = _read_varint(data, pos + 1)
+        seq, _ = read_varint(data, pos + 1)
     except ValueError:
         return None
     return Piece(seq, part, more, data) if part else None
@@ -281,6 +271,5 @@ def _step(piece: Piece, index: int) -> int | None:
     except DecodeError:
         return None
     kind = record.WhichOneof("kind")
-    if kind in _KIND_FIELD and getattr(record, kind).steps:
-        return int(getattr(record, kind).steps[index])
-    return None
+    steps = scalarcodec.steps(getattr(record, kind)) if kind in _KIND_FIELD else []
+    return steps[index] if steps else None

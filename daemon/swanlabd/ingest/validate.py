@@ -2,11 +2,12 @@
 
 A batch is refused whole (`MalformedBatch`, INVALID_ARGUMENT) for a kind a client may not send,
 a record without a kind, `seq` set, another writer's id, client_seqs that are 0 or not contiguous,
-scalar columns that do not agree, key ids no KeyDefs of this writer defined, a key redefined or
-named empty or too long, a media reference whose key is not of a media type or whose path is not
-`media/<that type's folder>/<file>`, a file path outside the run folder, config or metadata that is
-not JSON or nests deeper than `MAX_JSON_DEPTH` (local/limits.py). A batch that starts past what
-the daemon holds is a gap (`SequenceGap`, FAILED_PRECONDITION: replay from there).
+scalar columns that do not agree, scalar rows in the backup file's compact form, key ids no
+KeyDefs of this writer defined, a key redefined or named empty or too long, a media reference
+whose key is not of a media type or whose path is not `media/<that type's folder>/<file>`, a file
+path outside the run folder, config or metadata that is not JSON or nests deeper than
+`MAX_JSON_DEPTH` (local/limits.py). A batch that starts past what the daemon holds is a gap
+(`SequenceGap`, FAILED_PRECONDITION: replay from there).
 """
 
 from __future__ import annotations
@@ -100,6 +101,9 @@ def check_batch(run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> li
                 staged_types[k.id] = k.type
         elif kind == "scalars":
             s = r.scalars
+            if s.blocks:
+                # The compact form is the backup file's: the daemon makes it as it appends.
+                raise MalformedBatch(run_id, writer, cs, "scalars: blocks are the backup file's (send packed columns)")
             n = len(s.steps)
             if len(s.row_sizes) != n:
                 raise MalformedBatch(run_id, writer, cs, f"scalars: {n} steps but {len(s.row_sizes)} row_sizes")

@@ -86,9 +86,11 @@ def highest_step(record: pb.Record) -> int:
     A resumed run's automatic steps go on after the highest step of its file, as the official
     SDK's go on after the cloud's last step; host metrics (writer 0) have steps of their own.
     """
+    from swanlabd.format import scalarcodec
+
     kind = record.WhichOneof("kind")
-    if kind == "scalars" and record.scalars.steps:
-        return max(record.scalars.steps)
+    if kind == "scalars":
+        return max(scalarcodec.steps(record.scalars), default=-1)
     if kind == "media" and record.media.items:
         return max(item.step for item in record.media.items)
     return -1
@@ -120,8 +122,11 @@ def new_run_start(request: svc.StartRunRequest, run_id: str) -> pb.RunStart:
     return start
 
 
-def create(run_dir: Path, start: pb.RunStart, request: svc.StartRunRequest) -> BackupWriter:
-    """Create the run folder `run_dir` (all or nothing) and return its backup, open for append.
+def create(
+    run_dir: Path, start: pb.RunStart, request: svc.StartRunRequest, *, compact_rows: bool = False
+) -> BackupWriter:
+    """Create the run folder `run_dir` (all or nothing) and return its backup, open for append
+    (storing scalar rows compact with `compact_rows`: the daemon's, not a client's fallback).
 
     The folder is built under a temporary name (side files, then the backup with its header,
     fsynced by `BackupWriter.create`, and the first records) and renamed into place; then
@@ -144,7 +149,7 @@ def create(run_dir: Path, start: pb.RunStart, request: svc.StartRunRequest) -> B
     placed = False
     try:
         write_side_files(tmp, request.config.json, request.metadata.json, request.requirements)
-        writer = backup.BackupWriter.create(tmp / backup.BACKUP_FILENAME, start.run_id)
+        writer = backup.BackupWriter.create(tmp / backup.BACKUP_FILENAME, start.run_id, compact_rows=compact_rows)
         writer.append(first)
         try:
             os.rename(tmp, run_dir)  # never replaces a folder that holds anything

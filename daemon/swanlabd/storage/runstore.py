@@ -1,7 +1,9 @@
 """Run folders and the runs the daemon is writing: create, append (exactly once), finish, crash, adopt.
 
 A run folder is `<data root>/runs/run-YYYYMMDD_HHMMSS-<run_id>/` with `backup.swanlab` (the
-queue, swanlabd.format.backup) and readable side files under `files/`. While a run is RUNNING and the
+queue, swanlabd.format.backup, whose writer here stores scalar rows compact: the daemon turns a
+client's packed columns into format 2's blocks as it appends them) and readable side files under
+`files/`. While a run is RUNNING and the
 daemon holds its `BackupWriter`, it is an `ActiveRun` (activerun.py) in `RunStore.active`. Reopening
 and adopting read the whole file (scan.py); the crash watch asks procwatch.py whether a writer lives.
 
@@ -236,7 +238,7 @@ class RunStore:
     def _create_folder(run_dir: Path, start: pb.RunStart, req: service_pb2.StartRunRequest) -> backup.BackupWriter:
         """Create the run folder, all or nothing (local/runfolder.py); in a worker thread."""
         try:
-            return runfolder.create(run_dir, start, req)
+            return runfolder.create(run_dir, start, req, compact_rows=True)
         except runfolder.FolderInTheWay:
             raise RunExists(start.run_id, f"{run_dir} is in the way: a folder written without this daemon") from None
 
@@ -361,7 +363,7 @@ class RunStore:
 
     @staticmethod
     def _open_and_scan(path: Path) -> tuple[backup.BackupWriter, Scan]:
-        file = backup.BackupWriter.open(path)
+        file = backup.BackupWriter.open(path, compact_rows=True)
         try:
             return file, scan_backup(path)
         except BaseException:

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swanlabd.format import backup
+from swanlabd.format import backup, scalarcodec
 from swanlabd.local.runfolder import highest_step
 from swanlabd_pb import records_pb2 as pb
 
@@ -61,7 +61,7 @@ def scan_backup(path: Path) -> Scan:
             scan.keys.setdefault(record.writer, {}).update((k.id, k.name) for k in record.keys.keys)
             scan.key_types.setdefault(record.writer, {}).update((k.id, k.type) for k in record.keys.keys)
         elif kind == "system":
-            scan.system_rows += len(record.system.steps)
+            scan.system_rows += len(scalarcodec.steps(record.system))
         elif kind == "scalars" or kind == "media":
             scan.last_step = max(scan.last_step, highest_step(record))
     return scan

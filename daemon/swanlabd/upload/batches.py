@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from itertools import chain, compress, repeat
 from typing import Any, Literal, NamedTuple
 
+from swanlabd.format import scalarcodec
 from swanlabd.format.keytypes import SYSTEM_PREFIX
 from swanlabd.upload import cloudapi
 from swanlabd.upload.stepset import StepSet
@@ -222,7 +223,7 @@ def scalar_batch(
     for rec, start, end in records:
         kind = rec.WhichOneof("kind")
         if kind == "scalars" or kind == "system":
-            rows = rec.system if kind == "system" else rec.scalars
+            rows = scalarcodec.decode(rec.system if kind == "system" else rec.scalars)
             writer = rec.writer
             layout = layouts.get(writer)
             key_ids, sizes = rows.key_ids[:], rows.row_sizes[:]
