@@ -29,6 +29,7 @@ CASES = {
     "catboost": ("catboost_train.py", (), 1),
     "keras": ("keras_fit.py", (), 1),
     "stable-baselines3": ("sb3_learn.py", (), 1),
+    "mmengine": ("mmengine_runner.py", (), 1),
     # The sync_* bridges: the other tracker's calls, copied into the run (docs/integrations.md).
     "sync_tensorboard_torch": ("tensorboard_torch.py", (), 1),
     "sync_tensorboardX-types": ("tensorboardx_types.py", (), 1),
@@ -39,9 +40,13 @@ CASES = {
 }
 
 
+# MMEngine's iteration timer, by its whole names.
+TIMINGS = {"time", "data_time"}
+
+
 def is_timing(key: str) -> bool:
     """Wall-clock measures (train_runtime, samples_per_second, SB3's time/fps...): never equal between two runs."""
-    return any(part in key for part in ("runtime", "per_second", "time/fps", "time/time_elapsed"))
+    return key in TIMINGS or any(part in key for part in ("runtime", "per_second", "time/fps", "time/time_elapsed"))
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -68,14 +73,14 @@ def test_the_cloud_holds_what_the_official_sdk_leaves(case: str, tmp_path: Path)
 
 
 # Config values that are clock readings: SB3's start_time (time.time_ns() at learn()).
-CONFIG_TIMINGS = {"start_time"}
+RUN_SPECIFIC_CONFIG = {"start_time"}
 
 
 def assert_same_config(official: dict, ours: dict) -> None:
-    """Equal, but for None: the official SDK 0.10.3 stores a None value as {}, swanlab_client as
-    null (docs/integrations.md)."""
+    """Equal, but for None (the official SDK 0.10.3 stores a None value as {}, swanlab_client as
+    null: docs/integrations.md) and the values of RUN_SPECIFIC_CONFIG's keys."""
     assert sorted(ours) == sorted(official)
-    differ = {k: (official[k], ours[k]) for k in official if official[k] != ours[k] and k not in CONFIG_TIMINGS}
+    differ = {k: (official[k], ours[k]) for k in official if official[k] != ours[k] and k not in RUN_SPECIFIC_CONFIG}
     assert all(theirs == {} and mine is None for theirs, mine in differ.values()), differ
 
 
