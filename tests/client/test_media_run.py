@@ -138,6 +138,29 @@ def test_a_copied_run_folder_is_self_contained(daemon: DaemonProcess, tmp_path: 
     check_all_types(str(copy))
 
 
+LOGGED_AT_EXIT = """
+import atexit, json
+import numpy as np
+import swanlab_client as s
+
+run = s.init(project="p", experiment_name="late", mode="offline")
+s.log({"img": s.Image(np.zeros((4, 4, 3), np.uint8)), "loss": 1.0}, step=1)
+# Registered after init(): runs before swanlab_client's own atexit finish(), once the main
+# thread has ended and concurrent.futures takes no new work.
+atexit.register(lambda: s.log({"img": s.Image(np.ones((4, 4, 3), np.uint8)), "loss": 0.5}, step=2))
+print(json.dumps({"run_dir": str(run.run_dir)}), flush=True)
+"""
+
+
+def test_media_logged_as_the_script_ends_are_kept_by_the_finish_at_exit(daemon: DaemonProcess):
+    """MMEngine's backend logs the last validation image and leaves the run to atexit: no finish()."""
+    run_dir, stderr = run_script(daemon.env, LOGGED_AT_EXIT)
+    view = read_view(run_dir)
+    assert [(key, step) for key, step, _ in view.media[1]] == [("img", 1), ("img", 2)], stderr
+    assert view.rows[1] == [(1, {"loss": 1.0}), (2, {"loss": 0.5})]
+    assert view.finish is not None and view.finish.state == pb.FINISHED
+
+
 BAD_VALUES = """
 import json
 import numpy as np

@@ -16,6 +16,8 @@ from alias_venvs import REPO, cached_python
 # xgboost-cpu is xgboost without the CUDA (NCCL) wheels (the same `xgboost` module); 3.2 is the
 # last release for Python 3.11. The trackers the sync_* bridges patch follow: tensorboard for
 # torch.utils.tensorboard, mlflow-skinny (mlflow without its server and SQL store) with a file store.
+# MMEngine brings opencv-python (its Visualizer imports cv2); Ray's tune extra brings pandas and
+# pyarrow, which ray.tune imports. Together about 0.6 GB per venv.
 FRAMEWORKS = (
     "torch==2.13.0",
     "transformers==5.24.0",
@@ -30,6 +32,8 @@ FRAMEWORKS = (
     "tensorboardX==2.6.5",
     "wandb==0.31.0",
     "mlflow-skinny==3.17.2",
+    "mmengine==0.10.7",
+    "ray[tune]==2.60.0",
 )
 OFFICIAL_SDK = "swanlab==0.10.3"
 

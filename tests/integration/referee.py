@@ -125,7 +125,10 @@ def swanlabd(work: Path, script: str, *args: str, runs: int = 1) -> Side:
             except AssertionError as exc:
                 raise AssertionError(f"{exc}\n{result.stdout}{result.stderr}\ndaemon:\n{daemon.output()}") from None
             side = _side(cloud, result)
-            for run_dir in daemon.runs():
+            # The daemon's run folders, and those init(log_dir=...) made in the script's folder
+            # (MMEngine's backend puts its run in the Runner's work_dir, as officially).
+            in_log_dirs = [backup.parent for backup in work.rglob("backup.swanlab")]
+            for run_dir in [*daemon.runs(), *in_log_dirs]:
                 view = read_view(run_dir)
                 assert view.run_start is not None
                 side.experiments[view.run_start.experiment_name].config_records = view.configs

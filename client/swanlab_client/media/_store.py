@@ -1,7 +1,7 @@
 """Media files in the run folder: the background encoder, durable writes, and the queue's byte bound.
 
     log()  ─ Image(array): check, copy ─> queue item (MEDIA, key id, (step, [Media]), time)
-    sender thread: take ─> MediaEncoder.encode_items ─> pool threads: encode, write, fsync
+    sender thread: take ─> MediaEncoder.encode_items ─> pool threads (the sender itself at exit): encode, write, fsync
                    ─> (MEDIA, key id, (step, [Stored]), time) ─> a MediaRefs record ─> daemon
 
 A file is written under a temporary name, fsynced, renamed into `media/<medium>/`, and its
@@ -137,9 +137,7 @@ class MediaEncoder:
                 self.budget.release(sum(m.nbytes for m in item[2][1]))
             return [item for item in items if item[0] != MEDIA]
         folder = Path(run_dir)
-        if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(ENCODER_THREADS, thread_name_prefix="swanlab-media")
-        futures = {i: [self._pool.submit(write_durable, folder, item[2][0], m) for m in item[2][1]] for i, item in jobs}
+        futures = {i: [self._submit(folder, item[2][0], m) for m in item[2][1]] for i, item in jobs}
         out: list[tuple | None] = list(items)
         mediums: set[str] = set()
         for i, item in jobs:
@@ -164,6 +162,23 @@ class MediaEncoder:
         if mediums:
             sync_dirs(folder, mediums)
         return [item for item in out if item is not None]
+
+    def _submit(self, folder: Path, step: int, media: Media) -> concurrent.futures.Future[Stored]:
+        """write_durable in the pool, or in this thread once the pool can take no work."""
+        try:
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(ENCODER_THREADS, thread_name_prefix="swanlab-media")
+            return self._pool.submit(write_durable, folder, step, media)
+        except RuntimeError:
+            # Past the main thread's end, concurrent.futures takes no new work and makes no new
+            # pool, yet atexit's finish() still sends what was logged last (MMEngine's last
+            # validation image, with no finish() of its own).
+            written: concurrent.futures.Future[Stored] = concurrent.futures.Future()
+            try:
+                written.set_result(write_durable(folder, step, media))
+            except Exception as exc:  # noqa: BLE001 - reported by the caller as a pool's failure is
+                written.set_exception(exc)
+            return written
 
     def close(self) -> None:
         if self._pool is not None:
