@@ -62,6 +62,22 @@ def test_files_are_durable_before_encode_items_returns(tmp_path: Path, monkeypat
     assert not list(tmp_path.glob("media/*/.*"))
 
 
+def test_a_folder_that_cannot_be_synced_costs_a_warning_not_the_rows_taken_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(run_dir: Path, mediums: set[str]) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(_store, "sync_dirs", broken)
+    enc, warnings = encoder()
+    items = [(0, 1, (1.0,), 0.0), (MEDIA, 2, (7, [swanlab.Text("a")]), 0.0)]
+    out = enc.encode_items(str(tmp_path), items, ["", "loss", "k"])
+    assert len(out) == 2 and out[0] == items[0]
+    (stored,) = out[1][2][1]
+    assert (tmp_path / stored.path).read_text() == "a"
+    assert [kind for kind, _ in warnings] == ["media-dir-sync"]
+
+
 def test_the_same_file_is_written_once(tmp_path: Path) -> None:
     enc, _ = encoder()
     item = (MEDIA, 1, (3, [swanlab.Text("same")]), 0.0)

@@ -160,7 +160,12 @@ class MediaEncoder:
                 self.budget.release(m.nbytes)
             out[i] = (MEDIA, key_id, (step, stored), t) if stored else None
         if mediums:
-            sync_dirs(folder, mediums)
+            try:
+                sync_dirs(folder, mediums)
+            except OSError as exc:
+                # The files are written and fsynced; only their folder entries may not survive a
+                # host crash. Raising here would lose the rows taken with them (never worth it).
+                self._warn("media-dir-sync", "the run's media folders could not be synced (%s; warned once)", exc)
         return [item for item in out if item is not None]
 
     def _submit(self, folder: Path, step: int, media: Media) -> concurrent.futures.Future[Stored]:
