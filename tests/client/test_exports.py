@@ -71,6 +71,10 @@ PUBLIC = [
     "run",
     "save",
     "sync",
+    "sync_mlflow",
+    "sync_tensorboardX",
+    "sync_tensorboard_torch",
+    "sync_wandb",
 ]
 
 
@@ -81,9 +85,10 @@ def test_all_is_pinned_and_sorted():
 
 def test_every_public_name_exists_and_nothing_else_public_leaks():
     # `run` is computed on access (the active run or None), as the official SDK's `swanlab.run`;
-    # `media` is the media types' package, whose names are re-exported.
+    # `media` is the media types' package, whose names are re-exported; `integration` the
+    # frameworks' package (imported as the official SDK's is: `swanlab_client.integration.X`).
     public = {n for n in dir(swanlab_client) if not n.startswith("_")} | {"run"}
-    assert public == {*PUBLIC, "media"} and swanlab_client.run is None
+    assert public == {*PUBLIC, "media", "integration"} and swanlab_client.run is None
 
 
 def test_public_classes_and_functions_show_the_public_module():

@@ -63,12 +63,12 @@ class Held:
         self._count = threading.Lock()
         real = getattr(owner, name)
 
-        def held(*args):
+        def held(*args, **kwargs):
             with self._count:
                 self.begun += 1
             self._open.wait(30)
             try:
-                return real(*args)
+                return real(*args, **kwargs)
             finally:
                 with self._count:
                     self.ended += 1

@@ -196,14 +196,17 @@ def scalar_batch(
     sent_seq: int = 0,
     sent: Mapping[str, StepSet] | None = None,
     floor: Mapping[str, int] | None = None,
+    doubt_end: int = 0,
 ) -> Batch:
     """Up to `limit` new points of scalar lane `part`'s keys, as JSON text, from `cursor`.
 
     `last`: the highest step per key the server holds; `sent`: the steps per key the lane sent
     in this upload; `floor`: per key, the highest step the experiment held when the run was
     resumed. A point is not sent if its step was sent, or is at or below the floor, or, in a
-    record at or before `sent_seq` (the lane may have sent it), at or below the highest step
-    held or sent; then it is counted in `Batch.skipped`, unless the lane may have sent it.
+    record at or before `sent_seq` (the lane may have sent it) or starting before `doubt_end`
+    (in the file before this upload began: an earlier one may have sent it), at or below the
+    highest step held or sent; then it is counted in `Batch.skipped`, unless the lane may have
+    sent it.
     The hot loop of a backlog drain. Each scalar lane sees every record, and reading a protobuf
     column costs per element, so a record's layout (which items are this lane's, in which rows)
     is worked out once and reused while the records repeat it, as a training loop's do. A record
@@ -283,6 +286,7 @@ def scalar_batch(
                         step = mine_steps[n]
                         if step <= steps[name] and (
                             rec.seq <= sent_seq
+                            or start < doubt_end
                             or step <= floor.get(name, -1)
                             or step in sent.get(name, ())
                             or step in mine_sent.get(name, ())

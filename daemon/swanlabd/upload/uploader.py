@@ -132,6 +132,11 @@ class RunUploader:
         # scalar key -> the steps sent in this upload (kept in memory: after a restart, records
         # the lanes may have sent are told by `sent_seqs`, and only steps above the server's go)
         self.sent_steps: dict[str, StepSet] = {}
+        # Where the file ended when this upload set up an experiment that existed: records before
+        # it may have gone up in an earlier upload (a daemon restart) whatever `sent_seqs` says,
+        # (a state saved before a full disk or a crash can lag), so only their steps above the
+        # server's go up. 0 for an experiment this upload created.
+        self.doubt_end = 0
         self.wakeups = {lane: asyncio.Event() for lane in LANES}
         self.idle = {lane: False for lane in LANES}
         # lane -> the file size when its last read began, recorded when that read hit the end
@@ -307,7 +312,9 @@ class RunUploader:
             # The server has nothing of this run (a first upload, or a server that lost it).
             self.st.cursors, self.st.last_steps, self.st.columns, self.st.finish_sent = {}, {}, [], ""
             self.st.floor_steps = {}
+            self.doubt_end = 0
         else:
+            self.doubt_end = self._file_size()
             await self._refresh_summary()
             if self.st.floor_steps is None:
                 # Resumed (or first uploaded here, with the experiment begun elsewhere): the
@@ -572,6 +579,7 @@ class RunUploader:
             self.st.sent_seqs.get(lane, 0),
             self.sent_steps,
             (self.st.floor_steps or {}).get("scalar", {}),
+            self.doubt_end,
         )
         self._skipped(lane, batch)
         return await self._send_metrics(lane, batch, "scalar")
