@@ -157,6 +157,10 @@ class RunUploader:
         self.task: asyncio.Task[None] | None = None
         # Counts resumes: a final state sent for an earlier part must not end the upload of a later one.
         self.part = 0
+        # Lanes send only while set: from setup until the final state goes (a part resumed
+        # meanwhile waits for the setup that reopens the experiment; the cloud refuses data
+        # for a finished one, 409).
+        self.open = asyncio.Event()
         if running:
             self._reopened()
         info = state.get_run(run_id)
@@ -321,6 +325,7 @@ class RunUploader:
                 # official SDK sends nothing at or below the steps the experiment holds.
                 self.st.floor_steps = {kind: dict(steps) for kind, steps in self.st.last_steps.items()}
         self.save(json_too=True)
+        self.open.set()
         log.info(
             "run %s: uploading to %s as %s/%s/%s",
             self.run_id,
@@ -364,6 +369,7 @@ class RunUploader:
             await self.idle_changed.wait()
             self.idle_changed.clear()
         part = self.part
+        self.open.clear()
         if self.st.finish_state and not self.st.finish_sent:
             await self._retry("state", functools.partial(self._send_state, part))
         if part != self.part:
@@ -437,6 +443,7 @@ class RunUploader:
         }
         step = steps[lane]
         while True:
+            await self.open.wait()
             full = await self._retry(lane, step)
             if full:
                 await asyncio.sleep(0)  # let other runs' lanes take their turn
