@@ -17,9 +17,39 @@ def active_run() -> _run.Run | None:
     return _run.get_run() if _run.has_run() else None
 
 
-def given(**kwargs: Any) -> dict[str, Any]:
-    """The init() arguments that were given (None leaves the argument to init()'s own default)."""
-    return {key: value for key, value in kwargs.items() if value is not None}
+def init_arguments(
+    *,
+    project: str | None = None,
+    workspace: str | None = None,
+    experiment_name: str | None = None,
+    description: str | None = None,
+    log_dir: str | None = None,
+    logdir: str | None = None,
+    mode: str | None = None,
+    tags: list[str] | None = None,
+    tag: str = "",
+    **more: Any,
+) -> dict[str, Any]:
+    """The init() arguments an integration was given, as the official integrations pass them on.
+
+    None leaves an argument to init()'s own default; `logdir` is the other spelling of `log_dir`;
+    `tag`, the integration's own, joins the tags.
+    """
+    if tag:
+        tags = list(tags or [])
+        if tag not in tags:
+            tags.append(tag)
+    args = {
+        "project": project,
+        "workspace": workspace,
+        "experiment_name": experiment_name,
+        "description": description,
+        "log_dir": log_dir if log_dir is not None else logdir,
+        "mode": mode,
+        "tags": tags,
+        **more,
+    }
+    return {key: value for key, value in args.items() if value is not None}
 
 
 def call_args(

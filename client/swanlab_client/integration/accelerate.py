@@ -19,7 +19,7 @@ from accelerate.tracking import GeneralTracker, on_main_process
 
 import swanlab_client
 from swanlab_client._run import Run
-from swanlab_client.integration._common import active_run, given
+from swanlab_client.integration._common import active_run, init_arguments
 
 
 class SwanLabTracker(GeneralTracker):
@@ -43,12 +43,13 @@ class SwanLabTracker(GeneralTracker):
     ) -> None:
         super().__init__()
         self._init_kwargs = (
-            given(
+            init_arguments(
                 project=project,
                 workspace=workspace,
                 experiment_name=experiment_name,
                 description=description,
-                log_dir=log_dir if log_dir is not None else logdir,
+                log_dir=log_dir,
+                logdir=logdir,
                 mode=mode,
             )
             | kwargs

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from keras.callbacks import Callback as KerasCallback
 
 import swanlab_client
-from swanlab_client.integration._common import active_run, given
+from swanlab_client.integration._common import active_run, init_arguments
 
 LogStrategy = Literal["epoch", "batch"]
 
@@ -52,12 +52,13 @@ class SwanLabCallback(KerasCallback):
         kwargs.pop("callbacks", None)
         kwargs.pop("config", None)
         self._init_kwargs = (
-            given(
+            init_arguments(
                 project=project,
                 workspace=workspace,
                 experiment_name=experiment_name,
                 description=description,
-                log_dir=log_dir if log_dir is not None else logdir,
+                log_dir=log_dir,
+                logdir=logdir,
                 mode=mode,
                 tags=tags,
             )

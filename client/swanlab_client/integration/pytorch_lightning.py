@@ -22,7 +22,7 @@ from typing import Any
 
 import swanlab_client
 from swanlab_client._run import Run
-from swanlab_client.integration._common import active_run, given
+from swanlab_client.integration._common import active_run, init_arguments
 
 try:  # the unified `lightning` package first, as the official logger; else the standalone one
     from lightning.pytorch.loggers.logger import Logger, rank_zero_experiment
@@ -52,18 +52,17 @@ class SwanLabLogger(Logger):
         **kwargs: Any,
     ) -> None:
         super().__init__()
-        tags = list(tags or [])
-        if TAG not in tags:
-            tags.append(TAG)
         self._init_kwargs = (
-            given(
+            init_arguments(
                 project=project,
                 workspace=workspace,
                 experiment_name=experiment_name,
                 description=description,
-                log_dir=log_dir if log_dir is not None else logdir,
+                log_dir=log_dir,
+                logdir=logdir,
                 mode=mode,
                 tags=tags,
+                tag=TAG,
                 id=id,
             )
             | kwargs

@@ -31,7 +31,7 @@ from ray.tune.utils import flatten_dict
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 import swanlab_client
-from swanlab_client.integration._common import given
+from swanlab_client.integration._common import init_arguments
 
 EXCLUDED = ("done", "should_checkpoint")
 TO_CONFIG = ("trial_id", "experiment_tag", "node_ip", "experiment_id", "hostname", "pid", "date")
@@ -102,7 +102,7 @@ class SwanLabLoggerCallback(LoggerCallback):
             return
         config = dict(trial.config)
         config.pop("callbacks", None)
-        init_kwargs = given(project=self.project, workspace=self.workspace) | {
+        init_kwargs = init_arguments(project=self.project, workspace=self.workspace) | {
             "name": str(trial),
             "config": plain(config),
             **self.kwargs,

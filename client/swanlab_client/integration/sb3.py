@@ -18,7 +18,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import KVWriter, Logger
 
 import swanlab_client
-from swanlab_client.integration._common import active_run, given
+from swanlab_client.integration._common import active_run, init_arguments
 
 TAG = "stable_baselines3"
 
@@ -60,19 +60,18 @@ class SwanLabCallback(BaseCallback):
         **kwargs: Any,
     ) -> None:
         super().__init__(verbose=verbose)
-        tags = list(tags or [])
-        if TAG not in tags:
-            tags.append(TAG)
         kwargs.pop("callbacks", None)
         self._init_kwargs = (
-            given(
+            init_arguments(
                 project=project,
                 workspace=workspace,
                 experiment_name=experiment_name,
                 description=description,
-                log_dir=log_dir if log_dir is not None else logdir,
+                log_dir=log_dir,
+                logdir=logdir,
                 mode=mode,
                 tags=tags,
+                tag=TAG,
             )
             | kwargs
         )

@@ -22,7 +22,7 @@ from transformers import TrainerCallback
 
 import swanlab_client
 from swanlab_client._run import Run
-from swanlab_client.integration._common import active_run, given
+from swanlab_client.integration._common import active_run, init_arguments
 
 # The Trainer's end-of-training summary: one value each, charted apart from the curves.
 SINGLE_VALUE_KEYS = frozenset(
@@ -60,12 +60,13 @@ class SwanLabCallback(TrainerCallback):
         log_config: bool = True,
         **_kwargs: Any,
     ) -> None:
-        self._init_kwargs = given(
+        self._init_kwargs = init_arguments(
             project=project,
             workspace=workspace,
             experiment_name=experiment_name,
             description=description,
-            log_dir=log_dir if log_dir is not None else logdir,
+            log_dir=log_dir,
+            logdir=logdir,
             mode=mode,
             tags=tags,
         )
