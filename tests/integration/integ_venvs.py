@@ -6,11 +6,16 @@ run after the first costs seconds.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
-from alias_venvs import REPO, cached_python
+from alias_venvs import REPO, cached_python, source_pythonpath
+
+from helpers.backupview import BackupView, read_view
+from helpers.daemon import DaemonProcess
+from swanlabd_pb import records_pb2 as pb
 
 # torch 2.13.0 is the CPU wheel on this machine's disk; the others are the releases checked here.
 # xgboost-cpu is xgboost without the CUDA (NCCL) wheels (the same `xgboost` module); 3.2 is the
@@ -54,6 +59,21 @@ def client_python() -> Path:
 def official_python() -> Path:
     """A python where `import swanlab` is the official SDK, beside the same frameworks."""
     return cached_python("swanlab-0.10.3-integrations", (OFFICIAL_SDK, *FRAMEWORKS))
+
+
+def run_offline_under_exec(daemon: DaemonProcess, tmp_path: Path, source: str) -> BackupView:
+    """`source` as a script under `swanlabctl exec` in the integration venv, offline, into `daemon`:
+    the backup of the one run it made, finished."""
+    script = tmp_path / "script.py"
+    script.write_text(source)
+    env = daemon.env | {"SWANLAB_MODE": "offline", "PYTHONPATH": source_pythonpath(with_dependencies=False)}
+    command = [sys.executable, "-m", "swanlabd.cli.swanlabctl", "exec", "--", str(client_python()), str(script)]
+    result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    [run_dir] = daemon.runs()
+    view = read_view(run_dir)
+    assert view.finish is not None and view.finish.state == pb.FINISHED
+    return view
 
 
 if __name__ == "__main__":

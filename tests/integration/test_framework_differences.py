@@ -7,15 +7,11 @@ test_frameworks.py. The same script, offline: with the official SDK in the refer
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
-from alias_venvs import source_pythonpath
-from integ_venvs import client_python, official_python
+from integ_venvs import official_python, run_offline_under_exec
 
-from helpers.backupview import BackupView, read_view
 from helpers.daemon import DaemonProcess
-from swanlabd_pb import records_pb2 as pb
 
 MMENGINE_MIXED_LIST = """
 from mmengine.config import Config
@@ -35,25 +31,12 @@ def official(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def ours(daemon: DaemonProcess, tmp_path: Path, source: str) -> BackupView:
-    script = tmp_path / "ours.py"
-    script.write_text(source)
-    env = daemon.env | {"SWANLAB_MODE": "offline", "PYTHONPATH": source_pythonpath(with_dependencies=False)}
-    command = [sys.executable, "-m", "swanlabd.cli.swanlabctl", "exec", "--", str(client_python()), str(script)]
-    result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-    [run_dir] = daemon.runs()
-    view = read_view(run_dir)
-    assert view.finish is not None and view.finish.state == pb.FINISHED
-    return view
-
-
 def test_mmengine_a_config_list_of_dicts_and_values_is_stored(daemon: DaemonProcess, tmp_path: Path) -> None:
     """The official backend flattens each item of a list holding a dict as a dict: add_config
     raises AttributeError on a plain item beside them, and so does the Runner being built."""
     theirs = official(tmp_path, MMENGINE_MIXED_LIST)
     assert theirs.returncode == 1 and "AttributeError: 'str' object has no attribute 'items'" in theirs.stderr
-    view = ours(daemon, tmp_path, MMENGINE_MIXED_LIST)
+    view = run_offline_under_exec(daemon, tmp_path, MMENGINE_MIXED_LIST)
     assert view.config == {
         "FRAMEWORK": "mmengine",
         "pipeline[0]/type": "Resize",

@@ -6,34 +6,16 @@ real daemon whose backup is read back.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-from alias_venvs import source_pythonpath
-from integ_venvs import client_python
+from integ_venvs import run_offline_under_exec
 
-from helpers.backupview import BackupView, read_view
 from helpers.daemon import DaemonProcess
-from swanlabd_pb import records_pb2 as pb
-
-
-def run_script(daemon: DaemonProcess, tmp_path: Path, source: str) -> BackupView:
-    script = tmp_path / "script.py"
-    script.write_text(source)
-    env = daemon.env | {"SWANLAB_MODE": "offline", "PYTHONPATH": source_pythonpath(with_dependencies=False)}
-    command = [sys.executable, "-m", "swanlabd.cli.swanlabctl", "exec", "--", str(client_python()), str(script)]
-    result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-    [run_dir] = daemon.runs()
-    view = read_view(run_dir)
-    assert view.finish is not None and view.finish.state == pb.FINISHED
-    return view
 
 
 def test_a_second_sync_call_replaces_the_first_ones_patches(daemon: DaemonProcess, tmp_path: Path) -> None:
     """The official bridges wrap their own patches again, so each value is logged once per call."""
-    view = run_script(
+    view = run_offline_under_exec(
         daemon,
         tmp_path,
         """
@@ -54,7 +36,7 @@ writer.close()
 
 def test_a_grayscale_image_of_dataformats_hw_is_logged(daemon: DaemonProcess, tmp_path: Path) -> None:
     """The official bridge makes an HW image (H, W, 1), which its Image refuses: add_image raises TypeError."""
-    view = run_script(
+    view = run_offline_under_exec(
         daemon,
         tmp_path,
         """
