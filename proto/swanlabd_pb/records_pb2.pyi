@@ -66,7 +66,7 @@ CRASHED: RunState
 ABORTED: RunState
 
 class Record(_message.Message):
-    __slots__ = ("seq", "time_ms", "writer", "client_seq", "part", "more_parts", "header", "run_start", "keys", "scalars", "console", "system", "media", "config", "metadata", "requirements", "file", "finish", "source")
+    __slots__ = ("seq", "time_ms", "writer", "client_seq", "part", "more_parts", "header", "run_start", "keys", "scalars", "console", "system", "media", "config", "metadata", "requirements", "file", "finish", "source", "journal", "journal_end")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TIME_MS_FIELD_NUMBER: _ClassVar[int]
     WRITER_FIELD_NUMBER: _ClassVar[int]
@@ -86,6 +86,8 @@ class Record(_message.Message):
     FILE_FIELD_NUMBER: _ClassVar[int]
     FINISH_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    JOURNAL_FIELD_NUMBER: _ClassVar[int]
+    JOURNAL_END_FIELD_NUMBER: _ClassVar[int]
     seq: int
     time_ms: int
     writer: int
@@ -105,7 +107,9 @@ class Record(_message.Message):
     file: SavedFile
     finish: Finish
     source: SourceCursor
-    def __init__(self, seq: _Optional[int] = ..., time_ms: _Optional[int] = ..., writer: _Optional[int] = ..., client_seq: _Optional[int] = ..., part: _Optional[int] = ..., more_parts: _Optional[bool] = ..., header: _Optional[_Union[FileHeader, _Mapping]] = ..., run_start: _Optional[_Union[RunStart, _Mapping]] = ..., keys: _Optional[_Union[KeyDefs, _Mapping]] = ..., scalars: _Optional[_Union[ScalarRows, _Mapping]] = ..., console: _Optional[_Union[ConsoleLines, _Mapping]] = ..., system: _Optional[_Union[ScalarRows, _Mapping]] = ..., media: _Optional[_Union[MediaRefs, _Mapping]] = ..., config: _Optional[_Union[Config, _Mapping]] = ..., metadata: _Optional[_Union[Metadata, _Mapping]] = ..., requirements: _Optional[_Union[Requirements, _Mapping]] = ..., file: _Optional[_Union[SavedFile, _Mapping]] = ..., finish: _Optional[_Union[Finish, _Mapping]] = ..., source: _Optional[_Union[SourceCursor, _Mapping]] = ...) -> None: ...
+    journal: JournalChunk
+    journal_end: int
+    def __init__(self, seq: _Optional[int] = ..., time_ms: _Optional[int] = ..., writer: _Optional[int] = ..., client_seq: _Optional[int] = ..., part: _Optional[int] = ..., more_parts: _Optional[bool] = ..., header: _Optional[_Union[FileHeader, _Mapping]] = ..., run_start: _Optional[_Union[RunStart, _Mapping]] = ..., keys: _Optional[_Union[KeyDefs, _Mapping]] = ..., scalars: _Optional[_Union[ScalarRows, _Mapping]] = ..., console: _Optional[_Union[ConsoleLines, _Mapping]] = ..., system: _Optional[_Union[ScalarRows, _Mapping]] = ..., media: _Optional[_Union[MediaRefs, _Mapping]] = ..., config: _Optional[_Union[Config, _Mapping]] = ..., metadata: _Optional[_Union[Metadata, _Mapping]] = ..., requirements: _Optional[_Union[Requirements, _Mapping]] = ..., file: _Optional[_Union[SavedFile, _Mapping]] = ..., finish: _Optional[_Union[Finish, _Mapping]] = ..., source: _Optional[_Union[SourceCursor, _Mapping]] = ..., journal: _Optional[_Union[JournalChunk, _Mapping]] = ..., journal_end: _Optional[int] = ...) -> None: ...
 
 class FileHeader(_message.Message):
     __slots__ = ("magic", "format_version", "run_id", "created_by")
@@ -290,6 +294,14 @@ class Finish(_message.Message):
     error: str
     finish_time_ms: int
     def __init__(self, state: _Optional[_Union[RunState, str]] = ..., exit_code: _Optional[int] = ..., error: _Optional[str] = ..., finish_time_ms: _Optional[int] = ...) -> None: ...
+
+class JournalChunk(_message.Message):
+    __slots__ = ("start", "entries")
+    START_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    start: int
+    entries: bytes
+    def __init__(self, start: _Optional[int] = ..., entries: _Optional[bytes] = ...) -> None: ...
 
 class SourceCursor(_message.Message):
     __slots__ = ("kind", "path", "cursor", "lost_records", "unknown_records")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from swanlabd_pb import records_pb2 as swanlabd__pb_dot_records__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19swanlabd_pb/service.proto\x12\x0bswanlabd.v1\x1a\x19swanlabd_pb/records.proto\"<\n\x05\x43loud\x12\x10\n\x08\x61pi_host\x18\x01 \x01(\t\x12\x10\n\x08web_host\x18\x02 \x01(\t\x12\x0f\n\x07\x61pi_key\x18\x03 \x01(\t\"\x97\x02\n\x0fStartRunRequest\x12$\n\x05start\x18\x01 \x01(\x0b\x32\x15.swanlabd.v1.RunStart\x12!\n\x05\x63loud\x18\x02 \x01(\x0b\x32\x12.swanlabd.v1.Cloud\x12#\n\x06\x63onfig\x18\x03 \x01(\x0b\x32\x13.swanlabd.v1.Config\x12\'\n\x08metadata\x18\x04 \x01(\x0b\x32\x15.swanlabd.v1.Metadata\x12/\n\x0crequirements\x18\x05 \x01(\x0b\x32\x19.swanlabd.v1.Requirements\x12\x0e\n\x06\x61ttach\x18\x06 \x01(\x08\x12\x0b\n\x03pid\x18\x07 \x01(\r\x12\x0e\n\x06writer\x18\x08 \x01(\r\x12\x0f\n\x07log_dir\x18\t \x01(\t\"o\n\rStartRunReply\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07run_dir\x18\x02 \x01(\t\x12\x0e\n\x06writer\x18\x03 \x01(\r\x12\x1a\n\x12\x64urable_client_seq\x18\x04 \x01(\x04\x12\x11\n\tnext_step\x18\x05 \x01(\x04\"U\n\rStreamRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06writer\x18\x02 \x01(\r\x12$\n\x07records\x18\x03 \x03(\x0b\x32\x13.swanlabd.v1.Record\")\n\x0bStreamReply\x12\x1a\n\x12\x64urable_client_seq\x18\x01 \x01(\x04\"p\n\x10\x46inishRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06writer\x18\x02 \x01(\r\x12\x17\n\x0flast_client_seq\x18\x03 \x01(\x04\x12#\n\x06\x66inish\x18\x04 \x01(\x0b\x32\x13.swanlabd.v1.Finish\",\n\x0e\x46inishRunReply\x12\x1a\n\x12\x64urable_client_seq\x18\x01 \x01(\x04\"\x0f\n\rStatusRequest\"\xb0\x02\n\nRunSummary\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07run_dir\x18\x02 \x01(\t\x12\x0f\n\x07project\x18\x03 \x01(\t\x12\x17\n\x0f\x65xperiment_name\x18\x04 \x01(\t\x12\x1f\n\x04mode\x18\x05 \x01(\x0e\x32\x11.swanlabd.v1.Mode\x12$\n\x05state\x18\x06 \x01(\x0e\x32\x15.swanlabd.v1.RunState\x12\x0f\n\x07records\x18\x07 \x01(\x04\x12\x14\n\x0c\x62\x61\x63kup_bytes\x18\x08 \x01(\x04\x12\x1a\n\x12\x62ytes_not_uploaded\x18\t \x01(\x04\x12\x12\n\nlast_error\x18\n \x01(\t\x12\x11\n\tuploading\x18\x0b \x01(\x08\x12\x11\n\tcloud_url\x18\x0c \x01(\t\x12\x13\n\x0bsource_kind\x18\r \x01(\t\"\xa6\x01\n\x0bStatusReply\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0b\n\x03pid\x18\x02 \x01(\r\x12\x0e\n\x06socket\x18\x03 \x01(\t\x12\x11\n\tdata_root\x18\x04 \x01(\t\x12\x12\n\nstarted_ms\x18\x05 \x01(\x03\x12,\n\x0b\x61\x63tive_runs\x18\x06 \x03(\x0b\x32\x17.swanlabd.v1.RunSummary\x12\x14\n\x0cqueued_bytes\x18\x07 \x01(\x04\"\x11\n\x0fListRunsRequest\"6\n\rListRunsReply\x12%\n\x04runs\x18\x01 \x03(\x0b\x32\x17.swanlabd.v1.RunSummary\"\x82\x01\n\x0bSyncRequest\x12\x0f\n\x07run_ids\x18\x01 \x03(\t\x12\r\n\x05paths\x18\x02 \x03(\t\x12!\n\x05\x63loud\x18\x03 \x01(\x0b\x32\x12.swanlabd.v1.Cloud\x12\x0f\n\x07project\x18\x04 \x01(\t\x12\x11\n\tworkspace\x18\x05 \x01(\t\x12\x0c\n\x04wait\x18\x06 \x01(\x08\"\xbe\x01\n\x0cSyncProgress\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x14\n\x0crecords_done\x18\x02 \x01(\x04\x12\x15\n\rrecords_total\x18\x03 \x01(\x04\x12\x12\n\nbytes_done\x18\x04 \x01(\x04\x12\x13\n\x0b\x62ytes_total\x18\x05 \x01(\x04\x12\x0c\n\x04\x64one\x18\x06 \x01(\x08\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12+\n\nconversion\x18\x08 \x01(\x0b\x32\x17.swanlabd.v1.Conversion\"\xd8\x01\n\nConversion\x12\x13\n\x0bsource_kind\x18\x01 \x01(\t\x12\x13\n\x0bsource_path\x18\x02 \x01(\t\x12\x19\n\x11records_converted\x18\x03 \x01(\x04\x12\x0e\n\x06points\x18\x04 \x01(\x04\x12\x0e\n\x06losses\x18\x05 \x03(\t\x12\x35\n\x07unknown\x18\x06 \x03(\x0b\x32$.swanlabd.v1.Conversion.UnknownEntry\x1a.\n\x0cUnknownEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x32\xa2\x03\n\x08Swanlabd\x12\x44\n\x08StartRun\x12\x1c.swanlabd.v1.StartRunRequest\x1a\x1a.swanlabd.v1.StartRunReply\x12\x42\n\x06Stream\x12\x1a.swanlabd.v1.StreamRequest\x1a\x18.swanlabd.v1.StreamReply(\x01\x30\x01\x12G\n\tFinishRun\x12\x1d.swanlabd.v1.FinishRunRequest\x1a\x1b.swanlabd.v1.FinishRunReply\x12>\n\x06Status\x12\x1a.swanlabd.v1.StatusRequest\x1a\x18.swanlabd.v1.StatusReply\x12\x44\n\x08ListRuns\x12\x1c.swanlabd.v1.ListRunsRequest\x1a\x1a.swanlabd.v1.ListRunsReply\x12=\n\x04Sync\x12\x18.swanlabd.v1.SyncRequest\x1a\x19.swanlabd.v1.SyncProgress0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19swanlabd_pb/service.proto\x12\x0bswanlabd.v1\x1a\x19swanlabd_pb/records.proto\"<\n\x05\x43loud\x12\x10\n\x08\x61pi_host\x18\x01 \x01(\t\x12\x10\n\x08web_host\x18\x02 \x01(\t\x12\x0f\n\x07\x61pi_key\x18\x03 \x01(\t\"\xa8\x02\n\x0fStartRunRequest\x12$\n\x05start\x18\x01 \x01(\x0b\x32\x15.swanlabd.v1.RunStart\x12!\n\x05\x63loud\x18\x02 \x01(\x0b\x32\x12.swanlabd.v1.Cloud\x12#\n\x06\x63onfig\x18\x03 \x01(\x0b\x32\x13.swanlabd.v1.Config\x12\'\n\x08metadata\x18\x04 \x01(\x0b\x32\x15.swanlabd.v1.Metadata\x12/\n\x0crequirements\x18\x05 \x01(\x0b\x32\x19.swanlabd.v1.Requirements\x12\x0e\n\x06\x61ttach\x18\x06 \x01(\x08\x12\x0b\n\x03pid\x18\x07 \x01(\r\x12\x0e\n\x06writer\x18\x08 \x01(\r\x12\x0f\n\x07log_dir\x18\t \x01(\t\x12\x0f\n\x07journal\x18\n \x01(\t\"o\n\rStartRunReply\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07run_dir\x18\x02 \x01(\t\x12\x0e\n\x06writer\x18\x03 \x01(\r\x12\x1a\n\x12\x64urable_client_seq\x18\x04 \x01(\x04\x12\x11\n\tnext_step\x18\x05 \x01(\x04\"U\n\rStreamRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06writer\x18\x02 \x01(\r\x12$\n\x07records\x18\x03 \x03(\x0b\x32\x13.swanlabd.v1.Record\")\n\x0bStreamReply\x12\x1a\n\x12\x64urable_client_seq\x18\x01 \x01(\x04\"p\n\x10\x46inishRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0e\n\x06writer\x18\x02 \x01(\r\x12\x17\n\x0flast_client_seq\x18\x03 \x01(\x04\x12#\n\x06\x66inish\x18\x04 \x01(\x0b\x32\x13.swanlabd.v1.Finish\",\n\x0e\x46inishRunReply\x12\x1a\n\x12\x64urable_client_seq\x18\x01 \x01(\x04\"\x0f\n\rStatusRequest\"\xb0\x02\n\nRunSummary\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07run_dir\x18\x02 \x01(\t\x12\x0f\n\x07project\x18\x03 \x01(\t\x12\x17\n\x0f\x65xperiment_name\x18\x04 \x01(\t\x12\x1f\n\x04mode\x18\x05 \x01(\x0e\x32\x11.swanlabd.v1.Mode\x12$\n\x05state\x18\x06 \x01(\x0e\x32\x15.swanlabd.v1.RunState\x12\x0f\n\x07records\x18\x07 \x01(\x04\x12\x14\n\x0c\x62\x61\x63kup_bytes\x18\x08 \x01(\x04\x12\x1a\n\x12\x62ytes_not_uploaded\x18\t \x01(\x04\x12\x12\n\nlast_error\x18\n \x01(\t\x12\x11\n\tuploading\x18\x0b \x01(\x08\x12\x11\n\tcloud_url\x18\x0c \x01(\t\x12\x13\n\x0bsource_kind\x18\r \x01(\t\"\xa6\x01\n\x0bStatusReply\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0b\n\x03pid\x18\x02 \x01(\r\x12\x0e\n\x06socket\x18\x03 \x01(\t\x12\x11\n\tdata_root\x18\x04 \x01(\t\x12\x12\n\nstarted_ms\x18\x05 \x01(\x03\x12,\n\x0b\x61\x63tive_runs\x18\x06 \x03(\x0b\x32\x17.swanlabd.v1.RunSummary\x12\x14\n\x0cqueued_bytes\x18\x07 \x01(\x04\"\x11\n\x0fListRunsRequest\"6\n\rListRunsReply\x12%\n\x04runs\x18\x01 \x03(\x0b\x32\x17.swanlabd.v1.RunSummary\"\x82\x01\n\x0bSyncRequest\x12\x0f\n\x07run_ids\x18\x01 \x03(\t\x12\r\n\x05paths\x18\x02 \x03(\t\x12!\n\x05\x63loud\x18\x03 \x01(\x0b\x32\x12.swanlabd.v1.Cloud\x12\x0f\n\x07project\x18\x04 \x01(\t\x12\x11\n\tworkspace\x18\x05 \x01(\t\x12\x0c\n\x04wait\x18\x06 \x01(\x08\"\xbe\x01\n\x0cSyncProgress\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x14\n\x0crecords_done\x18\x02 \x01(\x04\x12\x15\n\rrecords_total\x18\x03 \x01(\x04\x12\x12\n\nbytes_done\x18\x04 \x01(\x04\x12\x13\n\x0b\x62ytes_total\x18\x05 \x01(\x04\x12\x0c\n\x04\x64one\x18\x06 \x01(\x08\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12+\n\nconversion\x18\x08 \x01(\x0b\x32\x17.swanlabd.v1.Conversion\"\xd8\x01\n\nConversion\x12\x13\n\x0bsource_kind\x18\x01 \x01(\t\x12\x13\n\x0bsource_path\x18\x02 \x01(\t\x12\x19\n\x11records_converted\x18\x03 \x01(\x04\x12\x0e\n\x06points\x18\x04 \x01(\x04\x12\x0e\n\x06losses\x18\x05 \x03(\t\x12\x35\n\x07unknown\x18\x06 \x03(\x0b\x32$.swanlabd.v1.Conversion.UnknownEntry\x1a.\n\x0cUnknownEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x32\xa2\x03\n\x08Swanlabd\x12\x44\n\x08StartRun\x12\x1c.swanlabd.v1.StartRunRequest\x1a\x1a.swanlabd.v1.StartRunReply\x12\x42\n\x06Stream\x12\x1a.swanlabd.v1.StreamRequest\x1a\x18.swanlabd.v1.StreamReply(\x01\x30\x01\x12G\n\tFinishRun\x12\x1d.swanlabd.v1.FinishRunRequest\x1a\x1b.swanlabd.v1.FinishRunReply\x12>\n\x06Status\x12\x1a.swanlabd.v1.StatusRequest\x1a\x18.swanlabd.v1.StatusReply\x12\x44\n\x08ListRuns\x12\x1c.swanlabd.v1.ListRunsRequest\x1a\x1a.swanlabd.v1.ListRunsReply\x12=\n\x04Sync\x12\x18.swanlabd.v1.SyncRequest\x1a\x19.swanlabd.v1.SyncProgress0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,35 +37,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CLOUD']._serialized_start=69
   _globals['_CLOUD']._serialized_end=129
   _globals['_STARTRUNREQUEST']._serialized_start=132
-  _globals['_STARTRUNREQUEST']._serialized_end=411
-  _globals['_STARTRUNREPLY']._serialized_start=413
-  _globals['_STARTRUNREPLY']._serialized_end=524
-  _globals['_STREAMREQUEST']._serialized_start=526
-  _globals['_STREAMREQUEST']._serialized_end=611
-  _globals['_STREAMREPLY']._serialized_start=613
-  _globals['_STREAMREPLY']._serialized_end=654
-  _globals['_FINISHRUNREQUEST']._serialized_start=656
-  _globals['_FINISHRUNREQUEST']._serialized_end=768
-  _globals['_FINISHRUNREPLY']._serialized_start=770
-  _globals['_FINISHRUNREPLY']._serialized_end=814
-  _globals['_STATUSREQUEST']._serialized_start=816
-  _globals['_STATUSREQUEST']._serialized_end=831
-  _globals['_RUNSUMMARY']._serialized_start=834
-  _globals['_RUNSUMMARY']._serialized_end=1138
-  _globals['_STATUSREPLY']._serialized_start=1141
-  _globals['_STATUSREPLY']._serialized_end=1307
-  _globals['_LISTRUNSREQUEST']._serialized_start=1309
-  _globals['_LISTRUNSREQUEST']._serialized_end=1326
-  _globals['_LISTRUNSREPLY']._serialized_start=1328
-  _globals['_LISTRUNSREPLY']._serialized_end=1382
-  _globals['_SYNCREQUEST']._serialized_start=1385
-  _globals['_SYNCREQUEST']._serialized_end=1515
-  _globals['_SYNCPROGRESS']._serialized_start=1518
-  _globals['_SYNCPROGRESS']._serialized_end=1708
-  _globals['_CONVERSION']._serialized_start=1711
-  _globals['_CONVERSION']._serialized_end=1927
-  _globals['_CONVERSION_UNKNOWNENTRY']._serialized_start=1881
-  _globals['_CONVERSION_UNKNOWNENTRY']._serialized_end=1927
-  _globals['_SWANLABD']._serialized_start=1930
-  _globals['_SWANLABD']._serialized_end=2348
+  _globals['_STARTRUNREQUEST']._serialized_end=428
+  _globals['_STARTRUNREPLY']._serialized_start=430
+  _globals['_STARTRUNREPLY']._serialized_end=541
+  _globals['_STREAMREQUEST']._serialized_start=543
+  _globals['_STREAMREQUEST']._serialized_end=628
+  _globals['_STREAMREPLY']._serialized_start=630
+  _globals['_STREAMREPLY']._serialized_end=671
+  _globals['_FINISHRUNREQUEST']._serialized_start=673
+  _globals['_FINISHRUNREQUEST']._serialized_end=785
+  _globals['_FINISHRUNREPLY']._serialized_start=787
+  _globals['_FINISHRUNREPLY']._serialized_end=831
+  _globals['_STATUSREQUEST']._serialized_start=833
+  _globals['_STATUSREQUEST']._serialized_end=848
+  _globals['_RUNSUMMARY']._serialized_start=851
+  _globals['_RUNSUMMARY']._serialized_end=1155
+  _globals['_STATUSREPLY']._serialized_start=1158
+  _globals['_STATUSREPLY']._serialized_end=1324
+  _globals['_LISTRUNSREQUEST']._serialized_start=1326
+  _globals['_LISTRUNSREQUEST']._serialized_end=1343
+  _globals['_LISTRUNSREPLY']._serialized_start=1345
+  _globals['_LISTRUNSREPLY']._serialized_end=1399
+  _globals['_SYNCREQUEST']._serialized_start=1402
+  _globals['_SYNCREQUEST']._serialized_end=1532
+  _globals['_SYNCPROGRESS']._serialized_start=1535
+  _globals['_SYNCPROGRESS']._serialized_end=1725
+  _globals['_CONVERSION']._serialized_start=1728
+  _globals['_CONVERSION']._serialized_end=1944
+  _globals['_CONVERSION_UNKNOWNENTRY']._serialized_start=1898
+  _globals['_CONVERSION_UNKNOWNENTRY']._serialized_end=1944
+  _globals['_SWANLABD']._serialized_start=1947
+  _globals['_SWANLABD']._serialized_end=2365
 # @@protoc_insertion_point(module_scope)

@@ -18,7 +18,7 @@ class Cloud(_message.Message):
     def __init__(self, api_host: _Optional[str] = ..., web_host: _Optional[str] = ..., api_key: _Optional[str] = ...) -> None: ...
 
 class StartRunRequest(_message.Message):
-    __slots__ = ("start", "cloud", "config", "metadata", "requirements", "attach", "pid", "writer", "log_dir")
+    __slots__ = ("start", "cloud", "config", "metadata", "requirements", "attach", "pid", "writer", "log_dir", "journal")
     START_FIELD_NUMBER: _ClassVar[int]
     CLOUD_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
@@ -28,6 +28,7 @@ class StartRunRequest(_message.Message):
     PID_FIELD_NUMBER: _ClassVar[int]
     WRITER_FIELD_NUMBER: _ClassVar[int]
     LOG_DIR_FIELD_NUMBER: _ClassVar[int]
+    JOURNAL_FIELD_NUMBER: _ClassVar[int]
     start: _records_pb2.RunStart
     cloud: Cloud
     config: _records_pb2.Config
@@ -37,7 +38,8 @@ class StartRunRequest(_message.Message):
     pid: int
     writer: int
     log_dir: str
-    def __init__(self, start: _Optional[_Union[_records_pb2.RunStart, _Mapping]] = ..., cloud: _Optional[_Union[Cloud, _Mapping]] = ..., config: _Optional[_Union[_records_pb2.Config, _Mapping]] = ..., metadata: _Optional[_Union[_records_pb2.Metadata, _Mapping]] = ..., requirements: _Optional[_Union[_records_pb2.Requirements, _Mapping]] = ..., attach: _Optional[bool] = ..., pid: _Optional[int] = ..., writer: _Optional[int] = ..., log_dir: _Optional[str] = ...) -> None: ...
+    journal: str
+    def __init__(self, start: _Optional[_Union[_records_pb2.RunStart, _Mapping]] = ..., cloud: _Optional[_Union[Cloud, _Mapping]] = ..., config: _Optional[_Union[_records_pb2.Config, _Mapping]] = ..., metadata: _Optional[_Union[_records_pb2.Metadata, _Mapping]] = ..., requirements: _Optional[_Union[_records_pb2.Requirements, _Mapping]] = ..., attach: _Optional[bool] = ..., pid: _Optional[int] = ..., writer: _Optional[int] = ..., log_dir: _Optional[str] = ..., journal: _Optional[str] = ...) -> None: ...
 
 class StartRunReply(_message.Message):
     __slots__ = ("run_id", "run_dir", "writer", "durable_client_seq", "next_step")

@@ -1,0 +1,248 @@
+"""A writer's journal: the ring of shared memory log() packs rows into (docs/journal.md).
+
+The training process maps a file into memory and appends one entry per row as log() returns,
+with a `struct` call and no Python object per row. The sender thread ships ranges of it as they
+are (`JournalChunk`), and the daemon turns them into `scalars` records here. If the process
+dies, its rows are still in the file (the kernel keeps the pages of a shared mapping), and the
+daemon reads what it did not ack from there.
+
+File: a HEADER_BYTES header, then a ring of `capacity` bytes. Positions are logical byte
+offsets that only grow; position p lives at HEADER_BYTES + p % capacity. The writer reuses a
+byte only once the daemon has acked it, so everything from the daemon's last ack to the write
+position is always in the ring.
+
+Entry, 16-byte aligned, `size` a multiple of 16:
+
+    u32 size | u32 kind | n << 8 | body | padding | u64 tag
+
+The tag is the entry's position XOR TAG_MAGIC, written last (it is the last field of the one
+`pack_into` that writes a row). A reader takes an entry only if its tag matches its position:
+an entry cut short by a kill has no tag yet, and bytes left from an earlier lap of the ring, or
+never written, hold another position's tag or none. So a torn last row is dropped, never misread.
+
+Kinds: ROW (n scalars: i64 step, f64 Unix time, n u32 key ids, padding to 8, n f64 values), KEY
+(n bytes: a serialized KeyDef, written before any row uses the key, so a dead writer's rows can
+be read without its stream), WRAP (the rest of the lap is unused; the next entry is at the next
+lap's start).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from swanlabd_pb import records_pb2 as pb
+
+MAGIC = b"swanlabd-journal"
+VERSION = 1
+HEADER_BYTES = 4096
+ALIGN = 16
+TAG_MAGIC = 0x5F4A_524E_4C5F_7377  # a zeroed file holds no valid entry, not even at position 0
+ROW, KEY, WRAP = 1, 2, 3
+MAX_N = (1 << 24) - 1
+# magic, version, capacity, pid, boot id (16 bytes): what a reader checks before trusting a tail
+_HEADER = struct.Struct("<16sIQI16s")
+_ENTRY = struct.Struct("<II")
+_TAG = struct.Struct("<Q")
+_ROW_HEAD = struct.Struct("<qd")
+
+
+class JournalError(Exception):
+    """A journal file that cannot be read (not one, another boot's, another layout)."""
+
+
+def boot_id() -> bytes:
+    """This boot's id (16 bytes; zeros where the system does not say): a journal written before a
+    reboot is not trusted, its pages may never have reached the disk."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", "rb") as f:
+            return bytes.fromhex(f.read().strip().decode().replace("-", ""))[:16]
+    except (OSError, ValueError):
+        return bytes(16)
+
+
+def header(capacity: int, pid: int) -> bytes:
+    return _HEADER.pack(MAGIC, VERSION, capacity, pid, boot_id()).ljust(HEADER_BYTES, b"\0")
+
+
+def aligned(size: int) -> int:
+    return (size + ALIGN - 1) & ~(ALIGN - 1)
+
+
+def row_struct(n: int) -> struct.Struct:
+    """The struct of a row entry of n scalars: size, kind|n, step, time, ids, values, tag."""
+    ids_pad = "4x" if n % 2 else ""
+    body = 8 + 16 + 4 * n + (4 if n % 2 else 0) + 8 * n + 8
+    tail_pad = aligned(body) - body
+    return struct.Struct(f"<IIqd{n}I{ids_pad}{n}d{tail_pad}xQ" if tail_pad else f"<IIqd{n}I{ids_pad}{n}dQ")
+
+
+def key_entry(position: int, keydef: bytes) -> bytes:
+    """The KEY entry for a serialized KeyDef at `position`."""
+    n = len(keydef)
+    size = aligned(8 + n + 8)
+    return _ENTRY.pack(size, KEY | n << 8) + keydef.ljust(size - 16, b"\0") + _TAG.pack(position ^ TAG_MAGIC)
+
+
+def wrap_entry(position: int, size: int) -> bytes:
+    """The WRAP entry that fills the `size` bytes left in a lap (at least 16)."""
+    return _ENTRY.pack(size, WRAP) + bytes(size - 16) + _TAG.pack(position ^ TAG_MAGIC)
+
+
+@dataclass
+class Decoded:
+    """What a journal range holds: its rows as ScalarRows columns, and its key definitions."""
+
+    end: int  # the position after the last whole entry read
+    steps: list[int] = field(default_factory=list)
+    row_sizes: list[int] = field(default_factory=list)
+    key_ids: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    keys: list[pb.KeyDef] = field(default_factory=list)
+    wrapped: bool = False  # the range ended with a WRAP entry: what follows is at the next lap
+    torn: str = ""  # why reading stopped before the end of the bytes ("" if it did not)
+
+    def scalars(self) -> pb.ScalarRows:
+        """The rows as one ScalarRows (times as deltas from the first row's, in ms)."""
+        if not self.steps:
+            return pb.ScalarRows()
+        base = int(self.times[0] * 1000)
+        return pb.ScalarRows(
+            steps=self.steps,
+            row_sizes=self.row_sizes,
+            key_ids=self.key_ids,
+            values=self.values,
+            time_deltas_ms=[int(t * 1000) - base for t in self.times],
+        )
+
+    def time_ms(self) -> int:
+        return int(self.times[0] * 1000) if self.times else 0
+
+
+_row_bodies: dict[int, struct.Struct] = {}
+
+
+def _row_body(n: int) -> struct.Struct:
+    st = _row_bodies.get(n)
+    if st is None:
+        st = _row_bodies[n] = struct.Struct(f"<qd{n}I{'4x' if n % 2 else ''}{n}d")
+    return st
+
+
+def decode(start: int, data: bytes | memoryview, into: Decoded | None = None) -> Decoded:
+    """Read the entries of `data`, which begins at journal position `start`, up to the first one
+    that is not whole (`torn` says why) or a WRAP (`wrapped`)."""
+    out = into if into is not None else Decoded(end=start)
+    out.end, out.wrapped, out.torn = start, False, ""
+    unpack_entry, unpack_tag = _ENTRY.unpack_from, _TAG.unpack_from
+    steps, row_sizes, key_ids, values, times = out.steps, out.row_sizes, out.key_ids, out.values, out.times
+    i, total = 0, len(data)
+    while i < total:
+        if total - i < ALIGN:
+            out.torn = f"{total - i} bytes at position {start + i} are not an entry"
+            break
+        size, kind_n = unpack_entry(data, i)
+        if size < ALIGN or size % ALIGN or size > total - i:
+            out.torn = f"no whole entry at position {start + i} (size {size})"
+            break
+        if unpack_tag(data, i + size - 8)[0] != (start + i) ^ TAG_MAGIC:
+            out.torn = f"the entry at position {start + i} is not whole (no tag)"
+            break
+        kind, n = kind_n & 0xFF, kind_n >> 8
+        if kind == ROW:
+            body = _row_body(n)
+            if body.size + 16 > size:
+                out.torn = f"the row at position {start + i} is shorter than its {n} scalars"
+                break
+            row = body.unpack_from(data, i + 8)
+            steps.append(row[0])
+            times.append(row[1])
+            row_sizes.append(n)
+            key_ids.extend(row[2 : 2 + n])
+            values.extend(row[2 + n :])
+        elif kind == KEY:
+            if n + 16 > size:
+                out.torn = f"the key at position {start + i} is shorter than its {n} bytes"
+                break
+            keydef = pb.KeyDef()
+            try:
+                keydef.ParseFromString(bytes(data[i + 8 : i + 8 + n]))
+            except Exception:  # noqa: BLE001 - protobuf's DecodeError is not importable portably
+                out.torn = f"the key at position {start + i} does not parse"
+                break
+            out.keys.append(keydef)
+        elif kind == WRAP:
+            i += size
+            out.wrapped = True
+            break
+        else:
+            out.torn = f"unknown entry kind {kind} at position {start + i}"
+            break
+        i += size
+    out.end = start + i
+    return out
+
+
+def to_record(record: pb.Record) -> pb.Record:
+    """The `scalars` record a `journal` record stands for (same writer, client_seq and time;
+    `journal_end` set); ValueError if its range is not whole entries."""
+    chunk = record.journal
+    decoded = decode(chunk.start, chunk.entries)
+    if decoded.torn:
+        raise ValueError(f"journal range from {chunk.start}: {decoded.torn}")
+    return pb.Record(
+        time_ms=decoded.time_ms() or record.time_ms,
+        writer=record.writer,
+        client_seq=record.client_seq,
+        scalars=decoded.scalars(),
+        journal_end=decoded.end,
+    )
+
+
+@dataclass
+class Tail:
+    """What a dead writer's journal holds past a position."""
+
+    decoded: Decoded
+    why_not: str = ""  # set when the file could not be trusted or read: nothing was taken from it
+
+
+def read_tail(path: str | Path, start: int) -> Tail:
+    """The whole entries of the journal at `path` from position `start` on, across laps.
+
+    Stops at the first entry that is not whole: the writer was killed while writing it, or had
+    written nothing more. The file must be a regular file of this boot, not a symlink.
+    """
+    out = Decoded(end=start)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        return Tail(out, f"cannot open the journal {path}: {exc.strerror}")
+    try:
+        with os.fdopen(fd, "rb") as f:
+            head = f.read(HEADER_BYTES)
+            if len(head) < _HEADER.size:
+                return Tail(out, f"{path} is not a journal (too short)")
+            magic, version, capacity, _pid, boot = _HEADER.unpack_from(head)
+            if magic != MAGIC or version != VERSION or capacity <= 0 or capacity % ALIGN:
+                return Tail(out, f"{path} is not a journal of version {VERSION}")
+            if boot != boot_id():
+                return Tail(out, f"{path} was written before this boot: its pages may never have reached the disk")
+            ring = f.read(capacity)
+    except OSError as exc:
+        return Tail(out, f"cannot read the journal {path}: {exc.strerror}")
+    if len(ring) < capacity:
+        return Tail(out, f"{path} is shorter than its capacity")
+    view = memoryview(ring)
+    position = start
+    for _ in range(2):  # the unacked range spans at most the rest of one lap and part of the next
+        offset = position % capacity
+        decode(position, view[offset:], out)
+        if out.torn or out.end == position or (not out.wrapped and out.end % capacity):
+            break
+        position = out.end  # the lap is over (a WRAP entry, or its last byte): on at the next one
+    out.torn = ""
+    return Tail(out)
