@@ -35,9 +35,10 @@ KEYS = 6
 Item = tuple[str, int, float, int, int]  # key, step, value, time_ms, record seq
 
 
-def write_run(run_dir: Path, seed: int, compact_rows: bool = False) -> list[Item]:
+def write_run(run_dir: Path, seed: int, compact_rows: bool = False, zero_rows: bool = False) -> list[Item]:
     """A backup of varied ScalarRows records (packed columns, or compact as the daemon stores
-    them); returns every item in file order."""
+    them); returns every item in file order. With `zero_rows`, records of no rows (what a journal
+    range of KEY entries only makes, docs/journal.md) come between them."""
     rnd = random.Random(seed)
     items: list[Item] = []
     with backup.BackupWriter.create(run_dir / backup.BACKUP_FILENAME, "run1", compact_rows=compact_rows) as writer:
@@ -88,6 +89,8 @@ def write_run(run_dir: Path, seed: int, compact_rows: bool = False) -> list[Item
             rec = pb.Record(time_ms=time_ms, writer=1, scalars=rows)
             writer.append([rec])
             items += [(*item, rec.seq) for item in added]
+            if zero_rows and r % 5 == 0:
+                writer.append([pb.Record(time_ms=time_ms, writer=1, journal_end=16 * (r + 1), scalars=pb.ScalarRows())])
     return items
 
 
@@ -181,5 +184,18 @@ def test_every_lane_sends_each_new_point_once_in_order(seed: int, compact_rows: 
             assert drain(run_dir, part, 7, doubt_end=size) == expected(items, part, doubted=True)
             # A resumed run: steps at or below where it began are not sent.
             assert drain(run_dir, part, 7, floor=20) == expected(items, part, floor=20)
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+@pytest.mark.parametrize("compact_rows", [False, True], ids=["columns", "compact"])
+def test_records_of_zero_rows_send_nothing_and_stop_nothing(compact_rows: bool) -> None:
+    run_dir = Path(tempfile.mkdtemp(prefix="sd-sb-", dir="/tmp"))
+    try:
+        items = write_run(run_dir, 4, compact_rows, zero_rows=True)
+        for part in range(batches.SCALAR_LANES):
+            want = expected(items, part)
+            assert drain(run_dir, part, 7) == want
+            assert drain(run_dir, part, 10_000) == want
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)

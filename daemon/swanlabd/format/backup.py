@@ -324,6 +324,7 @@ class BackupWriter:
         *,
         format_version: int = FORMAT_VERSION,
         compact_rows: bool = False,
+        journal_ends: dict[int, int] | None = None,
     ) -> None:
         self.path = path
         self.run_id = run_id
@@ -335,6 +336,8 @@ class BackupWriter:
         self.last_seq = last_seq
         self.client_seqs = client_seqs
         """For each writer id, the highest client_seq in the file."""
+        self.journal_ends: dict[int, int] = dict(journal_ends or {})
+        """For each writer id with a journal, the highest `journal_end` in the file (docs/journal.md)."""
         self.tail_cut: tuple[int, int] | None = None
         """(offset, nbytes) that `open` cut off the end (a torn or damaged tail), or None."""
         self._fd: int | None = fd
@@ -372,7 +375,7 @@ class BackupWriter:
 
         Everything after the last intact record is cut off: a torn tail silently, a damaged
         tail after telling `reporter`. So records appended now are always readable.
-        Recovers `last_seq`, `client_seqs` and `run_id`.
+        Recovers `last_seq`, `client_seqs`, `journal_ends` and `run_id`.
         """
         path = Path(path)
         fd = _lock(path, os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC))
@@ -382,12 +385,15 @@ class BackupWriter:
             version = FORMAT_VERSION
             last_seq = -1
             client_seqs: dict[int, int] = {}
+            journal_ends: dict[int, int] = {}
             for record, _ in reader:
                 if record.seq == 0 and record.WhichOneof("kind") == "header":
                     run_id, version = record.header.run_id, record.header.format_version
                 last_seq = record.seq
                 if record.client_seq and record.client_seq > client_seqs.get(record.writer, 0):
                     client_seqs[record.writer] = record.client_seq
+                if record.journal_end > journal_ends.get(record.writer, 0):
+                    journal_ends[record.writer] = record.journal_end
             if run_id is None:
                 raise BackupFormatError(path, "the FileHeader record is missing or damaged")
             size = os.fstat(fd).st_size
@@ -409,6 +415,7 @@ class BackupWriter:
             client_seqs,
             format_version=version,
             compact_rows=compact_rows,
+            journal_ends=journal_ends,
         )
         if reader.end_offset < size:
             writer.tail_cut = (reader.end_offset, size - reader.end_offset)
@@ -454,20 +461,37 @@ class BackupWriter:
         for record in records:
             if record.client_seq and record.client_seq > self.client_seqs.get(record.writer, 0):
                 self.client_seqs[record.writer] = record.client_seq
+            if record.journal_end > self.journal_ends.get(record.writer, 0):
+                self.journal_ends[record.writer] = record.journal_end
         return self.size
 
     def _serialize(self, record: pb.Record) -> bytes:
-        """The record's bytes as stored: scalar rows compact if this writer compacts them."""
+        """The record's bytes as stored: scalar rows compact if this writer compacts them.
+
+        Scalar rows always go last, after the record's other fields (`journal_end`, field 24,
+        included, which protobuf would put after them): pieces.split cuts only a record laid out
+        so, and copies those fields onto every piece.
+        """
         kind = record.WhichOneof("kind")
-        if not self.compact_rows or kind not in pieces.SCALAR_KINDS:
+        if kind not in pieces.SCALAR_KINDS:
             return record.SerializeToString()
         rows = getattr(record, kind)
-        if rows.blocks or not rows.steps:
+        compact = self.compact_rows and not rows.blocks and bool(rows.steps)
+        if not compact and not record.journal_end:
             return record.SerializeToString()
         # A record being appended has these fields and its rows, nothing else (pieces are cut
         # after this); the rows go last, as protobuf orders them.
-        head = pb.Record(seq=record.seq, time_ms=record.time_ms, writer=record.writer, client_seq=record.client_seq)
-        return head.SerializeToString() + protowire.field(_ROWS_FIELD[kind], scalarcodec.compact(rows))
+        head = pb.Record(
+            seq=record.seq,
+            time_ms=record.time_ms,
+            writer=record.writer,
+            client_seq=record.client_seq,
+            journal_end=record.journal_end,
+        )
+        body = scalarcodec.compact(rows) if compact else rows.SerializeToString()
+        # Written even when empty (protowire.field would leave out an empty field): a record of
+        # zero rows (a journal range of KEY entries only) is still a `scalars` record.
+        return head.SerializeToString() + protowire.tag(_ROWS_FIELD[kind]) + protowire.varint(len(body)) + body
 
     def _cut(self, fd: int) -> None:
         """Cut a failed write's bytes off the end; DiskFull again while that still fails."""
