@@ -32,8 +32,10 @@ import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from swanlabd_pb import records_pb2 as pb
+if TYPE_CHECKING:  # loaded when first needed: the client imports this module at start
+    from swanlabd_pb import records_pb2 as pb
 
 MAGIC = b"swanlabd-journal"
 VERSION = 1
@@ -42,6 +44,7 @@ ALIGN = 16
 TAG_MAGIC = 0x5F4A_524E_4C5F_7377  # a zeroed file holds no valid entry, not even at position 0
 ROW, KEY, WRAP = 1, 2, 3
 MAX_N = (1 << 24) - 1
+MAX_TIME_S = 1e12  # a row's time (Unix seconds) as ms and as deltas stays far inside int64
 # magic, version, capacity, pid, boot id (16 bytes): what a reader checks before trusting a tail
 _HEADER = struct.Struct("<16sIQI16s")
 _ENTRY = struct.Struct("<II")
@@ -104,9 +107,12 @@ class Decoded:
     keys: list[pb.KeyDef] = field(default_factory=list)
     wrapped: bool = False  # the range ended with a WRAP entry: what follows is at the next lap
     torn: str = ""  # why reading stopped before the end of the bytes ("" if it did not)
+    row_ends: list[int] | None = None  # a list: decode adds the position after each row (read_tail)
 
     def scalars(self) -> pb.ScalarRows:
         """The rows as one ScalarRows (times as deltas from the first row's, in ms)."""
+        from swanlabd_pb import records_pb2 as pb
+
         if not self.steps:
             return pb.ScalarRows()
         base = int(self.times[0] * 1000)
@@ -120,6 +126,15 @@ class Decoded:
 
     def time_ms(self) -> int:
         return int(self.times[0] * 1000) if self.times else 0
+
+    def unstorable(self) -> list[int]:
+        """The rows a `scalars` record cannot hold: a negative step (its steps are unsigned), a
+        time that is not finite or not within MAX_TIME_S of the epoch. Never from our client."""
+        return [
+            i
+            for i, (step, t) in enumerate(zip(self.steps, self.times, strict=True))
+            if step < 0 or not -MAX_TIME_S < t < MAX_TIME_S
+        ]
 
 
 _row_bodies: dict[int, struct.Struct] = {}
@@ -139,6 +154,7 @@ def decode(start: int, data: bytes | memoryview, into: Decoded | None = None) ->
     out.end, out.wrapped, out.torn = start, False, ""
     unpack_entry, unpack_tag = _ENTRY.unpack_from, _TAG.unpack_from
     steps, row_sizes, key_ids, values, times = out.steps, out.row_sizes, out.key_ids, out.values, out.times
+    row_ends = out.row_ends
     i, total = 0, len(data)
     while i < total:
         if total - i < ALIGN:
@@ -163,10 +179,14 @@ def decode(start: int, data: bytes | memoryview, into: Decoded | None = None) ->
             row_sizes.append(n)
             key_ids.extend(row[2 : 2 + n])
             values.extend(row[2 + n :])
+            if row_ends is not None:
+                row_ends.append(start + i + size)
         elif kind == KEY:
             if n + 16 > size:
                 out.torn = f"the key at position {start + i} is shorter than its {n} bytes"
                 break
+            from swanlabd_pb import records_pb2 as pb
+
             keydef = pb.KeyDef()
             try:
                 keydef.ParseFromString(bytes(data[i + 8 : i + 8 + n]))
@@ -189,6 +209,8 @@ def decode(start: int, data: bytes | memoryview, into: Decoded | None = None) ->
 def to_record(record: pb.Record) -> pb.Record:
     """The `scalars` record a `journal` record stands for (same writer, client_seq and time;
     `journal_end` set); ValueError if its range is not whole entries."""
+    from swanlabd_pb import records_pb2 as pb
+
     chunk = record.journal
     decoded = decode(chunk.start, chunk.entries)
     if decoded.torn:
@@ -216,7 +238,7 @@ def read_tail(path: str | Path, start: int) -> Tail:
     Stops at the first entry that is not whole: the writer was killed while writing it, or had
     written nothing more. The file must be a regular file of this boot, not a symlink.
     """
-    out = Decoded(end=start)
+    out = Decoded(end=start, row_ends=[])
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
@@ -246,3 +268,43 @@ def read_tail(path: str | Path, start: int) -> Tail:
         position = out.end  # the lap is over (a WRAP entry, or its last byte): on at the next one
     out.torn = ""
     return Tail(out)
+
+
+def tail_records(decoded: Decoded, writer: int, first_client_seq: int, max_values: int = 16_384) -> list[pb.Record]:
+    """A dead writer's tail rows (`read_tail`) as `scalars` records of `writer`, as its client
+    would have sent them: a record closes at the row that reaches `max_values` scalars; client_seqs
+    from `first_client_seq` on; each record's `journal_end` is the position after its last row
+    (the last record's: after everything read), so a tail cut short by a crash is read on from
+    there, never twice."""
+    from swanlabd_pb import records_pb2 as pb
+
+    out: list[pb.Record] = []
+    n = len(decoded.steps)
+    ends = decoded.row_ends
+    if ends is None or len(ends) != n:
+        raise ValueError("tail_records takes what read_tail decoded (with row_ends)")
+    first = item = 0
+    while first < n:
+        last, count = first, 0
+        while last < n and count < max_values:
+            count += decoded.row_sizes[last]
+            last += 1
+        base = int(decoded.times[first] * 1000)
+        rows = pb.ScalarRows(
+            steps=decoded.steps[first:last],
+            row_sizes=decoded.row_sizes[first:last],
+            key_ids=decoded.key_ids[item : item + count],
+            values=decoded.values[item : item + count],
+            time_deltas_ms=[int(t * 1000) - base for t in decoded.times[first:last]],
+        )
+        out.append(
+            pb.Record(
+                time_ms=base,
+                writer=writer,
+                client_seq=first_client_seq + len(out),
+                scalars=rows,
+                journal_end=ends[last - 1] if last < n else decoded.end,
+            )
+        )
+        first, item = last, item + count
+    return out
