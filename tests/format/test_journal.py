@@ -23,57 +23,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers.journalfile import Ring, Row, key_def, row_entry
 from swanlabd.format import journal
 from swanlabd_pb import records_pb2 as pb
-
-Row = tuple[int, float, tuple[int, ...], tuple[float, ...]]
-
-
-def row_entry(position: int, row: Row) -> bytes:
-    step, t, ids, values = row
-    s = journal.row_struct(len(ids))
-    return s.pack(s.size, journal.ROW | len(ids) << 8, step, t, *ids, *values, position ^ journal.TAG_MAGIC)
-
-
-def key_def(kid: int, name: str) -> bytes:
-    return pb.KeyDef(id=kid, name=name, type=pb.FLOAT).SerializeToString()
-
-
-class Ring:
-    """A journal file's ring as a client writes it (positions grow; a WRAP ends a lap early)."""
-
-    def __init__(self, capacity: int, pid: int = 4242) -> None:
-        self.capacity = capacity
-        self.buf = bytearray(capacity)
-        self.pid = pid
-        self.position = 0
-
-    def _write(self, entry: bytes) -> None:
-        offset = self.position % self.capacity
-        self.buf[offset : offset + len(entry)] = entry
-        self.position += len(entry)
-
-    def row(self, row: Row) -> int:
-        room = self.capacity - self.position % self.capacity
-        size = journal.row_struct(len(row[2])).size
-        if size > room:
-            self._write(journal.wrap_entry(self.position, room))
-        at = self.position
-        self._write(row_entry(at, row))
-        return at
-
-    def key(self, kid: int, name: str) -> int:
-        data = key_def(kid, name)
-        size = journal.aligned(8 + len(data) + 8)
-        room = self.capacity - self.position % self.capacity
-        if size > room:
-            self._write(journal.wrap_entry(self.position, room))
-        at = self.position
-        self._write(journal.key_entry(at, data))
-        return at
-
-    def file_bytes(self) -> bytes:
-        return journal.header(self.capacity, self.pid) + bytes(self.buf)
 
 
 def bits(x: float) -> int:
@@ -226,9 +178,7 @@ def test_a_wrap_entry_ends_a_range() -> None:
 
 
 def write_ring(tmp: Path, ring: Ring, name: str = "j") -> Path:
-    path = tmp / name
-    path.write_bytes(ring.file_bytes())
-    return path
+    return ring.save(tmp / name)
 
 
 def test_read_tail_reads_across_a_lap_boundary(tmp_path: Path) -> None:

@@ -6,8 +6,13 @@ scalar columns that do not agree, scalar rows in the backup file's compact form,
 KeyDefs of this writer defined, a key redefined or named empty or too long, a media reference
 whose key is not of a media type or whose path is not `media/<that type's folder>/<file>`, a file
 path outside the run folder, config or metadata that is not JSON or nests deeper than
-`MAX_JSON_DEPTH` (local/limits.py). A batch that starts past what the daemon holds is a gap
-(`SequenceGap`, FAILED_PRECONDITION: replay from there).
+`MAX_JSON_DEPTH` (local/limits.py), `journal_end` set by a client, a journal range that is not
+whole entries or does not start where the writer's journal ranges so far end (docs/journal.md).
+A batch that starts past what the daemon holds is a gap (`SequenceGap`, FAILED_PRECONDITION:
+replay from there).
+
+A `journal` record (a range of the writer's journal) is returned as the `scalars` record it
+stands for (`journal.to_record`), so storage and backup files never see one.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
+from swanlabd.format import journal
 from swanlabd.format.keytypes import MEDIA_FOLDERS
 from swanlabd.local.limits import check_json
 from swanlabd.storage.activerun import ActiveRun
@@ -24,7 +30,9 @@ from swanlabd_pb import records_pb2 as pb
 MAX_KEY_NAME_BYTES = 4096
 # What a client may put in a Stream batch. Header, RunStart and system rows are the daemon's;
 # Finish goes through FinishRun so it can be ordered after everything the client sent.
-CLIENT_KINDS = frozenset({"keys", "scalars", "console", "media", "config", "metadata", "requirements", "file"})
+CLIENT_KINDS = frozenset(
+    {"keys", "scalars", "journal", "console", "media", "config", "metadata", "requirements", "file"}
+)
 
 
 def safe_relative_path(value: str) -> bool:
@@ -50,7 +58,8 @@ def check_batch(run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> li
 
     Records at or below what the daemon holds for `writer` are dropped (a replay is idempotent).
     Raises MalformedBatch (nothing of the batch may be written) or SequenceGap. Reads the run and
-    never changes it: the batch's key definitions take effect when storage appends it.
+    never changes it: the batch's key definitions take effect when storage appends it. A
+    `journal` record comes back as its `scalars` record (the one object that is not the caller's).
     """
     if not records:
         return []
@@ -71,7 +80,8 @@ def check_batch(run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> li
     known_types = run.key_types.get(writer, {})
     staged: dict[int, str] = {}
     staged_types: dict[int, int] = {}
-    for r in fresh:
+    journal_end = run.journal_end(writer)
+    for index, r in enumerate(fresh):
         cs = r.client_seq
         if r.seq != 0:
             raise MalformedBatch(run_id, writer, cs, f"seq must be 0 (the daemon assigns it), got {r.seq}")
@@ -81,6 +91,8 @@ def check_batch(run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> li
             )
         if r.writer not in (0, writer):
             raise MalformedBatch(run_id, writer, cs, f"record says writer {r.writer} on writer {writer}'s stream")
+        if r.journal_end:
+            raise MalformedBatch(run_id, writer, cs, "journal_end is the daemon's (send journal ranges as `journal`)")
         kind = r.WhichOneof("kind")
         if kind is None:
             raise MalformedBatch(run_id, writer, cs, "record has no kind")
@@ -122,6 +134,50 @@ def check_batch(run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> li
                 raise MalformedBatch(
                     run_id, writer, cs, f"scalars: key ids {sorted(undefined)[:10]} not defined by KeyDefs"
                 )
+        elif kind == "journal":
+            chunk = r.journal
+            if chunk.start != journal_end:
+                raise MalformedBatch(
+                    run_id,
+                    writer,
+                    cs,
+                    f"journal: the range starts at position {chunk.start}, but the writer's journal "
+                    f"ranges so far end at {journal_end}",
+                )
+            decoded = journal.decode(chunk.start, chunk.entries)
+            if decoded.torn:
+                raise MalformedBatch(run_id, writer, cs, f"journal: the range is not whole entries: {decoded.torn}")
+            if decoded.end != chunk.start + len(chunk.entries):
+                raise MalformedBatch(
+                    run_id,
+                    writer,
+                    cs,
+                    f"journal: the range goes on past its WRAP entry (position {decoded.end} of "
+                    f"{chunk.start + len(chunk.entries)}): the next lap's entries start a range of their own",
+                )
+            undefined = {k for k in set(decoded.key_ids) if k not in staged and k not in known}
+            if undefined:
+                raise MalformedBatch(
+                    run_id, writer, cs, f"journal: key ids {sorted(undefined)[:10]} not defined by KeyDefs"
+                )
+            bad = decoded.unstorable()
+            if bad:
+                raise MalformedBatch(
+                    run_id,
+                    writer,
+                    cs,
+                    f"journal: row {bad[0]} has step {decoded.steps[bad[0]]} and time {decoded.times[bad[0]]!r} "
+                    "(steps are >= 0, times finite Unix seconds)",
+                )
+            journal_end = decoded.end
+            # journal.to_record's record, from the range decoded here already.
+            fresh[index] = pb.Record(
+                time_ms=decoded.time_ms() or r.time_ms,
+                writer=r.writer,
+                client_seq=cs,
+                scalars=decoded.scalars(),
+                journal_end=decoded.end,
+            )
         elif kind == "media":
             for m in r.media.items:
                 if m.key_id not in staged and m.key_id not in known:

@@ -1,7 +1,8 @@
 """`ActiveRun`: a RUNNING run whose backup file this daemon holds open (and flocked) for appends.
 
 It keeps what the append path needs in memory: the highest client_seq held per writer, each
-writer's key ids, the record count and file size. A failed fsync (or a write failing for another
+writer's key ids, the journal position each writer's ranges so far end at (docs/journal.md),
+the record count and file size. A failed fsync (or a write failing for another
 reason than space) breaks the file for good (`broken`): nothing is acked past it. A write that
 finds the disk full only refuses that append (`full`, until an append works again): the file is
 as it was before it, and the client resends the same records once space is freed.
@@ -44,6 +45,7 @@ class ActiveRun:
         self.path = Path(info.run_dir) / backup.BACKUP_FILENAME
         self.client_seqs: dict[int, int] = dict(file.client_seqs)  # written (page cache)
         self.synced: dict[int, int] = dict(file.client_seqs)  # covered by the last good fsync
+        self.journal_ends: dict[int, int] = dict(file.journal_ends)  # written (highest journal_end)
         self.keys = keys
         self.key_types = key_types if key_types is not None else {}  # writer -> key id -> KeyType
         self.system_rows = system_rows
@@ -65,6 +67,14 @@ class ActiveRun:
     def held(self, writer: int) -> int:
         """The writer's highest client_seq in the file (what a replay must not write again)."""
         return self.client_seqs.get(writer, 0)
+
+    def journal_end(self, writer: int) -> int:
+        """Where the writer's next journal range starts: after the ranges the file holds."""
+        return self.journal_ends.get(writer, 0)
+
+    def journal(self, writer: int) -> str:
+        """The path of the writer's journal file (its StartRun named it); "" if it has none."""
+        return self.info.journals.get(str(writer), "")
 
     def synced_seq(self, writer: int) -> int:
         """The writer's highest client_seq that the last successful fsync covered."""
@@ -121,6 +131,8 @@ class ActiveRun:
         for r in records:
             if r.client_seq:
                 self.client_seqs[r.writer] = r.client_seq
+            if r.journal_end > self.journal_ends.get(r.writer, 0):
+                self.journal_ends[r.writer] = r.journal_end
             kind = r.WhichOneof("kind")
             if kind == "keys":  # as scan.py recovers them from the file
                 self.keys.setdefault(r.writer, {}).update((k.id, k.name) for k in r.keys.keys)

@@ -36,12 +36,13 @@ import asyncio
 import logging
 import os
 import shutil
+import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from swanlabd.format import backup
+from swanlabd.format import backup, journal
 from swanlabd.format.runstate import Mode, RunState
 from swanlabd.local import paths, runfolder
 from swanlabd.local.limits import check_json
@@ -76,6 +77,8 @@ log = logging.getLogger(__name__)
 DAEMON_WRITER = 0
 # How long FinishRun waits for Stream batches still in flight on another HTTP/2 stream.
 FINISH_WAIT_S = 30.0
+# Scalars in a record made of a dead writer's journal tail: as many as its client puts in one.
+TAIL_RECORD_VALUES = 16_384
 
 
 def now_ms() -> int:
@@ -156,7 +159,12 @@ class RunStore:
     ) -> tuple[ActiveRun, int, int]:
         """start_run's task."""
         try:
+            if req.journal:
+                await asyncio.to_thread(check_journal, req.journal)
             run, writer, durable = await self._decide(run_id, req)
+            if req.journal and run.journal(writer) != req.journal:
+                run.info.journals[str(writer)] = req.journal
+                self._save(run.current_info())
             if started is not None:
                 started(run, writer)
             return run, writer, durable
@@ -609,10 +617,13 @@ class RunStore:
             except TimeoutError:
                 pass
         durable = run.held(writer)
+        journal_path = run.journal(writer)
         if writer != run.info.primary_writer:
             await asyncio.to_thread(run.sync_blocking)
             if run.broken:
                 raise run.broken
+            if journal_path:
+                await self._forget_journal(run, writer, journal_path)
             return durable
         state = finish.state if finish.state != pb.RUN_STATE_UNSPECIFIED else pb.FINISHED
         if state == pb.RUNNING:
@@ -622,13 +633,91 @@ class RunStore:
         done.state = state
         done.finish_time_ms = done.finish_time_ms or now_ms()
         await self._close_run(run, pb.Record(time_ms=now_ms(), writer=writer, finish=done))
+        if journal_path:
+            await self._forget_journal(run, writer, journal_path)
         return durable
 
+    async def _forget_journal(self, run: ActiveRun, writer: int, path: str) -> None:
+        """A writer finished: its journal holds nothing the file does not (its client deletes it
+        too; whoever is first)."""
+        run.info.journals.pop(str(writer), None)
+        self._save(run.current_info())
+        await asyncio.to_thread(remove_journal, path)
+
     async def finish_crashed(self, run: ActiveRun, error: str) -> None:
-        """The primary writer died without FinishRun: Finish{CRASHED} as a daemon record."""
+        """The primary writer died without FinishRun: the rows its journal holds past what it
+        streamed (docs/journal.md), then Finish{CRASHED} as a daemon record."""
         log.warning("run %s: %s; marking CRASHED", run.run_id, error)
+        # From here no Stream append lands (append_batch checks `closing`, with no await between
+        # that check and the write): the journal position the file holds is final while we read.
+        run.closing = RunState.CRASHED
+        writer = run.info.primary_writer
+        path = run.journal(writer)
+        keep = False
+        if path:
+            keep = not await self._journal_tail(run, writer, path)
+            run.info.journals.pop(str(writer), None)
         finish = pb.Finish(state=pb.CRASHED, error=error, finish_time_ms=now_ms(), exit_code=-1)
-        await self._close_run(run, pb.Record(time_ms=now_ms(), writer=DAEMON_WRITER, finish=finish))
+        try:
+            await self._close_run(run, pb.Record(time_ms=now_ms(), writer=DAEMON_WRITER, finish=finish))
+        finally:
+            if path and not keep:
+                await asyncio.to_thread(remove_journal, path)
+
+    async def _journal_tail(self, run: ActiveRun, writer: int, path: str) -> bool:
+        """Append the rows of `writer`'s journal past the range the file holds, with KeyDefs for
+        the keys among them the writer never defined. False if they could not be written (the
+        journal is then kept; its file is still there for a person to look at)."""
+        start = run.journal_end(writer)
+        tail = await asyncio.to_thread(journal.read_tail, path, start)
+        if tail.why_not:
+            log.warning("run %s: writer %d's journal not read: %s", run.run_id, writer, tail.why_not)
+            return True
+        decoded = tail.decoded
+        known = run.keys.get(writer, {})
+        new_keys: dict[int, pb.KeyDef] = {}
+        for key in decoded.keys:
+            if key.id not in known and key.id not in new_keys and key.name:
+                new_keys[key.id] = key
+        undefined = {k for k in decoded.key_ids if k not in known and k not in new_keys}
+        bad = decoded.unstorable()
+        if undefined or bad:
+            # Never from our client (KEY entries come before the rows that use them, times are
+            # time.time()): dropped, since no metric could be named or no record hold them.
+            log.warning(
+                "run %s: writer %d's journal has %d rows of bad steps or times and uses key ids %s it never "
+                "defined; those rows and values are dropped",
+                run.run_id,
+                writer,
+                len(bad),
+                sorted(undefined)[:10],
+            )
+            drop_rows(decoded, set(bad), undefined)
+        seq = run.held(writer) + 1
+        records: list[pb.Record] = []
+        if new_keys:
+            when = decoded.time_ms() or now_ms()
+            keydefs = pb.KeyDefs(keys=new_keys.values())
+            records.append(pb.Record(time_ms=when, writer=writer, client_seq=seq, keys=keydefs))
+            seq += 1
+        records += journal.tail_records(decoded, writer, seq, TAIL_RECORD_VALUES)
+        if not records:
+            return True
+        try:
+            self._write(run, records)
+        except (DiskFull, StorageFailure) as exc:
+            log.error("run %s: the rows of writer %d's journal %s were not written: %s", run.run_id, writer, path, exc)
+            return False
+        self.events.appended(run.run_id)
+        log.warning(
+            "run %s: %d rows its writer %d did not stream read from its journal (positions %d to %d)",
+            run.run_id,
+            len(decoded.steps),
+            writer,
+            start,
+            decoded.end,
+        )
+        return True
 
     async def _close_run(self, run: ActiveRun, finish_record: pb.Record) -> None:
         state = RunState.of(finish_record.finish.state)
@@ -745,6 +834,57 @@ class RunStore:
                 current = replace(current, last_error=str(self.state_full))
             yield current
         yield from self.state.damaged_runs()
+
+
+def check_journal(path: str) -> None:
+    """RequestError unless `path` is an absolute path to a regular file (not a symlink) of this
+    daemon's user: a writer's journal, which the daemon reads after the writer's death and then
+    deletes. Blocking (a worker thread)."""
+    if not os.path.isabs(path) or "\0" in path:
+        raise RequestError(f"StartRun: journal {path!r} must be an absolute path")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise RequestError(f"StartRun: journal {path!r} cannot be opened (a symlink?): {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise RequestError(f"StartRun: journal {path!r} is not a regular file")
+    if st.st_uid != os.getuid():
+        raise RequestError(f"StartRun: journal {path!r} belongs to uid {st.st_uid}, not the daemon's {os.getuid()}")
+
+
+def remove_journal(path: str) -> None:
+    """Delete a writer's journal (blocking); gone already is fine."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("cannot delete the journal %s: %s", path, exc)
+
+
+def drop_rows(decoded: journal.Decoded, rows: set[int], key_ids: set[int]) -> None:
+    """Take rows `rows` out of `decoded`, and the scalars of `key_ids` out of the rest."""
+    ends = decoded.row_ends or []
+    out = journal.Decoded(end=decoded.end, keys=decoded.keys, row_ends=[])
+    assert out.row_ends is not None
+    i = 0
+    for r, size in enumerate(decoded.row_sizes):
+        if r not in rows:
+            row = zip(decoded.key_ids[i : i + size], decoded.values[i : i + size], strict=True)
+            kept = [(k, v) for k, v in row if k not in key_ids]
+            out.steps.append(decoded.steps[r])
+            out.times.append(decoded.times[r])
+            out.row_sizes.append(len(kept))
+            out.key_ids += [k for k, _ in kept]
+            out.values += [v for _, v in kept]
+            out.row_ends.append(ends[r])
+        i += size
+    decoded.steps, decoded.times, decoded.row_sizes = out.steps, out.times, out.row_sizes
+    decoded.key_ids, decoded.values, decoded.row_ends = out.key_ids, out.values, out.row_ends
 
 
 def _size(path: Path) -> int:

@@ -79,10 +79,16 @@ class RunInfo:
     # Where the write holding the last SourceCursor began in the backup: the next sync reads the
     # file from here, not from 0 (the cursor itself is only in the backup, the source of truth).
     source_at: int = 0
+    # Writer id (as a string: a JSON object's keys) -> the path of its journal file, named by its
+    # StartRun (docs/journal.md): where the crash watch reads a dead writer's unacked rows, even
+    # after a daemon restart. An entry is removed when its file is.
+    journals: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Names read back from JSON, or given by a caller, become the enums (ValueError if unknown).
         self.state, self.mode = RunState(self.state), Mode(self.mode)
+        if not all(isinstance(k, str) and k.isdigit() and isinstance(v, str) for k, v in self.journals.items()):
+            raise ValueError(f"journals is {self.journals!r}, not writer ids to paths")
         if self.cut_tail and (len(self.cut_tail) != 3 or not all(type(n) is int for n in self.cut_tail)):
             raise ValueError(f"cut_tail is {self.cut_tail!r}, not [offset, bytes, last seq]")
 
@@ -133,7 +139,9 @@ class RunInfo:
 
 # The types of RunInfo's fields in its JSON: enums by name; a whole number is a fine float.
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
-    name: {Mode: (str,), RunState: (str,), float: (int, float), list[int]: (list,)}.get(hint, (hint,))
+    name: {Mode: (str,), RunState: (str,), float: (int, float), list[int]: (list,), dict[str, str]: (dict,)}.get(
+        hint, (hint,)
+    )
     for name, hint in get_type_hints(RunInfo).items()
 }
 
