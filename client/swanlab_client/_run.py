@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import signal
+import struct
 import sys
 import threading
 import time
@@ -47,13 +48,16 @@ from swanlab_client._errors import (
     RunFinishedError,
     UsageError,
 )
+from swanlab_client._journal import Journal
 from swanlab_client._metrics import MetricRules
-from swanlab_client._sender import CONFIG, CONSOLE, FILE, RunTables, Sender, Warner, pending
+from swanlab_client._sender import CONFIG, CONSOLE, FILE, RunTables, Sender, Warner, pending, to_float
 from swanlab_client._settings import Settings
 from swanlab_client._validate import FAST_TYPES, MAX_STEP
 from swanlab_client.media import _api as _media_api
 from swanlab_client.media._queue import take_media
 from swanlab_client.media._store import MEDIA, MediaBudget
+from swanlabd.format import journal as journal_format
+from swanlabd.format.journal import TAG_MAGIC
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -72,6 +76,7 @@ MAX_CONSOLE_LINE = 8192  # characters kept of one printed line
 _FINISH_STATES = {"success": "FINISHED", "finished": "FINISHED", "crashed": "CRASHED", "aborted": "ABORTED"}
 _FINISH_NAMES = {"FINISHED": "success", "CRASHED": "crashed", "ABORTED": "aborted"}
 _now = time.time
+_thread_id = threading.get_ident
 
 _current: Run | None = None
 # Set in a forked child if gRPC was loaded in the parent: such a process must not call into it.
@@ -129,6 +134,9 @@ class Run:
         self._tasks: AsyncTasks | None = None
         self._saver: FileSaver | None = None
         self.sender: Sender | None = None
+        # The primary writer's journal (_journal.py): rows go there as log() returns; None in a
+        # forked child, in disabled mode, or where no journal could be made (rows then queue).
+        self._journal: Journal | None = None
         if mode == "disabled":
             self._queue: deque = deque(maxlen=0)  # validate, then drop: nothing is stored
             self._limit = sys.maxsize
@@ -249,12 +257,26 @@ class Run:
         sid = self._schema_by_keys.get(tuple(data))
         if sid is None:
             return self._log_slow(data, step)
-        values = tuple(data.values())
-        if not FAST_TYPES.issuperset(map(type, values)):
+        if not FAST_TYPES.issuperset(map(type, data.values())):
             return self._log_slow(data, step)
-        q = self._queue
-        if len(q) < self._limit or self._room():
-            q.append((step, sid, values, _now()))
+        j = self._journal
+        if j is not None and _thread_id() == j.owner:
+            # One pack_into writes the row into the journal, its tag last (_journal.py). Only the
+            # thread that called init() writes there, so no lock; other threads' rows queue.
+            pack, size, kind_n, ids = j.rows[sid]
+            p = j.pos
+            if p + size <= j.room and not j.unkeyed:
+                try:
+                    pack(j.mm, j.base + p, size, kind_n, step, _now(), *ids, *data.values(), p ^ TAG_MAGIC)
+                    j.pos = p + size
+                except (OverflowError, struct.error):
+                    self._journal_row(step, sid, tuple(data.values()))
+            else:
+                self._journal_row(step, sid, tuple(data.values()))
+        else:
+            q = self._queue
+            if len(q) < self._limit or self._room():
+                q.append((step, sid, tuple(data.values()), _now()))
         self._last = step  # a refused row's step counts too: the next row is logged where it happens
         if step >= self._step:
             self._step = step + 1
@@ -421,6 +443,8 @@ class Run:
                 sid = len(self._tables.schemas)
                 self._tables.schemas.append(ids)
                 self._schema_ids[ids] = sid
+                if self._journal is not None:
+                    self._journal.add_schema(sid, ids)
             # The fast path appends data.values() as they are: only when they are this row's values,
             # in this order (nothing nested, dropped, merged, media or added by a define_metric rule).
             if (
@@ -431,7 +455,10 @@ class Run:
                 and len(self._schema_by_keys) < MAX_CACHED_KEY_TUPLES
             ):
                 self._schema_by_keys[tuple(data)] = sid
-            if len(q) < self._limit or self._room():
+            j = self._journal
+            if j is not None and _thread_id() == j.owner:
+                self._journal_row(step, sid, tuple(values))
+            elif len(q) < self._limit or self._room():
                 q.append((step, sid, tuple(values), _now()))
         for key, items in media.items():
             kid = self._intern(key, items[0].KEY_TYPE)
@@ -477,7 +504,97 @@ class Run:
             self._tables.columns[kid] = self._metrics.column(key)
             self._tables.key_names.append(key)  # before any row using it is queued
             self._key_ids[key] = kid
+            j = self._journal
+            if j is not None:
+                if _thread_id() == j.owner:
+                    self._journal_key(kid)
+                else:
+                    j.unkeyed.append(kid)  # its owner writes it before its next row
         return kid
+
+    # -- the journal (_journal.py; only its owner thread calls these) ------------------------------
+
+    def _journal_row(self, step: int, sid: int, values: tuple) -> None:
+        """A row the fast path could not write: no room yet (wait, or refuse on a full disk), a
+        value struct refuses (an int past a double's range: +-inf, as the queue's encoder
+        stores it), a row too big for the ring (queued instead), or keys another thread made."""
+        j = self._journal
+        assert j is not None
+        while j.unkeyed:
+            self._journal_key(j.unkeyed.popleft())
+        pack, size, kind_n, ids = j.rows[sid]
+        if size > j.capacity // 4:
+            if len(self._queue) < self._limit or self._room():
+                self._queue.append((step, sid, values, _now()))
+            return
+        if not self._journal_room(size):
+            return
+        p = j.pos
+        try:
+            pack(j.mm, j.base + p, size, kind_n, step, _now(), *ids, *values, p ^ TAG_MAGIC)
+        except (OverflowError, struct.error):
+            self._warn.once("overflow", "an integer value is too large for a float64; stored as +-inf")
+            safe = tuple(to_float(v) for v in values)
+            pack(j.mm, j.base + p, size, kind_n, step, _now(), *ids, *safe, p ^ TAG_MAGIC)
+        j.pos = p + size
+
+    def _journal_key(self, kid: int) -> None:
+        """A KEY entry for a new key, before any row that uses it (read only from a dead writer's
+        journal: the stream defines keys with KeyDefs records)."""
+        from swanlabd_pb import records_pb2 as pb
+
+        j = self._journal
+        assert j is not None
+        column = self._tables.columns.get(kid)
+        section, x_axis, hidden = column if column is not None else ("", "", False)
+        keydef = pb.KeyDef(
+            id=kid,
+            name=self._tables.key_names[kid],
+            type=pb.KeyType.Value(self._tables.key_types.get(kid, "FLOAT")),
+            section=section,
+            x_axis=x_axis,
+            hidden=hidden,
+        ).SerializeToString()
+        if self._journal_room(journal_format.aligned(len(keydef) + 16)):
+            j.write(journal_format.key_entry(j.pos, keydef))
+
+    def _journal_room(self, size: int) -> bool:
+        """Room for `size` bytes in the journal: True once there is, False if the entry is refused.
+
+        As _room for the queue: wait for the sender to ship and the daemon to ack (backpressure),
+        unless the daemon's disk is full or the sender is gone; then the row is refused and counted.
+        """
+        j = self._journal
+        assert j is not None
+        if j.fits(size):
+            return True
+        sender = self.sender
+        if sender is not None and sender.thread is not None and sender.disk_full is None:
+            self._warn.once(
+                "backpressure",
+                "log() is waiting: %d bytes of rows not yet durable in swanlabd (slow or restarting); "
+                "nothing is dropped (warned once per run)",
+                j.pos - j.acked,
+            )
+            sender.wake.set()
+            with self._space:
+                while not j.fits(size) and sender.thread.is_alive() and sender.disk_full is None:
+                    self._space.wait(0.1)
+            if j.fits(size):
+                return True
+        if sender is not None:
+            sender.refused += 1
+            if not sender.refusing:
+                sender.refusing = True
+                _logger.warning(
+                    "swanlab_client: log() is not storing new rows of run %s: %d bytes of rows are waiting for "
+                    "swanlabd (%s); they are kept and sent once it takes them, and the rows refused meanwhile "
+                    "are counted",
+                    self.run_id,
+                    j.pos - j.acked,
+                    sender.why_not_stored(),
+                )
+        return False
 
     def _room(self) -> bool:
         """The queue is at its bound: True once the row may be queued, False if it is refused.
@@ -579,6 +696,8 @@ class Run:
             request.requirements.CopyFrom(self._requirements)
         request.config.json = self._config.to_json()
         request.pid = os.getpid()
+        if self._journal is not None:
+            request.journal = str(self._journal.path)
         return request
 
     def _start_sender(self, *, child: bool) -> None:
@@ -588,6 +707,8 @@ class Run:
         from swanlab_client import _relay, _transport  # noqa: F401 - imported to be loaded, not used here
         from swanlabd.local import spawn  # noqa: F401 - imported to be loaded, not used here
 
+        if not child:
+            self._open_journal()
         self.sender = Sender(
             queue=self._queue,
             tables=self._tables,
@@ -598,11 +719,30 @@ class Run:
             attach_new_writer=child,
             on_drained=self._drained,
             on_durable=self._flushed if self._flush_hooks() else None,
+            journal=self._journal,
         )
         self.sender.run_id = self.run_id
         # A child's thread must outlive its main thread to flush (see Sender.step).
         self.sender.watch_main_thread = child
         self.sender.start_thread(daemon=not child)
+
+    def _open_journal(self) -> None:
+        """The journal, next to the daemon's socket (a private folder, in memory where
+        XDG_RUNTIME_DIR is set); without one, rows queue in memory as a forked child's do."""
+        try:
+            self._journal = Journal.create(self.settings.socket.parent / "journals", self.run_id)
+        except OSError as exc:
+            self._warn.once(
+                "no-journal",
+                "no journal for run %s (%s): rows wait in memory until swanlabd acks them, and a kill of "
+                "this process loses those",
+                self.run_id,
+                exc,
+            )
+            return
+        # Schemas made before the journal (none in init(); a child's never reach here).
+        for sid, ids in enumerate(self._tables.schemas):
+            self._journal.add_schema(sid, ids)
 
     def _flush_hooks(self) -> bool:
         return any(_callbacks.wants(self._callbacks, hook) for hook in ("on_scalar_flush", "on_log_flush"))
@@ -619,6 +759,9 @@ class Run:
         lines: list[_callbacks.LogRecord] = []
         for record in records:
             kind = record.WhichOneof("kind")
+            if kind == "journal":
+                record = journal_format.to_record(record)
+                kind = "scalars"
             if kind == "scalars":
                 rows = record.scalars
                 deltas = rows.time_deltas_ms or [0] * len(rows.steps)
@@ -654,6 +797,12 @@ class Run:
             self._warn.once(
                 "resume-steps", "run %s: no answer from swanlabd in time; automatic steps start at 0", self.run_id
             )
+
+    def _wait_started(self) -> None:
+        sender = self.sender
+        bound = self.settings.connect_timeout_s + self.settings.spawn_timeout_s
+        if sender is not None and not sender.started.wait(bound):
+            self._warn.once("start-wait", "run %s: no answer from swanlabd yet; init() goes on without it", self.run_id)
 
     def _start_child_sender(self) -> None:
         self._limit = self.settings.queue_max_rows
@@ -704,11 +853,21 @@ class Run:
                 self.run_id,
                 sender.why_not_stored(),
             )
+        j = self._journal
+        if j is not None:
+            self._journal = None
+            # What the daemon did not ack stays in the file: it reads it once this process is gone.
+            # The mapping stays (finish() may run in a signal handler, amid a log() writing it).
+            if sender.finished.is_set() and not sender.unacked and j.acked >= j.pos:
+                j.remove()
 
     def _forked(self) -> None:
         """In a forked child: become an idle new writer of the same run (see module docstring)."""
-        self._leftovers.append((self.sender, self._queue))  # never touched again, never finalized
+        # The parent's sender and journal are never touched again, nor finalized (the journal's
+        # mapping is the parent's memory too: the child must not write it).
+        self._leftovers.append((self.sender, self._queue, self._journal))
         self.sender = None
+        self._journal = None
         self._space = threading.Condition()
         self._tables.media = MediaBudget()  # the parent's media are not this child's to wait for
         # The parent's save() and async_log() threads are not in the child, and a lock another
@@ -970,6 +1129,10 @@ def init(
             except UsageError:
                 _current = None
                 raise
+        else:
+            # Once init() returns the run exists durably (its folder, and the daemon watching this
+            # process), so a kill right after it loses nothing the journal holds. Bounded.
+            run._wait_started()
     else:
         _logger.warning("swanlab_client: mode='disabled': log() validates its input and stores nothing")
     if run._callbacks:

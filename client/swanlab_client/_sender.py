@@ -60,6 +60,7 @@ from swanlab_client._settings import DAEMON_MAX_MESSAGE_BYTES, RECORD_MAX_BYTES,
 from swanlab_client.media._store import MEDIA, MediaBudget, MediaEncoder, Stored
 
 if TYPE_CHECKING:
+    from swanlab_client._journal import Journal
     from swanlab_client._transport import Transport
     from swanlabd_pb import records_pb2 as pb
     from swanlabd_pb import service_pb2 as svc
@@ -146,12 +147,14 @@ class Sender:
         attach_new_writer: bool = False,
         on_drained: Callable[[], None] = lambda: None,
         on_durable: Callable[[list[pb.Record]], None] | None = None,
+        journal: Journal | None = None,
     ) -> None:
         from swanlabd_pb import records_pb2, service_pb2
 
         self._pb = records_pb2
         self._svc = service_pb2
         self.queue = queue
+        self.journal = journal  # the primary writer's rows are there, not in the queue (_journal.py)
         self.tables = tables
         self._start_request = start_request
         self._connector = connector
@@ -251,18 +254,24 @@ class Sender:
             self._connect()
         if self.unacked:
             self._send_unacked()
+        # The journal's position is read before the key names (in _pack): every row below it
+        # uses keys that are defined by then.
+        journal = self.journal
+        upto = journal.pos if journal is not None else 0
         items = self._take()
-        if items:
+        if items or (journal is not None and upto > journal.sent):
             # Media files are written and fsynced before the records naming them exist.
             items = self.media.encode_items(self.run_dir, items, self.tables.key_names)
             self.unacked.extend(self._encode(items))
+            if journal is not None:
+                self.unacked.extend(self._journal_records(journal, upto))
             self._send_unacked()
             return
         if self.finish_request is None and self.watch_main_thread and not threading.main_thread().is_alive():
             # A forked child leaving through os._exit() (multiprocessing) runs no atexit: this
             # non-daemon thread is what finishes its writer before the process ends.
             self.request_finish(self._pb.Finish(state=self._pb.FINISHED))
-        if self.finish_request is not None and not self.queue:
+        if self.finish_request is not None and not self.queue and (journal is None or journal.sent >= journal.pos):
             self._finish()
             return
         self.wake.wait(self._settings.flush_interval_s)
@@ -425,6 +434,19 @@ class Sender:
             self.next_cs += 1
         return records
 
+    def _journal_records(self, journal: Journal, upto: int) -> list[pb.Record]:
+        """The journal from where the last range ended to `upto`, as JournalChunk records (bytes
+        copied as they are: no object per row in this process)."""
+        pb = self._pb
+        t_ms = int(time.time() * 1000)
+        records = []
+        for start, entries in journal.take(upto):
+            record = pb.Record(time_ms=t_ms, journal=pb.JournalChunk(start=start, entries=entries))
+            record.client_seq = self.next_cs
+            self.next_cs += 1
+            records.append(record)
+        return records
+
     def _media_refs(self, key_id: int, step: int, stored: list[Stored]) -> pb.MediaRefs:
         pb = self._pb
         refs = [
@@ -442,7 +464,7 @@ class Sender:
         except OverflowError:
             # An int beyond the range of a double: stored as +-inf (its sign kept), said once.
             self._warn.once("overflow", "an integer value is too large for a float64; stored as +-inf")
-            safe = [_to_float(v) for v in values]
+            safe = [to_float(v) for v in values]
             return pb.ScalarRows(steps=steps, row_sizes=sizes, key_ids=key_ids, values=safe, time_deltas_ms=deltas)
 
     def _send_unacked(self) -> None:
@@ -482,6 +504,12 @@ class Sender:
         if drop:
             acked = self.unacked[:drop]
             del self.unacked[:drop]
+            if self.journal is not None:
+                for record in reversed(acked):
+                    if record.HasField("journal"):
+                        self.journal.ack(record.journal.start + len(record.journal.entries))
+                        self._on_drained()  # log() may be waiting for room
+                        break
             if self._on_durable is not None:
                 self._on_durable(acked)
 
@@ -760,7 +788,7 @@ def _halve(record: pb.Record) -> list[pb.Record] | None:
     return [first, second]
 
 
-def _to_float(value: object) -> float:
+def to_float(value: object) -> float:
     try:
         return float(value)  # type: ignore[arg-type]  # a number log() accepted (_validate.number)
     except OverflowError:
@@ -769,4 +797,8 @@ def _to_float(value: object) -> float:
 
 def pending(sender: Sender | None, queue: Sequence) -> int:
     """Rows and records not yet durable (queued + unacked), for finish()'s warning."""
-    return len(queue) + (len(sender.unacked) if sender is not None else 0)
+    if sender is None:
+        return len(queue)
+    journal = sender.journal
+    taken = 1 if journal is not None and journal.pos > journal.sent else 0  # rows not yet shipped
+    return len(queue) + len(sender.unacked) + taken

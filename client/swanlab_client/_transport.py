@@ -284,8 +284,11 @@ class FileTransport:
 
         if self._writer is None:
             raise DaemonRejectedError("send() before start()")
+        from swanlabd.format import journal
+
         held = self._writer.client_seqs.get(self._writer_id, 0)
-        fresh = [r for r in records if r.client_seq > held]
+        # Journal ranges go in as the scalars records the daemon would make of them.
+        fresh = [journal.to_record(r) if r.HasField("journal") else r for r in records if r.client_seq > held]
         try:
             if fresh:
                 with self._lock:

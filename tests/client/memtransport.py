@@ -9,11 +9,14 @@ daemon, or after it was appended but before the ack (the two cases replay must h
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from swanlab_client._errors import DaemonError, DaemonRejectedError, DaemonUnavailableError, RPCStatusCode
+from swanlab_client._journal import Journal
 from swanlab_client._run import Run
 from swanlab_client._sender import Sender, Warner
 from swanlab_client._settings import Settings
+from swanlabd.format import journal
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
 
@@ -63,6 +66,8 @@ class MemoryDaemon:
             if r.client_seq <= held:
                 continue
             assert r.writer == writer, (r.writer, writer)
+            if r.HasField("journal"):
+                r = journal.to_record(r)  # as the daemon stores a journal range
             kind = r.WhichOneof("kind")
             if kind == "keys":
                 defined.update(k.id for k in r.keys.keys)
@@ -184,13 +189,27 @@ def make_run(connector: MemoryConnector, settings: Settings = SETTINGS) -> Run:
     return run
 
 
+def make_journal_run(connector: MemoryConnector, directory: Path, capacity: int, settings: Settings = SETTINGS) -> Run:
+    """make_run with a journal of `capacity` bytes in `directory`, owned by the calling thread."""
+    run = make_run(connector, settings)
+    run._journal = Journal.create(directory, run.run_id, capacity)
+    assert run.sender is not None
+    run.sender.journal = run._journal
+    return run
+
+
 def drain(run: Run) -> None:
     turn(run.sender)
 
 
 def turn(sender: Sender) -> None:
     """What the sender thread does, until the queue is empty and everything is acked."""
-    while sender.queue or sender.unacked or sender.transport is None:
+    journal = sender.journal
+
+    def unshipped() -> bool:
+        return journal is not None and journal.sent < journal.pos
+
+    while sender.queue or sender.unacked or sender.transport is None or unshipped():
         try:
             sender.step()
         except DaemonError as exc:
