@@ -655,7 +655,11 @@ class RunStore:
         path = run.journal(writer)
         keep = False
         if path:
-            keep = not await self._journal_tail(run, writer, path)
+            try:
+                keep = not await self._journal_tail(run, writer, path)
+            except Exception:  # a bug here must not keep the run from ending (closing is set)
+                log.exception("run %s: reading writer %d's journal %s failed", run.run_id, writer, path)
+                keep = True
             run.info.journals.pop(str(writer), None)
         finish = pb.Finish(state=pb.CRASHED, error=error, finish_time_ms=now_ms(), exit_code=-1)
         try:
