@@ -16,7 +16,7 @@ import pytest
 
 from helpers.journalfile import Ring
 from swanlabd.format import backup, journal, scalarcodec
-from swanlabd.storage.errors import DamagedRunEntry
+from swanlabd.storage.errors import DamagedRunEntry, RunClosed
 from swanlabd.storage.runstore import RunStore
 from swanlabd.storage.state import RunInfo, State
 from swanlabd_pb import records_pb2 as pb
@@ -112,3 +112,30 @@ def test_a_run_entry_without_journals_loads_and_a_bad_one_is_damaged(state: Stat
             state.get_run("r2")
     assert [i.run_id for i in state.runs()] == ["r1"]
     assert RunInfo.from_json(info.to_json()) == info
+
+
+def test_an_append_in_flight_while_the_tail_is_read_is_refused(tmp_path: Path, state: State) -> None:
+    path = tmp_path / "journal"
+    ring = Ring(1 << 16)
+    ring.key(1, "a")
+    write_rows(ring, 0, 3)
+    ring.save(path)
+
+    async def main() -> str:
+        store = RunStore(tmp_path / "home", state)
+        req = svc.StartRunRequest(start=pb.RunStart(project="p"), pid=os.getpid(), journal=str(path))
+        run, _, _ = await store.start_run(req)
+        crash = asyncio.create_task(store.finish_crashed(run, "gone"))
+        await asyncio.sleep(0)  # the crash task runs up to its first wait: reading the journal
+        assert not crash.done()
+        late = pb.Record(client_seq=1, keys=pb.KeyDefs(keys=[pb.KeyDef(id=9, name="late")]))
+        with pytest.raises(RunClosed):
+            store.append_batch(run, 1, [late])
+        await crash
+        return run.info.run_dir
+
+    run_dir = Path(asyncio.run(main()))
+    records = [r for r, _ in backup.read_records(run_dir / backup.BACKUP_FILENAME)]
+    assert [r.WhichOneof("kind") for r in records if r.writer == 1] == ["keys", "scalars"]
+    assert steps(run_dir / backup.BACKUP_FILENAME) == [0, 1, 2]
+    assert records[-1].finish.state == pb.CRASHED
