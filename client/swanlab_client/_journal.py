@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from swanlabd.format import journal as layout
+from swanlabd.local import paths
 
 # A range the sender ships is at most the rest of one lap: under the client's request bound.
 CAPACITY = 4 * 1024 * 1024
@@ -57,12 +58,16 @@ class Journal:
 
     @classmethod
     def create(cls, directory: Path, run_id: str, capacity: int = CAPACITY) -> Journal:
-        """A new journal in `directory` (made 0700; it must be the user's and private). OSError
+        """A new journal in `directory` (made 0700; it and its parent must be the user's and
+        private: the socket's folder, which the client checks the same way). OSError
         if it cannot be made or its space reserved (then the run goes on without one)."""
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        st = os.lstat(directory)
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
-            raise PermissionError(f"{directory} is not a private folder of this user")
+        # Made 0700 with its missing parents: the daemon takes a socket folder that is private
+        # already, and never tightens one that holds more than its socket.
+        paths.make_private_dir(directory)
+        for folder in (directory, directory.parent):
+            st = os.lstat(folder)
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+                raise PermissionError(f"{folder} is not a private folder of this user")
         path = directory / f"{run_id}.{os.getpid()}.{secrets.token_hex(4)}.journal"
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:

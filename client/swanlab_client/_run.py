@@ -550,7 +550,7 @@ class Run:
         keydef = pb.KeyDef(
             id=kid,
             name=self._tables.key_names[kid],
-            type=pb.KeyType.Value(self._tables.key_types.get(kid, "FLOAT")),
+            type=self._tables.key_types.get(kid, "FLOAT"),  # the enum takes its name
             section=section,
             x_axis=x_axis,
             hidden=hidden,

@@ -190,9 +190,10 @@ def make_run(connector: MemoryConnector, settings: Settings = SETTINGS) -> Run:
 
 
 def make_journal_run(connector: MemoryConnector, directory: Path, capacity: int, settings: Settings = SETTINGS) -> Run:
-    """make_run with a journal of `capacity` bytes in `directory`, owned by the calling thread."""
+    """make_run with a journal of `capacity` bytes under `directory` (in socket/journals, as the
+    client makes it next to the daemon's socket), owned by the calling thread."""
     run = make_run(connector, settings)
-    run._journal = Journal.create(directory, run.run_id, capacity)
+    run._journal = Journal.create(directory / "socket" / "journals", run.run_id, capacity)
     assert run.sender is not None
     run.sender.journal = run._journal
     return run

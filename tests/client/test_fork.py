@@ -90,4 +90,4 @@ def test_after_fork_the_child_run_is_a_fresh_idle_writer():
     run._forked()
     assert run.sender is None and run._queue is not parent_queue and not run._queue
     assert run._limit == 0  # the next log() starts the child's own sender
-    assert (None, parent_queue) in run._leftovers
+    assert (None, parent_queue, None) in run._leftovers

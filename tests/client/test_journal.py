@@ -133,10 +133,11 @@ def test_any_rows_arrive_bit_for_bit_across_laps(tmp_path_factory, rows, drains,
 
 def test_the_journal_file_is_private_and_removed_when_everything_is_acked(tmp_path):
     memory = MemoryDaemon()
-    run = make_journal_run(MemoryConnector(memory), tmp_path / "journals", capacity=4096)
+    run = make_journal_run(MemoryConnector(memory), tmp_path, capacity=4096)
     j = run._journal
     assert j is not None
-    assert (tmp_path / "journals").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "socket").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "socket" / "journals").stat().st_mode & 0o777 == 0o700
     assert j.path.stat().st_mode & 0o777 == 0o600
     run.log({"x": 1.0})
     run.sender.start_thread(daemon=True)
@@ -151,5 +152,7 @@ def test_a_journal_folder_that_is_not_private_is_not_used(tmp_path):
     shared = tmp_path / "shared"
     shared.mkdir(mode=0o777)
     shared.chmod(0o777)
+    with pytest.raises(PermissionError):
+        Journal.create(shared / "journals", "r1", 4096)  # a socket folder open to others
     with pytest.raises(PermissionError):
         Journal.create(shared, "r1", 4096)
