@@ -4,7 +4,8 @@ The layout is swanlabd.format.journal's (docs/journal.md). One process writes on
 process that called init() (the run's primary writer); a forked child logs through its queue
 and relay as before. Three parties touch it:
 
-- log() in the thread that called init() (`owner`) writes entries at `pos` and moves `pos` on;
+- log() in the first thread that logs a row (`owner`: the training loop's, usually the one that
+  called init()) writes entries at `pos` and moves `pos` on;
   its fast path (Run.log) does one `pack_into` when the entry fits below `room`, else `fits`
   here. One writing thread needs no lock (a lock costs log() a third of its time); rows logged
   from other threads go through the queue, as a forked child's, and keys they make are written
@@ -44,7 +45,8 @@ class Journal:
         self.path = path
         self.capacity = capacity
         self.mm = mmap.mmap(fd, layout.HEADER_BYTES + capacity)
-        self.owner = threading.get_ident()
+        self.owner: int | None = None  # the thread that writes (`claim`)
+        self._claiming = threading.Lock()
         self.unkeyed: deque[int] = deque()  # key ids other threads made, for the owner to write
         self.pos = 0  # where the next entry goes (the owner thread)
         self.acked = 0  # everything before it is durable in the daemon (set by the sender thread)
@@ -91,6 +93,12 @@ class Journal:
         self.rows[sid] = entry
 
     # -- log() side (the owner thread) -------------------------------------------------------------
+
+    def claim(self) -> None:
+        """The calling thread becomes the writer, unless one already is."""
+        with self._claiming:
+            if self.owner is None:
+                self.owner = threading.get_ident()
 
     def fits(self, size: int) -> bool:
         """Make room for an entry of `size` bytes without waiting; False if the daemon must ack first.

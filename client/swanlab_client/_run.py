@@ -410,6 +410,8 @@ class Run:
             return
         if not data:
             return  # the official SDK refuses an empty dict and takes no step for it
+        if self._journal is not None and self._journal.owner is None:
+            self._journal.claim()  # the first thread that logs writes the journal
         # A dict takes its step even if nothing of it is kept, as in the official SDK.
         self._last = step
         if step >= self._step:

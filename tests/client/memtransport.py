@@ -191,7 +191,7 @@ def make_run(connector: MemoryConnector, settings: Settings = SETTINGS) -> Run:
 
 def make_journal_run(connector: MemoryConnector, directory: Path, capacity: int, settings: Settings = SETTINGS) -> Run:
     """make_run with a journal of `capacity` bytes under `directory` (in socket/journals, as the
-    client makes it next to the daemon's socket), owned by the calling thread."""
+    client makes it next to the daemon's socket), owned by the first thread that logs."""
     run = make_run(connector, settings)
     run._journal = Journal.create(directory / "socket" / "journals", run.run_id, capacity)
     assert run.sender is not None

@@ -60,19 +60,39 @@ def test_a_full_ring_waits_for_the_daemons_ack_and_never_overwrites(tmp_path):
 def test_rows_of_other_threads_queue_and_their_keys_reach_the_journal(tmp_path):
     memory = MemoryDaemon()
     run = make_journal_run(MemoryConnector(memory), tmp_path, capacity=1 << 16)
-    worker = threading.Thread(target=lambda: run.log({"from_thread": 1.0, "shared": 2.0}, step=0))
+    run.log({"first": 0.5}, step=0)  # this thread logs first: it writes the journal
+    worker = threading.Thread(target=lambda: run.log({"from_thread": 1.0, "shared": 2.0}, step=1))
     worker.start()
     worker.join()
     assert len(run._queue) == 1  # the other thread's row took the queue
-    run.log({"shared": 3.0, "from_thread": 4.0}, step=1)  # the owner logs keys another thread made
+    run.log({"shared": 3.0, "from_thread": 4.0}, step=2)  # the writer logs keys another thread made
     j = run._journal
     assert j is not None
     tail = layout.read_tail(j.path, 0)
     assert not tail.why_not
-    assert sorted(k.name for k in tail.decoded.keys) == ["from_thread", "shared"]
-    assert tail.decoded.steps == [1]
+    assert sorted(k.name for k in tail.decoded.keys) == ["first", "from_thread", "shared"]
+    assert tail.decoded.steps == [0, 2]
     drain(run)
-    assert memory.rows("r1") == [(0, {"from_thread": 1.0, "shared": 2.0}), (1, {"shared": 3.0, "from_thread": 4.0})]
+    # Rows of the two paths are in no order between them (as rows of two threads never are).
+    assert sorted(memory.rows("r1"), key=lambda row: row[0]) == [
+        (0, {"first": 0.5}),
+        (1, {"from_thread": 1.0, "shared": 2.0}),
+        (2, {"shared": 3.0, "from_thread": 4.0}),
+    ]
+
+
+def test_a_training_loop_in_another_thread_than_init_writes_the_journal(tmp_path):
+    memory = MemoryDaemon()
+    run = make_journal_run(MemoryConnector(memory), tmp_path, capacity=1 << 16)
+    loop = threading.Thread(target=lambda: [run.log({"loss": float(i)}, step=i) for i in range(100)])
+    loop.start()
+    loop.join()
+    assert not run._queue
+    j = run._journal
+    assert j is not None and j.owner == loop.ident
+    assert layout.read_tail(j.path, 0).decoded.steps == list(range(100))
+    drain(run)
+    assert [s for s, _ in memory.rows("r1")] == list(range(100))
 
 
 def test_an_integer_past_a_doubles_range_is_stored_as_infinity(tmp_path, caplog):
