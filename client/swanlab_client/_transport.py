@@ -253,7 +253,7 @@ class FileTransport:
             if self.run_dir is not None and (self.run_dir / backup.BACKUP_FILENAME).exists():
                 writer = backup.BackupWriter.open(self.run_dir / backup.BACKUP_FILENAME)
             else:
-                start = runfolder.new_run_start(request, run_id)
+                start = runfolder.new_run_start(request, run_id, self._writer_id)
                 self.run_dir = self.runs / runfolder.run_folder_name(run_id, start.start_time_ms)
                 paths.make_private_dir(self.runs)  # no daemon may ever have run here
                 writer = runfolder.create(self.run_dir, start, request)
@@ -268,16 +268,46 @@ class FileTransport:
             # A new writer on a file that has some: a resumed run, which writes as a writer of its
             # own (as the daemon gives it), or its rows would be dropped as writer 1's replays.
             self._writer_id = max(writer.client_seqs) + 1
+        next_step, last_start = -1, None
+        for rec, _ in backup.read_records(writer.path, 0):
+            next_step = max(next_step, runfolder.highest_step(rec))
+            if rec.WhichOneof("kind") == "run_start":
+                last_start = rec.run_start
+        try:
+            self._name_primary(request, last_start)
+        except (OSError, backup.BackupError) as exc:
+            self.close()
+            if _disk_full(exc):
+                raise _disk_full_error(writer.path.parent, exc) from exc
+            raise DaemonUnavailableError(f"cannot write the run folder itself: {exc}") from exc
         threading.Thread(target=self._group_commit, name="swanlab-fsync", daemon=True).start()
         durable = writer.client_seqs.get(self._writer_id, 0)
-        next_step = 1 + max((runfolder.highest_step(rec) for rec, _ in backup.read_records(writer.path, 0)), default=-1)
         return svc.StartRunReply(
             run_id=run_id,
             run_dir=str(self.run_dir),
             writer=self._writer_id,
             durable_client_seq=durable,
-            next_step=next_step,
+            next_step=next_step + 1,
         )
+
+    def _name_primary(self, request: svc.StartRunRequest, last: pb.RunStart | None) -> None:
+        """Make the file's last RunStart name this process, its writer id and its journal (a
+        daemon adopting the folder reads that journal's tail if this process dies: docs/journal.md):
+        append one, the last one's copy, when it names another (a folder the daemon made, or an
+        earlier process's, that this one goes on with)."""
+        assert self._writer is not None
+        if last is None:
+            return  # not a folder of ours (no RunStart): nothing to go on from
+        named = (last.primary_writer or 1, last.journal, last.pid)
+        if named == (self._writer_id, request.journal, request.pid):
+            return
+        start = pb.RunStart()
+        start.CopyFrom(last)
+        start.pid = request.pid
+        start.journal = request.journal
+        start.primary_writer = self._writer_id if self._writer_id != 1 else 0
+        self._writer.append([pb.Record(time_ms=int(time.time() * 1000), run_start=start)])
+        self._writer.sync()
 
     def send(self, records: Sequence[pb.Record]) -> int:
         from swanlabd.format import backup

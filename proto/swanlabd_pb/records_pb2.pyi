@@ -124,7 +124,7 @@ class FileHeader(_message.Message):
     def __init__(self, magic: _Optional[str] = ..., format_version: _Optional[int] = ..., run_id: _Optional[str] = ..., created_by: _Optional[str] = ...) -> None: ...
 
 class RunStart(_message.Message):
-    __slots__ = ("run_id", "project", "workspace", "experiment_name", "description", "tags", "group", "mode", "resume", "start_time_ms", "pid", "hostname", "job_type", "colors", "visibility")
+    __slots__ = ("run_id", "project", "workspace", "experiment_name", "description", "tags", "group", "mode", "resume", "start_time_ms", "pid", "hostname", "job_type", "colors", "visibility", "journal", "primary_writer")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     PROJECT_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_FIELD_NUMBER: _ClassVar[int]
@@ -140,6 +140,8 @@ class RunStart(_message.Message):
     JOB_TYPE_FIELD_NUMBER: _ClassVar[int]
     COLORS_FIELD_NUMBER: _ClassVar[int]
     VISIBILITY_FIELD_NUMBER: _ClassVar[int]
+    JOURNAL_FIELD_NUMBER: _ClassVar[int]
+    PRIMARY_WRITER_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     project: str
     workspace: str
@@ -155,7 +157,9 @@ class RunStart(_message.Message):
     job_type: str
     colors: _containers.RepeatedScalarFieldContainer[str]
     visibility: str
-    def __init__(self, run_id: _Optional[str] = ..., project: _Optional[str] = ..., workspace: _Optional[str] = ..., experiment_name: _Optional[str] = ..., description: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., group: _Optional[str] = ..., mode: _Optional[_Union[Mode, str]] = ..., resume: _Optional[str] = ..., start_time_ms: _Optional[int] = ..., pid: _Optional[int] = ..., hostname: _Optional[str] = ..., job_type: _Optional[str] = ..., colors: _Optional[_Iterable[str]] = ..., visibility: _Optional[str] = ...) -> None: ...
+    journal: str
+    primary_writer: int
+    def __init__(self, run_id: _Optional[str] = ..., project: _Optional[str] = ..., workspace: _Optional[str] = ..., experiment_name: _Optional[str] = ..., description: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., group: _Optional[str] = ..., mode: _Optional[_Union[Mode, str]] = ..., resume: _Optional[str] = ..., start_time_ms: _Optional[int] = ..., pid: _Optional[int] = ..., hostname: _Optional[str] = ..., job_type: _Optional[str] = ..., colors: _Optional[_Iterable[str]] = ..., visibility: _Optional[str] = ..., journal: _Optional[str] = ..., primary_writer: _Optional[int] = ...) -> None: ...
 
 class KeyDef(_message.Message):
     __slots__ = ("id", "name", "type", "section", "x_axis", "hidden")

@@ -173,3 +173,4 @@ def test_a_journal_that_cannot_be_trusted_is_skipped_and_the_run_still_crashes(d
     records = read_backup(run.run_dir)
     assert points(records) == [] and records[-1].finish.state == pb.CRASHED
     assert "journal not read" in daemon.output()
+    assert path.read_bytes() == b"not a journal"  # only a journal is deleted: this may be anyone's file

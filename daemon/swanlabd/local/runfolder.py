@@ -110,8 +110,9 @@ def find_run_folder(runs_dir: Path, run_id: str) -> Path | None:
     return Path(found[0]) if found else None
 
 
-def new_run_start(request: svc.StartRunRequest, run_id: str) -> pb.RunStart:
-    """The new run's RunStart record: the client's, with its run id, start time and pid filled in."""
+def new_run_start(request: svc.StartRunRequest, run_id: str, writer: int = 1) -> pb.RunStart:
+    """The new run's RunStart record: the client's, with its run id, start time and pid filled in,
+    and the journal of that process (StartRun's), which writes as `writer` (docs/journal.md)."""
     from swanlabd_pb import records_pb2 as pb
 
     start = pb.RunStart()
@@ -119,6 +120,8 @@ def new_run_start(request: svc.StartRunRequest, run_id: str) -> pb.RunStart:
     start.run_id = run_id
     start.start_time_ms = start.start_time_ms or int(time.time() * 1000)
     start.pid = start.pid or request.pid
+    start.journal = request.journal
+    start.primary_writer = writer if writer != 1 else 0
     return start
 
 

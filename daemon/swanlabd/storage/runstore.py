@@ -79,6 +79,9 @@ DAEMON_WRITER = 0
 FINISH_WAIT_S = 30.0
 # Scalars in a record made of a dead writer's journal tail: as many as its client puts in one.
 TAIL_RECORD_VALUES = 16_384
+# The pid_started of a writer whose process was gone when the daemon learned of it: no process
+# has that start time, so the crash watch finds it dead.
+GONE = -1.0
 
 
 def now_ms() -> int:
@@ -364,10 +367,43 @@ class RunStore:
             info.cut_tail = [offset, nbytes, file.last_seq]
             log.warning("run %s: %d bytes of a torn write cut at offset %d of %s", info.run_id, nbytes, offset, path)
             self.state.put_run(info)
+        # Writer ids a client wrote as while no daemon held the file are taken (a resume on the
+        # fallback file), and the process that went on with the run is its primary writer now.
+        info.next_writer = max(info.next_writer, max(file.client_seqs, default=0) + 1)
+        if scan.finish is None and scan.run_start is not None:
+            await self._take_primary(info, scan.run_start, scan.run_start_ms)
         run = ActiveRun(info, file, scan.keys, scan.system_rows, scan.key_types, scan.last_step)
         self.active[info.run_id] = run
         log.info("run %s reopened: %d records, client_seqs %s", info.run_id, run.records, run.client_seqs)
         return run
+
+    async def _take_primary(self, info: RunInfo, start: pb.RunStart, start_ms: int) -> None:
+        """A RunStart the fallback file got while no daemon held it names a newer primary writer
+        (a process that resumed the run without a daemon): watch that process, and read its
+        journal if it died (docs/journal.md)."""
+        writer = start.primary_writer or 1
+        if writer <= info.primary_writer:
+            return
+        info.primary_writer = writer
+        info.next_writer = max(info.next_writer, writer + 1)
+        info.pid = start.pid
+        # Its process started before it wrote that RunStart; any other with its pid is not it.
+        info.pid_started = process_start_time(start.pid) if started_before(start.pid, start_ms) else GONE
+        if start.journal:
+            await self._named_journal(info, writer, start.journal)
+        log.info("run %s: its primary writer is now %d (pid %d), from its folder", info.run_id, writer, info.pid)
+        self._save(info)
+
+    @staticmethod
+    async def _named_journal(info: RunInfo, writer: int, path: str) -> None:
+        """Record the journal a run folder names for `writer`, if it passes StartRun's check (a
+        copied folder's path is anyone's)."""
+        try:
+            await asyncio.to_thread(check_journal, path)
+        except RequestError as exc:
+            log.warning("run %s: the journal its folder names is not used: %s", info.run_id, exc)
+            return
+        info.journals[str(writer)] = path
 
     @staticmethod
     def _open_and_scan(path: Path) -> tuple[backup.BackupWriter, Scan]:
@@ -459,16 +495,22 @@ class RunStore:
                 return existing
             if Path(existing.run_dir).exists():
                 raise RunExists(run_id, f"registered at {existing.run_dir}")
-        start = scan.run_start or pb.RunStart()
+        start = scan.run_start or pb.RunStart()  # the last one: the process that wrote last
+        writer = start.primary_writer or 1
         info = RunInfo.from_start(
             run_id,
             str(run_dir),
             start,
             pid=start.pid,
+            primary_writer=writer,
+            next_writer=writer + 1,
             records=scan.records,
             backup_bytes=path.stat().st_size,
             adopted=True,
         )
+        if start.journal and scan.finish is None:
+            # Its writer may have died with rows in its journal that the file does not hold.
+            await self._named_journal(info, writer, start.journal)
         self.state.put_run(info)  # RUNNING until settled
         settled = await self._settle(info, scan)
         log.info("adopted %s as run %s (%s)", run_dir, run_id, settled.state)
@@ -491,7 +533,12 @@ class RunStore:
         if scan.finish is not None:
             state = RunState.of(scan.finish.state)
             size = await asyncio.to_thread(_size, Path(info.run_dir) / backup.BACKUP_FILENAME)
-            settled = self.state.update_run(info.run_id, state=state, records=scan.records, backup_bytes=size)
+            for path in info.journals.values():
+                # Its client wrote every row before its Finish record: the journal holds no more.
+                await asyncio.to_thread(remove_journal, path)
+            settled = self.state.update_run(
+                info.run_id, state=state, records=scan.records, backup_bytes=size, journals={}
+            )
             self.events.ended(info.run_id)
             return settled
         try:
@@ -514,9 +561,9 @@ class RunStore:
                 )
             self._unsettled.add(info.run_id)
             return info
-        if started_before(info.pid, info.created_ms):
+        if _writer_alive(info):
             # Its client lives and let go of the file (it will reconnect): watch it like any run.
-            run.info.pid_started = process_start_time(info.pid)
+            run.info.pid_started = info.pid_started or process_start_time(info.pid)
             self.state.put_run(run.info)
             return run.info
         await self.finish_crashed(run, "the run ended without a finish record (written without swanlabd)")
@@ -670,13 +717,15 @@ class RunStore:
 
     async def _journal_tail(self, run: ActiveRun, writer: int, path: str) -> bool:
         """Append the rows of `writer`'s journal past the range the file holds, with KeyDefs for
-        the keys among them the writer never defined. False if they could not be written (the
-        journal is then kept; its file is still there for a person to look at)."""
+        the keys among them the writer never defined. False if the file is to be kept: the rows
+        could not be written (it is still there for a person to look at), or it is no journal (a
+        path a copied folder names may be anyone's file: only a journal is deleted)."""
         start = run.journal_end(writer)
         tail = await asyncio.to_thread(journal.read_tail, path, start)
         if tail.why_not:
-            log.warning("run %s: writer %d's journal not read: %s", run.run_id, writer, tail.why_not)
-            return True
+            kept = "" if tail.is_journal else " (kept: not a journal, so not ours to delete)"
+            log.warning("run %s: writer %d's journal not read: %s%s", run.run_id, writer, tail.why_not, kept)
+            return tail.is_journal
         decoded = tail.decoded
         known = run.keys.get(writer, {})
         new_keys: dict[int, pb.KeyDef] = {}
@@ -861,13 +910,22 @@ def check_journal(path: str) -> None:
 
 
 def remove_journal(path: str) -> None:
-    """Delete a writer's journal (blocking); gone already is fine."""
+    """Delete a writer's journal (blocking); gone already is fine. Only a file with a journal's
+    header is deleted: a path a copied run folder names may be any file of this user's."""
     try:
+        with open(path, "rb", opener=_open_nofollow) as f:
+            journal.read_header(f)
         os.unlink(path)
     except FileNotFoundError:
         pass
+    except journal.JournalError as exc:
+        log.warning("not deleting %s, named as a writer's journal: it is %s", path, exc)
     except OSError as exc:
         log.warning("cannot delete the journal %s: %s", path, exc)
+
+
+def _open_nofollow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
 
 
 def drop_rows(decoded: journal.Decoded, rows: set[int], key_ids: set[int]) -> None:
@@ -889,6 +947,14 @@ def drop_rows(decoded: journal.Decoded, rows: set[int], key_ids: set[int]) -> No
         i += size
     decoded.steps, decoded.times, decoded.row_sizes = out.steps, out.times, out.row_sizes
     decoded.key_ids, decoded.values, decoded.row_ends = out.key_ids, out.values, out.row_ends
+
+
+def _writer_alive(info: RunInfo) -> bool:
+    """The run's primary writer lives: the process of its recorded start time, or else one that
+    started before the run did (so it can be the one that wrote it)."""
+    if info.pid_started:
+        return process_alive(info.pid, info.pid_started)
+    return started_before(info.pid, info.created_ms)
 
 
 def _size(path: Path) -> int:

@@ -22,7 +22,8 @@ class Scan:
     """What a full read of a backup file tells about a run (used to adopt and to recover)."""
 
     header: pb.FileHeader | None = None
-    run_start: pb.RunStart | None = None
+    run_start: pb.RunStart | None = None  # the last one (a process that went on with the run adds one)
+    run_start_ms: int = 0  # its record's time
     finish: pb.Finish | None = None  # the file's last record, if it is a Finish
     records: int = 0
     keys: dict[int, dict[int, str]] = field(default_factory=dict)
@@ -57,6 +58,7 @@ def scan_backup(path: Path) -> Scan:
             scan.header = record.header
         elif kind == "run_start":
             scan.run_start = record.run_start
+            scan.run_start_ms = record.time_ms
         elif kind == "keys":
             scan.keys.setdefault(record.writer, {}).update((k.id, k.name) for k in record.keys.keys)
             scan.key_types.setdefault(record.writer, {}).update((k.id, k.type) for k in record.keys.keys)
