@@ -5,6 +5,7 @@
       lock the socket (<socket>.lock, flock) and clear a stale socket file
       make state/ and runs/ (a file there is a StartupError naming it)
       open the state DB, reopen RUNNING runs, adopt folders written without a daemon
+      delete leftover journals in <socket dir>/journals/ that no run names, of dead writers
       start the named tasks:
         server        gRPC on the Unix socket (ingest/server.py) over DaemonRuns (runservice.py);
                       on_ready() once connect() works
@@ -119,6 +120,7 @@ class Daemon:
             self.state = await self._open_state()
             self.store = RunStore(self.config.data_root, self.state)
             await self.store.recover()
+            await self.store.sweep_journals(self.config.socket.parent / "journals")
             self.uploader = self._make_uploader()
             if self.uploader is not None:
                 self.store.events = self.uploader

@@ -437,6 +437,12 @@ class RunStore:
             await asyncio.to_thread(shutil.rmtree, run_dir, True)
         await self.adopt_new()
 
+    async def sweep_journals(self, directory: Path) -> None:
+        """At daemon start, after `recover`: delete the leftover journals in `directory` (see the
+        function `sweep_journals`), keeping every one a run names."""
+        named = [path for info in self.infos() for path in info.journals.values()]
+        await asyncio.to_thread(sweep_journals, directory, named)
+
     async def adopt_new(self) -> None:
         """Adopt the folders in runs/ that no run is registered at (clients write them when no
         daemon answers). The daemon calls this at start and then every few seconds, so it must
@@ -926,6 +932,58 @@ def remove_journal(path: str) -> None:
 
 def _open_nofollow(path: str, flags: int) -> int:
     return os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+
+
+def sweep_journals(directory: Path, named: Iterable[str]) -> None:
+    """At daemon start (blocking): delete the journals in `directory` (the clients'
+    `<socket dir>/journals/`) that no run names and whose writer process is gone (a journal of
+    another boot counts as gone). A journal a run names is the crash watch's or adoption's to
+    read. Files there that are not journals of this user's are left alone, named in one line."""
+    try:
+        names = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        log.warning("cannot list the journals in %s: %s", directory, exc)
+        return
+    keep = set()
+    for named_path in named:
+        try:
+            st = os.stat(named_path)
+        except OSError:
+            continue
+        keep.add((st.st_dev, st.st_ino))
+    others = []
+    for name in names:
+        path = directory / name
+        try:
+            with open(path, "rb", opener=_open_nofollow) as f:
+                st = os.fstat(f.fileno())
+                if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
+                    raise journal.JournalError("not a regular file of this user")
+                head = journal.read_header(f)
+        except (OSError, journal.JournalError):
+            others.append(name)
+            continue
+        if (st.st_dev, st.st_ino) in keep:
+            continue
+        if not head.this_boot():
+            why = "written before this boot"
+        elif started_before(head.pid, int(st.st_mtime * 1000)):
+            continue  # its writer lives (it started before the file was last written)
+        else:
+            why = f"its process {head.pid} is gone"
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            log.warning("cannot delete the leftover journal %s: %s", path, exc)
+            continue
+        log.info("deleted the leftover journal %s: %s and no run names it", path, why)
+    if others:
+        shown = ", ".join(others[:10]) + (f" and {len(others) - 10} more" if len(others) > 10 else "")
+        log.warning("%d files in %s are not journals of this user; left alone: %s", len(others), directory, shown)
 
 
 def drop_rows(decoded: journal.Decoded, rows: set[int], key_ids: set[int]) -> None:
