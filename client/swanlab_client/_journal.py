@@ -59,9 +59,11 @@ class Journal:
         self.rows: list[tuple[Callable[..., None], int, int, tuple[int, ...]]] = []
 
     @classmethod
-    def create(cls, directory: Path, run_id: str, capacity: int = CAPACITY) -> Journal:
+    def create(cls, directory: Path, run_id: str, capacity: int = CAPACITY, start: bytes = b"") -> Journal:
         """A new journal in `directory` (made 0700; it and its parent must be the user's and
-        private: the socket's folder, which the client checks the same way). OSError
+        private: the socket's folder, which the client checks the same way). `start` is the run's
+        StartRunRequest, serialized without credentials: a daemon makes the run from it if this
+        process dies before any daemon had it (`mark_started`). OSError
         if it cannot be made or its space reserved (then the run goes on without one)."""
         # Made 0700 with its missing parents: the daemon takes a socket folder that is private
         # already, and never tightens one that holds more than its socket.
@@ -74,14 +76,20 @@ class Journal:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             # Reserved now: a write into a mapping the file system cannot back is a SIGBUS.
-            os.posix_fallocate(fd, 0, layout.HEADER_BYTES + capacity)
-            os.pwrite(fd, layout.header(capacity, os.getpid()), 0)
+            os.posix_fallocate(fd, 0, layout.HEADER_BYTES + capacity + len(start))
+            os.pwrite(fd, start, layout.HEADER_BYTES + capacity)
+            os.pwrite(fd, layout.header(capacity, os.getpid(), len(start)), 0)
             return cls(path, fd, capacity)
         except BaseException:
             path.unlink(missing_ok=True)
             raise
         finally:
             os.close(fd)
+
+    def mark_started(self) -> None:
+        """A daemon has the run (or the fallback made its folder): no daemon is to make it from
+        the start in the file (one aligned 4-byte store)."""
+        self.mm[layout.FLAGS_OFFSET : layout.FLAGS_OFFSET + 4] = layout.STARTED.to_bytes(4, "little")
 
     def add_schema(self, sid: int, key_ids: tuple[int, ...]) -> None:
         """Schema `sid` (Run._tables.schemas[sid]) is `key_ids`: its rows' struct, made once."""

@@ -731,8 +731,12 @@ class Run:
     def _open_journal(self) -> None:
         """The journal, next to the daemon's socket (a private folder, in memory where
         XDG_RUNTIME_DIR is set); without one, rows queue in memory as a forked child's do."""
+        start = self._start_request(False)
+        start.ClearField("cloud")  # the API key stays out of the file
         try:
-            self._journal = Journal.create(self.settings.socket.parent / "journals", self.run_id)
+            self._journal = Journal.create(
+                self.settings.socket.parent / "journals", self.run_id, start=start.SerializeToString()
+            )
         except OSError as exc:
             self._warn.once(
                 "no-journal",
@@ -799,12 +803,6 @@ class Run:
             self._warn.once(
                 "resume-steps", "run %s: no answer from swanlabd in time; automatic steps start at 0", self.run_id
             )
-
-    def _wait_started(self) -> None:
-        sender = self.sender
-        bound = self.settings.connect_timeout_s + self.settings.spawn_timeout_s
-        if sender is not None and not sender.started.wait(bound):
-            self._warn.once("start-wait", "run %s: no answer from swanlabd yet; init() goes on without it", self.run_id)
 
     def _start_child_sender(self) -> None:
         self._limit = self.settings.queue_max_rows
@@ -1131,10 +1129,7 @@ def init(
             except UsageError:
                 _current = None
                 raise
-        else:
-            # Once init() returns the run exists durably (its folder, and the daemon watching this
-            # process), so a kill right after it loses nothing the journal holds. Bounded.
-            run._wait_started()
+
     else:
         _logger.warning("swanlab_client: mode='disabled': log() validates its input and stores nothing")
     if run._callbacks:

@@ -633,6 +633,8 @@ class Sender:
             self.next_step = reply.next_step
         self.transport = transport
         self._resume_from(reply.durable_client_seq)
+        if self.journal is not None:
+            self.journal.mark_started()
         self.started.set()
         return None
 

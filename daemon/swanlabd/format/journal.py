@@ -6,10 +6,13 @@ are (`JournalChunk`), and the daemon turns them into `scalars` records here. If 
 dies, its rows are still in the file (the kernel keeps the pages of a shared mapping), and the
 daemon reads what it did not ack from there.
 
-File: a HEADER_BYTES header, then a ring of `capacity` bytes. Positions are logical byte
-offsets that only grow; position p lives at HEADER_BYTES + p % capacity. The writer reuses a
-byte only once the daemon has acked it, so everything from the daemon's last ack to the write
-position is always in the ring.
+File: a HEADER_BYTES header, a ring of `capacity` bytes, then the run's start (a serialized
+StartRunRequest without credentials or package list, `start_bytes` long). Positions are logical
+byte offsets that only grow; position p lives at HEADER_BYTES + p % capacity. The writer reuses
+a byte only once the daemon has acked it, so everything from the daemon's last ack to the write
+position is always in the ring. The start lets a daemon make the run of a process killed before
+any daemon had it (init() returns before StartRun is answered); the header's STARTED flag says
+that one did (a daemon, or the process's own fallback folder), so no second run is made.
 
 Entry, 16-byte aligned, `size` a multiple of 16:
 
@@ -47,8 +50,11 @@ TAG_MAGIC = 0x5F4A_524E_4C5F_7377  # a zeroed file holds no valid entry, not eve
 ROW, KEY, WRAP = 1, 2, 3
 MAX_N = (1 << 24) - 1
 MAX_TIME_S = 1e12  # a row's time (Unix seconds) as ms and as deltas stays far inside int64
-# magic, version, capacity, pid, boot id (16 bytes): what a reader checks before trusting a tail
-_HEADER = struct.Struct("<16sIQI16s")
+# magic, version, capacity, pid, boot id (16 bytes), start_bytes, flags: what a reader checks
+# before trusting a tail, and where the run's start is
+_HEADER = struct.Struct("<16sIQI16sII")
+FLAGS_OFFSET = _HEADER.size - 4
+STARTED = 1  # flags: a daemon took the run (StartRun answered), or the fallback made its folder
 _ENTRY = struct.Struct("<II")
 _TAG = struct.Struct("<Q")
 _ROW_HEAD = struct.Struct("<qd")
@@ -68,8 +74,8 @@ def boot_id() -> bytes:
         return bytes(16)
 
 
-def header(capacity: int, pid: int) -> bytes:
-    return _HEADER.pack(MAGIC, VERSION, capacity, pid, boot_id()).ljust(HEADER_BYTES, b"\0")
+def header(capacity: int, pid: int, start_bytes: int = 0, flags: int = 0) -> bytes:
+    return _HEADER.pack(MAGIC, VERSION, capacity, pid, boot_id(), start_bytes, flags).ljust(HEADER_BYTES, b"\0")
 
 
 def aligned(size: int) -> int:
@@ -314,6 +320,13 @@ class Header:
     capacity: int
     pid: int
     boot: bytes
+    start_bytes: int = 0  # the run's start follows the ring (`read_start`)
+    flags: int = 0
+
+    @property
+    def started(self) -> bool:
+        """A daemon or the writer's fallback folder has the run: no one else is to make it."""
+        return bool(self.flags & STARTED)
 
     def this_boot(self) -> bool:
         return self.boot == boot_id()
@@ -324,10 +337,22 @@ def read_header(f: BinaryIO) -> Header:
     head = f.read(HEADER_BYTES)
     if len(head) < _HEADER.size:
         raise JournalError("not a journal (too short)")
-    magic, version, capacity, pid, boot = _HEADER.unpack_from(head)
+    magic, version, capacity, pid, boot, start_bytes, flags = _HEADER.unpack_from(head)
     if magic != MAGIC or version != VERSION or capacity <= 0 or capacity % ALIGN:
         raise JournalError(f"not a journal of version {VERSION}")
-    return Header(capacity, pid, boot)
+    return Header(capacity, pid, boot, start_bytes, flags)
+
+
+def read_start(f: BinaryIO, head: Header) -> bytes:
+    """The serialized StartRunRequest after the ring of the journal open as `f` (b"" if none);
+    JournalError if the file is shorter than its header says."""
+    if not head.start_bytes:
+        return b""
+    f.seek(HEADER_BYTES + head.capacity)
+    data = f.read(head.start_bytes)
+    if len(data) != head.start_bytes:
+        raise JournalError("shorter than its header says (the run's start is cut)")
+    return data
 
 
 def read_tail(path: str | Path, start: int) -> Tail:
