@@ -297,3 +297,29 @@ def test_runs_of_rows_read_as_columns_as_one_by_one(want: list[Row], torn: bool)
     assert same(decoded_rows(columns), want) and same(decoded_rows(one_by_one), want)
     assert columns.end == one_by_one.end == end
     assert bool(columns.torn) == bool(one_by_one.torn) == (end != start + len(data))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(runs())
+def test_the_daemons_compact_form_holds_the_same_rows_bit_for_bit(want: list[Row]) -> None:
+    """What the daemon stores of a range (`raw`: bits and arrays straight into compact blocks) reads
+    back as the rows the float form reads, key ids past 255 and mixed schemas included."""
+    from swanlabd.format import scalarcodec
+
+    start = 16 * 5
+    data, position = b"", start
+    for row in want:
+        entry = row_entry(position, row)
+        data += entry
+        position += len(entry)
+    floats = journal.decode(start, data)
+    raw = journal.decode(start, data, journal.Decoded(end=start, raw=True))
+    assert raw.end == floats.end and raw.key_set == set(floats.key_ids)
+    if not want or floats.unstorable():
+        return  # refused before it is stored
+    stored = scalarcodec.decode(pb.ScalarRows.FromString(raw.blocks()))
+    assert stored.steps == list(floats.steps) and stored.key_ids == list(floats.key_ids)
+    assert stored.row_sizes == list(floats.row_sizes)
+    assert [bits(v) for v in stored.values] == [bits(v) for v in floats.values]
+    deltas = list(floats.scalars().time_deltas_ms)
+    assert (stored.time_deltas_ms or [0] * len(deltas)) == deltas  # none stored: every row at the record's time

@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import os
 import struct
+import sys
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,20 +117,52 @@ class Decoded:
     wrapped: bool = False  # the range ended with a WRAP entry: what follows is at the next lap
     torn: str = ""  # why reading stopped before the end of the bytes ("" if it did not)
     row_ends: list[int] | None = None  # a list: decode adds the position after each row (read_tail)
+    # The daemon's form: columns as arrays and values as their bits (`blocks` makes them the
+    # backup's compact rows), never an object per value.
+    raw: bool = False
+    key_set: set[int] = field(default_factory=set)  # the key ids the rows use
+
+    def __post_init__(self) -> None:
+        if self.raw:
+            self.steps, self.times = array("q"), array("d")  # type: ignore[assignment]  # a list's API
+            self.row_sizes, self.key_ids = array("I"), array("I")  # type: ignore[assignment]
+            self.values = array("Q")  # type: ignore[assignment]  # the doubles' bits
+
+    def blocks(self) -> bytes:
+        """The rows as a serialized ScalarRows of compact blocks (scalarcodec, format 2); needs `raw`."""
+        assert self.raw, "blocks() reads the values' bits"
+        if not self.steps:
+            return b""
+        from swanlabd.format import scalarcodec
+
+        values = array("Q", self.values)  # a copy: the codec takes the bits as bytes
+        if sys.byteorder == "big":  # the stored doubles are little-endian
+            values.byteswap()
+        return scalarcodec.encode(
+            self.steps.tolist(),  # type: ignore[attr-defined]  # an array in raw form
+            _small_ints(self.row_sizes),  # type: ignore[arg-type]
+            _small_ints(self.key_ids),  # type: ignore[arg-type]
+            values.tobytes(),
+            self._deltas(),
+        )
+
+    def _deltas(self) -> list[int]:
+        base = int(self.times[0] * 1000)
+        return [int(t * 1000) - base for t in self.times]
 
     def scalars(self) -> pb.ScalarRows:
         """The rows as one ScalarRows (times as deltas from the first row's, in ms)."""
         from swanlabd_pb import records_pb2 as pb
 
+        assert not self.raw, "scalars() takes the values as floats"
         if not self.steps:
             return pb.ScalarRows()
-        base = int(self.times[0] * 1000)
         return pb.ScalarRows(
             steps=self.steps,
             row_sizes=self.row_sizes,
             key_ids=self.key_ids,
             values=self.values,
-            time_deltas_ms=[int(t * 1000) - base for t in self.times],
+            time_deltas_ms=self._deltas(),
         )
 
     def time_ms(self) -> int:
@@ -150,13 +183,23 @@ class Decoded:
         ]
 
 
-_row_bodies: dict[int, struct.Struct] = {}
+def _small_ints(column: array) -> bytes | list[int]:
+    """A column of u32 as one byte each when every one is under 256 (scalarcodec's fastest
+    form: the low bytes, picked at C speed), else a list."""
+    raw = column.tobytes()
+    if sys.byteorder == "little" and raw[1::4] + raw[2::4] + raw[3::4] == bytes(3 * len(column)):
+        return raw[::4]
+    return column.tolist()
 
 
-def _row_body(n: int) -> struct.Struct:
-    st = _row_bodies.get(n)
+_row_bodies: dict[tuple[int, bool], struct.Struct] = {}
+
+
+def _row_body(n: int, raw: bool) -> struct.Struct:
+    """A row's body: step, time, n key ids, n values (as floats, or `raw` as their bits)."""
+    st = _row_bodies.get((n, raw))
     if st is None:
-        st = _row_bodies[n] = struct.Struct(f"<qd{n}I{'4x' if n % 2 else ''}{n}d")
+        st = _row_bodies[n, raw] = struct.Struct(f"<qd{n}I{'4x' if n % 2 else ''}{n}{'Q' if raw else 'd'}")
     return st
 
 
@@ -165,18 +208,15 @@ def _row_body(n: int) -> struct.Struct:
 _RUN_MIN = 16
 
 
-def _first_difference(a: bytes | bytearray, b: bytes | bytearray) -> int:
-    """The index of the first byte where a and b (of one length) differ; their length if none."""
-    if a == b:
-        return len(a)
-    x = int.from_bytes(a, "little") ^ int.from_bytes(b, "little")
-    return ((x & -x).bit_length() - 1) // 8
-
-
-def _interleave(columns: list[array], rows: int) -> list:
-    """Row-major: column 0's first item, column 1's first item, ..."""
-    out: list = [None] * (rows * len(columns))
+def _interleave(columns: list[array], rows: int, typecode: str | None) -> list | array:
+    """Row-major: column 0's first item, column 1's first item, ... (an array of `typecode`,
+    filled at C speed; None: a list)."""
     width = len(columns)
+    if typecode is None:
+        out: list | array = [None] * (rows * width)
+    else:
+        out = array(typecode)
+        out.frombytes(bytes(out.itemsize * rows * width))
     for c, column in enumerate(columns):
         out[c::width] = column
     return out
@@ -206,19 +246,28 @@ def _rows_run(data: bytes, i: int, start: int, size: int, n: int, out: Decoded) 
     ):
         return 0
     end = k * stride
+    raw = out.raw
     floats = array("d")
-    floats.frombytes(memoryview(data)[i : i + k * size])
+    if not raw:
+        floats.frombytes(memoryview(data)[i : i + k * size])
     out.steps.extend(array("q", words[1:end:stride].tobytes()))  # signed
-    out.times.extend(floats[2:end:stride])
-    out.row_sizes.extend([n] * k)
+    out.times.extend(array("d", words[2:end:stride].tobytes()))
+    out.row_sizes.extend(array("I", [n]) * k if raw else [n] * k)
     id_words = (n + 1) // 2  # 8-byte words of key ids (and the padding after an odd count)
     if all(column.count(column[0]) == k for column in (words[3 + w : end : stride] for w in range(id_words))):
-        out.key_ids.extend(array("I", data[i + 24 : i + 24 + 4 * n]).tolist() * k)  # one schema: the usual case
+        ids = array("I", data[i + 24 : i + 24 + 4 * n])  # one schema: the usual case
+        out.key_ids.extend(ids * k if raw else ids.tolist() * k)
+        out.key_set.update(ids)
     else:
         ints = array("I")
         ints.frombytes(memoryview(data)[i : i + k * size])
-        out.key_ids.extend(_interleave([ints[6 + c : 2 * end : 2 * stride] for c in range(n)], k))
-    out.values.extend(_interleave([floats[3 + id_words + c : end : stride] for c in range(n)], k))
+        ids_of_rows = _interleave([ints[6 + c : 2 * end : 2 * stride] for c in range(n)], k, "I" if raw else None)
+        out.key_ids.extend(ids_of_rows)
+        out.key_set.update(ids_of_rows)
+    columns = words if raw else floats  # the values' bits, or the values
+    out.values.extend(
+        _interleave([columns[3 + id_words + c : end : stride] for c in range(n)], k, "Q" if raw else None)
+    )
     return k
 
 
@@ -249,7 +298,7 @@ def decode(start: int, data: bytes | memoryview, into: Decoded | None = None) ->
                 i += k * size
                 continue
         if kind == ROW:
-            body = _row_body(n)
+            body = _row_body(n, out.raw)
             if body.size + 16 > size:
                 out.torn = f"the row at position {start + i} is shorter than its {n} scalars"
                 break
@@ -258,6 +307,7 @@ def decode(start: int, data: bytes | memoryview, into: Decoded | None = None) ->
             times.append(row[1])
             row_sizes.append(n)
             key_ids.extend(row[2 : 2 + n])
+            out.key_set.update(row[2 : 2 + n])
             values.extend(row[2 + n :])
             if row_ends is not None:
                 row_ends.append(start + i + size)

@@ -144,7 +144,10 @@ def check_batch(run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> li
                     f"journal: the range starts at position {chunk.start}, but the writer's journal "
                     f"ranges so far end at {journal_end}",
                 )
-            decoded = journal.decode(chunk.start, chunk.entries)
+            # A file of format 2 stores the rows compact: read them as bits and arrays, straight
+            # into its blocks, with no object per value (the file of format 1 takes columns).
+            compact = run.file.compact_rows
+            decoded = journal.decode(chunk.start, chunk.entries, journal.Decoded(end=chunk.start, raw=compact))
             if decoded.torn:
                 raise MalformedBatch(run_id, writer, cs, f"journal: the range is not whole entries: {decoded.torn}")
             if decoded.end != chunk.start + len(chunk.entries):
@@ -155,7 +158,7 @@ def check_batch(run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> li
                     f"journal: the range goes on past its WRAP entry (position {decoded.end} of "
                     f"{chunk.start + len(chunk.entries)}): the next lap's entries start a range of their own",
                 )
-            undefined = {k for k in set(decoded.key_ids) if k not in staged and k not in known}
+            undefined = {k for k in decoded.key_set - staged.keys() if k not in known}
             if undefined:
                 raise MalformedBatch(
                     run_id, writer, cs, f"journal: key ids {sorted(undefined)[:10]} not defined by KeyDefs"
@@ -171,11 +174,12 @@ def check_batch(run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> li
                 )
             journal_end = decoded.end
             # journal.to_record's record, from the range decoded here already.
+            rows = pb.ScalarRows.FromString(decoded.blocks()) if compact else decoded.scalars()
             fresh[index] = pb.Record(
                 time_ms=decoded.time_ms() or r.time_ms,
                 writer=r.writer,
                 client_seq=cs,
-                scalars=decoded.scalars(),
+                scalars=rows,
                 journal_end=decoded.end,
             )
         elif kind == "media":
