@@ -123,8 +123,10 @@ class Journal:
             self.pos = pos = lap_end
             lap_end += cap
         self.base = layout.HEADER_BYTES - (lap_end - cap)  # the lap `pos` is in
-        self.room = min(lap_end, self.acked + cap)
-        return pos + size <= self.room
+        room = self.room = min(lap_end, self.acked + cap)
+        if self.unkeyed:
+            self.room = 0  # keys of other threads first (Run._journal_row); checked after `room` is set
+        return pos + size <= room
 
     def write(self, entry: bytes) -> None:
         """Write a whole entry (built with its tag) at `pos`, which `fits` made room for."""

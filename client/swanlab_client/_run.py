@@ -265,7 +265,7 @@ class Run:
             # thread that called init() writes there, so no lock; other threads' rows queue.
             pack, size, kind_n, ids = j.rows[sid]
             p = j.pos
-            if p + size <= j.room and not j.unkeyed:
+            if p + size <= j.room:  # 0 while another thread's keys wait (Journal.unkeyed)
                 try:
                     pack(j.mm, j.base + p, size, kind_n, step, _now(), *ids, *data.values(), p ^ TAG_MAGIC)
                     j.pos = p + size
@@ -512,6 +512,7 @@ class Run:
                     self._journal_key(kid)
                 else:
                     j.unkeyed.append(kid)  # its owner writes it before its next row
+                    j.room = 0  # after the append: the owner's next row takes the slow path
         return kid
 
     # -- the journal (_journal.py; only its owner thread calls these) ------------------------------
