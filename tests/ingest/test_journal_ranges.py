@@ -1,5 +1,5 @@
 """Journal ranges on the Stream (docs/journal.md) against the real daemon: stored as the `scalars`
-records they stand for, contiguous per writer; a torn range, a gap, undefined keys, a client's
+records they stand for, contiguous per writer; a torn range, an overlap, undefined keys, a client's
 `journal_end` refused INVALID_ARGUMENT; StartRun's journal path checked."""
 
 from __future__ import annotations
@@ -114,25 +114,27 @@ def test_a_torn_range_is_refused(daemon):
     assert steps_of(read_backup(run.run_dir)) == []
 
 
-def test_a_range_that_does_not_start_where_the_last_ended_is_refused(daemon):
+def test_a_range_that_goes_back_is_refused_and_one_past_a_loss_is_taken(daemon):
     stub = daemon.stub()
     run = start_run(stub)
     ring = Ring(4096)
     a = ring.row((0, 1.0, (1,), (1.0,)))
     b = ring.row((1, 2.0, (1,), (2.0,)))
     c = ring.row((2, 3.0, (1,), (3.0,)))
+    d = ring.row((3, 4.0, (1,), (4.0,)))
     end = ring.position
-    # A gap inside one batch, a gap after what the daemon holds, and a range sent twice.
-    details = refused(stub, run.run_id, [[keys(1, {1: "a"}), chunk(ring, 2, a, b), chunk(ring, 3, c, end)]])
-    assert f"starts at position {c}" in details and f"end at {b}" in details
+    # A range that overlaps what the daemon holds (inside one batch, and after it): refused.
+    details = refused(stub, run.run_id, [[keys(1, {1: "a"}), chunk(ring, 2, a, c), chunk(ring, 3, b, c)]])
+    assert f"starts at position {b}" in details and f"end at {c}" in details
     assert stream(stub, run.run_id, 1, [[keys(1, {1: "a"}), chunk(ring, 2, a, b)]]) == [2]
-    details = refused(stub, run.run_id, [[chunk(ring, 3, c, end)]])
-    assert f"end at {b}" in details
     details = refused(stub, run.run_id, [[chunk(ring, 3, a, b)]])
-    assert f"starts at position {a}" in details
-    assert stream(stub, run.run_id, 1, [[chunk(ring, 3, b, end)]]) == [3]
-    finish(stub, run.run_id, 1, 3)
-    assert steps_of(read_backup(run.run_dir)) == [0, 1, 2]
+    assert f"starts at position {a}" in details and f"end at {b}" in details
+    # One that starts past the end the file holds (the positions between were lost, e.g. with
+    # a host's page cache): taken, so the run goes on; its rows and what follows are stored.
+    assert stream(stub, run.run_id, 1, [[chunk(ring, 3, c, d)]]) == [3]
+    assert stream(stub, run.run_id, 1, [[chunk(ring, 4, d, end)]]) == [4]
+    finish(stub, run.run_id, 1, 4)
+    assert steps_of(read_backup(run.run_dir)) == [0, 2, 3]
 
 
 def test_rows_of_undefined_keys_are_refused(daemon):

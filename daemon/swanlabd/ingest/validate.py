@@ -17,6 +17,7 @@ stands for (`journal.to_record`), so storage and backup files never see one.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
@@ -26,6 +27,8 @@ from swanlabd.local.limits import check_json
 from swanlabd.storage.activerun import ActiveRun
 from swanlabd.storage.errors import MalformedBatch, SequenceGap
 from swanlabd_pb import records_pb2 as pb
+
+log = logging.getLogger(__name__)
 
 MAX_KEY_NAME_BYTES = 4096
 # What a client may put in a Stream batch. Header, RunStart and system rows are the daemon's;
@@ -136,13 +139,24 @@ def check_batch(run: ActiveRun, writer: int, records: Sequence[pb.Record]) -> li
                 )
         elif kind == "journal":
             chunk = r.journal
-            if chunk.start != journal_end:
+            if chunk.start < journal_end:
                 raise MalformedBatch(
                     run_id,
                     writer,
                     cs,
                     f"journal: the range starts at position {chunk.start}, but the writer's journal "
                     f"ranges so far end at {journal_end}",
+                )
+            if chunk.start > journal_end:
+                # Ranges this file held were lost with the page cache (a host crash before the
+                # fsync: the client renumbers and goes on, as for any lost records); refusing the
+                # rest would stop the run for good.
+                log.warning(
+                    "run %s writer %d: journal positions %d to %d are not in the file (lost before an fsync?)",
+                    run_id,
+                    writer,
+                    journal_end,
+                    chunk.start,
                 )
             # A file of format 2 stores the rows compact: read them as bits and arrays, straight
             # into its blocks, with no object per value (the file of format 1 takes columns).
