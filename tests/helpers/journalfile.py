@@ -65,14 +65,16 @@ class Ring:
         offset = start % self.capacity
         return bytes(self.buf[offset : offset + end - start])
 
-    def file_bytes(self) -> bytes:
-        return journal.header(self.capacity, self.pid) + bytes(self.buf)
+    def file_bytes(self, start: bytes = b"", flags: int = 0) -> bytes:
+        """The file: header, ring, then the run's start (a serialized StartRunRequest) if any;
+        `flags` journal.STARTED once a daemon (or the fallback folder) has the run."""
+        return journal.header(self.capacity, self.pid, len(start), flags) + bytes(self.buf) + start
 
-    def save(self, path: Path) -> Path:
+    def save(self, path: Path, start: bytes = b"", flags: int = 0) -> Path:
         """Write the whole journal file (0600), as the client's mapping leaves it."""
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         with os.fdopen(fd, "wb") as f:
-            f.write(self.file_bytes())
+            f.write(self.file_bytes(start, flags))
         return path
 
 

@@ -5,12 +5,16 @@
       lock the socket (<socket>.lock, flock) and clear a stale socket file
       make state/ and runs/ (a file there is a StartupError naming it)
       open the state DB, reopen RUNNING runs, adopt folders written without a daemon
-      delete leftover journals in <socket dir>/journals/ that no run names, of dead writers
+      make the runs of processes killed before any daemon had them, from their journals in
+      <socket dir>/journals/ (then Finish{CRASHED}); delete leftover journals no run names,
+      of dead writers
       start the named tasks:
         server        gRPC on the Unix socket (ingest/server.py) over DaemonRuns (runservice.py);
                       on_ready() once connect() works
         fsync         group commit: fsync every written run each fsync_interval_ms
-        crash-watch   primary writer's pid gone without FinishRun -> Finish{CRASHED} (<= 1 s)
+        crash-watch   primary writer's pid gone without FinishRun -> Finish{CRASHED} (<= 1 s);
+                      a journal whose writer died before any daemon had its run -> that run,
+                      CRASHED (<= 3 s)
         adopt         every ADOPT_SCAN_INTERVAL_S: adopt run folders clients wrote without a daemon
         uploader     swanlabd.upload.registry.Uploader.run(), if installed and config.upload
         monitor       host + process-tree metrics into every active run, each monitor_interval_s
@@ -87,6 +91,8 @@ class Daemon:
         self.stopped = asyncio.Event()
         self._stream_ended = asyncio.Event()  # a Stream ended: the crash watch looks at once
         self._shutdown_requested = False
+        # The clients' journals (docs/journal.md): next to the socket.
+        self.journals_dir = config.socket.parent / "journals"
         # systemd's NOTIFY_SOCKET/WATCHDOG_USEC, if any (a no-op otherwise): see sdnotify.py.
         self.notifier = sdnotify.Notifier.from_environ()
 
@@ -120,7 +126,12 @@ class Daemon:
             self.state = await self._open_state()
             self.store = RunStore(self.config.data_root, self.state)
             await self.store.recover()
-            await self.store.sweep_journals(self.config.socket.parent / "journals")
+            try:
+                # Runs whose process was killed before any daemon had them, from their journals.
+                await self.store.orphan_journals(self.journals_dir)
+            except OSError as exc:
+                log.warning("cannot list the journals in %s: %s", self.journals_dir, exc)
+            await self.store.sweep_journals(self.journals_dir)
             self.uploader = self._make_uploader()
             if self.uploader is not None:
                 self.store.events = self.uploader
@@ -268,6 +279,8 @@ class Daemon:
                         await store.settle(info)
                     except Exception as exc:
                         log.debug("run %s: not settled yet: %r", info.run_id, exc)
+                # A process killed before any daemon had its run: the run, from its journal.
+                await store.orphan_journals(self.journals_dir)
             except OSError as exc:  # /proc or the state DB unreadable for now: nobody is judged dead
                 trouble.failed(exc)
             else:

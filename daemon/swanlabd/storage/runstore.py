@@ -82,6 +82,15 @@ TAIL_RECORD_VALUES = 16_384
 # The pid_started of a writer whose process was gone when the daemon learned of it: no process
 # has that start time, so the crash watch finds it dead.
 GONE = -1.0
+# An orphan journal (a writer killed before any daemon had its run) is made into a run once its
+# file is this old: a writer in another pid namespace looks gone from the start, and its StartRun
+# may still be on its way (docs/journal.md).
+ORPHAN_MIN_AGE_S = 2.0
+# An orphan journal whose run could not be made for now (a full disk, a failing disk) is tried
+# again after this long.
+ORPHAN_RETRY_S = 10.0
+# `orphan_journals`' verdict for a file it need not read again (its name is never reused).
+_DONE = float("inf")
 
 
 def now_ms() -> int:
@@ -119,6 +128,11 @@ class RunStore:
         self._unsaved: dict[str, RunInfo] = {}
         self.state_full: DiskFull | None = None
         self.events: RunEvents = events or NoEvents()
+        # orphan_journals: per file name in <socket dir>/journals/, when to read it again
+        # (_DONE: never; a writer that lived last time is read again at every scan), and the
+        # names whose trouble was logged already.
+        self._journals_seen: dict[str, float] = {}
+        self._journals_warned: set[str] = set()
 
     # -- StartRun ----------------------------------------------------------------------------
 
@@ -442,6 +456,152 @@ class RunStore:
         function `sweep_journals`), keeping every one a run names."""
         named = [path for info in self.infos() for path in info.journals.values()]
         await asyncio.to_thread(sweep_journals, directory, named)
+
+    async def orphan_journals(self, directory: Path) -> None:
+        """Make the runs of the journals in `directory` (the clients' `<socket dir>/journals/`)
+        whose writer died before any daemon had its run, and settle them as crashes.
+
+        init() returns before StartRun is answered: the journal carries the run's start
+        (`journal.read_start`), and its header's STARTED flag says a daemon or the writer's
+        fallback folder has the run. A journal of this boot whose flag is not set, whose writer is
+        gone (the sweep's rule) and whose file is ORPHAN_MIN_AGE_S old is made into its run
+        through StartRun's create path (no credentials, no package list: its StartRun held them),
+        then `finish_crashed` appends its rows and Finish{CRASHED} and deletes it. A run id the
+        state DB knows is not made again: a StartRun of that process that landed is settled
+        instead (`_orphan_of_known`). A start that does not parse or fails StartRun's checks is
+        logged once and the file kept.
+
+        At daemon start and at every crash-watch round, so it stays cheap: one listing; a file is
+        read again only while its writer lives (or after ORPHAN_RETRY_S, for a run that could
+        not be made). OSError if the folder cannot be listed.
+        """
+        try:
+            names = await asyncio.to_thread(os.listdir, directory)
+        except FileNotFoundError:
+            return
+        seen = self._journals_seen
+        present = set(names)
+        for name in [n for n in seen if n not in present]:
+            del seen[name]
+            self._journals_warned.discard(name)
+        now = time.monotonic()
+        for name in sorted(names):
+            if seen.get(name, 0.0) > now:
+                continue
+            path = directory / name
+            try:
+                seen[name] = await self._orphan_journal(path)
+            except Exception:  # a bug here must cost one file, never the crash watch
+                log.exception("the journal %s: making its run failed; kept", path)
+                seen[name] = _DONE
+
+    async def _orphan_journal(self, path: Path) -> float:
+        """One file of `orphan_journals`: when to look at it again."""
+        found = await asyncio.to_thread(_read_journal_header, path)
+        if found is None:
+            return _DONE  # not a journal of this user's: the sweep names it at start
+        head, mtime_ms = found
+        if head.started or not head.start_bytes or not head.this_boot():
+            # A daemon or its fallback folder has the run (its crash watch and adoption read the
+            # journal); or no start to make one from, or another boot's: the start sweep's.
+            return _DONE
+        if started_before(head.pid, mtime_ms):
+            return 0.0  # its writer lives: look again at the next round
+        if time.time() * 1000 - mtime_ms < ORPHAN_MIN_AGE_S * 1000:
+            return 0.0
+        try:
+            data = await asyncio.to_thread(_read_journal_start, path, head)
+            request = service_pb2.StartRunRequest.FromString(data)
+            if request.attach or not request.HasField("start"):
+                raise ValueError("it is not the start of a new run")
+        except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError is not importable portably
+            log.warning("the journal %s of process %d holds no run start that parses (%s); kept", path, head.pid, exc)
+            return _DONE
+        request.journal = str(path)
+        request.pid = request.pid or head.pid
+        request.ClearField("cloud")
+        request.ClearField("requirements")
+        run_id = request.start.run_id
+        if run_id and (run_id in self._starting or run_id in self._activating):
+            return 0.0  # a StartRun (or a reopening) of that run is under way: after it
+        info = self._info(run_id) if run_id else None
+        if info is not None:
+            landed = await self._orphan_of_known(info, path, head.pid, request.start.resume)
+            if landed is not None:
+                return landed
+        try:
+            run, _, _ = await self.start_run(request)
+        except (RequestError, RunExists, RunNotFound) as exc:
+            log.warning("the journal %s of process %d: its run cannot be made (%s); kept", path, head.pid, exc)
+            return _DONE
+        except (DiskFull, StorageFailure, PreconditionFailed, OSError) as exc:
+            self._warn_orphan(path, f"its run cannot be made for now ({exc}); tried again in {ORPHAN_RETRY_S:.0f} s")
+            return time.monotonic() + ORPHAN_RETRY_S
+        log.warning(
+            "run %s: made from the journal %s: its process %d was killed before any daemon had the run",
+            run.run_id,
+            path,
+            head.pid,
+        )
+        if not run.closing:
+            await self._settle_orphan(run, f"process {head.pid} exited before any daemon had its run")
+        return _DONE
+
+    async def _settle_orphan(self, run: ActiveRun, error: str) -> None:
+        """`finish_crashed`, whose trouble (a broken file) is the run's, not the scan's: logged."""
+        try:
+            await self.finish_crashed(run, error)
+        except Exception as exc:
+            log.error("run %s: cannot mark CRASHED: %r", run.run_id, exc)
+
+    async def _orphan_of_known(self, info: RunInfo, path: Path, pid: int, resume: str) -> float | None:
+        """An orphan journal whose run id the state DB knows: when to look at it again, or None
+        to make the run (a resume of an ended run, as its StartRun would have done).
+
+        Its StartRun landed if the run is RUNNING as that process's (its pid, or its journal
+        named): the run is settled as the crash it is, the journal attached to its primary writer
+        if it names none. Any other run of that id is not this process's to write: kept."""
+        named = await asyncio.to_thread(_names_file, info.journals.values(), path)
+        if info.state != RunState.RUNNING:
+            if resume not in ("", "never") and not named:
+                return None
+            log.warning(
+                "the journal %s of process %d: its run %s exists already (%s), not made again; kept",
+                path,
+                pid,
+                info.run_id,
+                info.state,
+            )
+            return _DONE
+        if not named and info.pid != pid:
+            # Another process writes that run: this one's resume never landed. Once the run ends
+            # the resume can be made.
+            self._warn_orphan(path, f"its run {info.run_id} is written by process {info.pid}; looked at again later")
+            return time.monotonic() + ORPHAN_RETRY_S
+        run = self.active.get(info.run_id)
+        if run is not None and run.closing:
+            return 0.0  # being finished: its journal goes with it
+        current = run.info if run is not None else info
+        writer = current.primary_writer
+        if current.pid != pid:
+            log.warning("the journal %s: its run %s has another primary writer now; kept", path, info.run_id)
+            return _DONE
+        if not current.journals.get(str(writer)):
+            await self._named_journal(current, writer, str(path))
+            self._save(run.current_info() if run is not None else current)
+        log.warning("run %s: its process %d died as its StartRun was answered", info.run_id, pid)
+        if run is not None:
+            await self._settle_orphan(run, f"process {pid} exited without finishing the run")
+        else:
+            await self.settle(current)
+        return _DONE
+
+    def _warn_orphan(self, path: Path, why: str) -> None:
+        if path.name in self._journals_warned:
+            log.debug("the journal %s: %s", path, why)
+        else:
+            self._journals_warned.add(path.name)
+            log.warning("the journal %s: %s", path, why)
 
     async def adopt_new(self) -> None:
         """Adopt the folders in runs/ that no run is registered at (clients write them when no
@@ -934,11 +1094,53 @@ def _open_nofollow(path: str, flags: int) -> int:
     return os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
 
 
+def _read_journal_header(path: Path) -> tuple[journal.Header, int] | None:
+    """The header of the journal at `path` and the file's mtime (ms); None if it is not a
+    regular file of this user with a journal's header (or is gone). Blocking."""
+    try:
+        with open(path, "rb", opener=_open_nofollow) as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
+                return None
+            return journal.read_header(f), int(st.st_mtime * 1000)
+    except (OSError, journal.JournalError):
+        return None
+
+
+def _read_journal_start(path: Path, head: journal.Header) -> bytes:
+    """The run's start after the journal's ring (`journal.read_start`). Blocking."""
+    with open(path, "rb", opener=_open_nofollow) as f:
+        data = journal.read_start(f, head)
+    if not data:
+        raise journal.JournalError("no run start")
+    return data
+
+
+def _names_file(named: Iterable[str], path: Path) -> bool:
+    """One of the paths `named` is the file at `path` (the client and the daemon may spell the
+    socket's folder differently). Blocking."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    for other in named:
+        try:
+            o = os.stat(other)
+        except OSError:
+            continue
+        if (o.st_dev, o.st_ino) == (st.st_dev, st.st_ino):
+            return True
+    return False
+
+
 def sweep_journals(directory: Path, named: Iterable[str]) -> None:
-    """At daemon start (blocking): delete the journals in `directory` (the clients'
-    `<socket dir>/journals/`) that no run names and whose writer process is gone (a journal of
-    another boot counts as gone). A journal a run names is the crash watch's or adoption's to
-    read. Files there that are not journals of this user's are left alone, named in one line."""
+    """At daemon start (blocking), after `RunStore.orphan_journals`: delete the journals in
+    `directory` (the clients' `<socket dir>/journals/`) that no run names and whose writer
+    process is gone (a journal of another boot counts as gone): those a daemon or a fallback
+    folder had the run of (STARTED), and those with no run start. A journal a run names is the
+    crash watch's or adoption's to read; one of this boot with a run start and no STARTED flag is
+    `orphan_journals`'. Files there that are not journals of this user's are left alone, named in
+    one line."""
     try:
         names = sorted(os.listdir(directory))
     except FileNotFoundError:
@@ -966,6 +1168,10 @@ def sweep_journals(directory: Path, named: Iterable[str]) -> None:
             others.append(name)
             continue
         if (st.st_dev, st.st_ino) in keep:
+            continue
+        if head.this_boot() and head.start_bytes and not head.started:
+            # No daemon had its run: `orphan_journals` made it, or keeps the file (a live writer,
+            # a start that does not parse, a run that could not be made yet).
             continue
         if not head.this_boot():
             why = "written before this boot"

@@ -8,7 +8,8 @@ store), so the test knows which rows log() returned for when the kill lands. The
 - thread: from another thread of this process, --delay s after init() returned, anywhere in
   the loop, inside log() too (unpaced, or paced by --pace s per row);
 - finish: from another thread --delay s after finish() began (all rows were returned).
-The run folder is printed (one line) before the loop.
+The run folder is printed (one line) before the loop, which waits for the daemon's answer; with
+--print id the run id is, which does not wait (a kill can then come before any daemon has the run).
 """
 
 import argparse
@@ -43,11 +44,12 @@ def main():
     p.add_argument("--at", type=int, default=0)
     p.add_argument("--delay", type=float, default=0.0)
     p.add_argument("--pace", type=float, default=0.0)
+    p.add_argument("--print", choices=["dir", "id"], default="dir", dest="show")
     args = p.parse_args()
     fd = os.open(args.progress, os.O_RDWR)
     progress = mmap.mmap(fd, 8)
     run = swanlab.init(project="kills", mode="offline")
-    print(run.run_dir, flush=True)
+    print(run.id if args.show == "id" else run.run_dir, flush=True)
     keys = [f"k{k}" for k in range(args.keys)]
     if args.how == "thread":
         kill_after(args.delay)
