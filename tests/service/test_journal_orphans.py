@@ -103,6 +103,11 @@ def settled(d: DaemonProcess, run_id: str, timeout: float = 10.0) -> Path:
     return wait_for(ended, timeout, f"run {run_id} to be made and settled")
 
 
+def gone(path: Path) -> None:
+    """The journal is deleted (just after the Finish record is written)."""
+    wait_for(lambda: not path.exists(), 5, "the journal to be deleted")
+
+
 def check_run(folder: Path, run_id: str, pid: int, *, named: bool = True) -> None:
     view = read_view(folder)
     assert view.lost == []
@@ -124,7 +129,7 @@ def test_a_running_daemon_makes_the_run_of_a_writer_killed_before_startrun(daemo
     folder = settled(daemon, run_id)
     assert time.monotonic() - begun < CRASH_BOUND_S
     check_run(folder, run_id, pid)
-    wait_for(lambda: not path.exists(), 5, "the journal to be deleted")
+    gone(path)
     summary = run_summary(daemon.stub(), run_id)
     assert summary.state == pb.CRASHED and summary.project == "orphans"
     assert f"run {run_id}: made from the journal {path}" in daemon.output()
@@ -174,7 +179,7 @@ def test_a_live_writers_journal_is_left_alone_until_it_dies(daemon: DaemonProces
         live.wait()
     # Its writer was alive last time: looked at again, and made once it is gone.
     check_run(settled(daemon, live_id), live_id, live.pid)
-    assert not path.exists()
+    gone(path)
 
 
 def bad_start(kind: str, run_id: str) -> bytes:
@@ -230,7 +235,7 @@ def test_a_run_whose_startrun_landed_is_settled_not_made_twice(daemon: DaemonPro
     os.utime(path, (time.time() - 5, time.time() - 5))
     folder = settled(daemon, run_id)
     check_run(folder, run_id, pid, named=named)
-    wait_for(lambda: not path.exists(), 5, "the journal to be deleted")
+    gone(path)
     assert len(daemon.runs()) == 1
     out = daemon.output()
     assert f"run {run_id}: its process {pid} died as its StartRun was answered" in out
@@ -270,7 +275,8 @@ def test_a_resume_that_never_landed_resumes_the_ended_run(daemon: DaemonProcess)
     wait_for(crashed, 10, "the resumed run to be settled")
     view = read_view(daemon.runs()[0])
     assert view.rows.get(2, []) == [(i, {"loss": i / 4, "acc": 1 - i / 8}) for i in range(ROWS)]
-    assert not path.exists() and len(daemon.runs()) == 1
+    gone(path)
+    assert len(daemon.runs()) == 1
 
 
 def test_a_daemon_killed_and_restarted_finds_the_orphan(daemon: DaemonProcess) -> None:
@@ -281,7 +287,7 @@ def test_a_daemon_killed_and_restarted_finds_the_orphan(daemon: DaemonProcess) -
     path = write_journal(daemon, run_id, pid)
     daemon.start()
     check_run(settled(daemon, run_id), run_id, pid)
-    assert not path.exists()
+    gone(path)
 
 
 def test_a_fallback_folder_made_before_the_flag_is_adopted_with_the_rows(daemon: DaemonProcess) -> None:
