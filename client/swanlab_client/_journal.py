@@ -36,6 +36,7 @@ from swanlabd.local import paths
 
 # A range the sender ships is at most the rest of one lap: under the client's request bound.
 CAPACITY = 4 * 1024 * 1024
+MIN_CAPACITY = 64 * 1024
 
 
 class Journal:

@@ -48,7 +48,7 @@ from swanlab_client._errors import (
     RunFinishedError,
     UsageError,
 )
-from swanlab_client._journal import Journal
+from swanlab_client._journal import CAPACITY, MIN_CAPACITY, Journal
 from swanlab_client._metrics import MetricRules
 from swanlab_client._sender import CONFIG, CONSOLE, FILE, RunTables, Sender, Warner, pending, to_float
 from swanlab_client._settings import Settings
@@ -735,8 +735,9 @@ class Run:
         start = self._start_request(False)
         start.ClearField("cloud")  # the API key stays out of the file
         try:
+            capacity = min(max(self.settings.journal_max_bytes, MIN_CAPACITY), CAPACITY) // 16 * 16
             self._journal = Journal.create(
-                self.settings.socket.parent / "journals", self.run_id, start=start.SerializeToString()
+                self.settings.socket.parent / "journals", self.run_id, capacity, start.SerializeToString()
             )
         except OSError as exc:
             self._warn.once(

@@ -244,6 +244,11 @@ class Settings:
     full, log() does not block: past this many rows it refuses new ones (counted, with a warning)
     and keeps the queued ones for when space is freed. Memory bound: about
     queue_max_rows x (100 + 30 x scalars per row) bytes."""
+    journal_max_bytes: int = 4 * 1024 * 1024
+    """The journal's ring (docs/journal.md): bytes of rows log() may write before the daemon acks
+    them (a row of n scalars takes 32 + 12 x n bytes, to a multiple of 16: 160 for 10). Past it,
+    log() waits, or refuses rows while swanlabd's disk is full, as for the queue. At least 64 KiB
+    and at most 4 MiB (a range the sender ships stays within one request)."""
     batch_max_values: int = 16_384
     """Scalars per ScalarRows record (and console lines per ConsoleLines record). A Stream request
     carries up to 16 records and at most REQUEST_MAX_BYTES (4 MiB); a record at most

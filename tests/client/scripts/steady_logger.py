@@ -18,10 +18,13 @@ import threading
 import time
 
 import swanlab_client as swanlab
+from swanlab_client._sender import pending
 
 status_path, result_path = sys.argv[1], sys.argv[2]
 run = swanlab.init(
-    project="p", mode="offline", settings=swanlab.Settings(queue_max_rows=2000, console=False, autostart=False)
+    project="p",
+    mode="offline",
+    settings=swanlab.Settings(queue_max_rows=2000, journal_max_bytes=64 * 1024, console=False, autostart=False),
 )
 sender = run.sender
 assert sender is not None
@@ -51,7 +54,7 @@ def report() -> None:
                 "refused": refused(),
                 "worst_log_s": max(worst, time.monotonic() - since if since is not None else 0.0),
                 "disk_full": getattr(sender, "disk_full", None) is not None,
-                "pending": len(run._queue) + len(sender.unacked),
+                "pending": pending(sender, run._queue),
             },
         )
 
