@@ -189,6 +189,8 @@ def bad_start(kind: str, run_id: str) -> bytes:
         return svc.StartRunRequest(attach=True, start=pb.RunStart(run_id=run_id)).SerializeToString()
     if kind == "bad-name":
         return start_bytes(run_id, 1, project="bad/project")
+    if kind == "bad-id":
+        return start_bytes("../" + run_id, 1)
     return start_bytes(run_id, 1, config="{not json")
 
 
@@ -198,6 +200,7 @@ def bad_start(kind: str, run_id: str) -> bytes:
         ("garbage", "holds no run start that parses"),
         ("attach", "holds no run start that parses"),
         ("bad-name", "its run cannot be made"),
+        ("bad-id", "its run cannot be made"),
         ("bad-json", "its run cannot be made"),
     ],
 )

@@ -517,11 +517,17 @@ class RunStore:
         except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError is not importable portably
             log.warning("the journal %s of process %d holds no run start that parses (%s); kept", path, head.pid, exc)
             return _DONE
+        run_id = request.start.run_id
+        try:
+            if run_id:
+                check_run_id(run_id)  # before it is looked up
+        except ValueError as exc:
+            log.warning("the journal %s of process %d: its run cannot be made (%s); kept", path, head.pid, exc)
+            return _DONE
         request.journal = str(path)
         request.pid = request.pid or head.pid
         request.ClearField("cloud")
         request.ClearField("requirements")
-        run_id = request.start.run_id
         if run_id and (run_id in self._starting or run_id in self._activating):
             return 0.0  # a StartRun (or a reopening) of that run is under way: after it
         info = self._info(run_id) if run_id else None
