@@ -22,7 +22,9 @@ from swanlabd_pb import records_pb2 as pb
 # last release for Python 3.11. The trackers the sync_* bridges patch follow: tensorboard for
 # torch.utils.tensorboard, mlflow-skinny (mlflow without its server and SQL store) with a file store.
 # MMEngine brings opencv-python (its Visualizer imports cv2); Ray's tune extra brings pandas and
-# pyarrow, which ray.tune imports. Together about 0.6 GB per venv.
+# pyarrow, which ray.tune imports. Together about 0.6 GB per venv. torchtune 0.6.1 needs a
+# torchao older than the newest (0.18 lacks torchao.dtypes.nf4tensor, which torchtune imports);
+# 0.10.0 is the one checked. Adding them changes no other package's version here.
 FRAMEWORKS = (
     "torch==2.13.0",
     "transformers==5.24.0",
@@ -39,6 +41,8 @@ FRAMEWORKS = (
     "mlflow-skinny==3.17.2",
     "mmengine==0.10.7",
     "ray[tune]==2.60.0",
+    "torchtune==0.6.1",
+    "torchao==0.10.0",
 )
 OFFICIAL_SDK = "swanlab==0.10.3"
 
