@@ -34,6 +34,7 @@ CASES = {
     # The script gives torchtune 0.6.1's moved modules their old names for the official logger
     # (test_the_official_torchtune_logger_needs_torchtune_0_2_module_names).
     "torchtune": ("torchtune_recipe.py", (), 1),
+    "paddlenlp": ("paddlenlp_trainer.py", (), 1),
     # The sync_* bridges: the other tracker's calls, copied into the run (docs/integrations.md).
     "sync_tensorboard_torch": ("tensorboard_torch.py", (), 1),
     "sync_tensorboardX-types": ("tensorboardx_types.py", (), 1),
