@@ -22,7 +22,9 @@ from swanlabd_pb import records_pb2 as pb
 # last release for Python 3.11. The trackers the sync_* bridges patch follow: tensorboard for
 # torch.utils.tensorboard, mlflow-skinny (mlflow without its server and SQL store) with a file store.
 # MMEngine brings opencv-python (its Visualizer imports cv2); Ray's tune extra brings pandas and
-# pyarrow, which ray.tune imports. Together about 0.6 GB per venv.
+# pyarrow, which ray.tune imports. Together about 0.6 GB per venv. torchtune 0.6.1 needs a
+# torchao older than the newest (0.18 lacks torchao.dtypes.nf4tensor, which torchtune imports);
+# 0.10.0 is the one checked. Adding them changes no other package's version here.
 FRAMEWORKS = (
     "torch==2.13.0",
     "transformers==5.24.0",
@@ -39,8 +41,23 @@ FRAMEWORKS = (
     "mlflow-skinny==3.17.2",
     "mmengine==0.10.7",
     "ray[tune]==2.60.0",
+    "torchtune==0.6.1",
+    "torchao==0.10.0",
+)
+# PaddleNLP, in a pair of venvs of its own: 2.8.1 (its latest) imports huggingface_hub's
+# repo_type_and_id_from_hf_id, gone after 0.23 (transformers 5 needs a hub >= 1.0), and
+# aistudio-sdk's API of 0.2; it runs on NumPy 1, with a pyarrow older than 16.
+PADDLENLP = (
+    "paddlepaddle==3.3.1",
+    "paddlenlp==2.8.1",
+    "huggingface_hub==0.23.5",
+    "aistudio-sdk==0.2.6",
+    "pyarrow<16",
+    "numpy<2",
 )
 OFFICIAL_SDK = "swanlab==0.10.3"
+# Which pair of venvs runs a script of scripts/ (the others: "frameworks").
+VENVS_OF_SCRIPT = {"paddlenlp_trainer.py": "paddlenlp"}
 
 
 def _client_requirements() -> tuple[str, ...]:
@@ -51,13 +68,19 @@ def _client_requirements() -> tuple[str, ...]:
     return (*project["dependencies"], *media)
 
 
-def client_python() -> Path:
-    """A python where the frameworks import and swanlab_client does from source_pythonpath()."""
+def client_python(venvs: str = "frameworks") -> Path:
+    """A python where the frameworks import and swanlab_client does from source_pythonpath().
+
+    venvs: "frameworks" (FRAMEWORKS) or "paddlenlp" (PADDLENLP)."""
+    if venvs == "paddlenlp":
+        return cached_python("integrations-paddlenlp", (*_client_requirements(), *PADDLENLP))
     return cached_python("integrations", (*_client_requirements(), *FRAMEWORKS))
 
 
-def official_python() -> Path:
+def official_python(venvs: str = "frameworks") -> Path:
     """A python where `import swanlab` is the official SDK, beside the same frameworks."""
+    if venvs == "paddlenlp":
+        return cached_python("swanlab-0.10.3-integrations-paddlenlp", (OFFICIAL_SDK, *PADDLENLP))
     return cached_python("swanlab-0.10.3-integrations", (OFFICIAL_SDK, *FRAMEWORKS))
 
 
@@ -77,5 +100,6 @@ def run_offline_under_exec(daemon: DaemonProcess, tmp_path: Path, source: str) -
 
 
 if __name__ == "__main__":
-    # `python tests/integration/integ_venvs.py`: build both ahead of a test run.
-    print(client_python(), official_python(), file=sys.stderr)
+    # `python tests/integration/integ_venvs.py [frameworks|paddlenlp]`: build a pair ahead of a test run.
+    for venvs in sys.argv[1:] or ["frameworks", "paddlenlp"]:
+        print(client_python(venvs), official_python(venvs), file=sys.stderr)

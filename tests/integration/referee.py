@@ -1,10 +1,10 @@
 """Run one framework script with the official SDK and with swanlab_client; what each test cloud held.
 
-The official SDK 0.10.3 (integ_venvs.official_python) uploads to one fresh test cloud; the same
-script under `swanlabctl exec`, through a real swanlabd with its uploader on, to another. Both
-are told the cloud, key and mode `cloud` by the environment, so the script is the same
-file, unchanged, on both sides. `runs()` returns what a user would compare in the two web UIs:
-each experiment's state, config, and the steps of every scalar and media key.
+The official SDK 0.10.3 (integ_venvs.official_python, of the venvs VENVS_OF_SCRIPT names) uploads
+to one fresh test cloud; the same script under `swanlabctl exec`, through a real swanlabd with
+its uploader on, to another. Both are told the cloud, key and mode `cloud` by the environment,
+so the script is the same file, unchanged, on both sides. `runs()` returns what a user would
+compare in the two web UIs: each experiment's state, config, and the steps of every scalar and media key.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from alias_venvs import cache_root, source_pythonpath
-from integ_venvs import client_python, official_python
+from integ_venvs import VENVS_OF_SCRIPT, client_python, official_python
 
 from helpers.backupview import read_view
 from helpers.daemon import DaemonProcess
@@ -81,7 +81,7 @@ def cloud_env(cloud: CloudServer, home: Path) -> dict[str, str]:
 def official(work: Path, script: str, *args: str) -> Side:
     """The official SDK's side, kept under the cache root: it is the same for the same script,
     arguments and referee venv, so a test run after the first only runs swanlab_client's side."""
-    python = official_python()
+    python = official_python(VENVS_OF_SCRIPT.get(script, "frameworks"))
     key = hashlib.sha256(
         b"\0".join(
             [
@@ -113,7 +113,8 @@ def swanlabd(work: Path, script: str, *args: str, runs: int = 1) -> Side:
         with DaemonProcess(env={**env, "SWANLABD_UPLOAD": "true"}) as daemon:
             script_env = {k: v for k, v in daemon.env.items() if not k.startswith("SWANLAB_")} | env
             script_env["PYTHONPATH"] = source_pythonpath(with_dependencies=False)
-            command = [sys.executable, "-m", "swanlabd.cli.swanlabctl", "exec", "--", str(client_python())]
+            python = client_python(VENVS_OF_SCRIPT.get(script, "frameworks"))
+            command = [sys.executable, "-m", "swanlabd.cli.swanlabctl", "exec", "--", str(python)]
             result = _run([*command, str(SCRIPTS / script), *args], script_env, work)
 
             def all_finished() -> bool:

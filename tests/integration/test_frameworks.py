@@ -31,6 +31,10 @@ CASES = {
     "stable-baselines3": ("sb3_learn.py", (), 1),
     "mmengine": ("mmengine_runner.py", (), 1),
     "ray-tune-two-trials": ("ray_tune.py", (), 2),
+    # The script gives torchtune 0.6.1's moved modules their old names for the official logger
+    # (test_the_official_torchtune_logger_needs_torchtune_0_2_module_names).
+    "torchtune": ("torchtune_recipe.py", (), 1),
+    "paddlenlp": ("paddlenlp_trainer.py", (), 1),
     # The sync_* bridges: the other tracker's calls, copied into the run (docs/integrations.md).
     "sync_tensorboard_torch": ("tensorboard_torch.py", (), 1),
     "sync_tensorboardX-types": ("tensorboardx_types.py", (), 1),
@@ -39,7 +43,6 @@ CASES = {
     "sync_wandb-disabled-wandb": ("wandb_sync.py", ("disabled",), 1),
     "sync_mlflow": ("mlflow_sync.py", (), 1),
 }
-
 
 # MMEngine's iteration timer and Ray Tune's clock and timings, by their whole names.
 TIMINGS = {"time", "data_time", "timestamp", "time_this_iter_s", "time_total_s", "time_since_restore"}
@@ -100,3 +103,20 @@ def test_transformers_report_to_without_a_run_fails_as_with_the_official_sdk(tmp
         output = str(failed.value)
         assert "exited 1" in output and "in get_run" in output
         assert "RuntimeError: No active Run" in output or "NotInitializedError: call swanlab_client.init()" in output
+
+
+def test_the_official_torchtune_logger_needs_torchtune_0_2_module_names(tmp_path: Path) -> None:
+    """The official logger imports torchtune.utils.metric_logging, which torchtune 0.3 moved to
+    torchtune.training: with torchtune 0.6.1 and no old names it fails to import; swanlab_client's
+    logs the same run as with them."""
+    with pytest.raises(AssertionError) as failed:
+        referee.official(tmp_path / "official", "torchtune_recipe.py", "--no-old-names")
+    assert "No module named 'torchtune.utils.metric_logging'" in str(failed.value)
+    ours = referee.swanlabd(tmp_path / "swanlabd", "torchtune_recipe.py", "--no-old-names")
+    official = referee.official(tmp_path / "official-old-names", "torchtune_recipe.py")
+    assert ours.errors == [] and ours.duplicates == [], ours.output
+    assert sorted(ours.experiments) == sorted(official.experiments) == ["torchtune-1layer"]
+    got, want = ours.experiments["torchtune-1layer"], official.experiments["torchtune-1layer"]
+    assert got.state == want.state == "FINISHED"
+    assert got.steps() == want.steps() and got.columns == want.columns
+    assert_same_config(want.config, got.config)
