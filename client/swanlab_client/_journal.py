@@ -63,7 +63,7 @@ class Journal:
     def create(cls, directory: Path, run_id: str, capacity: int = CAPACITY, start: bytes = b"") -> Journal:
         """A new journal in `directory` (made 0700; it and its parent must be the user's and
         private: the socket's folder, which the client checks the same way). `start` is the run's
-        StartRunRequest, serialized without credentials: a daemon makes the run from it if this
+        StartRunRequest, serialized: a daemon makes the run from it if this
         process dies before any daemon had it (`mark_started`). OSError
         if it cannot be made or its space reserved (then the run goes on without one)."""
         # Made 0700 with its missing parents: the daemon takes a socket folder that is private

@@ -732,8 +732,9 @@ class Run:
     def _open_journal(self) -> None:
         """The journal, next to the daemon's socket (a private folder, in memory where
         XDG_RUNTIME_DIR is set); without one, rows queue in memory as a forked child's do."""
+        # With the credentials: a daemon that makes the run from it uploads it as StartRun would.
+        # The file is as private as the daemon's state DB that keeps them (0600, in a 0700 folder).
         start = self._start_request(False)
-        start.ClearField("cloud")  # the API key stays out of the file
         try:
             capacity = min(max(self.settings.journal_max_bytes, MIN_CAPACITY), CAPACITY) // 16 * 16
             self._journal = Journal.create(

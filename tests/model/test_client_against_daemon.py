@@ -284,9 +284,10 @@ class ClientMachine(RuleBasedStateMachine):
         row = flat(data)
         if step is None and m.next_step > MAX_STEP:
             return  # past the last step: left out with a warning
-        if row:  # an empty row logs nothing and takes no step
+        if data:  # a dict takes its step even if nothing of it is kept (the official SDK's rule); {} none
             m.last_step = m.next_step if step is None else int(step)
             m.high_step = max(m.high_step, m.last_step)
+        if row:
             m.rows.append((m.last_step, row))
 
     @precondition(lambda self: self.current is not None)

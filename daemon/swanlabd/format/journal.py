@@ -7,7 +7,7 @@ dies, its rows are still in the file (the kernel keeps the pages of a shared map
 daemon reads what it did not ack from there.
 
 File: a HEADER_BYTES header, a ring of `capacity` bytes, then the run's start (a serialized
-StartRunRequest without credentials or package list, `start_bytes` long). Positions are logical
+StartRunRequest without package list, `start_bytes` long). Positions are logical
 byte offsets that only grow; position p lives at HEADER_BYTES + p % capacity. The writer reuses
 a byte only once the daemon has acked it, so everything from the daemon's last ack to the write
 position is always in the ring. The start lets a daemon make the run of a process killed before

@@ -126,18 +126,19 @@ class Daemon:
             self.state = await self._open_state()
             self.store = RunStore(self.config.data_root, self.state)
             await self.store.recover()
-            try:
-                # Runs whose process was killed before any daemon had them, from their journals.
-                await self.store.orphan_journals(self.journals_dir)
-            except OSError as exc:
-                log.warning("cannot list the journals in %s: %s", self.journals_dir, exc)
-            await self.store.sweep_journals(self.journals_dir)
             self.uploader = self._make_uploader()
             if self.uploader is not None:
                 self.store.events = self.uploader
             self.runs = DaemonRuns(
                 self.config, self.store, self.uploader, started_ms=started_ms, on_stream_end=self._stream_ended.set
             )
+            try:
+                # Runs whose process was killed before any daemon had them, from their journals
+                # (their credentials kept and their upload on, as StartRun's are).
+                await self.store.orphan_journals(self.journals_dir, self.runs.started)
+            except OSError as exc:
+                log.warning("cannot list the journals in %s: %s", self.journals_dir, exc)
+            await self.store.sweep_journals(self.journals_dir)
             try:
                 self.server = await server_mod.start_server(self.config.socket, self.runs, self.stopped)
             except RuntimeError as exc:
@@ -280,7 +281,7 @@ class Daemon:
                     except Exception as exc:
                         log.debug("run %s: not settled yet: %r", info.run_id, exc)
                 # A process killed before any daemon had its run: the run, from its journal.
-                await store.orphan_journals(self.journals_dir)
+                await store.orphan_journals(self.journals_dir, self.runs.started if self.runs else None)
             except OSError as exc:  # /proc or the state DB unreadable for now: nobody is judged dead
                 trouble.failed(exc)
             else:

@@ -90,7 +90,7 @@ class DaemonRuns:
             fdlimit.check_room(len(self.store.active), self._starting)
             self._starting += 1
         try:
-            run, writer, durable = await self.store.start_run(request, functools.partial(self._started, request))
+            run, writer, durable = await self.store.start_run(request, functools.partial(self.started, request))
         finally:
             if opens_a_file:
                 self._starting -= 1
@@ -100,9 +100,10 @@ class DaemonRuns:
             durable = min(durable, run.synced_seq(writer))
         return Started(run.run_id, run.info.run_dir, writer, durable, run.last_step + 1)
 
-    def _started(self, request: service_pb2.StartRunRequest, run: ActiveRun, writer: int) -> None:
-        """What a started run takes from its StartRun. The run store calls this in the task that
-        starts the run, so it comes with the run even if the RPC was cancelled meanwhile."""
+    def started(self, request: service_pb2.StartRunRequest, run: ActiveRun, writer: int) -> None:
+        """What a started run takes from its StartRun (or from the start in the journal of a
+        process killed before its StartRun: `RunStore.orphan_journals`). The run store calls this
+        in the task that starts the run, so it comes with the run even if the RPC was cancelled."""
         if writer == run.info.primary_writer:
             self.keep_credentials(run.run_id, request.cloud, from_script=True)
         if run.info.mode == Mode.CLOUD and self.uploader is not None:

@@ -33,6 +33,7 @@ as a task of its own that the RPC only awaits: it always registers what it opene
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import shutil
@@ -457,7 +458,9 @@ class RunStore:
         named = [path for info in self.infos() for path in info.journals.values()]
         await asyncio.to_thread(sweep_journals, directory, named)
 
-    async def orphan_journals(self, directory: Path) -> None:
+    async def orphan_journals(
+        self, directory: Path, started: Callable[[service_pb2.StartRunRequest, ActiveRun, int], None] | None = None
+    ) -> None:
         """Make the runs of the journals in `directory` (the clients' `<socket dir>/journals/`)
         whose writer died before any daemon had its run, and settle them as crashes.
 
@@ -465,8 +468,9 @@ class RunStore:
         (`journal.read_start`), and its header's STARTED flag says a daemon or the writer's
         fallback folder has the run. A journal of this boot whose flag is not set, whose writer is
         gone (the sweep's rule) and whose file is ORPHAN_MIN_AGE_S old is made into its run
-        through StartRun's create path (no credentials, no package list: its StartRun held them),
-        then `finish_crashed` appends its rows and Finish{CRASHED} and deletes it. A run id the
+        through StartRun's create path (with the credentials its start holds, through `started` as
+        a StartRun's are; no package list: its StartRun held it), then `finish_crashed` appends
+        its rows and Finish{CRASHED} and deletes it. A run id the
         state DB knows is not made again: a StartRun of that process that landed is settled
         instead (`_orphan_of_known`). A start that does not parse or fails StartRun's checks is
         logged once and the file kept.
@@ -490,12 +494,14 @@ class RunStore:
                 continue
             path = directory / name
             try:
-                seen[name] = await self._orphan_journal(path)
+                seen[name] = await self._orphan_journal(path, started)
             except Exception:  # a bug here must cost one file, never the crash watch
                 log.exception("the journal %s: making its run failed; kept", path)
                 seen[name] = _DONE
 
-    async def _orphan_journal(self, path: Path) -> float:
+    async def _orphan_journal(
+        self, path: Path, started: Callable[[service_pb2.StartRunRequest, ActiveRun, int], None] | None
+    ) -> float:
         """One file of `orphan_journals`: when to look at it again."""
         found = await asyncio.to_thread(_read_journal_header, path)
         if found is None:
@@ -526,7 +532,6 @@ class RunStore:
             return _DONE
         request.journal = str(path)
         request.pid = request.pid or head.pid
-        request.ClearField("cloud")
         request.ClearField("requirements")
         if run_id and (run_id in self._starting or run_id in self._activating):
             return 0.0  # a StartRun (or a reopening) of that run is under way: after it
@@ -536,7 +541,7 @@ class RunStore:
             if landed is not None:
                 return landed
         try:
-            run, _, _ = await self.start_run(request)
+            run, _, _ = await self.start_run(request, functools.partial(started, request) if started else None)
         except (RequestError, RunExists, RunNotFound) as exc:
             log.warning("the journal %s of process %d: its run cannot be made (%s); kept", path, head.pid, exc)
             return _DONE
