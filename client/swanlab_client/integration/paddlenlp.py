@@ -3,8 +3,8 @@
     from swanlab_client.integration.paddlenlp import SwanLabCallback
     trainer = Trainer(..., callbacks=[SwanLabCallback(project="demo")])
 
-PaddleNLP's Trainer follows 🤗 transformers', and so does this callback the transformers one
-(transformers.py). As the official SDK 0.10.3's: at train start (or the first log) it starts a
+PaddleNLP's Trainer follows 🤗 transformers', and so does this callback the transformers one:
+both are `_trainer.TrainerLogging` on their framework's `TrainerCallback`. As the official SDK 0.10.3's: at train start (or the first log) it starts a
 run if none is active, named `experiment_name`, else the Trainer's `run_name` (its `output_dir`
 unless set; `<run_name>-<trial_name>` in a hyperparameter search), in `project`, else
 $SWANLAB_PROJECT, with the tag "paddlenlp", and stores the config (`FRAMEWORK: paddlenlp`, the
@@ -18,36 +18,18 @@ model's config, the TrainingArguments, the parameter count); each `on_log` is lo
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from typing import Any
 
 from paddlenlp.trainer import TrainerCallback
 
-import swanlab_client
-from swanlab_client._run import Run
-from swanlab_client.integration._common import active_run, init_arguments
-
-# The Trainer's end-of-training summary: one value each, charted apart from the curves.
-SINGLE_VALUE_KEYS = frozenset(
-    {"train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss", "total_flos"}
-)
+from swanlab_client.integration._common import init_arguments
+from swanlab_client.integration._trainer import TrainerLogging
 
 
-def rewrite_logs(logs: Mapping[str, Any]) -> dict[str, Any]:
-    """The Trainer's keys as chart sections: eval_x → eval/x, test_x → test/x, x → train/x."""
-    out: dict[str, Any] = {}
-    for key, value in logs.items():
-        if key.startswith("eval_"):
-            out["eval/" + key[5:]] = value
-        elif key.startswith("test_"):
-            out["test/" + key[5:]] = value
-        else:
-            out["train/" + key] = value
-    return out
-
-
-class SwanLabCallback(TrainerCallback):
+class SwanLabCallback(TrainerLogging, TrainerCallback):
     """Logs a PaddleNLP Trainer's metrics and config to the active run, starting one with these arguments if none is."""
+
+    FRAMEWORK = "paddlenlp"
 
     def __init__(
         self,
@@ -63,7 +45,7 @@ class SwanLabCallback(TrainerCallback):
         log_config: bool = True,
         **_kwargs: Any,
     ) -> None:
-        self._init_kwargs = init_arguments(
+        init_kwargs = init_arguments(
             project=project,
             workspace=workspace,
             experiment_name=experiment_name,
@@ -74,30 +56,11 @@ class SwanLabCallback(TrainerCallback):
             tags=tags,
             tag="paddlenlp",
         )
-        self._log_config = log_config
-        self._set_up_for: Run | None = None
-        self._pending_config: dict[str, Any] = {}
-        self._evaluated_steps: set[int] = set()
+        TrainerLogging.__init__(self, init_kwargs, log_config)
 
     @property
     def name(self) -> str:
         return "swanlab-integration-paddlenlp"
-
-    def setup(self, args: Any, state: Any, model: Any = None) -> None:
-        """Start a run if none is active and store the config, once per run, on process zero only."""
-        if not _main_process(state):
-            return
-        run = active_run()
-        if run is not None and run is self._set_up_for:
-            return
-        if run is None:
-            run = swanlab_client.init(**self._run_arguments(args, state))
-        # A new run (the first, or one after finish()): what the official callback resets when
-        # its run finishes.
-        self._set_up_for = run
-        self._evaluated_steps.clear()
-        if self._log_config:
-            self.update_config(collect_config(args, state, model))
 
     def _run_arguments(self, args: Any, state: Any) -> dict[str, Any]:
         kwargs = dict(self._init_kwargs)
@@ -110,98 +73,6 @@ class SwanLabCallback(TrainerCallback):
         if os.environ.get("SWANLAB_PROJECT") is not None:
             kwargs.setdefault("project", os.environ["SWANLAB_PROJECT"])
         return kwargs
-
-    def update_config(self, config: Mapping[str, Any]) -> None:
-        """Merge into the run's config (held until a run is active)."""
-        self._pending_config.update(config)
-        run = active_run()
-        if run is not None and self._pending_config:
-            run.config.update(self._pending_config)  # one Config record for the whole burst
-            self._pending_config.clear()
-
-    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
-        self.setup(args, state, model)
-
-    def on_log(
-        self,
-        args: Any,
-        state: Any,
-        control: Any,
-        model: Any = None,
-        logs: Mapping[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self.setup(args, state, model)
-        if not logs or not self._can_log(state):
-            return
-        step = _step(state)
-        summary = {f"single_value/{k}": v for k, v in logs.items() if k in SINGLE_VALUE_KEYS}
-        if summary:
-            swanlab_client.log(summary, step=step)
-        metrics = rewrite_logs({k: v for k, v in logs.items() if k not in SINGLE_VALUE_KEYS})
-        if metrics:
-            swanlab_client.log({**metrics, "train/global_step": step}, step=step)
-
-    def on_evaluate(
-        self, args: Any, state: Any, control: Any, metrics: Mapping[str, Any] | None = None, **kwargs: Any
-    ) -> None:
-        self.setup(args, state, kwargs.get("model"))
-        if not metrics or not self._can_log(state):
-            return
-        step = _step(state)
-        # The Trainer also passes evaluation metrics to on_log: a step's evaluation is logged once.
-        if step in self._evaluated_steps:
-            return
-        self._evaluated_steps.add(step)
-        swanlab_client.log(rewrite_logs(metrics), step=step)
-
-    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        run = active_run()
-        if run is None or not _main_process(state) or not getattr(args, "output_dir", None):
-            return
-        run.config["paddlenlp_last_checkpoint"] = os.path.join(args.output_dir, f"checkpoint-{_step(state)}")
-
-    def on_predict(
-        self, args: Any, state: Any, control: Any, metrics: Mapping[str, Any] | None = None, **kwargs: Any
-    ) -> None:
-        self.setup(args, state, kwargs.get("model"))
-        if metrics and self._can_log(state):
-            swanlab_client.log(rewrite_logs(metrics), step=_step(state))
-
-    def _can_log(self, state: Any) -> bool:
-        return _main_process(state) and active_run() is not None
-
-
-def collect_config(args: Any, state: Any, model: Any = None) -> dict[str, Any]:
-    """The run config the official callback stores at train start."""
-    config: dict[str, Any] = {"FRAMEWORK": "paddlenlp"}
-    model_config = getattr(model, "config", None)
-    if isinstance(model_config, Mapping):
-        config.update(model_config)
-    elif model_config is not None and callable(getattr(model_config, "to_dict", None)):
-        config.update(model_config.to_dict())
-    if callable(getattr(args, "to_dict", None)):
-        config.update(args.to_dict())
-    if getattr(model, "peft_config", None) is not None:
-        config["peft_config"] = model.peft_config
-    if getattr(state, "trial_name", None) is not None:
-        config["paddlenlp_trial_name"] = state.trial_name
-    if callable(getattr(model, "num_parameters", None)):
-        config["model_num_parameters"] = model.num_parameters()
-    if callable(getattr(model, "get_nb_trainable_parameters", None)):
-        trainable, total = model.get_nb_trainable_parameters()
-        config["peft_model_trainable_params"] = trainable
-        config["peft_model_all_param"] = total
-    return config
-
-
-def _main_process(state: Any) -> bool:
-    return bool(getattr(state, "is_world_process_zero", True))
-
-
-def _step(state: Any) -> int:
-    step = getattr(state, "global_step", 0)
-    return step if isinstance(step, int) and step >= 0 else 0
 
 
 __all__ = ["SwanLabCallback"]

@@ -14,37 +14,18 @@ count). transformers' own `report_to="swanlab"` callback is transformers' code a
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from typing import Any
 
 from transformers import TrainerCallback
 
-import swanlab_client
-from swanlab_client._run import Run
-from swanlab_client.integration._common import active_run, init_arguments
-
-# The Trainer's end-of-training summary: one value each, charted apart from the curves.
-SINGLE_VALUE_KEYS = frozenset(
-    {"train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss", "total_flos"}
-)
+from swanlab_client.integration._common import init_arguments
+from swanlab_client.integration._trainer import TrainerLogging
 
 
-def rewrite_logs(logs: Mapping[str, Any]) -> dict[str, Any]:
-    """The Trainer's keys as chart sections: eval_x → eval/x, test_x → test/x, x → train/x."""
-    out: dict[str, Any] = {}
-    for key, value in logs.items():
-        if key.startswith("eval_"):
-            out["eval/" + key[5:]] = value
-        elif key.startswith("test_"):
-            out["test/" + key[5:]] = value
-        else:
-            out["train/" + key] = value
-    return out
-
-
-class SwanLabCallback(TrainerCallback):
+class SwanLabCallback(TrainerLogging, TrainerCallback):
     """Logs a Trainer's metrics and config to the active run, starting one with these arguments if none is."""
+
+    FRAMEWORK = "transformers"
 
     def __init__(
         self,
@@ -60,7 +41,7 @@ class SwanLabCallback(TrainerCallback):
         log_config: bool = True,
         **_kwargs: Any,
     ) -> None:
-        self._init_kwargs = init_arguments(
+        init_kwargs = init_arguments(
             project=project,
             workspace=workspace,
             experiment_name=experiment_name,
@@ -70,117 +51,8 @@ class SwanLabCallback(TrainerCallback):
             mode=mode,
             tags=tags,
         )
-        self._log_config = log_config
-        self._set_up_for: Run | None = None
-        self._pending_config: dict[str, Any] = {}
-        self._evaluated_steps: set[int] = set()
+        TrainerLogging.__init__(self, init_kwargs, log_config)
 
     @property
     def name(self) -> str:
         return "swanlab-integration-transformers"
-
-    def setup(self, args: Any, state: Any, model: Any = None) -> None:
-        """Start a run if none is active and store the config, once per run, on the main process only."""
-        if not _main_process(state):
-            return
-        run = active_run()
-        if run is not None and run is self._set_up_for:
-            return
-        # A new run (the first, or one after finish()): what the official callback resets when
-        # its run finishes.
-        self._set_up_for = run if run is not None else swanlab_client.init(**self._init_kwargs)
-        self._evaluated_steps.clear()
-        if self._log_config:
-            self.update_config(collect_config(args, state, model))
-
-    def update_config(self, config: Mapping[str, Any]) -> None:
-        """Merge into the run's config (held until a run is active)."""
-        self._pending_config.update(config)
-        run = active_run()
-        if run is not None and self._pending_config:
-            run.config.update(self._pending_config)  # one Config record for the whole burst
-            self._pending_config.clear()
-
-    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
-        self.setup(args, state, model)
-
-    def on_log(
-        self,
-        args: Any,
-        state: Any,
-        control: Any,
-        model: Any = None,
-        logs: Mapping[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self.setup(args, state, model)
-        if not logs or not self._can_log(state):
-            return
-        step = _step(state)
-        summary = {f"single_value/{k}": v for k, v in logs.items() if k in SINGLE_VALUE_KEYS}
-        if summary:
-            swanlab_client.log(summary, step=step)
-        metrics = rewrite_logs({k: v for k, v in logs.items() if k not in SINGLE_VALUE_KEYS})
-        if metrics:
-            swanlab_client.log({**metrics, "train/global_step": step}, step=step)
-
-    def on_evaluate(
-        self, args: Any, state: Any, control: Any, metrics: Mapping[str, Any] | None = None, **kwargs: Any
-    ) -> None:
-        self.setup(args, state, kwargs.get("model"))
-        if not metrics or not self._can_log(state):
-            return
-        step = _step(state)
-        # The Trainer also passes evaluation metrics to on_log: a step's evaluation is logged once.
-        if step in self._evaluated_steps:
-            return
-        self._evaluated_steps.add(step)
-        swanlab_client.log(rewrite_logs(metrics), step=step)
-
-    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        run = active_run()
-        if run is None or not _main_process(state) or not getattr(args, "output_dir", None):
-            return
-        run.config["transformers_last_checkpoint"] = os.path.join(args.output_dir, f"checkpoint-{_step(state)}")
-
-    def on_predict(
-        self, args: Any, state: Any, control: Any, metrics: Mapping[str, Any] | None = None, **kwargs: Any
-    ) -> None:
-        self.setup(args, state, kwargs.get("model"))
-        if metrics and self._can_log(state):
-            swanlab_client.log(rewrite_logs(metrics), step=_step(state))
-
-    def _can_log(self, state: Any) -> bool:
-        return _main_process(state) and active_run() is not None
-
-
-def collect_config(args: Any, state: Any, model: Any = None) -> dict[str, Any]:
-    """The run config the official callback stores at train start."""
-    config: dict[str, Any] = {"FRAMEWORK": "transformers"}
-    model_config = getattr(model, "config", None)
-    if isinstance(model_config, Mapping):
-        config.update(model_config)
-    elif model_config is not None and callable(getattr(model_config, "to_dict", None)):
-        config.update(model_config.to_dict())
-    if callable(getattr(args, "to_dict", None)):
-        config.update(args.to_dict())
-    if getattr(model, "peft_config", None) is not None:
-        config["peft_config"] = model.peft_config
-    if getattr(state, "trial_name", None) is not None:
-        config["transformers_trial_name"] = state.trial_name
-    if callable(getattr(model, "num_parameters", None)):
-        config["model_num_parameters"] = model.num_parameters()
-    if callable(getattr(model, "get_nb_trainable_parameters", None)):
-        trainable, total = model.get_nb_trainable_parameters()
-        config["peft_model_trainable_params"] = trainable
-        config["peft_model_all_param"] = total
-    return config
-
-
-def _main_process(state: Any) -> bool:
-    return bool(getattr(state, "is_world_process_zero", True))
-
-
-def _step(state: Any) -> int:
-    step = getattr(state, "global_step", 0)
-    return step if isinstance(step, int) and step >= 0 else 0
