@@ -4,14 +4,15 @@
     trainer = Trainer(..., callbacks=[SwanLabCallback(project="demo")])
 
 PaddleNLP's Trainer follows 🤗 transformers', and so does this callback the transformers one:
-both are `_trainer.TrainerLogging` on their framework's `TrainerCallback`. As the official SDK 0.10.3's: at train start (or the first log) it starts a
-run if none is active, named `experiment_name`, else the Trainer's `run_name` (its `output_dir`
-unless set; `<run_name>-<trial_name>` in a hyperparameter search), in `project`, else
-$SWANLAB_PROJECT, with the tag "paddlenlp", and stores the config (`FRAMEWORK: paddlenlp`, the
-model's config, the TrainingArguments, the parameter count); each `on_log` is logged at
-`step=state.global_step`, renamed `eval_x` → `eval/x`, `test_x` → `test/x`, anything else
-`train/x`, with `train/global_step`, and the end-of-training summary (`train_runtime`,
-`train_loss`...) as `single_value/<name>`; each evaluation once per step; each save records
+both are `_trainer.TrainerLogging` on their framework's `TrainerCallback`. As the official SDK
+0.10.3's: at train start (or the first log) it starts a run if none is active, named
+`experiment_name`, else the Trainer's `run_name` (its `output_dir` unless set;
+`<run_name>-<trial_name>` in a hyperparameter search), in `project`, else $SWANLAB_PROJECT, with
+the tag "paddlenlp", and stores the config (`FRAMEWORK: paddlenlp`, the model's config, the
+TrainingArguments, the parameter count); each `on_log` is logged at `step=state.global_step`,
+renamed `eval_x` → `eval/x`, `test_x` → `test/x`, anything else `train/x`, with
+`train/global_step`, and the end-of-training summary (`train_runtime`, `train_loss`...) as
+`single_value/<name>`; each evaluation once per step; each save records
 `paddlenlp_last_checkpoint`. Only the world's process zero logs.
 """
 
