@@ -262,7 +262,7 @@ class Run:
         j = self._journal
         if j is not None and _thread_id() == j.owner:
             # One pack_into writes the row into the journal, its tag last (_journal.py). Only the
-            # thread that called init() writes there, so no lock; other threads' rows queue.
+            # first thread that logged writes there, so no lock; other threads' rows queue.
             pack, size, kind_n, ids = j.rows[sid]
             p = j.pos
             if p + size <= j.room:  # 0 while another thread's keys wait (Journal.unkeyed)

@@ -1,7 +1,10 @@
-"""The sender thread: queue -> packed records -> transport, with acks, replay and fallback.
+"""The sender thread: journal ranges and queued items -> records -> transport, with acks, replay and fallback.
 
 Policy lives here; I/O lives in a `Transport` (_transport.py). The sender
 
+- ships the primary writer's journal (_journal.py) as it is: the bytes from where the last
+  range ended to the write position, as JournalChunk records, after the KeyDefs their rows
+  need; no object per row;
 - takes whatever log() queued (a deque of `(step, schema_id, values, time)` tuples; no
   per-scalar objects; config changes and console lines ride in the same queue, so their order
   is kept) and encodes it in large batches: KeyDefs for keys this writer has not defined yet,
