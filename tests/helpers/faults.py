@@ -12,7 +12,8 @@ Nothing here hooks production code: each fault is the real thing, made by the ke
                                 (cgroup v1). remount() drops the file cache, so a test reads
                                 only what reached the device.
     Processes:
-        paused(pid)             SIGSTOP now, SIGCONT when the block ends (a hung process).
+        paused(pid)             SIGSTOP now (the block begins once all its threads stopped),
+                                SIGCONT when the block ends (a hung process).
         limit_open_files(pid)   EMFILE after N more open files (its RLIMIT_NOFILE, set from outside).
         Crowd                   many client processes at once; kill one at random (SIGKILL).
     Cloud:
@@ -42,6 +43,7 @@ from typing import Self
 
 import psutil
 
+from helpers.waiting import wait_for
 from swanlab_testcloud import CloudServer, FaultKind
 
 # <linux/ext4.h>: _IOR('X', 125, __u32). NOLOGFLUSH: stop at once, as a dead disk would, without
@@ -234,13 +236,29 @@ class Ext4Disk(_Disk):
 
 @contextlib.contextmanager
 def paused(pid: int) -> Iterator[None]:
-    """SIGSTOP `pid` for the duration of the block (a hung process); SIGCONT however the block ends."""
+    """SIGSTOP `pid` for the duration of the block (a hung process); SIGCONT however the block ends.
+
+    The block begins once every thread of `pid` has stopped: a thread inside a system call (an
+    fsync) stops only when the call returns, so none is half-way through one during the block.
+    """
     os.kill(pid, signal.SIGSTOP)
     try:
+        wait_for(lambda: _all_threads_stopped(pid), 30, f"every thread of process {pid} stopped")
         yield
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
+
+
+def _all_threads_stopped(pid: int) -> bool:
+    """True once each thread of `pid` is in state T (stopped) or t (traced), or `pid` is gone."""
+    tasks = Path(f"/proc/{pid}/task")
+    try:
+        stats = [(task / "stat").read_text() for task in tasks.iterdir()]
+    except FileNotFoundError:
+        return not tasks.exists()  # gone; or a thread ended while listing, and the next poll sees
+    # The state follows the command name, which is in parentheses and may hold anything.
+    return all(stat.rsplit(")", 1)[1].split()[0] in ("T", "t") for stat in stats)
 
 
 def limit_open_files(pid: int, more: int) -> tuple[int, int]:
