@@ -22,6 +22,10 @@ from testcloud.sdk_venv import official_sdk_python
 
 import swanlab_client
 
+# One xdist worker runs the whole module, so its module-scoped fixture (which runs the official
+# SDK) runs once, not once per worker.
+pytestmark = pytest.mark.xdist_group("official-api")
+
 ROOT = Path(__file__).resolve().parents[2]
 LISTER = Path(__file__).parent / "scripts" / "official_api.py"
 _ROW = re.compile(r"^\| `(?P<name>[^`]+)` \| (?P<status>.+) \|$")

@@ -23,6 +23,10 @@ from typing import Any
 import pytest
 from corpus_runner import MODES, ScriptRun, run_corpus, scripts
 
+# One xdist worker runs the whole module, so its module-scoped fixture (which runs the official
+# SDK) runs once, not once per worker.
+pytestmark = pytest.mark.xdist_group("corpus")
+
 PARTS = ("exit", "experiments", "config", "columns", "scalar", "media", "media bytes", "files", "log")
 
 _RESUMED_CONFIG = (

@@ -37,6 +37,10 @@ from helpers.daemon import DaemonProcess
 from helpers.waiting import wait_for
 from swanlab_testcloud import CloudServer
 
+# One xdist worker runs the whole module, so its module-scoped fixture (which runs the official
+# SDK) runs once, not once per worker.
+pytestmark = pytest.mark.xdist_group("conformance")
+
 SCRIPT = Path(__file__).with_name("reference_script.py")
 API_KEY = "conformance-key-0123456789"
 USER = "referee"
