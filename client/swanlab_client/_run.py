@@ -117,7 +117,6 @@ class Run:
         self._web_host = web_host
         self.settings = settings
         self._request = request
-        self._requirements: Any = None
         self._tables = RunTables()
         self._key_ids: dict[str, int] = {}
         self._schema_ids: dict[tuple[int, ...], int] = {}
@@ -686,17 +685,16 @@ class Run:
     # -- sender, finish, fork ------------------------------------------------------------------
 
     def _start_request(self, create: bool) -> Any:
-        """The StartRunRequest; for a create, with requirements (computed once, in the sender thread)."""
-        from swanlabd_pb import records_pb2 as pb
+        """The StartRunRequest; for a create, with the import path the run's package list is read from.
 
+        The list itself is made by whoever creates the run folder (swanlabd.local.packages): ~50 ms
+        of CPU this process does not spend. Settings.Probe.requirements=False: no package list, as
+        the official SDK's.
+        """
         request = type(self._request)()
         request.CopyFrom(self._request)
-        if create:
-            if self._requirements is None:
-                # Settings.Probe.requirements=False: no package list, as the official SDK's.
-                pip = _pip_freeze() if self.settings.probe.requirements else ""
-                self._requirements = pb.Requirements(pip=pip)
-            request.requirements.CopyFrom(self._requirements)
+        if create and self.settings.probe.requirements:
+            request.requirements.sys_path.extend(os.path.abspath(path) for path in sys.path)
         request.config.json = self._config.to_json()
         request.pid = os.getpid()
         if self._journal is not None:
@@ -734,7 +732,7 @@ class Run:
         XDG_RUNTIME_DIR is set); without one, rows queue in memory as a forked child's do."""
         # With the credentials: a daemon that makes the run from it uploads it as StartRun would.
         # The file is as private as the daemon's state DB that keeps them (0600, in a 0700 folder).
-        start = self._start_request(False)
+        start = self._start_request(True)
         try:
             capacity = min(max(self.settings.journal_max_bytes, MIN_CAPACITY), CAPACITY) // 16 * 16
             self._journal = Journal.create(
@@ -1381,17 +1379,6 @@ def _metadata() -> dict[str, Any]:
         "cwd": os.getcwd(),
         "client": "swanlab_client",
     }
-
-
-def _pip_freeze() -> str:
-    import importlib.metadata
-
-    lines = set()
-    for dist in importlib.metadata.distributions():
-        name = dist.metadata.get("Name")  # type: ignore[attr-defined]  # an email Message: has get(), unlike the protocol
-        if name:
-            lines.add(f"{name}=={dist.version}")
-    return "\n".join(sorted(lines, key=str.lower)) + "\n"
 
 
 # -- hooks ------------------------------------------------------------------------------------------

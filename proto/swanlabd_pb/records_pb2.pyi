@@ -270,12 +270,14 @@ class Metadata(_message.Message):
     def __init__(self, json: _Optional[str] = ...) -> None: ...
 
 class Requirements(_message.Message):
-    __slots__ = ("pip", "conda")
+    __slots__ = ("pip", "conda", "sys_path")
     PIP_FIELD_NUMBER: _ClassVar[int]
     CONDA_FIELD_NUMBER: _ClassVar[int]
+    SYS_PATH_FIELD_NUMBER: _ClassVar[int]
     pip: str
     conda: str
-    def __init__(self, pip: _Optional[str] = ..., conda: _Optional[str] = ...) -> None: ...
+    sys_path: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, pip: _Optional[str] = ..., conda: _Optional[str] = ..., sys_path: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SavedFile(_message.Message):
     __slots__ = ("path", "size", "sha256")

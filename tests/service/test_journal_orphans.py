@@ -49,9 +49,11 @@ def journals_dir(d: DaemonProcess) -> Path:
 
 
 def start_bytes(run_id: str, pid: int, *, project: str = "orphans", name: str = "exp", config: str = "") -> bytes:
-    """The run's start as the client puts it after the ring: its StartRunRequest, no credentials,
-    no requirements, no journal path (it is made before the journal)."""
+    """The run's start as the client puts it after the ring: its StartRunRequest with the import
+    path its package list is read from (here pytest's site folder), no credentials, no journal
+    path (it is made before the journal)."""
     return svc.StartRunRequest(
+        requirements=pb.Requirements(sys_path=[os.path.dirname(os.path.dirname(pytest.__file__))]),
         start=pb.RunStart(
             run_id=run_id,
             project=project,
@@ -119,7 +121,7 @@ def check_run(folder: Path, run_id: str, pid: int, *, named: bool = True) -> Non
     assert view.finish is not None and view.finish.state == pb.CRASHED
     assert view.finishes == 1
     assert view.rows.get(1, []) == [(i, {"loss": i / 4, "acc": 1 - i / 8}) for i in range(ROWS)]
-    assert (folder / "files").is_dir()
+    assert f"pytest=={pytest.__version__}" in (folder / "files" / "requirements.txt").read_text().splitlines()
 
 
 def test_a_running_daemon_makes_the_run_of_a_writer_killed_before_startrun(daemon: DaemonProcess) -> None:

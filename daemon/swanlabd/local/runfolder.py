@@ -137,21 +137,23 @@ def create(
     `run_dir` exists and is not empty (it is never replaced), OSError or BackupError else.
     """
     from swanlabd.format import backup
+    from swanlabd.local import packages
     from swanlabd_pb import records_pb2 as pb
 
+    requirements = packages.resolved(request.requirements)  # the package list of its sys_path
     t = int(time.time() * 1000)
     first = [
         pb.Record(time_ms=t, run_start=start),
         pb.Record(time_ms=t, config=request.config),
         pb.Record(time_ms=t, metadata=request.metadata),
-        pb.Record(time_ms=t, requirements=request.requirements),
+        pb.Record(time_ms=t, requirements=requirements),
     ]
     tmp = run_dir.with_name(f"{NEW_FOLDER_PREFIX}{run_dir.name}-{secrets.token_hex(4)}")
     tmp.mkdir(mode=0o700)  # private, whoever's umask: configs, output and metrics are the user's
     writer = None
     placed = False
     try:
-        write_side_files(tmp, request.config.json, request.metadata.json, request.requirements)
+        write_side_files(tmp, request.config.json, request.metadata.json, requirements)
         writer = backup.BackupWriter.create(tmp / backup.BACKUP_FILENAME, start.run_id, compact_rows=compact_rows)
         writer.append(first)
         try:

@@ -45,7 +45,7 @@ from pathlib import Path
 
 from swanlabd.format import backup, journal
 from swanlabd.format.runstate import Mode, RunState
-from swanlabd.local import paths, runfolder
+from swanlabd.local import packages, paths, runfolder
 from swanlabd.local.limits import check_json
 from swanlabd.local.runfolder import (
     NEW_FOLDER_PREFIX,
@@ -220,6 +220,10 @@ class RunStore:
                     check_json(msg.json)
             except ValueError as exc:
                 raise RequestError(f"StartRun: {kind} {exc}") from None
+        try:
+            packages.check(req.requirements.sys_path)  # the daemon reads the folders it names
+        except ValueError as exc:
+            raise RequestError(f"StartRun: {exc}") from None
         runs_dir = self.runs_dir
         if req.log_dir:
             try:
@@ -532,7 +536,6 @@ class RunStore:
             return _DONE
         request.journal = str(path)
         request.pid = request.pid or head.pid
-        request.ClearField("requirements")
         if run_id and (run_id in self._starting or run_id in self._activating):
             return 0.0  # a StartRun (or a reopening) of that run is under way: after it
         info = self._info(run_id) if run_id else None
