@@ -35,6 +35,7 @@ CASES = {
     # (test_the_official_torchtune_logger_needs_torchtune_0_2_module_names).
     "torchtune": ("torchtune_recipe.py", (), 1),
     "paddlenlp": ("paddlenlp_trainer.py", (), 1),
+    "fastai": ("fastai_learner.py", (), 1),
     # The sync_* bridges: the other tracker's calls, copied into the run (docs/integrations.md).
     "sync_tensorboard_torch": ("tensorboard_torch.py", (), 1),
     "sync_tensorboardX-types": ("tensorboardx_types.py", (), 1),
@@ -82,8 +83,8 @@ CONFIG_RECORDS = {"ray-tune-two-trials": 6}
 
 # Config values that are clock readings or name the process: SB3's start_time (time.time_ns()
 # at learn()); Ray Tune's result date, worker pid, trial and experiment ids, and the trial's
-# folder in the Ray session.
-RUN_SPECIFIC_CONFIG = {"start_time", "date", "pid", "trial_id", "experiment_id", "trial_log_path"}
+# folder in the Ray session; fastai's Learner, stored as its str(), which holds its address.
+RUN_SPECIFIC_CONFIG = {"start_time", "date", "pid", "trial_id", "experiment_id", "trial_log_path", "Learner"}
 
 
 def assert_same_config(official: dict, ours: dict) -> None:
