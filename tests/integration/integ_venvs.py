@@ -55,9 +55,24 @@ PADDLENLP = (
     "pyarrow<16",
     "numpy<2",
 )
+# fastai and Ultralytics, in a pair of venvs of their own: both import torchvision, and PyPI's
+# torchvision 0.28.0 (the release for torch 2.13) fails to load beside the CPU torch 2.13.0 wheel
+# above ("operator torchvision::nms does not exist"). torch 2.14.1 and torchvision 0.29.1 load
+# together; they lie on this machine's disk, torch as its CUDA build, which runs on the CPU (6.5 GB
+# a venv).
+VISION = (
+    "torch==2.14.1",
+    "torchvision==0.29.1",
+    "fastai==2.8.12",
+    "ultralytics==8.4.190",
+)
 OFFICIAL_SDK = "swanlab==0.10.3"
 # Which pair of venvs runs a script of scripts/ (the others: "frameworks").
-VENVS_OF_SCRIPT = {"paddlenlp_trainer.py": "paddlenlp"}
+VENVS_OF_SCRIPT = {
+    "paddlenlp_trainer.py": "paddlenlp",
+    "fastai_learner.py": "vision",
+    "ultralytics_train.py": "vision",
+}
 
 
 def _client_requirements() -> tuple[str, ...]:
@@ -71,9 +86,11 @@ def _client_requirements() -> tuple[str, ...]:
 def client_python(venvs: str = "frameworks") -> Path:
     """A python where the frameworks import and swanlab_client does from source_pythonpath().
 
-    venvs: "frameworks" (FRAMEWORKS) or "paddlenlp" (PADDLENLP)."""
+    venvs: "frameworks" (FRAMEWORKS), "paddlenlp" (PADDLENLP) or "vision" (VISION)."""
     if venvs == "paddlenlp":
         return cached_python("integrations-paddlenlp", (*_client_requirements(), *PADDLENLP))
+    if venvs == "vision":
+        return cached_python("integrations-vision", (*_client_requirements(), *VISION))
     return cached_python("integrations", (*_client_requirements(), *FRAMEWORKS))
 
 
@@ -81,6 +98,8 @@ def official_python(venvs: str = "frameworks") -> Path:
     """A python where `import swanlab` is the official SDK, beside the same frameworks."""
     if venvs == "paddlenlp":
         return cached_python("swanlab-0.10.3-integrations-paddlenlp", (OFFICIAL_SDK, *PADDLENLP))
+    if venvs == "vision":
+        return cached_python("swanlab-0.10.3-integrations-vision", (OFFICIAL_SDK, *VISION))
     return cached_python("swanlab-0.10.3-integrations", (OFFICIAL_SDK, *FRAMEWORKS))
 
 
@@ -100,6 +119,6 @@ def run_offline_under_exec(daemon: DaemonProcess, tmp_path: Path, source: str) -
 
 
 if __name__ == "__main__":
-    # `python tests/integration/integ_venvs.py [frameworks|paddlenlp]`: build a pair ahead of a test run.
-    for venvs in sys.argv[1:] or ["frameworks", "paddlenlp"]:
+    # `python tests/integration/integ_venvs.py [frameworks|paddlenlp|vision]`: build a pair ahead of a test run.
+    for venvs in sys.argv[1:] or ["frameworks", "paddlenlp", "vision"]:
         print(client_python(venvs), official_python(venvs), file=sys.stderr)

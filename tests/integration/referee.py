@@ -32,6 +32,11 @@ API_KEY = "integration-key-0123456789"
 USER = "referee"
 RUN_TIMEOUT_S = 300
 UPLOAD_TIMEOUT_S = 60
+# The official SDK 0.10.3 uploads a key's column and its points side by side, and sometimes the
+# points first (seen on the loaded 2-core machine for Ultralytics' last plots, and for the system
+# metrics), which the test cloud refuses. Such a run is run again, at most this many times in all.
+OFFICIAL_ATTEMPTS = 3
+COLUMN_RACE = "metrics for keys without a column"
 SYSTEM_PREFIX = "__swanlab__."
 
 
@@ -94,14 +99,19 @@ def official(work: Path, script: str, *args: str) -> Side:
     cached = cache_root() / "integration-referee" / f"{script}-{key}.json"
     if cached.is_file():
         return _load(cached.read_text())
-    work.mkdir(parents=True, exist_ok=True)
-    with CloudServer(work / "cloud.db", {API_KEY: USER}) as cloud:
-        side = _side(cloud, _run([str(python), str(SCRIPTS / script), *args], cloud_env(cloud, work), work))
-    if not side.errors and not side.duplicates:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(".tmp")
-        tmp.write_text(json.dumps(dataclasses.asdict(side)))
-        tmp.replace(cached)
+    for attempt in range(OFFICIAL_ATTEMPTS):
+        folder = work if attempt == 0 else work.with_name(f"{work.name}-attempt{attempt + 1}")
+        folder.mkdir(parents=True, exist_ok=True)
+        with CloudServer(folder / "cloud.db", {API_KEY: USER}) as cloud:
+            side = _side(cloud, _run([str(python), str(SCRIPTS / script), *args], cloud_env(cloud, folder), folder))
+        if not side.errors and not side.duplicates:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(".tmp")
+            tmp.write_text(json.dumps(dataclasses.asdict(side)))
+            tmp.replace(cached)
+            return side
+        if side.duplicates or any(COLUMN_RACE not in error["message"] for error in side.errors):
+            break
     return side
 
 

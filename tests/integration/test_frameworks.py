@@ -35,6 +35,8 @@ CASES = {
     # (test_the_official_torchtune_logger_needs_torchtune_0_2_module_names).
     "torchtune": ("torchtune_recipe.py", (), 1),
     "paddlenlp": ("paddlenlp_trainer.py", (), 1),
+    "fastai": ("fastai_learner.py", (), 1),
+    "ultralytics": ("ultralytics_train.py", (), 1),
     # The sync_* bridges: the other tracker's calls, copied into the run (docs/integrations.md).
     "sync_tensorboard_torch": ("tensorboard_torch.py", (), 1),
     "sync_tensorboardX-types": ("tensorboardx_types.py", (), 1),
@@ -44,8 +46,17 @@ CASES = {
     "sync_mlflow": ("mlflow_sync.py", (), 1),
 }
 
-# MMEngine's iteration timer and Ray Tune's clock and timings, by their whole names.
-TIMINGS = {"time", "data_time", "timestamp", "time_this_iter_s", "time_total_s", "time_since_restore"}
+# MMEngine's iteration timer, Ray Tune's clock and timings, and Ultralytics' measured inference
+# time, by their whole names.
+TIMINGS = {
+    "time",
+    "data_time",
+    "timestamp",
+    "time_this_iter_s",
+    "time_total_s",
+    "time_since_restore",
+    "model/speed_PyTorch(ms)",
+}
 
 
 def is_timing(key: str) -> bool:
@@ -82,8 +93,18 @@ CONFIG_RECORDS = {"ray-tune-two-trials": 6}
 
 # Config values that are clock readings or name the process: SB3's start_time (time.time_ns()
 # at learn()); Ray Tune's result date, worker pid, trial and experiment ids, and the trial's
-# folder in the Ray session.
-RUN_SPECIFIC_CONFIG = {"start_time", "date", "pid", "trial_id", "experiment_id", "trial_log_path"}
+# folder in the Ray session; fastai's Learner, stored as its str(), which holds its address;
+# Ultralytics' save_dir, the run's folder, which it makes absolute (under each side's tmp folder).
+RUN_SPECIFIC_CONFIG = {
+    "start_time",
+    "date",
+    "pid",
+    "trial_id",
+    "experiment_id",
+    "trial_log_path",
+    "Learner",
+    "save_dir",
+}
 
 
 def assert_same_config(official: dict, ours: dict) -> None:
