@@ -192,6 +192,7 @@ class Sender:
         self.wake = threading.Event()
         self.error: BaseException | None = None
         self._last_spawn = -SPAWN_INTERVAL_S
+        self._journal_shipped = -float("inf")  # the first rows go at once
         self._failed_spawns = 0
         self.failures = 0  # consecutive DaemonErrors since the last ack (the backoff's exponent)
         self._request_records = RECORDS_PER_SEND  # lowered after a request refused as too large
@@ -262,12 +263,15 @@ class Sender:
         journal = self.journal
         upto = journal.pos if journal is not None else 0
         items = self._take()
-        if items or (journal is not None and upto > journal.sent):
+        due = journal is not None and upto > journal.sent and self._journal_due(journal, upto)
+        if items or due:
             # Media files are written and fsynced before the records naming them exist.
             items = self.media.encode_items(self.run_dir, items, self.tables.key_names)
             self.unacked.extend(self._encode(items))
-            if journal is not None:
+            if due:
+                assert journal is not None
                 self.unacked.extend(self._journal_records(journal, upto))
+                self._journal_shipped = time.monotonic()
             self._send_unacked()
             return
         if self.finish_request is None and self.watch_main_thread and not threading.main_thread().is_alive():
@@ -279,6 +283,17 @@ class Sender:
             return
         self.wake.wait(self._settings.flush_interval_s)
         self.wake.clear()
+
+    def _journal_due(self, journal: Journal, upto: int) -> bool:
+        """Ship the journal's new rows now? They are out of reach of a kill of this process
+        already, so they wait up to `journal_interval_s`: fewer, bigger sends take less CPU and
+        GIL from the training thread. Sooner once a quarter of the ring waits (log() must never
+        find it full while the daemon keeps up) and when the run finishes."""
+        return (
+            self.finish_request is not None
+            or upto - journal.acked >= journal.capacity // 4
+            or time.monotonic() - self._journal_shipped >= self._settings.journal_interval_s
+        )
 
     def _take(self) -> list[tuple]:
         q = self.queue

@@ -255,6 +255,11 @@ class Settings:
     RECORD_MAX_BYTES (1 MiB)."""
     flush_interval_s: float = 0.02
     """How long the sender sleeps when it finds the queue empty (the latency of a lone row)."""
+    journal_interval_s: float = 0.25
+    """How long rows may wait in the journal before the sender ships them to the daemon (sooner
+    once a quarter of the ring is used, and at finish()). The journal keeps them safe from a kill
+    of this process meanwhile; shipping less often costs the training thread less, and delays the
+    daemon's copy (live charts, acks, on_*_flush callbacks) by up to this much."""
     connect_timeout_s: float = 3.0
     """Bound on one attempt to reach the daemon (StartRun)."""
     spawn_timeout_s: float = 20.0

@@ -168,7 +168,8 @@ class _Refusing:
         pass
 
 
-SETTINGS = Settings(flush_interval_s=0.001, batch_max_values=64, autostart=False, hooks=False)
+# journal_interval_s=0: every turn ships the journal too (test_journal_ring.py tests the interval).
+SETTINGS = Settings(flush_interval_s=0.001, journal_interval_s=0, batch_max_values=64, autostart=False, hooks=False)
 
 
 def make_run(connector: MemoryConnector, settings: Settings = SETTINGS) -> Run:

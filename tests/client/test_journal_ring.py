@@ -6,6 +6,7 @@ real daemon's side and kills are in test_journal_kills.py.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import struct
 import threading
@@ -13,9 +14,11 @@ import threading
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from memtransport import MemoryConnector, MemoryDaemon, drain, make_journal_run, turn
+from memtransport import SETTINGS, MemoryConnector, MemoryDaemon, drain, make_journal_run, turn
 
+from helpers.waiting import wait_for
 from swanlabd.format import journal as layout
+from swanlabd_pb import records_pb2 as pb
 
 
 def _bits(x: float) -> bytes:
@@ -176,3 +179,39 @@ def test_a_journal_folder_that_is_not_private_is_not_used(tmp_path):
         Journal.create(shared / "journals", "r1", 4096)  # a socket folder open to others
     with pytest.raises(PermissionError):
         Journal.create(shared, "r1", 4096)
+
+
+def test_the_journal_is_shipped_at_its_interval_sooner_once_a_quarter_of_the_ring_waits_and_at_finish(tmp_path):
+    memory = MemoryDaemon()
+    hour = dataclasses.replace(SETTINGS, journal_interval_s=3600)
+    run = make_journal_run(MemoryConnector(memory), tmp_path, capacity=4096, settings=hour)
+    j, sender = run._journal, run.sender
+    assert j is not None
+    run.log({"x": 0.0}, step=0)
+    drain(run)  # the first rows go at once
+    assert len(memory.rows("r1")) == 1
+    step = 1
+    while j.pos - j.acked + 48 < j.capacity // 4:  # a row of one scalar takes 48 bytes
+        run.log({"x": float(step)}, step=step)
+        step += 1
+        sender.step()
+    assert len(memory.rows("r1")) == 1  # safe in the journal, not shipped yet
+    run.log({"x": float(step)}, step=step)
+    sender.step()  # a quarter of the ring waits
+    assert len(memory.rows("r1")) == step + 1
+    run.log({"x": -1.0}, step=step + 1)
+    sender.step()
+    assert len(memory.rows("r1")) == step + 1
+    sender.request_finish(pb.Finish(state=pb.FINISHED))
+    sender.step()
+    assert [r["x"] for _, r in memory.rows("r1")] == [float(i) for i in range(step + 1)] + [-1.0]
+
+
+def test_rows_wait_at_most_the_interval(tmp_path):
+    memory = MemoryDaemon()
+    brief = dataclasses.replace(SETTINGS, journal_interval_s=0.05)
+    run = make_journal_run(MemoryConnector(memory), tmp_path, capacity=4096, settings=brief)
+    run.log({"x": 0.0}, step=0)
+    drain(run)
+    run.log({"x": 1.0}, step=1)  # far from a quarter of the ring, and no finish: only the interval ships it
+    wait_for(lambda: run.sender.step() or len(memory.rows("r1")) == 2, 10, "the row shipped after the interval")
