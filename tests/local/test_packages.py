@@ -40,6 +40,21 @@ def test_the_list_is_every_package_of_every_folder_once_sorted_without_case(tmp_
     assert packages.listing([str(tmp_path / "missing")]) == ""
 
 
+def test_only_the_headers_name_a_package_as_the_full_parser_reads_them(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    body = "Name: not-this\nVersion: 9\n" * 1000  # a long description that looks like headers
+    info = site / "real-1.2.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\r\nName: Real\r\nVersion: 1.2\r\nSummary: x\r\n\r\n{body}")
+    egg = site / "old.egg-info"
+    egg.mkdir()
+    (egg / "PKG-INFO").write_text("Metadata-Version: 1.0\nName: Old\nVersion: 0.9\n")
+    odd = site / "odd-1.dist-info"
+    odd.mkdir()
+    (odd / "METADATA").write_text("Metadata-Version: 2.1\nName:   Odd  \nVersion:\t1\n")
+    assert packages.listing([str(site)]) == "Odd==1\nOld==0.9\nReal==1.2\n"
+
+
 def test_a_package_installed_later_is_listed_by_the_next_run(tmp_path: Path) -> None:
     site = tmp_path / "site"
     install(site, "torch", "2.13.0")

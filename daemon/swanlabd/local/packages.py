@@ -2,11 +2,12 @@
 lists it ("Name==version" lines, sorted without regard to case).
 
 The training process sends only its `sys.path` (`Requirements.sys_path`); whoever creates the run
-folder (the daemon, or a client writing its fallback folder) lists it here. Reading every
-package's metadata costs ~50 ms of CPU, which the training process would otherwise spend in its
-sender thread while it trains. The daemon keeps the listings of the last few import paths, keyed
-on each folder's mtime (installing or removing a package changes its folder's): a host's runs
-share a few environments, so most runs cost it a stat per path. A listing read while a folder's
+folder (the daemon, or a client writing its fallback folder) lists it here, from each package's
+header lines (~6 ms for 74 packages; importlib.metadata's full parse took ~50 ms, which the
+training process spent in its sender thread while it trained). The daemon keeps the listings of
+the last few import paths, keyed on each folder's mtime (installing or removing a package
+changes its folder's): a host's runs share a few environments, so most runs cost it a stat per
+path. A listing read while a folder's
 mtime is recent is not kept: a change within the same clock tick would leave the mtime as it was
 (git's "racily clean" entries, the same answer).
 """
@@ -54,9 +55,9 @@ def listing(paths: Sequence[str]) -> str:
     importlib.metadata.MetadataPathFinder().invalidate_caches()  # an instance: a classmethod only from 3.12
     lines = set()
     for dist in importlib.metadata.distributions(path=list(paths)):
-        name = dist.metadata.get("Name")  # type: ignore[attr-defined]  # an email Message: has get(), unlike the protocol
+        name, version = _name_and_version(dist)
         if name:
-            lines.add(f"{name}=={dist.version}")
+            lines.add(f"{name}=={version}")
     text = "\n".join(sorted(lines, key=str.lower)) + "\n" if lines else ""
     if all(mtime < begun - _SETTLED_NS for _, mtime in key):
         with _lock:
@@ -77,6 +78,28 @@ def resolved(requirements: pb.Requirements) -> pb.Requirements:
     if not out.pip:
         out.pip = listing(requirements.sys_path)
     return out
+
+
+def _name_and_version(dist: importlib.metadata.Distribution) -> tuple[str, str]:
+    """The Name and Version headers of a distribution's METADATA (PKG-INFO for an egg-info).
+
+    Read from the header lines alone: `dist.metadata` parses the whole file as an email message,
+    long description included, which took 0.7 ms a package here (56 ms for 74; this, 6 ms).
+    """
+    name = version = ""
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    for line in text.split("\n\n", 1)[0].splitlines():
+        if not line.strip():
+            break  # the end of the headers
+        field, _, value = line.partition(":")
+        if field == "Name" and not name:
+            name = value.strip()
+        elif field == "Version" and not version:
+            version = value.strip()
+    if not (name and version):  # headers this scan does not understand: the full parser decides
+        metadata = dist.metadata
+        return metadata.get("Name") or "", metadata.get("Version") or ""  # type: ignore[attr-defined]
+    return name, version
 
 
 def _mtime_ns(path: str) -> int:
