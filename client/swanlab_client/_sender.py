@@ -632,6 +632,8 @@ class Sender:
                     # The id is another run's (the daemon answers a retry of our own create with
                     # our run): never write into it. init() waits for this answer and raises it.
                     transport.close()
+                    if self.journal is not None:
+                        self.journal.remove()  # init() raises before it returns: nothing was logged
                     self.start_refused = exc
                     self.started.set()
                     self.finished.set()

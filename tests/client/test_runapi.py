@@ -105,6 +105,7 @@ def test_an_id_that_is_another_runs_is_refused_at_init_when_it_may_not_be_resume
     )
     assert "refused: run takenrunid01 exists already" in out and "resume='allow'" in out, out
     assert "has_run False" in out
+    assert list((daemon.socket.parent / "journals").iterdir()) == []  # the refused process's is gone too
     (run_dir,) = daemon.runs()
     view = read_view(run_dir)
     assert view.rows == {1: [(0, {"a": 1.0})]} and view.finishes == 1
