@@ -632,8 +632,10 @@ class Sender:
                     # The id is another run's (the daemon answers a retry of our own create with
                     # our run): never write into it. init() waits for this answer and raises it.
                     transport.close()
-                    if self.journal is not None:
-                        self.journal.remove()  # init() raises before it returns: nothing was logged
+                    if self.journal is not None and self.journal.pos == 0:
+                        # Nothing logged (init() raises before it returns): no one else deletes it.
+                        # Rows logged after an init() that stopped waiting stay for a person.
+                        self.journal.remove()
                     self.start_refused = exc
                     self.started.set()
                     self.finished.set()
