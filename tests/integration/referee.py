@@ -75,6 +75,8 @@ def cloud_env(cloud: CloudServer, home: Path) -> dict[str, str]:
         SWANLAB_API_KEY=API_KEY,
         SWANLAB_MODE="cloud",
         HOME=str(home),
+        # Scratch files of the frameworks (Stable-Baselines3's logger folder) under the test's folder.
+        TMPDIR=str(home),
         PYTHONUNBUFFERED="1",
         # Tiny models built from configs: nothing may reach for a hub, and 2 shared cores.
         HF_HUB_OFFLINE="1",
