@@ -75,8 +75,9 @@ def cloud_env(cloud: CloudServer, home: Path) -> dict[str, str]:
         SWANLAB_API_KEY=API_KEY,
         SWANLAB_MODE="cloud",
         HOME=str(home),
-        # Scratch files of the frameworks (Stable-Baselines3's logger folder) under the test's folder.
-        TMPDIR=str(home),
+        # Stable-Baselines3's logger folder in the test's folder, not /tmp (TMPDIR would move Ray's
+        # sockets there too, past the 107-byte limit of a socket path).
+        SB3_LOGDIR=str(home / "sb3"),
         PYTHONUNBUFFERED="1",
         # Tiny models built from configs: nothing may reach for a hub, and 2 shared cores.
         HF_HUB_OFFLINE="1",
