@@ -572,30 +572,11 @@ class Run:
             return True
         sender = self.sender
         if sender is not None and sender.thread is not None and sender.disk_full is None:
-            self._warn.once(
-                "backpressure",
-                "log() is waiting: %d bytes of rows not yet durable in swanlabd (slow or restarting); "
-                "nothing is dropped (warned once per run)",
-                j.pos - j.acked,
-            )
-            sender.wake.set()
-            with self._space:
-                while not j.fits(size) and sender.thread.is_alive() and sender.disk_full is None:
-                    self._space.wait(0.1)
-            if j.fits(size):
+            if self._wait_for_room(sender, lambda: j.fits(size), f"{j.pos - j.acked} bytes of rows not yet durable"):
                 return True
         if sender is not None:
-            sender.refused += 1
-            if not sender.refusing:
-                sender.refusing = True
-                _logger.warning(
-                    "swanlab_client: log() is not storing new rows of run %s: %d bytes of rows are waiting for "
-                    "swanlabd (%s); they are kept and sent once it takes them, and the rows refused meanwhile "
-                    "are counted",
-                    self.run_id,
-                    j.pos - j.acked,
-                    sender.why_not_stored(),
-                )
+            why = sender.why_not_stored()
+            self._refuse(sender, f"{j.pos - j.acked} bytes of rows are waiting for swanlabd ({why})")
         return False
 
     def _room(self) -> bool:
@@ -604,7 +585,8 @@ class Run:
         A forked child starts its sender here. Otherwise log() waits until the sender has taken
         rows (backpressure), unless the daemon's disk is full: then waiting could freeze training
         for hours, so the row is refused instead, counted and said once per episode; every row
-        queued before it is kept and sent once space is freed.
+        queued before it is kept and sent once space is freed. A sender that is gone lets the
+        queue grow (a journal, which cannot grow, refuses instead).
         """
         if self._limit == 0:
             self._start_child_sender()
@@ -613,30 +595,41 @@ class Run:
         if sender is None or sender.thread is None or not sender.thread.is_alive():
             return True
         if sender.disk_full is None:
-            self._warn.once(
-                "backpressure",
-                "log() is waiting: %d rows queued and not yet sent (swanlabd slow or restarting); "
-                "nothing is dropped (warned once per run)",
-                len(self._queue),
+            self._wait_for_room(
+                sender, lambda: len(self._queue) < self._limit, f"{len(self._queue)} rows queued, not yet"
             )
-            sender.wake.set()
-            with self._space:
-                while len(self._queue) >= self._limit and sender.thread.is_alive() and sender.disk_full is None:
-                    self._space.wait(0.1)
             if len(self._queue) < self._limit or sender.disk_full is None:
                 return True
+        why = sender.disk_full
+        self._refuse(sender, f"{len(self._queue)} rows are waiting for swanlabd, whose disk is full ({why})")
+        return False
+
+    def _wait_for_room(self, sender: Sender, has_room: Callable[[], bool], waiting: str) -> bool:
+        """Backpressure: wake the sender and wait until `has_room()`, the sender dies or the
+        daemon's disk fills up. True if there is room."""
+        assert sender.thread is not None
+        self._warn.once(
+            "backpressure",
+            "log() is waiting: %s in swanlabd (slow or restarting); nothing is dropped (warned once per run)",
+            waiting,
+        )
+        sender.wake.set()
+        with self._space:
+            while not has_room() and sender.thread.is_alive() and sender.disk_full is None:
+                self._space.wait(0.1)
+        return has_room()
+
+    def _refuse(self, sender: Sender, waiting: str) -> None:
+        """log() does not store this row: count it, and say so once per episode (until rows are stored again)."""
         sender.refused += 1
         if not sender.refusing:
             sender.refusing = True
             _logger.warning(
-                "swanlab_client: log() is not storing new rows of run %s: %d rows are waiting for swanlabd, "
-                "whose disk is full (%s); they are kept and sent once space is freed, and the rows refused "
-                "meanwhile are counted",
+                "swanlab_client: log() is not storing new rows of run %s: %s; they are kept and sent once it "
+                "takes them, and the rows refused meanwhile are counted",
                 self.run_id,
-                len(self._queue),
-                sender.disk_full,
+                waiting,
             )
-        return False
 
     def _drained(self) -> None:
         # Never block here: a signal handler (SIGTERM -> finish) may run in the main thread while
