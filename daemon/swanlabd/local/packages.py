@@ -7,9 +7,8 @@ header lines (~6 ms for 74 packages; importlib.metadata's full parse took ~50 ms
 training process spent in its sender thread while it trained). The daemon keeps the listings of
 the last few import paths, keyed on each folder's mtime (installing or removing a package
 changes its folder's): a host's runs share a few environments, so most runs cost it a stat per
-path. A listing read while a folder's
-mtime is recent is not kept: a change within the same clock tick would leave the mtime as it was
-(git's "racily clean" entries, the same answer).
+path. A listing read while a folder's mtime is recent is not kept: a change within the same
+clock tick would leave the mtime as it was (git's "racily clean" entries, the same answer).
 """
 
 from __future__ import annotations
@@ -39,7 +38,9 @@ def check(paths: Sequence[str]) -> None:
         raise ValueError(f"requirements.sys_path has {len(paths)} entries, more than {MAX_PATHS}")
     for path in paths:
         if len(path.encode(errors="surrogateescape")) > PATH_MAX or "\0" in path or not os.path.isabs(path):
-            raise ValueError(f"requirements.sys_path entry {path[:100]!r} is not an absolute path")
+            raise ValueError(
+                f"requirements.sys_path entry {path[:100]!r} is not an absolute path of at most {PATH_MAX} bytes"
+            )
 
 
 def listing(paths: Sequence[str]) -> str:
