@@ -52,7 +52,6 @@ class SwanLabCallback(FastaiCallback):
     ) -> None:
         super().__init__()
         kwargs.pop("callbacks", None)
-        kwargs.pop("config", None)
         self._init_kwargs = (
             init_arguments(
                 project=project,

@@ -50,7 +50,6 @@ class SwanLabCallback(KerasCallback):
         self.global_batch = 0
         self._pending_config = dict(config or {})
         kwargs.pop("callbacks", None)
-        kwargs.pop("config", None)
         self._init_kwargs = (
             init_arguments(
                 project=project,
