@@ -67,6 +67,8 @@ VISION = (
     "ultralytics==8.4.190",
 )
 OFFICIAL_SDK = "swanlab==0.10.3"
+# Each pair of venvs by name: the suffix of its two cache folders' names, and its frameworks.
+PAIRS = {"frameworks": ("", FRAMEWORKS), "paddlenlp": ("-paddlenlp", PADDLENLP), "vision": ("-vision", VISION)}
 # Which pair of venvs runs a script of scripts/ (the others: "frameworks").
 VENVS_OF_SCRIPT = {
     "paddlenlp_trainer.py": "paddlenlp",
@@ -86,21 +88,15 @@ def _client_requirements() -> tuple[str, ...]:
 def client_python(venvs: str = "frameworks") -> Path:
     """A python where the frameworks import and swanlab_client does from source_pythonpath().
 
-    venvs: "frameworks" (FRAMEWORKS), "paddlenlp" (PADDLENLP) or "vision" (VISION)."""
-    if venvs == "paddlenlp":
-        return cached_python("integrations-paddlenlp", (*_client_requirements(), *PADDLENLP))
-    if venvs == "vision":
-        return cached_python("integrations-vision", (*_client_requirements(), *VISION))
-    return cached_python("integrations", (*_client_requirements(), *FRAMEWORKS))
+    venvs: a name of PAIRS ("frameworks", "paddlenlp" or "vision")."""
+    suffix, frameworks = PAIRS[venvs]
+    return cached_python(f"integrations{suffix}", (*_client_requirements(), *frameworks))
 
 
 def official_python(venvs: str = "frameworks") -> Path:
     """A python where `import swanlab` is the official SDK, beside the same frameworks."""
-    if venvs == "paddlenlp":
-        return cached_python("swanlab-0.10.3-integrations-paddlenlp", (OFFICIAL_SDK, *PADDLENLP))
-    if venvs == "vision":
-        return cached_python("swanlab-0.10.3-integrations-vision", (OFFICIAL_SDK, *VISION))
-    return cached_python("swanlab-0.10.3-integrations", (OFFICIAL_SDK, *FRAMEWORKS))
+    suffix, frameworks = PAIRS[venvs]
+    return cached_python(f"swanlab-0.10.3-integrations{suffix}", (OFFICIAL_SDK, *frameworks))
 
 
 def run_offline_under_exec(daemon: DaemonProcess, tmp_path: Path, source: str) -> BackupView:
@@ -120,5 +116,5 @@ def run_offline_under_exec(daemon: DaemonProcess, tmp_path: Path, source: str) -
 
 if __name__ == "__main__":
     # `python tests/integration/integ_venvs.py [frameworks|paddlenlp|vision]`: build a pair ahead of a test run.
-    for venvs in sys.argv[1:] or ["frameworks", "paddlenlp", "vision"]:
+    for venvs in sys.argv[1:] or list(PAIRS):
         print(client_python(venvs), official_python(venvs), file=sys.stderr)
