@@ -11,7 +11,10 @@ and relay as before. Three parties touch it:
   from other threads go through the queue, as a forked child's, and keys they make are written
   by the owner before its next row (`unkeyed`);
 - the sender thread reads whole entries from `sent` to a `pos` it read (`take`), ships them as
-  JournalChunk records, and calls `ack` with the end of what the daemon says is durable;
+  JournalChunk records, and calls `ack` with the end of what the daemon says is durable. log()
+  does not wake it per row: the owner rings `doorbell` (Sender.urge) at the run's first entry
+  and then each time another quarter of the ring has been written, on the slow path `fits`
+  takes once `pos` passes `room`, which never reaches past the next ring (`_bell`);
 - the daemon reads a dead writer's file from the last position it acked (`read_tail`).
 
 A byte is written again only once acked, so the daemon can always find what it did not ack.
@@ -39,6 +42,10 @@ CAPACITY = 4 * 1024 * 1024
 MIN_CAPACITY = 64 * 1024
 
 
+def _silent() -> None:
+    pass
+
+
 class Journal:
     """One writer's journal file, mapped. See the module docstring."""
 
@@ -53,9 +60,11 @@ class Journal:
         self.acked = 0  # everything before it is durable in the daemon (set by the sender thread)
         self.sent = 0  # everything before it has been taken by the sender (sender thread only)
         # The fast path writes an entry at physical offset `base + pos` if `pos + size <= room`:
-        # room is the end of the current lap or the acked bound, whichever is first.
+        # room is the end of the current lap, the acked bound or the doorbell, whichever is first.
         self.base = layout.HEADER_BYTES
-        self.room = capacity
+        self.room = 0  # the first entry takes the slow path, which rings the doorbell
+        self.doorbell: Callable[[], None] = _silent  # set by the Sender
+        self._bell = 0  # the position past which the next entry rings the doorbell
         # Per schema id (Run._tables.schemas): its rows' pack_into, size, kind word and key ids.
         self.rows: list[tuple[Callable[..., None], int, int, tuple[int, ...]]] = []
 
@@ -124,7 +133,11 @@ class Journal:
             self.pos = pos = lap_end
             lap_end += cap
         self.base = layout.HEADER_BYTES - (lap_end - cap)  # the lap `pos` is in
-        room = self.room = min(lap_end, self.acked + cap)
+        if pos + size > self._bell:
+            self._bell = pos + cap // 4
+            self.doorbell()
+        room = min(lap_end, self.acked + cap)
+        self.room = min(room, self._bell)
         if self.unkeyed:
             self.room = 0  # keys of other threads first (Run._journal_row); checked after `room` is set
         return pos + size <= room

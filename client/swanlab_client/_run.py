@@ -34,7 +34,6 @@ import sys
 import threading
 import time
 import traceback
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,7 +49,7 @@ from swanlab_client._errors import (
 )
 from swanlab_client._journal import CAPACITY, MIN_CAPACITY, Journal
 from swanlab_client._metrics import MetricRules
-from swanlab_client._sender import CONFIG, CONSOLE, FILE, RunTables, Sender, Warner, pending, to_float
+from swanlab_client._sender import CONFIG, CONSOLE, FILE, RunTables, Sender, SendQueue, Warner, pending, to_float
 from swanlab_client._settings import Settings
 from swanlab_client._validate import FAST_TYPES, MAX_STEP
 from swanlab_client.media import _api as _media_api
@@ -137,10 +136,10 @@ class Run:
         # forked child, in disabled mode, or where no journal could be made (rows then queue).
         self._journal: Journal | None = None
         if mode == "disabled":
-            self._queue: deque = deque(maxlen=0)  # validate, then drop: nothing is stored
+            self._queue = SendQueue(maxlen=0)  # validate, then drop: nothing is stored
             self._limit = sys.maxsize
         else:
-            self._queue = deque()
+            self._queue = SendQueue()
             self._limit = settings.queue_max_rows
 
     def __repr__(self) -> str:
@@ -613,7 +612,7 @@ class Run:
             "log() is waiting: %s in swanlabd (slow or restarting); nothing is dropped (warned once per run)",
             waiting,
         )
-        sender.wake.set()
+        sender.urge()
         with self._space:
             while not has_room() and sender.thread.is_alive() and sender.disk_full is None:
                 self._space.wait(0.1)
@@ -870,9 +869,9 @@ class Run:
         self._tasks = None
         self._config.__dict__["_lock"] = threading.Lock()
         if self._finished or self._mode == "disabled":
-            self._queue = deque(maxlen=0) if self._mode == "disabled" else deque()
+            self._queue = SendQueue(maxlen=0) if self._mode == "disabled" else SendQueue()
             return
-        self._queue = deque()
+        self._queue = SendQueue()
         self._last = 0  # a new writer: its explicit steps are not "backwards" from the parent's
         self._limit = 0  # the next log() lands in _room(), which starts this child's sender
 

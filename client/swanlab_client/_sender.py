@@ -34,8 +34,15 @@ Policy lives here; I/O lives in a `Transport` (_transport.py). The sender
   run. Training never waits on any of this except through backpressure (log() blocks while the
   queue is full) and finish().
 
+The thread sleeps while there is nothing to do: an append to the empty queue wakes it
+(`SendQueue`), and queued records then go at most every `flush_interval_s`, so a print per step
+is sent in batches; log()'s journal rows wake it once a quarter of the ring waits (the journal's
+doorbell) and it looks at the journal every `journal_interval_s` otherwise; finish() and a
+log() waiting for room wake it at once (`urge`). An idle sender takes no CPU and no GIL from
+the training thread between those.
+
 Threads: exactly one sender thread per (process, run) touches the transport and the unacked
-list. log() and the sender share only the deque (append/popleft are atomic under the GIL) and
+list. log() and the sender share only the queue (append/popleft are atomic under the GIL) and
 the append-only key and schema lists. A forked child never uses its parent's sender (see
 _run.Run.forked).
 """
@@ -48,7 +55,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -93,6 +100,27 @@ FILE = -4  # (FILE, (path in the run folder, size, sha256), None, time): a file 
 # What UTF-8 cannot encode: a lone surrogate (os.listdir() and sys.argv decode bytes that are not
 # UTF-8 to U+DC80..U+DCFF).
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class SendQueue(deque):
+    """What log() and the run's other producers (console, config, media, files) hand the sender:
+    a deque whose append to an empty queue wakes the sender (`wake`, set by the Sender), so the
+    sender sleeps instead of polling while nothing is queued."""
+
+    def __init__(self, items: Iterable[tuple] = (), maxlen: int | None = None) -> None:
+        super().__init__(items, maxlen)
+        self.wake: Callable[[], None] = _nothing
+
+    def append(self, item: tuple) -> None:
+        if self:
+            super().append(item)
+        else:
+            super().append(item)
+            self.wake()
+
+
+def _nothing() -> None:
+    pass
 
 
 class Connector(Protocol):
@@ -141,7 +169,7 @@ class Sender:
     def __init__(
         self,
         *,
-        queue: deque,
+        queue: SendQueue,
         tables: RunTables,
         start_request: Callable[[bool], svc.StartRunRequest],
         connector: Connector,
@@ -158,6 +186,11 @@ class Sender:
         self._svc = service_pb2
         self.queue = queue
         self.journal = journal  # the primary writer's rows are there, not in the queue (_journal.py)
+        self.wake = threading.Event()
+        self.urgent = False  # the wake is finish() or a log() waiting for room: no pause (_sleep)
+        queue.wake = self.wake.set
+        if journal is not None:
+            journal.doorbell = self.urge
         self.tables = tables
         self._start_request = start_request
         self._connector = connector
@@ -189,10 +222,10 @@ class Sender:
         self.finished = threading.Event()
         self.started = threading.Event()  # StartRun answered (run_dir known, or start_refused)
         self.start_refused: DaemonError | None = None  # the run's id is another run's
-        self.wake = threading.Event()
         self.error: BaseException | None = None
         self._last_spawn = -SPAWN_INTERVAL_S
         self._journal_shipped = -float("inf")  # the first rows go at once
+        self._queue_sent = -float("inf")  # when queued items were last sent (_sleep)
         self._failed_spawns = 0
         self.failures = 0  # consecutive DaemonErrors since the last ack (the backoff's exponent)
         self._request_records = RECORDS_PER_SEND  # lowered after a request refused as too large
@@ -214,6 +247,12 @@ class Sender:
             # From now on the sender may give up: finish() is bounded even with no daemon and
             # no fallback (a forked child), and a child's non-daemon thread must end.
             self.deadline = time.monotonic() + self._settings.finish_timeout_s
+        self.urge()
+
+    def urge(self) -> None:
+        """Wake the thread for work that must not wait for the queue's pause (finish(), a
+        log() waiting for room, a quarter of the journal's ring waiting)."""
+        self.urgent = True
         self.wake.set()
 
     # -- the thread --------------------------------------------------------------------------
@@ -222,7 +261,8 @@ class Sender:
         """Loop until finished: connect, replay, drain the queue, send, finish."""
         while not self.finished.is_set():
             try:
-                self.step()
+                if not self.step():
+                    self._sleep(self.journal)
             except DaemonError as exc:
                 self._lost(exc)
             except _Expired:
@@ -252,8 +292,8 @@ class Sender:
             return "no swanlabd reachable, no fallback possible"
         return f"{self.disk_full}; {self.refused} more rows were refused while the disk was full"
 
-    def step(self) -> None:
-        """One turn of the loop (tests call it directly)."""
+    def step(self) -> bool:
+        """One turn of the loop (tests call it directly): False if there was nothing to do."""
         if self.transport is None:
             self._connect()
         if self.unacked:
@@ -272,17 +312,39 @@ class Sender:
                 assert journal is not None
                 self.unacked.extend(self._journal_records(journal, upto))
                 self._journal_shipped = time.monotonic()
+            if items:
+                self._queue_sent = time.monotonic()
             self._send_unacked()
-            return
+            return True
         if self.finish_request is None and self.watch_main_thread and not threading.main_thread().is_alive():
             # A forked child leaving through os._exit() (multiprocessing) runs no atexit: this
             # non-daemon thread is what finishes its writer before the process ends.
             self.request_finish(self._pb.Finish(state=self._pb.FINISHED))
         if self.finish_request is not None and not self.queue and (journal is None or journal.sent >= journal.pos):
             self._finish()
-            return
-        self.wake.wait(self._settings.flush_interval_s)
+            return True
+        return False
+
+    def _sleep(self, journal: Journal | None) -> None:
+        """Wait for work (module docstring): an append to the empty queue, the journal's rows
+        coming due, or `urge`. Then, with records queued, pause until `flush_interval_s` after
+        the last send of queued ones, unless urged: a print per step goes in batches."""
+        settings = self._settings
+        now = time.monotonic()
+        if self.watch_main_thread:
+            wait = settings.flush_interval_s  # a forked child must see its main thread end soon
+        else:
+            wait = max(settings.flush_interval_s, settings.journal_interval_s)
+        if journal is not None and journal.pos > journal.sent:
+            wait = min(wait, self._journal_shipped + settings.journal_interval_s - now)
+        if wait > 0 and not self.queue:
+            self.wake.wait(wait)
         self.wake.clear()
+        pause = self._queue_sent + settings.flush_interval_s - time.monotonic()
+        if self.queue and not self.urgent and pause > 0:
+            self.wake.wait(pause)
+            self.wake.clear()
+        self.urgent = False
 
     def _journal_due(self, journal: Journal, upto: int) -> bool:
         """Ship the journal's new rows now? They are out of reach of a kill of this process

@@ -254,12 +254,16 @@ class Settings:
     carries up to 16 records and at most REQUEST_MAX_BYTES (4 MiB); a record at most
     RECORD_MAX_BYTES (1 MiB)."""
     flush_interval_s: float = 0.02
-    """How long the sender sleeps when it finds the queue empty (the latency of a lone row)."""
+    """The least time between two sends of queued records (console lines, config, media, rows of
+    other threads): an append to the empty queue wakes the sender, which then waits until this
+    long after its last such send, so a print per step goes in batches. It is also how often a
+    forked child's sender checks that its main thread still runs."""
     journal_interval_s: float = 0.25
     """How long rows may wait in the journal before the sender ships them to the daemon (sooner
-    once a quarter of the ring is used, and at finish()). The journal keeps them safe from a kill
-    of this process meanwhile; shipping less often costs the training thread less, and delays the
-    daemon's copy (live charts, acks, on_*_flush callbacks) by up to this much."""
+    once a quarter of the ring is used, and at finish()); an idle sender looks this often. The
+    journal keeps them safe from a kill of this process meanwhile; shipping less often costs the
+    training thread less, and delays the daemon's copy (live charts, acks, on_*_flush callbacks)
+    by up to this much."""
     connect_timeout_s: float = 3.0
     """Bound on one attempt to reach the daemon (StartRun)."""
     spawn_timeout_s: float = 20.0

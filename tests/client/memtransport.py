@@ -197,6 +197,7 @@ def make_journal_run(connector: MemoryConnector, directory: Path, capacity: int,
     run._journal = Journal.create(directory / "socket" / "journals", run.run_id, capacity)
     assert run.sender is not None
     run.sender.journal = run._journal
+    run._journal.doorbell = run.sender.urge  # as Sender.__init__ wires it
     return run
 
 

@@ -7,9 +7,11 @@ real daemon's side and kills are in test_journal_kills.py.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import struct
 import threading
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 from memtransport import SETTINGS, MemoryConnector, MemoryDaemon, drain, make_journal_run, turn
 
 from helpers.waiting import wait_for
+from swanlab_client._sender import CONSOLE
 from swanlabd.format import journal as layout
 from swanlabd_pb import records_pb2 as pb
 
@@ -215,3 +218,109 @@ def test_rows_wait_at_most_the_interval(tmp_path):
     drain(run)
     run.log({"x": 1.0}, step=1)  # far from a quarter of the ring, and no finish: only the interval ships it
     wait_for(lambda: run.sender.step() or len(memory.rows("r1")) == 2, 10, "the row shipped after the interval")
+
+
+def test_the_doorbell_rings_at_the_first_entry_and_then_once_per_quarter_of_the_ring(tmp_path):
+    run = make_journal_run(MemoryConnector(MemoryDaemon()), tmp_path, capacity=4096)
+    j = run._journal
+    assert j is not None
+    rings: list[int] = []
+    j.doorbell = lambda: rings.append(j.pos)
+    for step in range(200):  # 48 bytes a row: 9,600 bytes, under the 3 laps no ack would allow
+        run.log({"x": float(step)}, step=step)
+        if step % 20 == 0:
+            drain(run)
+    drain(run)
+    assert rings[0] == 0
+    # One ring per quarter of the ring written (1,024 bytes), never more: log() does not wake the
+    # sender per row. It rings at the entry that would cross the mark (up to a row's 48 bytes
+    # before it), and a lap's end may move it by the WRAP entry's bytes.
+    assert all(1024 - 48 <= b - a <= 1024 + 48 for a, b in itertools.pairwise(rings)), rings
+    assert len(rings) >= j.pos // (1024 + 48)
+
+
+class _CountedEvent(threading.Event):
+    """The sender's wake event, counting its timed-out waits (turns nobody asked for)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.idle_turns = 0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        woken = super().wait(timeout)
+        self.idle_turns += not woken
+        return woken
+
+
+def _idle_sender_run(tmp_path, memory: MemoryDaemon):
+    """A run whose sender thread runs, looks at the journal only every hour, and has shipped
+    its first row (every later wake must come from the queue, the doorbell or finish())."""
+    hour = dataclasses.replace(SETTINGS, journal_interval_s=3600, flush_interval_s=0.02)
+    run = make_journal_run(MemoryConnector(memory), tmp_path, capacity=4096, settings=hour)
+    sender = run.sender
+    assert sender is not None
+    sender.wake = _CountedEvent()
+    sender.queue.wake = sender.wake.set
+    run._journal.doorbell = sender.urge
+    run.log({"x": 0.0}, step=0)
+    sender.start_thread(daemon=True)
+    wait_for(lambda: len(memory.rows("r1")) == 1, 10, "the first row (the doorbell)")
+    return run, sender
+
+
+def test_an_idle_sender_sleeps_until_the_queue_the_doorbell_or_finish_wakes_it(tmp_path):
+    memory = MemoryDaemon()
+    run, sender = _idle_sender_run(tmp_path, memory)
+    # A row from another thread takes the queue: its append wakes the sender at once (the next
+    # poll would be an hour away).
+    other = threading.Thread(target=run.log, args=({"y": 1.0},), kwargs={"step": 1})
+    other.start()
+    other.join()
+    wait_for(lambda: any("y" in r for _, r in memory.rows("r1")), 10, "the queued row")
+    # The owner's rows stay in the journal until a quarter of the ring waits; then the doorbell.
+    step = 2
+    j = run._journal
+    while j.pos - j.acked + 48 <= j.capacity // 4:
+        run.log({"x": float(step)}, step=step)
+        step += 1
+    shipped = len(memory.rows("r1"))
+    run.log({"x": float(step)}, step=step)
+    wait_for(lambda: len(memory.rows("r1")) > shipped, 10, "the rows the doorbell shipped")
+    run.log({"x": -1.0}, step=step + 1)
+    sender.request_finish(pb.Finish(state=pb.FINISHED))
+    assert sender.finished.wait(10)
+    assert [r.get("x") for _, r in memory.rows("r1") if "x" in r] == [float(i) for i in range(step + 1) if i != 1] + [
+        -1.0
+    ]
+    assert sender.wake.idle_turns == 0  # no turn came from a timeout: nothing polled
+
+
+def test_queued_records_go_at_most_once_per_flush_interval(tmp_path):
+    memory = MemoryDaemon()
+    run, sender = _idle_sender_run(tmp_path, memory)
+    sends: list[float] = []
+    transport = sender.transport
+    assert transport is not None
+    send = transport.send
+
+    def timed_send(records):
+        sends.append(time.monotonic())
+        return send(records)
+
+    transport.send = timed_send  # type: ignore[method-assign]
+    done = threading.Event()
+
+    def printer() -> None:  # a script that prints every millisecond, from another thread
+        for i in range(150):
+            run._queue.append((CONSOLE, f"line {i}", pb.STDOUT, time.time()))
+            time.sleep(0.001)
+        done.set()
+
+    threading.Thread(target=printer).start()
+    assert done.wait(30)
+    wait_for(lambda: not run._queue and not sender.unacked, 10, "the lines sent")
+    # Each send after the first waited for the pause: 150 lines in far fewer sends than lines.
+    gaps = [b - a for a, b in itertools.pairwise(sends)]
+    assert all(gap >= 0.02 * 0.9 for gap in gaps), gaps
+    sender.request_finish(pb.Finish(state=pb.FINISHED))
+    assert sender.finished.wait(10)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections import deque
 
 import pytest
 from memtransport import SETTINGS, MemoryConnector, MemoryDaemon, MemoryTransport, drain, make_run, turn
 
 from swanlab_client import _sender
 from swanlab_client._errors import DaemonRejectedError, DaemonTimeoutError, RPCStatusCode
-from swanlab_client._sender import CONFIG, Sender, Warner, _Expired
+from swanlab_client._sender import CONFIG, Sender, SendQueue, Warner, _Expired
 from swanlab_client._settings import Settings
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
@@ -175,7 +174,7 @@ def test_child_writer_attaches_as_a_new_writer_and_defines_its_own_keys():
     parent.log({"a": 1})
     drain(parent)
     child = Sender(
-        queue=deque([(5, 0, (2.0,), 0.0)]),
+        queue=SendQueue([(5, 0, (2.0,), 0.0)]),
         tables=parent._tables,
         start_request=lambda create: svc.StartRunRequest(start=pb.RunStart(run_id="r1")),
         connector=MemoryConnector(mem),
