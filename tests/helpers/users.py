@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 OTHER_USER = "swanlabd-other"
+USERADD_NAME_IN_USE = 9  # useradd(8) exit status
 
 
 def other_user(name: str = OTHER_USER) -> pwd.struct_passwd:
@@ -21,12 +22,15 @@ def other_user(name: str = OTHER_USER) -> pwd.struct_passwd:
         return pwd.getpwnam(name)
     except KeyError:
         pass
-    subprocess.run(
+    made = subprocess.run(
         ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group", name],
-        check=True,
         capture_output=True,
+        text=True,
         timeout=60,
     )
+    # 9: the name is taken, by the other pytest worker that made the user meanwhile.
+    if made.returncode not in (0, USERADD_NAME_IN_USE):
+        raise RuntimeError(f"useradd {name} failed ({made.returncode}): {made.stderr.strip()}")
     return pwd.getpwnam(name)
 
 
