@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -34,6 +35,22 @@ def wait_line(proc: subprocess.Popen[str], prefix: str, timeout: float = 60) -> 
         if not line and proc.poll() is not None:
             break
     raise AssertionError(f"no line starting {prefix!r}; stderr:\n{proc.stderr.read() if proc.stderr else ''}")
+
+
+def wait_exit(proc: subprocess.Popen[str], d: DaemonProcess, timeout: float) -> int:
+    """The trainer's exit status; past `timeout`, fail with its threads' stacks and the daemon's log."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        try:
+            proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        _, err = proc.communicate()
+        raise AssertionError(
+            f"the trainer still ran after {timeout:.0f}s; its stacks:\n{err[-20000:]}\ndaemon:\n{d.output()[-5000:]}"
+        ) from None
 
 
 def ls(d: DaemonProcess) -> list[dict]:

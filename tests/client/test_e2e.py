@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from runner import TRAINER, expected_rows, ls, trainer, wait_line
+from runner import TRAINER, expected_rows, ls, trainer, wait_exit, wait_line
 
 from helpers.backupview import read_view
 from helpers.daemon import DaemonProcess
@@ -77,7 +77,7 @@ def test_sigterm_finishes_the_run_as_aborted_with_its_data_then_dies_by_the_sign
     run_dir = json.loads(wait_line(proc, "{"))["run_dir"]
     wait_line(proc, "DURABLE")
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == -signal.SIGTERM
+    assert wait_exit(proc, daemon, 60) == -signal.SIGTERM
     content = read_view(run_dir)
     assert content.rows[1] == expected_rows(3000, 5)
     assert content.finish.state == pb.ABORTED
@@ -89,7 +89,7 @@ def test_sigterm_while_still_logging_keeps_what_was_logged(daemon: DaemonProcess
     wait_for(lambda: rows_in_backup(daemon) > 1000, 60, "more than 1000 rows durable in the backup", interval=0.1)
     assert proc.poll() is None, "the trainer must still be logging when SIGTERM comes"
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == -signal.SIGTERM
+    assert wait_exit(proc, daemon, 60) == -signal.SIGTERM
     (run,) = ls(daemon)
     content = read_view(run["run_dir"])
     n = len(content.rows[1])

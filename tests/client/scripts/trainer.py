@@ -3,11 +3,14 @@
 Logs `--rows` rows of `--keys` scalars; row `step` holds value(step, k) = step + k / 1000 for key
 `m/k<k>`, so a test can check every value in the backup. Prints one JSON line
 {"run_id", "run_dir"} once the daemon has answered, and "DURABLE <rows>" once everything logged
-is acked when --hold is given (then it waits to be killed).
+is acked when --hold is given (then it waits to be killed). SIGUSR1 prints every thread's stack
+to stderr (runner.wait_exit uses it when the script outlives its bound).
 """
 
 import argparse
+import faulthandler
 import json
+import signal
 import sys
 import time
 
@@ -19,6 +22,7 @@ def value(step, k):
 
 
 def main():
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     p = argparse.ArgumentParser()
     p.add_argument("--rows", type=int, default=1000)
     p.add_argument("--keys", type=int, default=5)
