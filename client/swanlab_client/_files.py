@@ -21,6 +21,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from swanlab_client import _threads
+
 if TYPE_CHECKING:
     from swanlab_client._run import Run
 
@@ -88,7 +90,7 @@ class FileSaver:
         self._work: queue.Queue[tuple[Path, str] | None] = queue.Queue()
         self._later: dict[str, tuple[Path, tuple[int, int]]] = {}  # "end"/"live": name -> source, (size, mtime)
         self._thread = threading.Thread(target=self._loop, name="swanlab-save", daemon=True)
-        self._thread.start()
+        _threads.start(self._thread)
 
     def add(self, files: list[tuple[Path, str]], policy: str) -> None:
         for source, name in files:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -123,6 +124,9 @@ def main(argv: list[str]) -> int:
     """The relay process: serve frames from stdin with a GrpcTransport until EOF."""
     from swanlab_client._transport import GrpcTransport
 
+    # Started by the sender thread, which blocks the process signals (_threads): a SIGTERM to this
+    # process must end it.
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
     socket, connect_timeout, ack_timeout = Path(argv[0]), float(argv[1]), float(argv[2])
     transport = GrpcTransport(socket, connect_timeout_s=connect_timeout, ack_timeout_s=ack_timeout)
     stdin, out = sys.stdin.buffer.fileno(), sys.stdout.buffer

@@ -59,6 +59,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from swanlab_client import _threads
 from swanlab_client._errors import (
     DaemonError,
     DaemonTimeoutError,
@@ -239,7 +240,7 @@ class Sender:
 
     def start_thread(self, *, daemon: bool) -> None:
         self.thread = threading.Thread(target=self.run, name="swanlab-sender", daemon=daemon)
-        self.thread.start()
+        _threads.start(self.thread)
 
     def request_finish(self, finish: pb.Finish) -> None:
         if self.finish_request is None:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from swanlab_client import _threads
+
 if TYPE_CHECKING:
     from swanlab_client.media._base import Media
 
@@ -173,7 +175,8 @@ class MediaEncoder:
         try:
             if self._pool is None:
                 self._pool = concurrent.futures.ThreadPoolExecutor(ENCODER_THREADS, thread_name_prefix="swanlab-media")
-            return self._pool.submit(write_durable, folder, step, media)
+            with _threads.blocked():  # the pool's threads start in submit()
+                return self._pool.submit(write_durable, folder, step, media)
         except RuntimeError:
             # Past the main thread's end, concurrent.futures takes no new work and makes no new
             # pool, yet atexit's finish() still sends what was logged last (MMEngine's last

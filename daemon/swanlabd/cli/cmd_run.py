@@ -40,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
     # Everything the daemon makes is its user's alone (run folders, state DB, socket, pid file), as
     # the systemd units' UMask=0077, also when started from a shell or by a client with umask 022.
     os.umask(0o077)
+    # A client auto-starts the daemon from a thread that blocks SIGTERM and the like
+    # (swanlab_client._threads), and a new process keeps that mask: the signals handled below
+    # must reach this one.
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
     try:
         logs = logging_setup.configure(cfg)
     except StartupError as exc:
