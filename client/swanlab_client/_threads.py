@@ -5,9 +5,11 @@ runs the Python handler in the main thread, but only once that thread next runs 
 call it sleeps in (time.sleep, a socket read) is cut short only if the signal was delivered to it.
 So a SIGTERM the kernel gave to the sender thread left a script in `time.sleep(3600)` asleep,
 its handler (finish the run as ABORTED, then die) waiting the hour. Every thread the client
-starts blocks the asynchronous signals from its first instruction on (a new thread inherits its
-creator's mask), and so does every thread it starts in turn: gRPC's, started by the sender.
-Faults (SIGSEGV and the like) stay unblocked: they are the faulting thread's own.
+starts for its own work blocks the asynchronous signals from its first instruction on (a new
+thread inherits its creator's mask), and so does every thread it starts in turn: gRPC's,
+started by the sender. Faults (SIGSEGV and the like) stay unblocked: they are the faulting
+thread's own. async_log()'s pools run the user's function, and what it starts (a subprocess
+keeps the mask too): they are left as Python makes them.
 """
 
 from __future__ import annotations
