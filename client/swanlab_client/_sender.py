@@ -113,10 +113,9 @@ class SendQueue(deque):
         self.wake: Callable[[], None] = _nothing
 
     def append(self, item: tuple) -> None:
-        if self:
-            super().append(item)
-        else:
-            super().append(item)
+        was_empty = not self
+        super().append(item)
+        if was_empty:
             self.wake()
 
 
@@ -263,7 +262,7 @@ class Sender:
         while not self.finished.is_set():
             try:
                 if not self.step():
-                    self._sleep(self.journal)
+                    self._sleep()
             except DaemonError as exc:
                 self._lost(exc)
             except _Expired:
@@ -326,11 +325,11 @@ class Sender:
             return True
         return False
 
-    def _sleep(self, journal: Journal | None) -> None:
+    def _sleep(self) -> None:
         """Wait for work (module docstring): an append to the empty queue, the journal's rows
         coming due, or `urge`. Then, with records queued, pause until `flush_interval_s` after
         the last send of queued ones, unless urged: a print per step goes in batches."""
-        settings = self._settings
+        settings, journal = self._settings, self.journal
         now = time.monotonic()
         if self.watch_main_thread:
             wait = settings.flush_interval_s  # a forked child must see its main thread end soon

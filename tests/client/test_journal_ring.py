@@ -260,8 +260,7 @@ def _idle_sender_run(tmp_path, memory: MemoryDaemon):
     sender = run.sender
     assert sender is not None
     sender.wake = _CountedEvent()
-    sender.queue.wake = sender.wake.set
-    run._journal.doorbell = sender.urge
+    sender.queue.wake = sender.wake.set  # the doorbell, Sender.urge, sets whichever event `wake` is
     run.log({"x": 0.0}, step=0)
     sender.start_thread(daemon=True)
     wait_for(lambda: len(memory.rows("r1")) == 1, 10, "the first row (the doorbell)")
