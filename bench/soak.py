@@ -7,7 +7,8 @@ the clients, the cloud (and the disk) fail at random; then an exact account of e
 Setup: a test cloud (swanlab_testcloud, in this process), a daemon with forwarding on, and
 `--workers` processes of bench/workloads/soak_worker.py started at once, each logging a cloud
 run of a random length and replaced by a new one when it ends. For `--seconds` the soak then
-injects one fault at a time, at random (seeded by `--seed`), from `--faults`:
+injects one fault at a time from `--faults`, at random (seeded by `--seed`), each of them once
+first, in a random order: a short soak on a slow machine still meets every fault it names:
 
     daemon-kill   SIGKILL the daemon; it is restarted at once or left for a client to start
     daemon-stop   SIGSTOP the daemon for 0.5-3 s, then SIGCONT
@@ -163,10 +164,14 @@ class Soak:
         for _ in range(self.args.workers):  # all at once, as a sweep starts them
             self.start_worker()
         deadline = self.t0 + self.args.seconds
+        first = self.rng.sample(self.faults, len(self.faults))  # popped from the end
         while time.monotonic() < deadline:
             self.keep_daemon()
             self.top_up()
-            fault = self.rng.choices(self.faults, [WEIGHTS[f] for f in self.faults])[0] if self.faults else None
+            if first:
+                fault: str | None = first.pop()
+            else:
+                fault = self.rng.choices(self.faults, [WEIGHTS[f] for f in self.faults])[0] if self.faults else None
             if fault is not None:
                 self.counts[fault] += 1
                 self.log(f"{fault}: {self.inject(fault)}")
