@@ -117,14 +117,17 @@ def test_emfile_costs_the_monitor_and_crash_watch_a_round_never_the_daemon(low_f
 
     try:
         wait_for(connect_one, 30, "every descriptor of the daemon in use")
-        wait_for(
-            lambda: (
-                d.proc.poll() is not None
-                or all(f"{task}: [Errno 24]" in d.output() for task in ("system metrics", "crash watch"))
-            ),
-            30,
-            "the monitor and the crash watch out of descriptors",
-        )
+        try:
+            wait_for(
+                lambda: (
+                    d.proc.poll() is not None
+                    or all(f"{task}: [Errno 24]" in d.output() for task in ("system metrics", "crash watch"))
+                ),
+                30,
+                "the monitor and the crash watch out of descriptors",
+            )
+        except AssertionError as exc:  # say which one never failed, and what the daemon said
+            raise AssertionError(f"{exc}; {fds_of(d)} descriptors in use; daemon:\n{d.output()[-4000:]}") from None
         assert d.proc.poll() is None, d.output()[-2000:]
         # A run the daemon holds still takes rows: appending needs no new descriptor. A new run is
         # answered with an error.
