@@ -270,11 +270,11 @@ class Daemon:
         trouble = Trouble("crash watch")
         while True:
             try:
-                for run in store.dead_primaries():
+                for run, writer in store.dead_writers():
                     try:
-                        await store.finish_crashed(run, f"process {run.info.pid} exited without finishing the run")
+                        await store.writer_died(run, writer)
                     except Exception as exc:
-                        log.error("run %s: cannot mark CRASHED: %r", run.run_id, exc)
+                        log.error("run %s: cannot settle writer %d's exit: %r", run.run_id, writer, exc)
                 for info in store.unsettled():
                     try:
                         await store.settle(info)

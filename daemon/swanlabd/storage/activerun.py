@@ -53,6 +53,7 @@ class ActiveRun:
         self.records = file.last_seq + 1
         self.size = file.size
         self.closing: str | None = None  # the final state name once FinishRun/crash began
+        self.ended_writers: set[int] = set()  # writers that finished or died while the run went on
         self.broken: StorageFailure | None = None
         self.full: DiskFull | None = None
         self.dirty = False

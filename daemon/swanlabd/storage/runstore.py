@@ -195,10 +195,10 @@ class RunStore:
             return await self._attach(run_id, req.writer, req.pid)
         info = self._info(run_id) if req.start.run_id else None
         if info is not None:
-            if self._same_writer_again(info, req.pid):
+            if writer := self._same_writer_again(info, req.pid):
                 # A retried StartRun (its reply was lost to a deadline or a daemon crash): same run, same writer.
                 run = await self.get_active(run_id)
-                return run, run.info.primary_writer, run.held(run.info.primary_writer)
+                return run, writer, run.held(writer)
             if req.start.resume in ("", "never"):
                 raise RunExists(run_id)
             return await self._resume(info, req)
@@ -282,28 +282,57 @@ class RunStore:
         shutil.rmtree(run_dir, ignore_errors=True)
 
     @staticmethod
-    def _same_writer_again(info: RunInfo, pid: int) -> bool:
-        """The process that started this RUNNING run asks again (pid and its start time match)."""
-        return bool(
-            pid
-            and info.state == RunState.RUNNING
-            and info.pid == pid
+    def _same_writer_again(info: RunInfo, pid: int) -> int:
+        """The writer id of the process that started this RUNNING run, or joined it as a peer, if
+        it asks again (pid and its start time match); else 0."""
+        if not pid or info.state != RunState.RUNNING:
+            return 0
+        for writer, (peer_pid, started) in info.peers.items():
+            if peer_pid == pid and process_alive(pid, started):
+                return int(writer)
+        if (
+            info.pid == pid
             and process_alive(pid, info.pid_started)
             and (info.pid_started or started_before(pid, info.created_ms))
-        )
+        ):
+            return info.primary_writer
+        return 0
 
     async def _resume(self, info: RunInfo, req: service_pb2.StartRunRequest) -> tuple[ActiveRun, int, int]:
-        """resume='allow'|'must' on a known run: a new primary writer, watched like writer 1."""
+        """resume='allow'|'must' on a known run: a new writer. A peer if another live process
+        writes the run (both watched: `_peers_with`); else the new primary writer, watched like
+        writer 1."""
         run = self.active.get(info.run_id) or await self.activate(info, reopen_finished=True)
         writer = run.info.next_writer
         run.info.next_writer += 1
+        started = process_start_time(req.pid)
+        if not run.closing and run.info.state == RunState.RUNNING and self._peers_with(run, req.pid, started):
+            run.info.peers[str(writer)] = [req.pid, started]
+            self.state.put_run(run.info)
+            log.info(
+                "run %s: process %d joins it as writer %d, a peer of process %d",
+                info.run_id,
+                req.pid,
+                writer,
+                run.info.pid,
+            )
+            return run, writer, 0
         run.info.primary_writer = writer
         run.info.pid = req.pid
-        run.info.pid_started = process_start_time(req.pid)
+        run.info.pid_started = started
         run.info.state = RunState.RUNNING
         run.closing = None
         self.state.put_run(run.info)
         return run, writer, 0
+
+    @staticmethod
+    def _peers_with(run: ActiveRun, pid: int, started: float) -> bool:
+        """True if a process joining `run` is a peer of its primary writer: the primary's process
+        lives, and both can be watched (their start times are known: not another pid namespace).
+        A peer's init() leaves the run to whichever of them finishes last; without a live primary,
+        the joiner takes the run over (a resume after a crash)."""
+        primary_lives = run.info.pid_started and process_alive(run.info.pid, run.info.pid_started)
+        return bool(primary_lives and started and pid != run.info.pid)
 
     async def _attach(self, run_id: str, writer: int, pid: int) -> tuple[ActiveRun, int, int]:
         run = await self.get_active(run_id)
@@ -758,6 +787,10 @@ class RunStore:
         contiguous, and none of them held yet. Their key definitions take effect with the append.
         """
         run.check_writable()
+        if writer in run.ended_writers:
+            raise PreconditionFailed(
+                f"run {run.run_id} writer {writer} has finished or exited: it takes no more records"
+            )
         if records:
             for r in records:
                 r.writer = writer  # a client may leave it 0: its stream names the writer
@@ -816,7 +849,8 @@ class RunStore:
     # -- FinishRun and crashes ---------------------------------------------------------------
 
     async def finish_run(self, run_id: str, writer: int, last_client_seq: int, finish: pb.Finish) -> int:
-        """Writer 1 (the primary): Finish record + fsync + close. Other writers: fsync and detach."""
+        """The primary writer: Finish record + fsync + close, or, while a peer lives, the run
+        passes to that peer. Other writers (peers, attached processes): fsync and detach."""
         run = self.active.get(run_id)
         if run is None:
             info = self._info(run_id)
@@ -845,12 +879,22 @@ class RunStore:
                 pass
         durable = run.held(writer)
         journal_path = run.journal(writer)
-        if writer != run.info.primary_writer:
+        primary = writer == run.info.primary_writer
+        if primary and (heir := await self._heir(run)) is not None:
+            # No await between finding the heir alive and passing it the run (its finish may come).
+            run.ended_writers.add(writer)
+            self._pass_run(run, heir, f"writer {writer} finished")
+            primary = False
+        if not primary:
+            run.ended_writers.add(writer)
+            run.info.peers.pop(str(writer), None)
             await asyncio.to_thread(run.sync_blocking)
             if run.broken:
                 raise run.broken
             if journal_path:
                 await self._forget_journal(run, writer, journal_path)
+            else:
+                self._save(run.current_info())
             return durable
         state = finish.state if finish.state != pb.RUN_STATE_UNSPECIFIED else pb.FINISHED
         if state == pb.RUNNING:
@@ -871,6 +915,71 @@ class RunStore:
         self._save(run.current_info())
         await asyncio.to_thread(remove_journal, path)
 
+    async def _heir(self, run: ActiveRun) -> int | None:
+        """The peer the run passes to when its primary writer ends: the lowest writer id whose
+        process lives, found with no await after its check. Dead peers are settled on the way."""
+        for writer, (pid, started) in sorted(run.info.peers.items(), key=lambda item: int(item[0])):
+            if int(writer) in run.ended_writers:
+                continue  # being settled (`_peer_died`)
+            if process_alive(int(pid), started):
+                return int(writer)
+            await self._peer_died(run, int(writer))
+        return None
+
+    def _pass_run(self, run: ActiveRun, heir: int, why: str) -> None:
+        """The peer `heir` becomes the primary writer: the run ends at its finish (or crash)."""
+        pid, started = run.info.peers.pop(str(heir))
+        log.info("run %s: %s; its peer, writer %d (pid %d), goes on with it", run.run_id, why, heir, pid)
+        run.info.primary_writer = heir
+        run.info.pid, run.info.pid_started = int(pid), started
+
+    async def _peer_died(self, run: ActiveRun, writer: int) -> None:
+        """A peer's process is gone without FinishRun: the rows its journal holds past what it
+        streamed are appended (as at a crash), and the run goes on without it."""
+        if writer in run.ended_writers:
+            return
+        run.ended_writers.add(writer)  # from here none of its Stream appends lands
+        pid = run.info.peers[str(writer)][0]
+        log.warning("run %s: writer %d (a peer, pid %d) exited without finishing", run.run_id, writer, pid)
+        await self._read_dead_journal(run, writer)
+        run.info.peers.pop(str(writer), None)
+        self._save(run.current_info())
+
+    async def writer_died(self, run: ActiveRun, writer: int) -> None:
+        """The crash watch found `writer`'s process gone (`dead_writers`): a peer is settled; the
+        primary's run passes to a live peer, then its journal is read; else the run CRASHED."""
+        if run.closing or writer in run.ended_writers:
+            return
+        if writer != run.info.primary_writer:
+            await self._peer_died(run, writer)
+            return
+        pid = run.info.pid
+        heir = await self._heir(run)
+        if heir is None:
+            await self.finish_crashed(run, f"process {pid} exited without finishing the run")
+            return
+        run.ended_writers.add(writer)
+        self._pass_run(run, heir, f"writer {writer} (pid {pid}) exited without finishing")
+        await self._read_dead_journal(run, writer)
+        self._save(run.current_info())
+
+    async def _read_dead_journal(self, run: ActiveRun, writer: int) -> None:
+        """Append the rows of a dead writer's journal past what the file holds, then delete the
+        journal (kept if its rows could not be written) and forget it."""
+        path = run.journal(writer)
+        if not path:
+            return
+        try:
+            keep = not await self._journal_tail(run, writer, path)
+        except Exception:  # a bug here must not keep the run from going on (or ending)
+            log.exception("run %s: reading writer %d's journal %s failed", run.run_id, writer, path)
+            keep = True
+        run.info.journals.pop(str(writer), None)
+        if not keep:
+            await asyncio.to_thread(run.sync_blocking)  # its rows are durable before it goes
+            if not run.broken:
+                await asyncio.to_thread(remove_journal, path)
+
     async def finish_crashed(self, run: ActiveRun, error: str) -> None:
         """The primary writer died without FinishRun: the rows its journal holds past what it
         streamed (docs/journal.md), then Finish{CRASHED} as a daemon record."""
@@ -878,22 +987,9 @@ class RunStore:
         # From here no Stream append lands (append_batch checks `closing`, with no await between
         # that check and the write): the journal position the file holds is final while we read.
         run.closing = RunState.CRASHED
-        writer = run.info.primary_writer
-        path = run.journal(writer)
-        keep = False
-        if path:
-            try:
-                keep = not await self._journal_tail(run, writer, path)
-            except Exception:  # a bug here must not keep the run from ending (closing is set)
-                log.exception("run %s: reading writer %d's journal %s failed", run.run_id, writer, path)
-                keep = True
-            run.info.journals.pop(str(writer), None)
+        await self._read_dead_journal(run, run.info.primary_writer)
         finish = pb.Finish(state=pb.CRASHED, error=error, finish_time_ms=now_ms(), exit_code=-1)
-        try:
-            await self._close_run(run, pb.Record(time_ms=now_ms(), writer=DAEMON_WRITER, finish=finish))
-        finally:
-            if path and not keep:
-                await asyncio.to_thread(remove_journal, path)
+        await self._close_run(run, pb.Record(time_ms=now_ms(), writer=DAEMON_WRITER, finish=finish))
 
     async def _journal_tail(self, run: ActiveRun, writer: int, path: str) -> bool:
         """Append the rows of `writer`'s journal past the range the file holds, with KeyDefs for
@@ -975,17 +1071,23 @@ class RunStore:
             raise run.broken
         log.info("run %s %s: %d records, %d bytes", run.run_id, state, run.records, run.size)
 
-    def dead_primaries(self) -> list[ActiveRun]:
-        """Active runs whose primary writer's process is gone (the crash watcher's question).
+    def dead_writers(self) -> list[tuple[ActiveRun, int]]:
+        """(run, writer) for each primary writer and peer of an active run whose process is gone
+        (the crash watcher's question; `writer_died` is its answer).
 
-        Only runs whose pid we saw alive at StartRun are watched (`pid_started`): a client in
-        another pid namespace (a container sharing the socket) sends a pid we cannot check.
+        Only pids we saw alive at StartRun are watched (their start time): a client in another
+        pid namespace (a container sharing the socket) sends a pid we cannot check.
         """
-        return [
-            run
-            for run in self.active.values()
-            if not run.closing and run.info.pid_started and not process_alive(run.info.pid, run.info.pid_started)
-        ]
+        found = []
+        for run in self.active.values():
+            if run.closing:
+                continue
+            if run.info.pid_started and not process_alive(run.info.pid, run.info.pid_started):
+                found.append((run, run.info.primary_writer))
+            found += [
+                (run, int(w)) for w, (pid, started) in run.info.peers.items() if not process_alive(int(pid), started)
+            ]
+        return found
 
     def unsettled(self) -> list[RunInfo]:
         """RUNNING runs we do not hold (a client wrote the file itself) whose writer is gone."""

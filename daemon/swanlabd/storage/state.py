@@ -83,12 +83,21 @@ class RunInfo:
     # StartRun (docs/journal.md): where the crash watch reads a dead writer's unacked rows, even
     # after a daemon restart. An entry is removed when its file is.
     journals: dict[str, str] = dataclasses.field(default_factory=dict)
+    # Writer id (as a string) -> [pid, its start time] of each other process whose init() joined
+    # the run while a live process wrote it (resume="allow", as torchrun ranks do): a peer. The
+    # run ends at the finish of the last of them and its primary writer (docs/daemon.md, "Peers").
+    peers: dict[str, list[float]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Names read back from JSON, or given by a caller, become the enums (ValueError if unknown).
         self.state, self.mode = RunState(self.state), Mode(self.mode)
         if not all(isinstance(k, str) and k.isdigit() and isinstance(v, str) for k, v in self.journals.items()):
             raise ValueError(f"journals is {self.journals!r}, not writer ids to paths")
+        if not all(
+            isinstance(k, str) and k.isdigit() and isinstance(v, list) and len(v) == 2 and _numbers(v)
+            for k, v in self.peers.items()
+        ):
+            raise ValueError(f"peers is {self.peers!r}, not writer ids to [pid, start time]")
         if self.cut_tail and (len(self.cut_tail) != 3 or not all(type(n) is int for n in self.cut_tail)):
             raise ValueError(f"cut_tail is {self.cut_tail!r}, not [offset, bytes, last seq]")
 
@@ -139,9 +148,14 @@ class RunInfo:
 
 # The types of RunInfo's fields in its JSON: enums by name; a whole number is a fine float.
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
-    name: {Mode: (str,), RunState: (str,), float: (int, float), list[int]: (list,), dict[str, str]: (dict,)}.get(
-        hint, (hint,)
-    )
+    name: {
+        Mode: (str,),
+        RunState: (str,),
+        float: (int, float),
+        list[int]: (list,),
+        dict[str, str]: (dict,),
+        dict[str, list[float]]: (dict,),
+    }.get(hint, (hint,))
     for name, hint in get_type_hints(RunInfo).items()
 }
 
@@ -286,6 +300,11 @@ class State:
     def put_upload_state(self, run_id: str, raw: bytes) -> None:
         with self._writing():
             self.sub(b"fwd/up/").put(run_id.encode(), raw)
+
+
+def _numbers(values: list[Any]) -> bool:
+    """True if every item is an int or float (bool is not: JSON's true is no pid)."""
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
 def _json_object(raw: bytes) -> dict[str, str] | None:

@@ -1,8 +1,8 @@
 """Started by `torchrun --nproc_per_node 2` (CPU, gloo): one of the ways ranks share SwanLab runs.
 
 rank0:    only rank 0 calls init(), logs and finishes.
-shared:   every rank calls init(id=RUN_ID, resume="allow") (rank 0 first) and logs `loss` and
-          `rank<r>/loss` at the same steps as the other rank; rank 0 finishes last.
+shared:   every rank calls init(id=RUN_ID, resume="allow"), logs `loss` and `rank<r>/loss` at the
+          same steps as the other rank, and finishes, with no barrier between them.
 parallel: as shared, with SwanLab's parallel="shared" in place of resume="allow".
 Each rank prints "rank <r> <swanlab module>".
 """
@@ -24,20 +24,12 @@ if pattern == "rank0":
             swanlab.log({"loss": step / 10}, step=step)
         swanlab.finish()
 else:
-    # Rank 0 creates the run and finishes it last: swanlabd closes a run at the finish() of the
-    # process that created it, so the other ranks join after it and finish before it.
+    # No ordering between the ranks: whichever init() reaches swanlabd first makes the run, the
+    # others join it as peers, and the run ends at the last finish(), in whatever order they come.
     shared = {"resume": "allow"} if pattern == "shared" else {"parallel": "shared"}
-    if rank == 0:
-        swanlab.init(experiment_name=pattern, id=run_id, **shared)
-    dist.barrier()
-    if rank != 0:
-        swanlab.init(experiment_name=pattern, id=run_id, **shared)
+    swanlab.init(experiment_name=pattern, id=run_id, **shared)
     for step in range(5):
         swanlab.log({"loss": rank + step / 10, f"rank{rank}/loss": step / 10}, step=step)
-    if rank != 0:
-        swanlab.finish()
-    dist.barrier()
-    if rank == 0:
-        swanlab.finish()
+    swanlab.finish()
 dist.barrier()  # every rank is done with its run before any exits (torchrun tears the group down)
 dist.destroy_process_group()
