@@ -60,6 +60,7 @@ class ActiveRun:
         self.closed = False
         self.io_lock = threading.Lock()
         self.progress = asyncio.Event()
+        self.close_done = asyncio.Event()  # set when a close (FinishRun, crash) ends, done or not
 
     @property
     def run_id(self) -> str:

@@ -302,11 +302,18 @@ class RunStore:
         """resume='allow'|'must' on a known run: a new writer. A peer if another live process
         writes the run (both watched: `_peers_with`); else the new primary writer, watched like
         writer 1."""
-        run = self.active.get(info.run_id) or await self.activate(info, reopen_finished=True)
+        run = self.active.get(info.run_id)
+        while run is not None and run.closing:
+            # Its last writer's finish (or crash) is under way: resume the run that leaves, not
+            # one half closed (the close would end it under the new writer).
+            await run.close_done.wait()
+            run = self.active.get(info.run_id)
+        if run is None:
+            run = await self.activate(self._info(info.run_id) or info, reopen_finished=True)
         writer = run.info.next_writer
         run.info.next_writer += 1
         started = process_start_time(req.pid)
-        if not run.closing and run.info.state == RunState.RUNNING and self._peers_with(run, req.pid, started):
+        if run.info.state == RunState.RUNNING and self._peers_with(run, req.pid, started):
             run.info.peers[str(writer)] = [req.pid, started]
             self.state.put_run(run.info)
             log.info(
@@ -321,7 +328,6 @@ class RunStore:
         run.info.pid = req.pid
         run.info.pid_started = started
         run.info.state = RunState.RUNNING
-        run.closing = None
         self.state.put_run(run.info)
         return run, writer, 0
 
@@ -987,9 +993,11 @@ class RunStore:
         # From here no Stream append lands (append_batch checks `closing`, with no await between
         # that check and the write): the journal position the file holds is final while we read.
         run.closing = RunState.CRASHED
-        await self._read_dead_journal(run, run.info.primary_writer)
-        finish = pb.Finish(state=pb.CRASHED, error=error, finish_time_ms=now_ms(), exit_code=-1)
-        await self._close_run(run, pb.Record(time_ms=now_ms(), writer=DAEMON_WRITER, finish=finish))
+        try:
+            await self._read_dead_journal(run, run.info.primary_writer)
+        finally:  # closing is set: the run ends whatever became of the read
+            finish = pb.Finish(state=pb.CRASHED, error=error, finish_time_ms=now_ms(), exit_code=-1)
+            await self._close_run(run, pb.Record(time_ms=now_ms(), writer=DAEMON_WRITER, finish=finish))
 
     async def _journal_tail(self, run: ActiveRun, writer: int, path: str) -> bool:
         """Append the rows of `writer`'s journal past the range the file holds, with KeyDefs for
@@ -1049,6 +1057,13 @@ class RunStore:
         return True
 
     async def _close_run(self, run: ActiveRun, finish_record: pb.Record) -> None:
+        try:
+            await self._close(run, finish_record)
+        finally:
+            run.close_done.set()  # a resume waiting on this close goes on (`_resume`)
+            run.close_done = asyncio.Event()
+
+    async def _close(self, run: ActiveRun, finish_record: pb.Record) -> None:
         state = RunState.of(finish_record.finish.state)
         run.closing = state
         try:
