@@ -322,6 +322,11 @@ def workload_log(ctx: Context, system: str, rep: int) -> None:
             f"{system} log rep {rep + 1}: backup holds {counted['scalars']} of {res['scalars']} scalars after finish()"
         )
     ctx.record("bytes_per_scalar", system, os.path.getsize(res["backup"]) / res["scalars"])
+    if system == "swanlabd":
+        # What the client costs without importing grpc (30-50 ms of CPU, most of it asyncio, which
+        # grpc's Cython core imports): the part of the figure above the transport decides.
+        pre = run_worker(ctx, system, "log", ctx.sizes.log_steps, "--preimport", "grpc")
+        ctx.record("client_cpu_pre_grpc_us", system, pre["tracker_cpu_s"] / pre["steps"] * 1e6)
 
 
 def workload_size32(ctx: Context, system: str, rep: int) -> None:
@@ -501,6 +506,7 @@ FIGURES = (
     Figure("helper_rss_mb", "RSS of the helper (daemon / wandb-core)", "MiB", True, None, False),
     Figure("cpu_per_row_us", "CPU per row, training process + helper", "µs", True, None, False),
     Figure("client_cpu_per_row_us", "CPU per row inside the training process (all threads)", "µs", True, 2, False),
+    Figure("client_cpu_pre_grpc_us", "same, grpc imported before init()", "µs", True, None, False),
     Figure("bytes_per_scalar", "backup bytes per scalar", "B", True, 9.5, True),
     Figure("bytes_per_scalar_f32", "same, values of float32 tensors", "B", True, 5, True),
     Figure("throughput_rows_s", f"throughput, {THROUGHPUT_PROCESSES} processes", "rows/s", False, None, True),

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import importlib
 import json
 import os
 import resource
@@ -384,6 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--go", help="throughput: start logging once this file exists")
     parser.add_argument("--seconds", type=float, default=3.0, help="throughput: log for this long")
     parser.add_argument("--float32", action="store_true", help="log: values of float32 tensors")
+    parser.add_argument(
+        "--preimport", metavar="MODULE", help="import MODULE before the workload, outside what is measured"
+    )
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     os.chdir(args.workdir)
@@ -392,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     tracker.load()
     out: dict[str, Any] = {"system": args.system, "workload": args.workload, "steps": args.steps, "pid": os.getpid()}
     out["import_s"] = time.perf_counter() - start
+    if args.preimport:
+        importlib.import_module(args.preimport)
     WORKLOADS[args.workload](tracker, args, out)
     Path(args.out).write_text(json.dumps(out))
     return 0
