@@ -324,12 +324,30 @@ class RunStore:
                 run.info.pid,
             )
             return run, writer, 0
+        old = run.info.primary_writer
+        if run.info.state == RunState.RUNNING and self._dead(run, old):
+            # A resume right after a crash the crash watch has not seen yet: the dead writer's
+            # journal rows come first, as the crash watch would have appended them.
+            run.ended_writers.add(old)
+            await self._read_dead_journal(run, old)
         run.info.primary_writer = writer
         run.info.pid = req.pid
         run.info.pid_started = started
         run.info.state = RunState.RUNNING
         self.state.put_run(run.info)
         return run, writer, 0
+
+    @staticmethod
+    def _dead(run: ActiveRun, writer: int) -> bool:
+        """True if `writer` is the run's watched primary writer and its process is gone, not yet
+        settled (`ended_writers`)."""
+        info = run.info
+        return (
+            writer == info.primary_writer
+            and writer not in run.ended_writers
+            and bool(info.pid_started)
+            and not process_alive(info.pid, info.pid_started)
+        )
 
     @staticmethod
     def _peers_with(run: ActiveRun, pid: int, started: float) -> bool:
@@ -883,6 +901,10 @@ class RunStore:
                     await run.progress.wait()
             except TimeoutError:
                 pass
+        if str(writer) in run.info.peers and self._dead(run, run.info.primary_writer):
+            # The run's last live writers are its peers: one of them goes on with it (maybe this
+            # one), so the run ends at the last finish, not at a crash the watch has yet to see.
+            await self.writer_died(run, run.info.primary_writer)
         durable = run.held(writer)
         journal_path = run.journal(writer)
         primary = writer == run.info.primary_writer
@@ -961,6 +983,8 @@ class RunStore:
             return
         pid = run.info.pid
         heir = await self._heir(run)
+        if run.closing or writer in run.ended_writers or writer != run.info.primary_writer:
+            return  # settled while dead peers were (a resume took the run over, say)
         if heir is None:
             await self.finish_crashed(run, f"process {pid} exited without finishing the run")
             return
