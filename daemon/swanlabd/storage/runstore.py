@@ -325,7 +325,7 @@ class RunStore:
             )
             return run, writer, 0
         old = run.info.primary_writer
-        if run.info.state == RunState.RUNNING and self._dead(run, old):
+        if run.info.state == RunState.RUNNING and self._primary_dead(run):
             # A resume right after a crash the crash watch has not seen yet: the dead writer's
             # journal rows come first, as the crash watch would have appended them.
             run.ended_writers.add(old)
@@ -338,13 +338,12 @@ class RunStore:
         return run, writer, 0
 
     @staticmethod
-    def _dead(run: ActiveRun, writer: int) -> bool:
-        """True if `writer` is the run's watched primary writer and its process is gone, not yet
-        settled (`ended_writers`)."""
+    def _primary_dead(run: ActiveRun) -> bool:
+        """True if the run's primary writer is watched and its process is gone, not yet settled
+        (`ended_writers`)."""
         info = run.info
         return (
-            writer == info.primary_writer
-            and writer not in run.ended_writers
+            info.primary_writer not in run.ended_writers
             and bool(info.pid_started)
             and not process_alive(info.pid, info.pid_started)
         )
@@ -901,7 +900,7 @@ class RunStore:
                     await run.progress.wait()
             except TimeoutError:
                 pass
-        if str(writer) in run.info.peers and self._dead(run, run.info.primary_writer):
+        if str(writer) in run.info.peers and self._primary_dead(run):
             # The run's last live writers are its peers: one of them goes on with it (maybe this
             # one), so the run ends at the last finish, not at a crash the watch has yet to see.
             await self.writer_died(run, run.info.primary_writer)
@@ -910,7 +909,6 @@ class RunStore:
         primary = writer == run.info.primary_writer
         if primary and (heir := await self._heir(run)) is not None:
             # No await between finding the heir alive and passing it the run (its finish may come).
-            run.ended_writers.add(writer)
             self._pass_run(run, heir, f"writer {writer} finished")
             primary = False
         if not primary:
@@ -1121,7 +1119,7 @@ class RunStore:
         for run in self.active.values():
             if run.closing:
                 continue
-            if run.info.pid_started and not process_alive(run.info.pid, run.info.pid_started):
+            if self._primary_dead(run):
                 found.append((run, run.info.primary_writer))
             found += [
                 (run, int(w)) for w, (pid, started) in run.info.peers.items() if not process_alive(int(pid), started)
