@@ -16,6 +16,7 @@ import pytest
 
 from helpers.daemon import DaemonProcess
 from helpers.rawclient import client_seqs, finish, keys, kinds, read_backup, rows, run_summary, start_run, stream
+from helpers.standin import sleeper
 from helpers.waiting import wait_for
 from swanlabd.format import backup, scalarcodec
 from swanlabd.service.daemon import CRASH_WATCH_INTERVAL_S
@@ -56,11 +57,6 @@ def blocked_on_the_state_db(d: DaemonProcess, pid: int) -> bool:
     lock = socket_lock_path(d.socket)
     claimed = lock.exists() and lock.read_text().strip() == str(pid)
     return claimed and (d.home / "state" / "LOG.old").exists()
-
-
-def sleeper() -> subprocess.Popen:
-    """A stand-in training process whose pid the daemon watches."""
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
 
 
 def test_sigkill_and_restart_recovers_client_seqs(daemon):

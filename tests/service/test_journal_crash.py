@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import grpc
@@ -19,15 +18,12 @@ import pytest
 
 from helpers.journalfile import Ring, chunks
 from helpers.rawclient import client_seqs, keys, kinds, read_backup, run_summary, start_run, stream
+from helpers.standin import sleeper
 from helpers.waiting import wait_for
 from swanlabd.format import scalarcodec
 from swanlabd_pb import records_pb2 as pb
 
 CRASH_BOUND_S = 5.0
-
-
-def sleeper() -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
 
 
 def die(proc: subprocess.Popen, how: int) -> None:

@@ -21,6 +21,7 @@ from helpers.backupview import read_view
 from helpers.daemon import DaemonProcess
 from helpers.journalfile import Ring
 from helpers.rawclient import finish, run_summary, start_run
+from helpers.standin import sleeper
 from helpers.waiting import wait_for
 from swanlabd.format import journal
 from swanlabd.local import runfolder
@@ -30,10 +31,6 @@ from swanlabd_pb import service_pb2 as svc
 
 CRASH_BOUND_S = 5.0
 ROWS = 40
-
-
-def sleeper() -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
 
 
 def dead_pid() -> int:

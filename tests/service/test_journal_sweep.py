@@ -12,13 +12,10 @@ from pathlib import Path
 from helpers.daemon import DaemonProcess
 from helpers.journalfile import Ring
 from helpers.rawclient import start_run
+from helpers.standin import sleeper
 from swanlabd.format import journal
 
 BOOT_AT = 16 + 4 + 8 + 4  # the boot id's offset in the header: magic, version, capacity, pid
-
-
-def sleeper() -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
 
 
 def dead_pid() -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import grpc
@@ -17,6 +16,7 @@ import pytest
 
 from helpers.journalfile import Ring, chunks
 from helpers.rawclient import finish, keys, read_backup, run_summary, stream
+from helpers.standin import sleeper
 from helpers.waiting import wait_for
 from swanlabd.format import scalarcodec
 from swanlabd_pb import records_pb2 as pb
@@ -24,10 +24,6 @@ from swanlabd_pb import service_pb2 as svc
 
 RUN_ID = "shared-run-1"
 CRASH_BOUND_S = 5.0
-
-
-def sleeper() -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
 
 
 def join(stub, pid: int, journal: Path | None = None) -> svc.StartRunReply:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from helpers.standin import sleeper
 from swanlabd.format import backup
 from swanlabd.format.runstate import RunState
 from swanlabd.storage.runstore import RunStore
@@ -34,7 +33,7 @@ def state(tmp_path: Path) -> Iterator[State]:
 
 @pytest.fixture
 def other_process() -> Iterator[int]:
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    proc = sleeper()
     yield proc.pid
     proc.kill()
     proc.wait()
