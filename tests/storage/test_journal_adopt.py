@@ -8,10 +8,7 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from helpers.journalfile import Ring
 from swanlabd.format import backup, scalarcodec
@@ -23,13 +20,6 @@ from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
 
 BOOT_AT = 16 + 4 + 8 + 4  # the boot id's offset in a journal's header
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Iterator[State]:
-    s = State(tmp_path / "state")
-    yield s
-    s.close()
 
 
 def dead_pid() -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,13 +20,6 @@ from swanlabd.storage.runstore import RunStore
 from swanlabd.storage.state import RunInfo, State
 from swanlabd_pb import records_pb2 as pb
 from swanlabd_pb import service_pb2 as svc
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Iterator[State]:
-    s = State(tmp_path / "state")
-    yield s
-    s.close()
 
 
 def write_rows(ring: Ring, first: int, count: int) -> None:

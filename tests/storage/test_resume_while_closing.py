@@ -25,13 +25,6 @@ from swanlabd_pb import service_pb2 as svc
 
 
 @pytest.fixture
-def state(tmp_path: Path) -> Iterator[State]:
-    s = State(tmp_path / "state")
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def other_process() -> Iterator[int]:
     proc = sleeper()
     yield proc.pid
